@@ -1,0 +1,1 @@
+"""mqscope terminal UI (Textual)."""
