@@ -1,0 +1,96 @@
+"""What the flow engine needs to know about a broker, beyond what kombu already abstracts.
+
+Each broker kind (in-process, kombu memory://, RabbitMQ) answers: how to connect, where a published
+message went, how deep a queue is, and whether its behaviour matches RabbitMQ's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kombu import Connection
+
+from core.events import DeadLettered, Dropped, FlowEvent, Requeued
+from core.topology import Topology
+
+Emit = Callable[[FlowEvent], None]
+
+
+class BrokerUrlError(ValueError):
+    """A broker URL mqscope cannot use; str() is one line and never shows a password."""
+
+
+class Backend:
+    """Base backend: a kombu URL plus the broker-specific knowledge the engine asks for."""
+
+    name = "broker"
+    faithful = False
+    """True when this broker routes, requeues and dead-letters as RabbitMQ does."""
+    reports_routing = False
+    """True when the broker itself emits routed/dead-lettered/expired/returned events."""
+    transport_options: Mapping[str, Any] = {}
+    route_source = "predicted"
+    """What `routed` answers from: "transport" (the broker's own lookup) or "predicted"."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def connection(self) -> Connection:
+        """A new kombu Connection; each thread opens its own (connections are not thread-safe)."""
+        return Connection(self.url, transport_options=dict(self.transport_options))
+
+    def display_url(self) -> str:
+        """The URL with any password masked, for screens and logs."""
+        return str(Connection(self.url).as_uri(include_password=False))
+
+    def attach(self, emit: Emit, topology: Topology) -> None:
+        """Start reporting broker-side events through `emit` (only brokers that can)."""
+
+    def detach(self) -> None:
+        """Stop reporting broker-side events."""
+
+    def routed(
+        self, channel: Any, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
+    ) -> tuple[str, ...] | None:
+        """Queues a just-published message went to, or None when the broker reports it itself."""
+        return None
+
+    def queue_depth(self, channel: Any, queue: str) -> tuple[int, int | None]:
+        """(ready, unacked) for a queue; unacked is None when the broker cannot tell."""
+        _name, ready, _consumers = channel.queue_declare(queue=queue, passive=True)
+        return int(ready), None
+
+    def after_reject(
+        self, emit: Emit, topology: Topology, msg: str, queue: str, *, requeue: bool
+    ) -> None:
+        """Report what the broker does with a rejected copy, for brokers that do not report it."""
+        if self.reports_routing:
+            return
+        if requeue:
+            emit(Requeued(msg=msg, queue=queue, reason="rejected"))
+            return
+        spec = topology.queue(queue)
+        dlx = spec.dead_letter_exchange if spec else None
+        if dlx is None:
+            emit(
+                Dropped(
+                    msg=msg,
+                    queue=queue,
+                    reason="rejected, and the queue has no dead-letter exchange",
+                )
+            )
+            return
+        key = spec.dead_letter_routing_key if spec and spec.dead_letter_routing_key else ""
+        emit(DeadLettered(msg=msg, queue=queue, reason="rejected", exchange=dlx, routing_key=key))
+
+    def after_crash(self, emit: Emit, in_hand: list[tuple[str, str]]) -> None:
+        """Report the copies a crashed consumer held, for brokers that do not report it."""
+        if self.reports_routing:
+            return
+        for msg, queue in in_hand:
+            emit(Requeued(msg=msg, queue=queue, reason="consumer crashed"))
+
+    def consumer_connection_lost(self, exc: BaseException) -> bool:
+        """True when `exc` means the broker went away (retry), False when it is a bug (raise)."""
+        return False

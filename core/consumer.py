@@ -1,0 +1,189 @@
+"""One simulated worker: its own connection, one kombu Consumer per queue, ack / reject per policy.
+
+Unlike the tutorial's worker it dispatches on the queue a delivery came from (not the routing key),
+and always settles a message it failed on, so prefetch=1 never stalls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from kombu import Connection, Consumer, Message
+
+from core.backends.base import Backend
+from core.controls import (
+    TICK,
+    Clock,
+    ConsumerControl,
+    ConsumerCrashed,
+    StepGate,
+    StopCheck,
+    sleep_interruptibly,
+)
+from core.events import Acked, ConsumerState, Delivered, FlowEvent, Rejected
+from core.topology import ConsumerSpec, Topology
+
+Emit = Callable[[FlowEvent], None]
+CRASH_RESTART_SECONDS = 2.0  # a supervisor restarts a crashed worker after this (simulated) time
+
+
+class SimulatedFailure(Exception):
+    """The simulated handler failed (a `fail` body flag, or the user's "fail next")."""
+
+
+class ConsumerLoop:
+    """Runs one ConsumerSpec until told to stop; survives crashes and broker outages by reconnecting."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        topology: Topology,
+        backend: Backend,
+        emit: Emit,
+        control: ConsumerControl,
+        clock: Clock,
+        gate: StepGate,
+        on_unacked: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.spec, self.topology, self.backend = spec, topology, backend
+        self.emit, self.control, self.clock, self.gate = emit, control, clock, gate
+        self.on_unacked = on_unacked or (lambda _queue, _delta: None)
+        self.in_hand: dict[str, tuple[str, Message]] = {}
+        self._state = ""
+        self._should_stop: StopCheck = lambda: False
+
+    def set_state(self, state: str, detail: str = "") -> None:
+        if state != self._state or detail:
+            self._state = state
+            self.emit(ConsumerState(consumer=self.spec.name, state=state, detail=detail))
+
+    def run(self, should_stop: StopCheck) -> None:
+        self._should_stop = should_stop
+        backoff = 0.2
+        while not should_stop():
+            try:
+                with self.backend.connection() as conn:
+                    self._consume(conn, should_stop)
+                backoff = 0.2
+            except ConsumerCrashed:
+                self._crashed(should_stop)
+            except (OSError, ConnectionError) as exc:
+                self._disconnected(exc, backoff, should_stop)
+                backoff = min(backoff * 2, 5.0)
+            except Exception as exc:
+                if not self.backend.consumer_connection_lost(exc):
+                    raise
+                self._disconnected(exc, backoff, should_stop)
+                backoff = min(backoff * 2, 5.0)
+        self.set_state("stopped")
+
+    def _crashed(self, should_stop: StopCheck) -> None:
+        # The connection was closed with messages in hand and nothing acked: the broker takes them back.
+        lost = len(self.in_hand)
+        for queue, _message in self.in_hand.values():
+            self.on_unacked(queue, -1)
+        self.backend.after_crash(self.emit, [(m, q) for m, (q, _) in self.in_hand.items()])
+        self.in_hand.clear()
+        self.set_state("crashed", f"{lost} unacked message(s) handed back to the broker")
+        sleep_interruptibly(self.clock.real_seconds(CRASH_RESTART_SECONDS), should_stop, None)
+
+    def _disconnected(self, exc: BaseException, backoff: float, should_stop: StopCheck) -> None:
+        for queue, _message in self.in_hand.values():
+            self.on_unacked(queue, -1)
+        self.in_hand.clear()
+        self.set_state("disconnected", f"{type(exc).__name__}: {exc}; retrying in {backoff:.1f}s")
+        sleep_interruptibly(backoff, should_stop, None)
+
+    def _consume(self, conn: Connection, should_stop: StopCheck) -> None:
+        channel = conn.channel()
+        consumers = []
+        for queue_name in self.spec.queues:
+            consumer = Consumer(
+                channel,
+                queues=[self.topology.kombu_queue(queue_name)],
+                callbacks=[partial(self._on_message, queue_name)],
+                on_decode_error=partial(self._on_undecodable, queue_name),
+                accept=["json"],
+                prefetch_count=self.spec.prefetch or None,
+                tag_prefix=f"mqscope.{self.spec.name}.{queue_name}.",
+                no_ack=False,
+            )
+            consumer.consume()
+            consumers.append(consumer)
+        self.set_state("idle")
+        while not should_stop():
+            if self.control.take_crash():
+                raise ConsumerCrashed(self.spec.name)
+            if self.control.paused.is_set():
+                self.set_state("paused")
+                time.sleep(TICK)
+                continue
+            if self._state == "paused":
+                self.set_state("idle")
+            try:
+                conn.drain_events(timeout=0.1)
+            except TimeoutError:
+                continue
+
+    def _on_message(self, queue: str, body: Any, message: Message) -> None:
+        msg_id = str(message.properties.get("message_id") or message.delivery_tag)
+        redelivered = bool(message.delivery_info.get("redelivered", False))
+        self.in_hand[msg_id] = (queue, message)
+        self.on_unacked(queue, +1)
+        self.emit(
+            Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered)
+        )
+        if not self.gate.wait(self._should_stop):
+            return
+        self.set_state("working", f"{msg_id} from {queue}")
+        try:
+            self._handle(body, redelivered)
+        except SimulatedFailure as exc:
+            self._settle_failure(queue, msg_id, message, str(exc))
+        else:
+            message.ack()
+            self.emit(Acked(msg=msg_id, queue=queue, consumer=self.spec.name))
+        self.in_hand.pop(msg_id, None)
+        self.on_unacked(queue, -1)
+        self.set_state("idle")
+
+    def _on_undecodable(self, queue: str, message: Message, exc: Exception) -> None:
+        """Only JSON is accepted: anything else is rejected unread (never deserialized)."""
+        msg_id = str(message.properties.get("message_id") or message.delivery_tag)
+        self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name))
+        content_type = message.content_type or "unknown"
+        error = f"refused {content_type} body: only JSON is accepted ({type(exc).__name__})"
+        self.emit(
+            Rejected(msg=msg_id, queue=queue, consumer=self.spec.name, action="drop", error=error)
+        )
+        message.reject(requeue=False)
+
+    def _handle(self, body: Any, redelivered: bool) -> None:
+        """The simulated work: sleep for work_seconds (scaled by speed), then maybe fail."""
+        if not isinstance(body, (dict, list, str, int, float, bool)) and body is not None:
+            raise SimulatedFailure(f"body is not JSON: {type(body).__name__}")
+        sleep_interruptibly(
+            self.clock.real_seconds(self.spec.work_seconds), self._should_stop, self.control
+        )
+        if self.control.take_failure():
+            raise SimulatedFailure("failed on request (fail next)")
+        if isinstance(body, dict) and body.get("fail") is True and not redelivered:
+            raise SimulatedFailure("body asked to fail on first delivery")
+
+    def _settle_failure(self, queue: str, msg_id: str, message: Message, error: str) -> None:
+        """Never leave a failed message unacked: requeue, reject (dead-letter) or ack-and-drop."""
+        policy = self.spec.on_failure
+        self.emit(
+            Rejected(msg=msg_id, queue=queue, consumer=self.spec.name, action=policy, error=error)
+        )
+        if policy == "requeue":
+            message.requeue()
+            self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=True)
+        elif policy == "dead_letter":
+            message.reject(requeue=False)
+            self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=False)
+        else:
+            message.ack()

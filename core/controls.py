@@ -1,0 +1,127 @@
+"""Thread-safe knobs the UI turns while broker threads run: speed, global pause/step, per-consumer controls."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+StopCheck = Callable[[], bool]
+
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+TICK = 0.02  # how often waits re-check stop/crash flags; bounds exit latency
+
+
+class Clock:
+    """Simulation time: real time scaled by a speed factor (0.25x slow motion .. 4x)."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self._speed = speed
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        self._speed = min(MAX_SPEED, max(MIN_SPEED, float(value)))
+
+    def real_seconds(self, sim_seconds: float) -> float:
+        return sim_seconds / self._speed
+
+
+class StepGate:
+    """Global pause: when paused, each broker action waits for a `step()` (one action) or `resume()`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._paused = False
+        self._permits = 0
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            self._permits = 0
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def step(self, actions: int = 1) -> None:
+        """Let `actions` more broker actions through while paused."""
+        with self._cond:
+            self._permits += actions
+            self._cond.notify_all()
+
+    def wait(self, should_stop: StopCheck) -> bool:
+        """Block while paused without a permit; False when asked to stop meanwhile."""
+        with self._cond:
+            while self._paused and self._permits == 0:
+                if should_stop():
+                    return False
+                self._cond.wait(TICK * 5)
+            if self._paused:
+                self._permits -= 1
+            return True
+
+
+class ConsumerCrashed(Exception):
+    """Raised inside a consumer thread to simulate a crash (connection dropped, nothing acked)."""
+
+
+class ConsumerControl:
+    """What the user asked of one consumer: pause, crash, fail the next N messages."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.paused = threading.Event()
+        self._crash = threading.Event()
+        self._lock = threading.Lock()
+        self._fail_next = 0
+
+    def crash(self) -> None:
+        self._crash.set()
+
+    def take_crash(self) -> bool:
+        """True once per crash request (the consumer thread consumes the request)."""
+        if self._crash.is_set():
+            self._crash.clear()
+            return True
+        return False
+
+    @property
+    def crash_requested(self) -> bool:
+        return self._crash.is_set()
+
+    def fail_next(self, count: int = 1) -> None:
+        with self._lock:
+            self._fail_next += count
+
+    def take_failure(self) -> bool:
+        """True when the message now in hand must fail (consumes one request)."""
+        with self._lock:
+            if self._fail_next > 0:
+                self._fail_next -= 1
+                return True
+            return False
+
+
+def sleep_interruptibly(
+    seconds: float, should_stop: StopCheck, control: ConsumerControl | None
+) -> None:
+    """Sleep in small ticks; raise ConsumerCrashed at once if a crash is requested."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if control is not None and control.crash_requested:
+            raise ConsumerCrashed(control.name)
+        if should_stop():
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(TICK, left))

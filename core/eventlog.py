@@ -1,0 +1,80 @@
+"""Plain one-line descriptions of events, in the tutorial's log voice (SENDING, RECEIVED, ACKNOWLEDGED).
+
+Shared by headless text output and the TUI's event log, so both read the same.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.events import (
+    Acked,
+    BrokerStatus,
+    ConsumerState,
+    DeadLettered,
+    Delivered,
+    Dropped,
+    Expired,
+    FlowEvent,
+    Notice,
+    Published,
+    QueueDepth,
+    Rejected,
+    Requeued,
+    Returned,
+    Routed,
+)
+
+BODY_PREVIEW = 60
+
+
+def body_preview(body: Any) -> str:
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= BODY_PREVIEW else text[: BODY_PREVIEW - 1] + "…"
+
+
+def describe(event: FlowEvent, keys: dict[str, str]) -> str:
+    """One line for `event`; `keys` maps message id -> routing key (filled from Published events)."""
+    m = event.msg or ""
+    key = keys.get(m, "?")
+    match event:
+        case Published():
+            keys[m] = event.routing_key
+            return f"SENDING [{m}] {event.routing_key!r} to {event.exchange or '(default)'}: " + (
+                body_preview(event.body)
+            )
+        case Routed(queues=()):
+            return f"UNROUTABLE [{m}] {event.routing_key!r}: no binding matched"
+        case Routed():
+            via = f" via alternate exchange {event.via_alternate}" if event.via_alternate else ""
+            return f"ROUTED [{m}] {event.routing_key!r} -> {', '.join(event.queues)}{via}"
+        case Delivered():
+            again = " (redelivered)" if event.redelivered else ""
+            return f"RECEIVED [{m}] via {key!r} from {event.queue} by {event.consumer}{again}"
+        case Acked():
+            return f"ACKNOWLEDGED [{m}] from {event.queue} by {event.consumer}"
+        case Rejected():
+            return f"FAILED [{m}] in {event.consumer} on {event.queue}: {event.error} -> {event.action}"
+        case Requeued():
+            return f"REQUEUED [{m}] back to {event.queue} ({event.reason})"
+        case DeadLettered():
+            to = ", ".join(event.queues) if event.queues else event.exchange or "(default exchange)"
+            return f"DEAD-LETTERED [{m}] from {event.queue} ({event.reason}) -> {to}"
+        case Dropped():
+            return f"DROPPED [{m}] from {event.queue}: {event.reason}"
+        case Expired():
+            return f"EXPIRED [{m}] in {event.queue}"
+        case Returned():
+            return f"RETURNED [{m}] {event.routing_key!r} from {event.exchange}: {event.reason}"
+        case ConsumerState():
+            detail = f" ({event.detail})" if event.detail else ""
+            return f"CONSUMER {event.consumer}: {event.state}{detail}"
+        case QueueDepth():
+            return f"DEPTH {event.queue}: {event.ready} ready, {event.unacked} unacked"
+        case BrokerStatus():
+            kind = "RabbitMQ-faithful" if event.faithful else "NOT RabbitMQ-faithful"
+            return f"BROKER {event.broker}: {event.state} ({event.detail}, {kind})"
+        case Notice():
+            return f"{event.level.upper()}: {event.text}"
+    return f"{event.kind.upper()} [{m}]"

@@ -1,0 +1,219 @@
+"""Flow events: frozen dataclasses with a stable JSON form, and the thread-safe stream that carries them.
+
+Broker threads `put` events; a UI drains them in batches once per frame, headless drains and prints.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowEvent:
+    """Base: every event names its kind, the message id (None for non-message events) and a time."""
+
+    kind: ClassVar[str] = "event"
+    msg: str | None = None
+    ts: float = field(default_factory=time.monotonic)
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract form: `event`, `msg`, then the event's own fields (tuples become lists)."""
+        out: dict[str, Any] = {"event": self.kind, "msg": self.msg}
+        for f in fields(self):
+            if f.name in ("msg",):
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Published(FlowEvent):
+    """The producer handed a message to the broker."""
+
+    kind: ClassVar[str] = "published"
+    exchange: str
+    routing_key: str
+    body: Any = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Routed(FlowEvent):
+    """Where the broker put the message: `queues` is sorted and empty when unroutable.
+
+    `source` says who knows: "broker" (the in-process broker reported it), "transport" (kombu's
+    lookup on memory://) or "predicted" (core.routing, for RabbitMQ). `rabbitmq_queues` is set only
+    when the broker in use routed differently from RabbitMQ.
+    """
+
+    kind: ClassVar[str] = "routed"
+    exchange: str
+    routing_key: str
+    queues: tuple[str, ...]
+    source: str = "broker"
+    via_alternate: str | None = None
+    rabbitmq_queues: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivered(FlowEvent):
+    """A copy of the message reached a consumer from a queue."""
+
+    kind: ClassVar[str] = "delivered"
+    queue: str
+    consumer: str
+    redelivered: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Acked(FlowEvent):
+    """The consumer acknowledged its copy from `queue`: that copy is done."""
+
+    kind: ClassVar[str] = "acked"
+    queue: str
+    consumer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rejected(FlowEvent):
+    """The consumer's handler failed; `action` is what its policy did: requeue, dead_letter or drop."""
+
+    kind: ClassVar[str] = "rejected"
+    queue: str
+    consumer: str
+    action: str
+    error: str = ""
+
+    @property
+    def requeue(self) -> bool:
+        return self.action == "requeue"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requeued(FlowEvent):
+    """The copy went back to its queue (reject with requeue, or its consumer crashed)."""
+
+    kind: ClassVar[str] = "requeued"
+    queue: str
+    reason: str = "rejected"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadLettered(FlowEvent):
+    """The broker moved the copy from `queue` to a dead-letter exchange (reason: rejected/expired/maxlen)."""
+
+    kind: ClassVar[str] = "dead_lettered"
+    queue: str
+    reason: str
+    exchange: str = ""
+    routing_key: str = ""
+    queues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dropped(FlowEvent):
+    """The copy was discarded with no dead-letter exchange (overflow, or a consumer's drop policy)."""
+
+    kind: ClassVar[str] = "dropped"
+    queue: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expired(FlowEvent):
+    """The copy's TTL ran out in `queue` (a dead_lettered event follows when the queue has a DLX)."""
+
+    kind: ClassVar[str] = "expired"
+    queue: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Returned(FlowEvent):
+    """A mandatory message that routed nowhere came back to the producer."""
+
+    kind: ClassVar[str] = "returned"
+    exchange: str
+    routing_key: str
+    reason: str = "NO_ROUTE"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumerState(FlowEvent):
+    """A consumer changed state: idle, working, paused, crashed, stopped or disconnected."""
+
+    kind: ClassVar[str] = "consumer_state"
+    consumer: str
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueDepth(FlowEvent):
+    """Ready and unacknowledged message counts of a queue, as the broker reports them."""
+
+    kind: ClassVar[str] = "queue_depth"
+    queue: str
+    ready: int
+    unacked: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrokerStatus(FlowEvent):
+    """Which broker, whether it behaves like RabbitMQ, and its connection state."""
+
+    kind: ClassVar[str] = "broker_status"
+    broker: str
+    state: str
+    faithful: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice(FlowEvent):
+    """Something a user should read: a bad input refused, a broker difference, a warning."""
+
+    kind: ClassVar[str] = "notice"
+    level: str
+    text: str
+
+
+class EventStream:
+    """A thread-safe FIFO of events: any thread puts, one reader drains in batches."""
+
+    def __init__(self, maxlen: int | None = None) -> None:
+        self._items: deque[FlowEvent] = deque(maxlen=maxlen)
+        self._cond = threading.Condition()
+        self.total = 0
+        """How many events were ever put (for measuring backlog)."""
+
+    def put(self, event: FlowEvent) -> None:
+        with self._cond:
+            self._items.append(event)
+            self.total += 1
+            self._cond.notify_all()
+
+    def drain(self, limit: int | None = None) -> list[FlowEvent]:
+        """Take up to `limit` events (all when None), oldest first."""
+        with self._cond:
+            if limit is None or limit >= len(self._items):
+                out = list(self._items)
+                self._items.clear()
+                return out
+            return [self._items.popleft() for _ in range(limit)]
+
+    def wait(self, timeout: float) -> bool:
+        """Block until at least one event is waiting, or `timeout` passes; True when one is."""
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            return bool(self._items)
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)

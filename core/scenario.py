@@ -1,0 +1,268 @@
+"""Scenario TOML files: parse, type-check every field, and build a validated Topology.
+
+Every error names the file, the entry and the problem, in one line, so a CLI can print it as is.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.routing import routing_key_problem
+from core.topology import (
+    BindingSpec,
+    ConsumerSpec,
+    ExchangeSpec,
+    PublishStep,
+    QueueSpec,
+    Topology,
+    TopologyError,
+    as_exchange_type,
+    as_failure_policy,
+)
+
+DEFAULT_SCENARIO = "seed"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be loaded; str() is one line: `file: entry: problem`."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named topology plus the producer's publish script."""
+
+    name: str
+    title: str
+    topology: Topology
+    publishes: tuple[PublishStep, ...]
+    source: str = "<memory>"
+
+
+T = TypeVar("T")
+
+_SECTIONS = {"scenario", "exchanges", "queues", "consumers", "publish"}
+_FIELDS = {
+    "scenario": {"name", "title"},
+    "exchanges": {"name", "type", "durable", "alternate_exchange"},
+    "queues": {
+        "name",
+        "bindings",
+        "dead_letter_exchange",
+        "dead_letter_routing_key",
+        "message_ttl",
+        "max_length",
+        "durable",
+    },
+    "bindings": {"exchange", "routing_key", "arguments"},
+    "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure"},
+    "publish": {"exchange", "routing_key", "body", "headers", "after", "mandatory", "expiration"},
+}
+
+
+class _Reader:
+    """Typed field access for one TOML table, raising ScenarioError with the entry's location."""
+
+    def __init__(self, source: str, where: str, table: Any, kind: str) -> None:
+        self.source, self.where = source, where
+        if not isinstance(table, dict):
+            self.fail(f"must be a table, not {_type_name(table)}")
+        self.table: dict[str, Any] = table
+        unknown = sorted(set(table) - _FIELDS[kind])
+        if unknown:
+            allowed = ", ".join(sorted(_FIELDS[kind]))
+            self.fail(f"unknown field {unknown[0]!r} (allowed: {allowed})")
+
+    def fail(self, problem: str) -> None:
+        raise ScenarioError(f"{self.source}: {self.where}: {problem}")
+
+    def get(self, name: str, types: type | tuple[type, ...], default: Any, label: str) -> Any:
+        if name not in self.table:
+            if default is _REQUIRED:
+                self.fail(f"missing required field {name!r}")
+            return default
+        value = self.table[name]
+        if isinstance(value, bool) and bool not in _as_tuple(types):
+            self.fail(f"{name} must be {label}, not a boolean")
+        if not isinstance(value, types):
+            self.fail(f"{name} must be {label}, not {_type_name(value)}")
+        return value
+
+    def text(self, name: str, default: Any = None) -> Any:
+        return self.get(name, str, default, "a string")
+
+    def number(self, name: str, default: Any = None) -> Any:
+        value = self.get(name, (int, float), default, "a number")
+        return None if value is None else float(value)
+
+    def integer(self, name: str, default: Any = None) -> Any:
+        return self.get(name, int, default, "an integer")
+
+    def flag(self, name: str, default: bool) -> bool:
+        return bool(self.get(name, bool, default, "true or false"))
+
+
+_REQUIRED = object()
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _entries(source: str, data: Mapping[str, Any], section: str) -> list[Any]:
+    raw = data.get(section, [])
+    if not isinstance(raw, list):
+        raise ScenarioError(f"{source}: [{section}]: must be an array of tables ([[{section}]])")
+    return raw
+
+
+def _each(
+    source: str, data: Mapping[str, Any], section: str, build: Callable[[_Reader], T]
+) -> tuple[T, ...]:
+    out = []
+    for index, table in enumerate(_entries(source, data, section), start=1):
+        name = table.get("name") if isinstance(table, dict) else None
+        where = f"{section}[{index}]" + (f" ({name!r})" if isinstance(name, str) else "")
+        out.append(build(_Reader(source, where, table, section)))
+    return tuple(out)
+
+
+def _exchange(r: _Reader) -> ExchangeSpec:
+    kind = r.text("type", "topic")
+    try:
+        exchange_type = as_exchange_type(kind)
+    except TopologyError as exc:
+        r.fail(str(exc))
+        raise
+    return ExchangeSpec(
+        name=r.text("name", _REQUIRED),
+        type=exchange_type,
+        durable=r.flag("durable", True),
+        alternate_exchange=r.text("alternate_exchange"),
+    )
+
+
+def _binding(r: _Reader) -> BindingSpec:
+    arguments = r.get("arguments", dict, {}, "a table")
+    return BindingSpec(
+        exchange=r.text("exchange", _REQUIRED),
+        routing_key=r.text("routing_key", ""),
+        arguments=dict(arguments),
+    )
+
+
+def _queue(r: _Reader) -> QueueSpec:
+    bindings_raw = r.get("bindings", list, [], "an array of tables")
+    bindings = tuple(
+        _binding(_Reader(r.source, f"{r.where} bindings[{i}]", b, "bindings"))
+        for i, b in enumerate(bindings_raw, start=1)
+    )
+    return QueueSpec(
+        name=r.text("name", _REQUIRED),
+        bindings=bindings,
+        dead_letter_exchange=r.text("dead_letter_exchange"),
+        dead_letter_routing_key=r.text("dead_letter_routing_key"),
+        message_ttl=r.number("message_ttl"),
+        max_length=r.integer("max_length"),
+        durable=r.flag("durable", True),
+    )
+
+
+def _consumer(r: _Reader) -> ConsumerSpec:
+    queues = r.get("queues", list, _REQUIRED, "an array of queue names")
+    if not all(isinstance(q, str) for q in queues):
+        r.fail("queues must be an array of queue names (strings)")
+    policy = r.text("on_failure", "requeue")
+    try:
+        on_failure = as_failure_policy(policy)
+    except TopologyError as exc:
+        r.fail(str(exc))
+        raise
+    return ConsumerSpec(
+        name=r.text("name", _REQUIRED),
+        queues=tuple(queues),
+        prefetch=r.integer("prefetch", 1),
+        work_seconds=r.number("work_seconds", 0.0),
+        on_failure=on_failure,
+    )
+
+
+def _publish(r: _Reader) -> PublishStep:
+    key = r.text("routing_key", "")
+    if (p := routing_key_problem(key)) is not None:
+        r.fail(p)
+    after = r.number("after", 0.0)
+    if after < 0:
+        r.fail("after must be >= 0 seconds")
+    return PublishStep(
+        exchange=r.text("exchange", _REQUIRED),
+        routing_key=key,
+        body=r.get("body", (dict, list, str, int, float), {}, "a table, array, string or number"),
+        headers=dict(r.get("headers", dict, {}, "a table")),
+        after=after,
+        mandatory=r.flag("mandatory", False),
+        expiration=r.number("expiration"),
+    )
+
+
+def parse_scenario(text: str, source: str = "<string>") -> Scenario:
+    """Parse and validate scenario TOML text; raise ScenarioError with one clear line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - _SECTIONS)
+    if unknown:
+        raise ScenarioError(
+            f"{source}: unknown section {unknown[0]!r} (allowed: {', '.join(sorted(_SECTIONS))})"
+        )
+    head = _Reader(source, "[scenario]", data.get("scenario", {}), "scenario")
+    name = head.text("name", Path(source).stem)
+    title = head.text("title", name)
+    topology = Topology(
+        exchanges=_each(source, data, "exchanges", _exchange),
+        queues=_each(source, data, "queues", _queue),
+        consumers=_each(source, data, "consumers", _consumer),
+    )
+    problems = topology.problems()
+    if problems:
+        raise ScenarioError(f"{source}: {problems[0]}")
+    publishes = _each(source, data, "publish", _publish)
+    for index, step in enumerate(publishes, start=1):
+        if step.exchange != "" and topology.exchange(step.exchange) is None:
+            raise ScenarioError(f"{source}: publish[{index}]: unknown exchange {step.exchange!r}")
+    return Scenario(name=name, title=title, topology=topology, publishes=publishes, source=source)
+
+
+def builtin_names() -> list[str]:
+    """Names of the scenarios shipped inside the package."""
+    folder = resources.files("core").joinpath("scenarios")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scenario(name_or_path: str = DEFAULT_SCENARIO) -> Scenario:
+    """Load a built-in scenario by name, or a TOML file by path."""
+    if name_or_path in builtin_names():
+        resource = resources.files("core").joinpath("scenarios", f"{name_or_path}.toml")
+        return parse_scenario(resource.read_text(encoding="utf-8"), f"{name_or_path}.toml")
+    path = Path(name_or_path)
+    if not path.exists():
+        known = ", ".join(builtin_names())
+        raise ScenarioError(
+            f"{name_or_path}: no such scenario file or built-in scenario (built-in: {known})"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{name_or_path}: cannot read: {exc}") from None
+    return parse_scenario(text, str(path))

@@ -1,0 +1,85 @@
+"""Track each published message until every copy is settled (acked, dead-lettered, expired, dropped).
+
+Headless exits when everything settled; the TUI uses the same rule for its "all settled" state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.events import (
+    Acked,
+    DeadLettered,
+    Dropped,
+    Expired,
+    FlowEvent,
+    Published,
+    Rejected,
+    Returned,
+    Routed,
+)
+
+
+@dataclass
+class MessageFate:
+    """One message: the routing key, copies still open, and what became of each closed copy."""
+
+    routing_key: str
+    routed: bool = False
+    open_copies: set[str] = field(default_factory=set)
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def settled(self) -> bool:
+        return self.routed and not self.open_copies
+
+
+class SettlementTracker:
+    """Feed it events; it knows which messages are still in flight."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, MessageFate] = {}
+
+    def feed(self, event: FlowEvent) -> None:
+        msg = event.msg
+        if msg is None:
+            return
+        if isinstance(event, Published):
+            self.messages.setdefault(msg, MessageFate(event.routing_key))
+            return
+        fate = self.messages.get(msg)
+        if fate is None:
+            return
+        if isinstance(event, Routed):
+            if not fate.routed:
+                fate.routed = True
+                fate.open_copies = set(event.queues)
+                if not event.queues:
+                    fate.outcomes["-"] = "unroutable"
+        elif isinstance(event, Returned):
+            fate.routed = True
+            fate.outcomes["-"] = "returned"
+        elif isinstance(event, Acked):
+            self._close(fate, event.queue, "acked")
+        elif isinstance(event, DeadLettered):
+            self._close(fate, event.queue, f"dead-lettered ({event.reason})")
+        elif isinstance(event, Expired):
+            self._close(fate, event.queue, "expired")
+        elif isinstance(event, Dropped):
+            self._close(fate, event.queue, f"dropped ({event.reason})")
+        elif isinstance(event, Rejected) and event.action == "drop":
+            self._close(fate, event.queue, "dropped by consumer")
+
+    @staticmethod
+    def _close(fate: MessageFate, queue: str, outcome: str) -> None:
+        if queue in fate.open_copies:
+            fate.open_copies.discard(queue)
+            fate.outcomes[queue] = outcome
+
+    def unsettled(self) -> list[str]:
+        """Ids of messages not yet settled, in publish order."""
+        return [m for m, fate in self.messages.items() if not fate.settled]
+
+    @property
+    def all_settled(self) -> bool:
+        return all(f.settled for f in self.messages.values())

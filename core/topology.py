@@ -1,0 +1,238 @@
+"""Exchange, queue, binding and consumer specs: validated once, then turned into kombu objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from kombu import Exchange, Queue
+
+from core.routing import MAX_NAME_BYTES, binding_key_problem
+
+ExchangeType = Literal["direct", "fanout", "topic", "headers"]
+EXCHANGE_TYPES: tuple[str, ...] = ("direct", "fanout", "topic", "headers")
+FailurePolicy = Literal["requeue", "dead_letter", "drop"]
+FAILURE_POLICIES: tuple[str, ...] = ("requeue", "dead_letter", "drop")
+
+
+class TopologyError(ValueError):
+    """A topology or scenario that RabbitMQ (or mqscope) would refuse; the message says where."""
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    """Why a name is unusable as an AMQP name (shortstr), or None."""
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        return f"{kind} name is {size} bytes; AMQP allows at most 255"
+    return None
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """An exchange to declare."""
+
+    name: str
+    type: ExchangeType = "topic"
+    durable: bool = True
+    alternate_exchange: str | None = None
+
+    def to_kombu(self) -> Exchange:
+        arguments = (
+            {"alternate-exchange": self.alternate_exchange} if self.alternate_exchange else {}
+        )
+        return Exchange(self.name, type=self.type, durable=self.durable, arguments=arguments)
+
+
+@dataclass(frozen=True)
+class BindingSpec:
+    """A queue's binding to an exchange: a routing pattern, or header arguments."""
+
+    exchange: str
+    routing_key: str = ""
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue with its bindings and RabbitMQ queue arguments (dead-lettering, TTL, max length)."""
+
+    name: str
+    bindings: tuple[BindingSpec, ...] = ()
+    dead_letter_exchange: str | None = None
+    dead_letter_routing_key: str | None = None
+    message_ttl: float | None = None  # seconds
+    max_length: int | None = None
+    durable: bool = True
+
+    def queue_arguments(self) -> dict[str, Any]:
+        """The x-arguments RabbitMQ reads on queue.declare."""
+        args: dict[str, Any] = {}
+        if self.dead_letter_exchange is not None:
+            args["x-dead-letter-exchange"] = self.dead_letter_exchange
+        if self.dead_letter_routing_key is not None:
+            args["x-dead-letter-routing-key"] = self.dead_letter_routing_key
+        if self.message_ttl is not None:
+            args["x-message-ttl"] = int(self.message_ttl * 1000)
+        if self.max_length is not None:
+            args["x-max-length"] = self.max_length
+        return args
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A simulated worker: which queues it consumes, its prefetch, work time and failure policy."""
+
+    name: str
+    queues: tuple[str, ...]
+    prefetch: int = 1
+    work_seconds: float = 0.0
+    on_failure: FailurePolicy = "requeue"
+
+
+@dataclass(frozen=True)
+class PublishStep:
+    """One message of the producer's script, sent `after` seconds after the previous one."""
+
+    exchange: str
+    routing_key: str = ""
+    body: Any = field(default_factory=dict)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    after: float = 0.0
+    mandatory: bool = False
+    expiration: float | None = None  # seconds (per-message TTL)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Exchanges, queues (with their bindings) and consumers, checked for consistency."""
+
+    exchanges: tuple[ExchangeSpec, ...]
+    queues: tuple[QueueSpec, ...]
+    consumers: tuple[ConsumerSpec, ...] = ()
+
+    def exchange(self, name: str) -> ExchangeSpec | None:
+        return next((e for e in self.exchanges if e.name == name), None)
+
+    def queue(self, name: str) -> QueueSpec | None:
+        return next((q for q in self.queues if q.name == name), None)
+
+    def consumer(self, name: str) -> ConsumerSpec | None:
+        return next((c for c in self.consumers if c.name == name), None)
+
+    def problems(self) -> list[str]:
+        """Every inconsistency, each as `entry: problem`."""
+        out: list[str] = []
+        _duplicates(out, "exchange", [e.name for e in self.exchanges])
+        _duplicates(out, "queue", [q.name for q in self.queues])
+        _duplicates(out, "consumer", [c.name for c in self.consumers])
+        known = {e.name for e in self.exchanges}
+        for ex in self.exchanges:
+            where = f"exchange {ex.name!r}"
+            if ex.type not in EXCHANGE_TYPES:
+                out.append(f"{where}: type {ex.type!r} is not one of {', '.join(EXCHANGE_TYPES)}")
+            if (p := name_problem("exchange", ex.name)) is not None:
+                out.append(f"{where}: {p}")
+            if ex.name == "" or ex.name.startswith("amq."):
+                out.append(f"{where}: names '' and 'amq.*' are reserved by the broker")
+            if ex.alternate_exchange is not None and ex.alternate_exchange not in known:
+                out.append(f"{where}: alternate exchange {ex.alternate_exchange!r} is not declared")
+        for q in self.queues:
+            where = f"queue {q.name!r}"
+            if (p := name_problem("queue", q.name)) is not None:
+                out.append(f"{where}: {p}")
+            if q.name == "" or q.name.startswith("amq."):
+                out.append(f"{where}: names '' and 'amq.*' are reserved by the broker")
+            if q.dead_letter_exchange not in (None, "") and q.dead_letter_exchange not in known:
+                out.append(
+                    f"{where}: dead-letter exchange {q.dead_letter_exchange!r} is not declared"
+                )
+            if q.message_ttl is not None and q.message_ttl < 0:
+                out.append(f"{where}: message_ttl must be >= 0 seconds")
+            if q.max_length is not None and q.max_length < 0:
+                out.append(f"{where}: max_length must be >= 0")
+            for b in q.bindings:
+                bwhere = f"{where} binding {b.routing_key!r}"
+                spec = self.exchange(b.exchange)
+                if spec is None:
+                    out.append(f"{bwhere}: unknown exchange {b.exchange!r}")
+                    continue
+                if (p := binding_key_problem(b.routing_key)) is not None:
+                    out.append(f"{bwhere}: {p}")
+                if spec.type == "headers":
+                    mode = b.arguments.get("x-match", "all")
+                    if mode not in ("all", "any", "all-with-x", "any-with-x"):
+                        out.append(f"{bwhere}: x-match must be 'all' or 'any', not {mode!r}")
+        queue_names = {q.name for q in self.queues}
+        for c in self.consumers:
+            where = f"consumer {c.name!r}"
+            if not c.queues:
+                out.append(f"{where}: consumes no queue")
+            for qn in c.queues:
+                if qn not in queue_names:
+                    out.append(f"{where}: unknown queue {qn!r}")
+            if c.prefetch < 0:
+                out.append(f"{where}: prefetch must be >= 0 (0 means unlimited)")
+            if c.work_seconds < 0:
+                out.append(f"{where}: work_seconds must be >= 0")
+            if c.on_failure not in FAILURE_POLICIES:
+                out.append(f"{where}: on_failure must be one of {', '.join(FAILURE_POLICIES)}")
+        return out
+
+    def validate(self) -> Topology:
+        problems = self.problems()
+        if problems:
+            raise TopologyError(problems[0])
+        return self
+
+    def kombu_exchanges(self) -> dict[str, Exchange]:
+        return {e.name: e.to_kombu() for e in self.exchanges}
+
+    def kombu_queue_bindings(self, queue: QueueSpec) -> list[Queue]:
+        """One kombu Queue per binding (kombu binds a Queue object to one exchange/key each)."""
+        exchanges = self.kombu_exchanges()
+        args = queue.queue_arguments()
+        if not queue.bindings:
+            return [
+                Queue(queue.name, durable=queue.durable, queue_arguments=args, no_declare=False)
+            ]
+        return [
+            Queue(
+                queue.name,
+                exchange=exchanges[b.exchange],
+                routing_key=b.routing_key,
+                binding_arguments=dict(b.arguments) or None,
+                queue_arguments=args,
+                durable=queue.durable,
+            )
+            for b in queue.bindings
+        ]
+
+    def kombu_queue(self, name: str) -> Queue:
+        """A plain kombu Queue (no binding) to consume from."""
+        spec = self.queue(name)
+        args = spec.queue_arguments() if spec else {}
+        durable = spec.durable if spec else True
+        return Queue(name, queue_arguments=args, durable=durable, no_declare=True)
+
+
+def _duplicates(out: list[str], kind: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            out.append(f"{kind} {name!r}: declared twice")
+        seen.add(name)
+
+
+def as_exchange_type(value: str) -> ExchangeType:
+    """Narrow a validated string to the ExchangeType literal."""
+    if value not in EXCHANGE_TYPES:
+        raise TopologyError(f"exchange type {value!r} is not one of {', '.join(EXCHANGE_TYPES)}")
+    return cast(ExchangeType, value)
+
+
+def as_failure_policy(value: str) -> FailurePolicy:
+    """Narrow a validated string to the FailurePolicy literal."""
+    if value not in FAILURE_POLICIES:
+        raise TopologyError(f"on_failure {value!r} is not one of {', '.join(FAILURE_POLICIES)}")
+    return cast(FailurePolicy, value)

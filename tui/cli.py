@@ -1,0 +1,101 @@
+"""Command line: the TUI by default, or the headless runner with --headless (which never loads Textual)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from core.backends import DEFAULT_BROKER_URL, BrokerUrlError
+from core.controls import MAX_SPEED, MIN_SPEED
+from core.engine import FlowEngine
+from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless
+from core.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line and exit 2 (the contract), without the usage dump."""
+
+    def error(self, message: str) -> Any:
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mqscope",
+        description="Watch messages flow: producer -> exchange -> bindings -> queues -> consumers.",
+    )
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, help="built-in name or TOML path")
+    parser.add_argument(
+        "--broker",
+        default=None,
+        help=f"broker URL (default {DEFAULT_BROKER_URL}; amqp://... for RabbitMQ)",
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="simulation speed, 0.25 to 4")
+    parser.add_argument("--headless", action="store_true", help="no UI: print events and exit")
+    parser.add_argument("--json", action="store_true", help="headless: one JSON object per event")
+    parser.add_argument(
+        "--publish",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="headless: publish KEY to the scenario's first exchange (repeatable)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N", help="publish each KEY N times"
+    )
+    parser.add_argument("--body", default=None, metavar="JSON", help="headless: body for --publish")
+    parser.add_argument(
+        "--no-script", action="store_true", help="do not play the scenario's publish script"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="headless: give up after S seconds"
+    )
+    return parser
+
+
+def _parse_body(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--body is not valid JSON: {exc.msg} at column {exc.colno}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not MIN_SPEED <= args.speed <= MAX_SPEED:
+            raise ValueError(f"--speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}")
+        if args.repeat < 1:
+            raise ValueError("--repeat must be at least 1")
+        if args.timeout <= 0:
+            raise ValueError("--timeout must be positive")
+        body = _parse_body(args.body)
+        scenario: Scenario = load_scenario(args.scenario)
+        broker = args.broker or DEFAULT_BROKER_URL
+        engine = FlowEngine(scenario, broker, speed=args.speed)
+    except (ScenarioError, BrokerUrlError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.headless:
+        options = HeadlessOptions(
+            publish=list(args.publish),
+            repeat=args.repeat,
+            body=body,
+            play_script=not args.no_script,
+            timeout=args.timeout,
+            as_json=args.json,
+        )
+        return run_headless(engine, options)
+    from tui.app import run_app  # Textual is imported only for the TUI
+
+    return run_app(engine, play_script=not args.no_script)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
