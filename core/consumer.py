@@ -16,6 +16,7 @@ from kombu import Connection, Consumer, Message
 from core.backends.base import Backend
 from core.controls import (
     TICK,
+    AttemptCounter,
     Clock,
     ConsumerControl,
     ConsumerCrashed,
@@ -47,9 +48,11 @@ class ConsumerLoop:
         clock: Clock,
         gate: StepGate,
         on_unacked: Callable[[str, int], None] | None = None,
+        attempts: AttemptCounter | None = None,
     ) -> None:
         self.spec, self.topology, self.backend = spec, topology, backend
         self.emit, self.control, self.clock, self.gate = emit, control, clock, gate
+        self.attempts = attempts or AttemptCounter()
         self.on_unacked = on_unacked or (lambda _queue, _delta: None)
         self.in_hand: dict[str, tuple[str, Message]] = {}
         self._state = ""
@@ -133,14 +136,12 @@ class ConsumerLoop:
         redelivered = bool(message.delivery_info.get("redelivered", False))
         self.in_hand[msg_id] = (queue, message)
         self.on_unacked(queue, +1)
-        self.emit(
-            Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered)
-        )
+        self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered))
         if not self.gate.wait(self._should_stop):
             return
         self.set_state("working", f"{msg_id} from {queue}")
         try:
-            self._handle(body, redelivered)
+            self._handle(body, self.attempts.next(msg_id))
         except SimulatedFailure as exc:
             self._settle_failure(queue, msg_id, message, str(exc))
         else:
@@ -156,29 +157,26 @@ class ConsumerLoop:
         self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name))
         content_type = message.content_type or "unknown"
         error = f"refused {content_type} body: only JSON is accepted ({type(exc).__name__})"
-        self.emit(
-            Rejected(msg=msg_id, queue=queue, consumer=self.spec.name, action="drop", error=error)
-        )
+        self.emit(Rejected(msg=msg_id, queue=queue, consumer=self.spec.name, action="drop", error=error))
         message.reject(requeue=False)
 
-    def _handle(self, body: Any, redelivered: bool) -> None:
+    def _handle(self, body: Any, attempt: int) -> None:
         """The simulated work: sleep for work_seconds (scaled by speed), then maybe fail."""
         if not isinstance(body, (dict, list, str, int, float, bool)) and body is not None:
             raise SimulatedFailure(f"body is not JSON: {type(body).__name__}")
-        sleep_interruptibly(
-            self.clock.real_seconds(self.spec.work_seconds), self._should_stop, self.control
-        )
+        sleep_interruptibly(self.clock.real_seconds(self.spec.work_seconds), self._should_stop, self.control)
         if self.control.take_failure():
             raise SimulatedFailure("failed on request (fail next)")
-        if isinstance(body, dict) and body.get("fail") is True and not redelivered:
-            raise SimulatedFailure("body asked to fail on first delivery")
+        fail = body.get("fail") if isinstance(body, dict) else None
+        if fail is True and attempt == 1:
+            raise SimulatedFailure("body asked to fail on its first delivery")
+        if isinstance(fail, int) and not isinstance(fail, bool) and attempt <= fail:
+            raise SimulatedFailure(f"body asked to fail {fail} time(s); this was attempt {attempt}")
 
     def _settle_failure(self, queue: str, msg_id: str, message: Message, error: str) -> None:
         """Never leave a failed message unacked: requeue, reject (dead-letter) or ack-and-drop."""
         policy = self.spec.on_failure
-        self.emit(
-            Rejected(msg=msg_id, queue=queue, consumer=self.spec.name, action=policy, error=error)
-        )
+        self.emit(Rejected(msg=msg_id, queue=queue, consumer=self.spec.name, action=policy, error=error))
         if policy == "requeue":
             message.requeue()
             self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=True)

@@ -111,9 +111,21 @@ class ConsumerControl:
             return False
 
 
-def sleep_interruptibly(
-    seconds: float, should_stop: StopCheck, control: ConsumerControl | None
-) -> None:
+class AttemptCounter:
+    """Counts deliveries per message id across all consumers (memory:// never sets `redelivered`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def next(self, msg: str) -> int:
+        """Record one more delivery of `msg`; returns its 1-based attempt number."""
+        with self._lock:
+            self._counts[msg] = self._counts.get(msg, 0) + 1
+            return self._counts[msg]
+
+
+def sleep_interruptibly(seconds: float, should_stop: StopCheck, control: ConsumerControl | None) -> None:
     """Sleep in small ticks; raise ConsumerCrashed at once if a crash is requested."""
     deadline = time.monotonic() + seconds
     while True:

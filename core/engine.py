@@ -19,7 +19,7 @@ from kombu import Connection, Producer
 
 from core.backends import Backend, backend_for
 from core.consumer import ConsumerLoop
-from core.controls import TICK, Clock, ConsumerControl, StepGate, StopCheck
+from core.controls import TICK, AttemptCounter, Clock, ConsumerControl, StepGate, StopCheck
 from core.events import (
     BrokerStatus,
     EventStream,
@@ -31,7 +31,7 @@ from core.events import (
 )
 from core.routing import route, routing_key_problem
 from core.scenario import Scenario
-from core.topology import PublishStep
+from core.topology import PublishStep, TopologyError
 
 DEPTH_POLL_SECONDS = 0.25
 
@@ -65,11 +65,14 @@ class FlowEngine:
         self.scenario = scenario
         self.topology = scenario.topology
         self.backend: Backend = backend_for(broker_url)
+        if (problem := self.backend.unsupported(self.topology)) is not None:
+            raise TopologyError(problem)
         self.events = EventStream()
         self.clock = Clock(speed)
         self.gate = StepGate()
         self.controls = {c.name: ConsumerControl(c.name) for c in self.topology.consumers}
         self.declared = threading.Event()
+        self.attempts = AttemptCounter()
         self._requests: queue.Queue[PublishRequest] = queue.Queue()
         self._unacked: dict[str, int] = {q.name: 0 for q in self.topology.queues}
         self._last_depth: dict[str, tuple[int, int]] = {}
@@ -188,9 +191,7 @@ class FlowEngine:
             if next_due is not None and now >= next_due:
                 step = script.pop(0)
                 self._send(conn, producer, self.request_from_step(step), should_stop)
-                next_due = (
-                    time.monotonic() + self.clock.real_seconds(script[0].after) if script else None
-                )
+                next_due = time.monotonic() + self.clock.real_seconds(script[0].after) if script else None
             if now >= next_depth:
                 self._poll_depths(conn)
                 next_depth = now + DEPTH_POLL_SECONDS
@@ -238,9 +239,7 @@ class FlowEngine:
         )
         if self.backend.reports_routing:
             return
-        queues = self.backend.routed(
-            producer.channel, request.exchange, request.routing_key, request.headers
-        )
+        queues = self.backend.routed(producer.channel, request.exchange, request.routing_key, request.headers)
         if queues is None:
             return
         expected = route(self.topology, request.exchange, request.routing_key, request.headers)
@@ -300,6 +299,7 @@ class FlowEngine:
             self.clock,
             self.gate,
             on_unacked=self.track_unacked,
+            attempts=self.attempts,
         )
 
     def run_consumer(self, name: str, should_stop: StopCheck) -> None:

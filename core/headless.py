@@ -74,9 +74,7 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys
         return EXIT_BAD_INPUT
     expected = len(requests) + (len(engine.scenario.publishes) if options.play_script else 0)
     threads = _Threads()
-    threads.start(
-        "producer", lambda stop: engine.run_producer(stop, play_script=options.play_script)
-    )
+    threads.start("producer", lambda stop: engine.run_producer(stop, play_script=options.play_script))
     for consumer in engine.topology.consumers:
         threads.start(f"consumer-{consumer.name}", _consumer_target(engine, consumer.name))
     _enqueue(engine, requests)

@@ -273,10 +273,12 @@ def route(
     exchange: str,
     routing_key: str,
     headers: Mapping[str, Any] | None = None,
+    _seen: frozenset[str] = frozenset(),
 ) -> RouteResult:
     """Route like RabbitMQ: the exchange's bindings, then its alternate exchange when nothing matched.
 
-    The default exchange ("") routes to the queue named by the routing key.
+    The default exchange ("") routes to the queue named by the routing key. A loop of alternate
+    exchanges stops where it would revisit one (RabbitMQ does the same).
     """
     if exchange == "":
         queue = topology.queue(routing_key)
@@ -292,7 +294,7 @@ def route(
         if binding.exchange == exchange
         and binding_matches(spec.type, binding.routing_key, binding.arguments, routing_key, headers)
     )
-    if not matched and spec.alternate_exchange:
-        via = route(topology, spec.alternate_exchange, routing_key, headers)
+    if not matched and spec.alternate_exchange and spec.alternate_exchange not in _seen:
+        via = route(topology, spec.alternate_exchange, routing_key, headers, _seen | {exchange})
         return RouteResult(exchange, routing_key, via.matched, via.queues, spec.alternate_exchange)
     return RouteResult(exchange, routing_key, matched, tuple(sorted({q for q, _ in matched})))

@@ -126,9 +126,7 @@ def _entries(source: str, data: Mapping[str, Any], section: str) -> list[Any]:
     return raw
 
 
-def _each(
-    source: str, data: Mapping[str, Any], section: str, build: Callable[[_Reader], T]
-) -> tuple[T, ...]:
+def _each(source: str, data: Mapping[str, Any], section: str, build: Callable[[_Reader], T]) -> tuple[T, ...]:
     out = []
     for index, table in enumerate(_entries(source, data, section), start=1):
         name = table.get("name") if isinstance(table, dict) else None
@@ -258,9 +256,7 @@ def load_scenario(name_or_path: str = DEFAULT_SCENARIO) -> Scenario:
     path = Path(name_or_path)
     if not path.exists():
         known = ", ".join(builtin_names())
-        raise ScenarioError(
-            f"{name_or_path}: no such scenario file or built-in scenario (built-in: {known})"
-        )
+        raise ScenarioError(f"{name_or_path}: no such scenario file or built-in scenario (built-in: {known})")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -38,9 +38,7 @@ class ExchangeSpec:
     alternate_exchange: str | None = None
 
     def to_kombu(self) -> Exchange:
-        arguments = (
-            {"alternate-exchange": self.alternate_exchange} if self.alternate_exchange else {}
-        )
+        arguments = {"alternate-exchange": self.alternate_exchange} if self.alternate_exchange else {}
         return Exchange(self.name, type=self.type, durable=self.durable, arguments=arguments)
 
 
@@ -144,9 +142,7 @@ class Topology:
             if q.name == "" or q.name.startswith("amq."):
                 out.append(f"{where}: names '' and 'amq.*' are reserved by the broker")
             if q.dead_letter_exchange not in (None, "") and q.dead_letter_exchange not in known:
-                out.append(
-                    f"{where}: dead-letter exchange {q.dead_letter_exchange!r} is not declared"
-                )
+                out.append(f"{where}: dead-letter exchange {q.dead_letter_exchange!r} is not declared")
             if q.message_ttl is not None and q.message_ttl < 0:
                 out.append(f"{where}: message_ttl must be >= 0 seconds")
             if q.max_length is not None and q.max_length < 0:
@@ -193,9 +189,7 @@ class Topology:
         exchanges = self.kombu_exchanges()
         args = queue.queue_arguments()
         if not queue.bindings:
-            return [
-                Queue(queue.name, durable=queue.durable, queue_arguments=args, no_declare=False)
-            ]
+            return [Queue(queue.name, durable=queue.durable, queue_arguments=args, no_declare=False)]
         return [
             Queue(
                 queue.name,

@@ -44,13 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="headless: publish KEY to the scenario's first exchange (repeatable)",
     )
-    parser.add_argument(
-        "--repeat", type=int, default=1, metavar="N", help="publish each KEY N times"
-    )
+    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="publish each KEY N times")
     parser.add_argument("--body", default=None, metavar="JSON", help="headless: body for --publish")
-    parser.add_argument(
-        "--no-script", action="store_true", help="do not play the scenario's publish script"
-    )
+    parser.add_argument("--no-script", action="store_true", help="do not play the scenario's publish script")
     parser.add_argument(
         "--timeout", type=float, default=30.0, metavar="S", help="headless: give up after S seconds"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from kombu import Connection
 
@@ -15,6 +16,21 @@ from core.events import DeadLettered, Dropped, FlowEvent, Requeued
 from core.topology import Topology
 
 Emit = Callable[[FlowEvent], None]
+
+
+def mask_password(url: str) -> str:
+    """`url` with its password replaced by ***; never raises (a malformed URL is masked whole)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<malformed broker URL>"
+    if not password:
+        return url
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 class BrokerUrlError(ValueError):
@@ -42,7 +58,11 @@ class Backend:
 
     def display_url(self) -> str:
         """The URL with any password masked, for screens and logs."""
-        return str(Connection(self.url).as_uri(include_password=False))
+        return mask_password(self.url)
+
+    def unsupported(self, topology: Topology) -> str | None:
+        """Why this broker cannot run `topology` at all (one line), or None."""
+        return None
 
     def attach(self, emit: Emit, topology: Topology) -> None:
         """Start reporting broker-side events through `emit` (only brokers that can)."""
@@ -61,9 +81,7 @@ class Backend:
         _name, ready, _consumers = channel.queue_declare(queue=queue, passive=True)
         return int(ready), None
 
-    def after_reject(
-        self, emit: Emit, topology: Topology, msg: str, queue: str, *, requeue: bool
-    ) -> None:
+    def after_reject(self, emit: Emit, topology: Topology, msg: str, queue: str, *, requeue: bool) -> None:
         """Report what the broker does with a rejected copy, for brokers that do not report it."""
         if self.reports_routing:
             return

@@ -7,7 +7,9 @@ from typing import Any
 
 from kombu.transport import memory
 
-from core.backends.base import Backend
+from core.backends.base import Backend, Emit
+from core.events import Dropped
+from core.topology import Topology
 
 
 class MemoryBackend(Backend):
@@ -18,6 +20,15 @@ class MemoryBackend(Backend):
     reports_routing = False
     route_source = "transport"
     transport_options = {"polling_interval": 0.005}
+
+    def unsupported(self, topology: Topology) -> str | None:
+        headers = [e.name for e in topology.exchanges if e.type == "headers"]
+        if headers:
+            return (
+                f"kombu memory:// has no headers exchange (exchange {headers[0]!r}); "
+                "use the default in-process broker or RabbitMQ"
+            )
+        return None
 
     def routed(
         self, channel: Any, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
@@ -31,9 +42,26 @@ class MemoryBackend(Backend):
             raise RuntimeError(f"memory:// could not route {routing_key!r}: {exc}") from exc
         return tuple(sorted({q for q in found if q}))
 
+    def after_reject(self, emit: Emit, topology: Topology, msg: str, queue: str, *, requeue: bool) -> None:
+        """memory:// ignores x-dead-letter-exchange: a rejected message is simply gone."""
+        spec = topology.queue(queue)
+        if requeue or spec is None or spec.dead_letter_exchange is None:
+            super().after_reject(emit, topology, msg, queue, requeue=requeue)
+            return
+        emit(
+            Dropped(
+                msg=msg,
+                queue=queue,
+                reason=(
+                    f"memory:// has no dead-lettering; RabbitMQ would send it to "
+                    f"{spec.dead_letter_exchange!r}"
+                ),
+            )
+        )
+
 
 def reset_memory_transport() -> None:
     """memory:// keeps queues and bindings in class attributes: clear them between runs and tests."""
     memory.Channel.queues.clear()
     memory.Channel.events.clear()
-    memory.Transport.state.clear()
+    memory.Transport.global_state.clear()
