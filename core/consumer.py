@@ -136,6 +136,7 @@ class ConsumerLoop:
         redelivered = bool(message.delivery_info.get("redelivered", False))
         self.in_hand[msg_id] = (queue, message)
         self.on_unacked(queue, +1)
+        self.backend.on_delivery(self.emit, msg_id, queue, message.headers or {})
         self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered))
         if not self.gate.wait(self._should_stop):
             return

@@ -45,6 +45,8 @@ class Backend:
     """True when this broker routes, requeues and dead-letters as RabbitMQ does."""
     reports_routing = False
     """True when the broker itself emits routed/dead-lettered/expired/returned events."""
+    detects_returns = False
+    """True when every publish is mandatory and basic.return tells the engine a message was unroutable."""
     transport_options: Mapping[str, Any] = {}
     route_source = "predicted"
     """What `routed` answers from: "transport" (the broker's own lookup) or "predicted"."""
@@ -108,6 +110,9 @@ class Backend:
             return
         for msg, queue in in_hand:
             emit(Requeued(msg=msg, queue=queue, reason="consumer crashed"))
+
+    def on_delivery(self, emit: Emit, msg: str, queue: str, headers: Mapping[str, Any]) -> None:
+        """Learn from a delivery's headers what the broker did silently (e.g. x-death on RabbitMQ)."""
 
     def consumer_connection_lost(self, exc: BaseException) -> bool:
         """True when `exc` means the broker went away (retry), False when it is a bug (raise)."""

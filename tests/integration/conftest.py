@@ -1,0 +1,75 @@
+"""A real RabbitMQ on loopback for the integration tests, started once per session by scripts/rabbitmq.sh.
+
+MQSCOPE_TEST_AMQP_URL reuses a broker that is already running (loopback only). Without rabbitmq-server
+the tests skip with the reason; under CI=true they must run, so a broker that cannot start fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "rabbitmq.sh"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class RabbitBroker:
+    """The broker under test: its URL, and (when we started it) the state file to control it with."""
+
+    url: str
+    state: Path | None
+
+    def control(self, action: str) -> None:
+        """stop-app / start-app through the project's script (only for a node we started)."""
+        if self.state is None:
+            pytest.skip("the outage test needs a node started by scripts/rabbitmq.sh")
+        subprocess.run([str(SCRIPT), action, str(self.state)], check=True, timeout=120)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"RabbitMQ integration tests must run in CI, but: {reason}", pytrace=False)
+    pytest.skip(f"no RabbitMQ: {reason}")
+
+
+@pytest.fixture(scope="session")
+def rabbit() -> Iterator[RabbitBroker]:
+    """A running RabbitMQ on loopback for the whole session; stopped at the end if we started it."""
+    given = os.environ.get("MQSCOPE_TEST_AMQP_URL")
+    if given:
+        host = urlsplit(given).hostname or ""
+        if host not in LOOPBACK:
+            pytest.fail(f"MQSCOPE_TEST_AMQP_URL must point at loopback, not {host!r}", pytrace=False)
+        yield RabbitBroker(given, None)
+        return
+    if not os.access(SCRIPT, os.X_OK):
+        _unavailable(f"{SCRIPT} is missing or not executable")
+    state = Path(os.environ.get("TMPDIR", "/tmp")) / f"mqscope-rabbitmq-pytest-{os.getpid()}.state"
+    try:
+        started = subprocess.run(
+            [str(SCRIPT), "start", str(state)], capture_output=True, text=True, timeout=150
+        )
+    except subprocess.TimeoutExpired:
+        started = None
+    if started is None or started.returncode != 0:
+        detail = " ".join((started.stderr if started else "start timed out").split())[-400:]
+        subprocess.run([str(SCRIPT), "stop", str(state)], capture_output=True, timeout=120)
+        _unavailable(f"scripts/rabbitmq.sh start failed: {detail}")
+    url = started.stdout.strip().splitlines()[-1]
+    try:
+        yield RabbitBroker(url, state)
+    finally:
+        subprocess.run([str(SCRIPT), "stop", str(state)], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def amqp_url(rabbit: RabbitBroker) -> str:
+    return rabbit.url
