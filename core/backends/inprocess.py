@@ -1,0 +1,47 @@
+"""The default backend: mqscope's own in-process broker (`mqscope://`), faithful to RabbitMQ.
+
+The broker does the routing, requeueing, expiry and dead-lettering itself, so it reports each step
+as it happens; the engine animates what happened instead of a prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.backends.base import Backend, Emit
+from core.broker import get_broker, name_from_url
+from core.broker.model import Broker
+from core.topology import Topology
+
+
+class InProcessBackend(Backend):
+    """`mqscope://[NAME]`: one broker per NAME in this process, shared by all its connections."""
+
+    name = "mqscope in-process broker"
+    faithful = True
+    reports_routing = True
+    route_source = "broker"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.broker: Broker = get_broker(name_from_url(url))
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def display_url(self) -> str:
+        return f"mqscope://{self.broker.name}"
+
+    def attach(self, emit: Emit, topology: Topology) -> None:
+        """Forward the broker's own reports (routed, requeued, dead-lettered, expired, dropped,
+        returned) into the engine's stream."""
+        self.detach()
+        self._unsubscribe = self.broker.subscribe(emit)
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def queue_depth(self, channel: Any, queue: str) -> tuple[int, int | None]:
+        """Exact (ready, unacked), straight from the broker."""
+        return self.broker.depth(queue)

@@ -1,0 +1,80 @@
+"""The broker's entities: exchanges and queues with their RabbitMQ arguments, and its errors."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.broker.message import Envelope
+from core.broker.session import ConsumerRecord
+
+EXCHANGE_KINDS = ("direct", "fanout", "topic", "headers")
+QUEUE_ARGUMENTS = (
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-message-ttl",
+    "x-max-length",
+)
+
+
+class BrokerError(Exception):
+    """A request RabbitMQ would answer with a channel error; `code` is the AMQP reply code."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+@dataclass
+class ExchangeState:
+    name: str
+    type: str
+    durable: bool = True
+    auto_delete: bool = False
+    arguments: dict[str, Any] = field(default_factory=dict)
+    bindings: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def alternate(self) -> str | None:
+        value = self.arguments.get("alternate-exchange")
+        return str(value) if value else None
+
+
+@dataclass(eq=False)
+class QueueState:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    ready: deque[Envelope] = field(default_factory=deque)
+    consumers: deque[ConsumerRecord] = field(default_factory=deque)
+    unacked: int = 0
+    next_seq: int = 0
+
+    @property
+    def ttl_ms(self) -> int | None:
+        value = self.arguments.get("x-message-ttl")
+        return None if value is None else int(value)
+
+    @property
+    def max_length(self) -> int | None:
+        value = self.arguments.get("x-max-length")
+        return None if value is None else int(value)
+
+    @property
+    def dead_letter_exchange(self) -> str | None:
+        value = self.arguments.get("x-dead-letter-exchange")
+        return None if value is None else str(value)
+
+    @property
+    def dead_letter_routing_key(self) -> str | None:
+        value = self.arguments.get("x-dead-letter-routing-key")
+        return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """Where a published message went; `returned` when mandatory and it routed nowhere."""
+
+    queues: tuple[str, ...]
+    via_alternate: str | None = None
+    returned: bool = False

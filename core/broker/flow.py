@@ -1,0 +1,263 @@
+"""Delivery and settlement inside the broker: round-robin within prefetch, ack, requeue in place,
+expiry at the queue head and dead-lettering with x-death, as RabbitMQ 3.x does them.
+
+A mixin of Broker: every method here runs with the broker lock held (public ones take it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from core.broker.entities import BrokerError, ExchangeState, QueueState
+from core.broker.message import Envelope, dead_letter_copy, dead_letter_cycle
+from core.broker.session import ChannelState, ConsumerRecord, Delivery, Unacked
+from core.events import DeadLettered, Dropped, Expired, FlowEvent, Requeued
+
+
+class DeliveryMixin:
+    """Moves copies between queues and consumers; the Broker supplies state, routing and enqueue."""
+
+    _lock: threading.Lock
+    queues: dict[str, QueueState]
+    exchanges: dict[str, ExchangeState]
+    _report: Callable[[FlowEvent], None]
+
+    def _route(
+        self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
+    ) -> tuple[tuple[str, ...], str | None]:
+        raise NotImplementedError
+
+    def _enqueue(self, queue: QueueState, envelope: Envelope, message_ttl: int | None) -> None:
+        raise NotImplementedError
+
+    def _wake_timer(self) -> None:
+        raise NotImplementedError
+
+    def _queue(self, name: str) -> QueueState:
+        raise NotImplementedError
+
+    # -- delivery -----------------------------------------------------------------------------
+    def _dispatch(self, queue: QueueState) -> None:
+        """Hand ready copies to consumers with free prefetch, round-robin; expire stale heads."""
+        ready = queue.ready
+        now = time.monotonic()
+        while ready:
+            head = ready[0]
+            if head.deadline is not None and head.deadline <= now:
+                ready.popleft()
+                self._expire(queue, head)
+                continue
+            consumer = self._next_consumer(queue)
+            if consumer is None:
+                return
+            ready.popleft()
+            self._deliver(queue, consumer, head)
+
+    @staticmethod
+    def _next_consumer(queue: QueueState) -> ConsumerRecord | None:
+        consumers = queue.consumers
+        for _ in range(len(consumers)):
+            candidate = consumers[0]
+            consumers.rotate(-1)
+            if candidate.has_capacity():
+                return candidate
+        return None
+
+    def _deliver(self, queue: QueueState, consumer: ConsumerRecord, envelope: Envelope) -> None:
+        channel = consumer.channel
+        tag = channel.new_tag()
+        if not consumer.no_ack:
+            channel.unacked[tag] = Unacked(envelope, queue.name, consumer)
+            consumer.unacked += 1
+            queue.unacked += 1
+        channel.session.push(Delivery(channel, consumer.tag, tag, envelope, queue.name))
+
+    def consume(
+        self, channel: ChannelState, queue: str, tag: str, *, no_ack: bool = False
+    ) -> None:
+        """basic.consume: the consumer's prefetch is the channel's basic.qos at this moment."""
+        with self._lock:
+            state = self._queue(queue)
+            if tag in channel.consumers:
+                raise BrokerError(530, f"NOT_ALLOWED - attempt to reuse consumer tag {tag!r}")
+            record = ConsumerRecord(tag, queue, channel, channel.prefetch, no_ack)
+            channel.consumers[tag] = record
+            state.consumers.append(record)
+            self._dispatch(state)
+
+    def qos(self, channel: ChannelState, prefetch: int) -> None:
+        """basic.qos global=false: applies to consumers started on the channel afterwards."""
+        with self._lock:
+            channel.prefetch = max(0, int(prefetch))
+
+    def cancel(self, channel: ChannelState, tag: str) -> None:
+        with self._lock:
+            self._cancel(channel, tag, requeue_pending=True)
+
+    def _cancel(self, channel: ChannelState, tag: str, *, requeue_pending: bool) -> None:
+        record = channel.consumers.pop(tag, None)
+        if record is None:
+            return
+        state = self.queues.get(record.queue)
+        if state is not None and record in state.consumers:
+            state.consumers.remove(record)
+        if requeue_pending:
+            # Deliveries still in the inbox never reached the client: give them back now.
+            for delivery in channel.session.remove(channel, tag):
+                unacked = channel.unacked.pop(delivery.delivery_tag, None)
+                if unacked is not None:
+                    self._release(unacked)
+                    self._requeue(unacked, "its consumer was cancelled", report=False)
+
+    def get(self, channel: ChannelState, queue: str, *, no_ack: bool = False) -> Delivery | None:
+        """basic.get: the head of the queue, or None when it is empty."""
+        with self._lock:
+            state = self._queue(queue)
+            self._expire_heads(state)
+            if not state.ready:
+                return None
+            envelope = state.ready.popleft()
+            tag = channel.new_tag()
+            if not no_ack:
+                channel.unacked[tag] = Unacked(envelope, queue, None)
+                state.unacked += 1
+            return Delivery(channel, "", tag, envelope, queue)
+
+    # -- settlement ---------------------------------------------------------------------------
+    def ack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool = False) -> None:
+        with self._lock:
+            for unacked in self._take(channel, delivery_tag, multiple):
+                self._release(unacked)
+                self._refill(unacked)
+
+    def reject(
+        self,
+        channel: ChannelState,
+        delivery_tag: int,
+        *,
+        requeue: bool,
+        multiple: bool = False,
+    ) -> None:
+        """basic.reject / basic.nack: back to the head of its own queue, or dead-lettered."""
+        with self._lock:
+            for unacked in self._take(channel, delivery_tag, multiple):
+                self._release(unacked)
+                if requeue:
+                    self._requeue(unacked, "rejected")
+                else:
+                    queue = self.queues.get(unacked.queue)
+                    if queue is not None:
+                        self._dead_letter(queue, unacked.envelope, "rejected")
+                self._refill(unacked)
+
+    def recover(self, channel: ChannelState) -> None:
+        """basic.recover(requeue=True): every unacked copy on the channel goes back."""
+        with self._lock:
+            self._requeue_all(channel, "recovered")
+
+    def _take(self, channel: ChannelState, delivery_tag: int, multiple: bool) -> list[Unacked]:
+        if multiple:
+            tags = [t for t in channel.unacked if t <= delivery_tag or delivery_tag == 0]
+        elif delivery_tag in channel.unacked:
+            tags = [delivery_tag]
+        else:
+            raise BrokerError(406, f"PRECONDITION_FAILED - unknown delivery tag {delivery_tag}")
+        return [channel.unacked.pop(t) for t in sorted(tags)]
+
+    def _release(self, unacked: Unacked) -> None:
+        if unacked.consumer is not None:
+            unacked.consumer.unacked -= 1
+        queue = self.queues.get(unacked.queue)
+        if queue is not None:
+            queue.unacked -= 1
+
+    def _refill(self, unacked: Unacked) -> None:
+        queue = self.queues.get(unacked.queue)
+        if queue is not None:
+            self._dispatch(queue)
+
+    def _requeue_all(self, channel: ChannelState, reason: str) -> None:
+        held = [channel.unacked[t] for t in sorted(channel.unacked)]
+        channel.unacked.clear()
+        touched: dict[str, QueueState] = {}
+        for unacked in held:
+            self._release(unacked)
+            self._requeue(unacked, reason, dispatch=False)
+            if unacked.queue in self.queues:
+                touched[unacked.queue] = self.queues[unacked.queue]
+        for queue in touched.values():
+            self._dispatch(queue)
+
+    def _requeue(
+        self, unacked: Unacked, reason: str, *, report: bool = True, dispatch: bool = True
+    ) -> None:
+        """Back into its own queue at its old position (ahead of every later copy), redelivered."""
+        queue = self.queues.get(unacked.queue)
+        if queue is None:
+            return
+        envelope = unacked.envelope.redelivery()
+        ready = queue.ready
+        index = 0
+        while index < len(ready) and ready[index].seq < envelope.seq:
+            index += 1
+        ready.insert(index, envelope)
+        if report:
+            self._report(Requeued(msg=envelope.msg_id, queue=queue.name, reason=reason))
+        if envelope.deadline is not None:
+            self._wake_timer()
+        if dispatch:
+            self._dispatch(queue)
+
+    # -- expiry and dead-lettering ------------------------------------------------------------
+    def _expire(self, queue: QueueState, envelope: Envelope) -> None:
+        self._report(Expired(msg=envelope.msg_id, queue=queue.name))
+        self._dead_letter(queue, envelope, "expired")
+
+    def _expire_heads(self, queue: QueueState) -> None:
+        now = time.monotonic()
+        ready = queue.ready
+        while ready:
+            deadline = ready[0].deadline
+            if deadline is None or deadline > now:
+                return
+            self._expire(queue, ready.popleft())
+
+    def _dead_letter(self, queue: QueueState, envelope: Envelope, reason: str) -> None:
+        """Republish to the queue's dead-letter exchange with x-death, or drop (reported)."""
+        dlx = queue.dead_letter_exchange
+        if dlx is None:
+            if reason == "rejected":
+                why = "rejected, and the queue has no dead-letter exchange"
+            elif reason == "maxlen":
+                why = f"queue full (x-max-length {queue.max_length}): oldest message dropped"
+            else:
+                return  # expired without a DLX: the Expired report says it all
+            self._report(Dropped(msg=envelope.msg_id, queue=queue.name, reason=why))
+            return
+        key = queue.dead_letter_routing_key
+        copy = dead_letter_copy(
+            envelope,
+            queue=queue.name,
+            reason=reason,
+            exchange=dlx,
+            routing_key=envelope.routing_key if key is None else key,
+        )
+        queues: tuple[str, ...] = ()
+        if dlx == "" or dlx in self.exchanges:
+            found, _via = self._route(dlx, copy.routing_key, copy.headers)
+            queues = tuple(q for q in found if not dead_letter_cycle(copy.headers, q))
+        self._report(
+            DeadLettered(
+                msg=envelope.msg_id,
+                queue=queue.name,
+                reason=reason,
+                exchange=dlx,
+                routing_key=copy.routing_key,
+                queues=queues,
+            )
+        )
+        for name in queues:
+            self._enqueue(self.queues[name], copy, None)

@@ -1,0 +1,117 @@
+"""Client-side state the broker keeps: connections (sessions), channels, consumers, unacked copies.
+
+The broker pushes deliveries into a session's inbox under its lock, as RabbitMQ pushes basic.deliver
+frames down a socket; the owning thread takes them out in drain_events. Everything here is guarded by
+the broker's lock; the session's condition shares that lock so a waiting consumer releases it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.broker.message import Envelope
+
+
+@dataclass(eq=False)
+class ConsumerRecord:
+    """One basic.consume: its queue, prefetch (captured at consume time, as RabbitMQ's per-consumer
+    basic.qos) and how many copies it holds unacked."""
+
+    tag: str
+    queue: str
+    channel: ChannelState
+    prefetch: int
+    no_ack: bool
+    unacked: int = 0
+
+    def has_capacity(self) -> bool:
+        return self.no_ack or self.prefetch == 0 or self.unacked < self.prefetch
+
+
+@dataclass(frozen=True)
+class Unacked:
+    """A copy delivered on a channel and not yet acked or rejected."""
+
+    envelope: Envelope
+    queue: str
+    consumer: ConsumerRecord | None  # None for basic.get
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A basic.deliver on its way to the consuming thread."""
+
+    channel: ChannelState
+    consumer_tag: str
+    delivery_tag: int
+    envelope: Envelope
+    queue: str
+
+
+@dataclass(eq=False)
+class ChannelState:
+    """A channel: delivery tags, unacked copies by tag, its consumers and its current basic.qos."""
+
+    session: Session
+    owner: Any = None
+    """The kombu channel object (the transport uses it to hand a delivery to its callback)."""
+    prefetch: int = 0
+    next_tag: int = 1
+    unacked: dict[int, Unacked] = field(default_factory=dict)
+    consumers: dict[str, ConsumerRecord] = field(default_factory=dict)
+    closed: bool = False
+
+    def new_tag(self) -> int:
+        tag = self.next_tag
+        self.next_tag += 1
+        return tag
+
+
+class Session:
+    """One connection's inbox of deliveries, with a condition on the broker's lock to wait on."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.cond = threading.Condition(lock)
+        self.inbox: deque[Delivery] = deque()
+        self.closed = False
+
+    def push(self, delivery: Delivery) -> None:
+        """Called with the broker lock held."""
+        self.inbox.append(delivery)
+        self.cond.notify()
+
+    def take(self, timeout: float | None) -> Delivery:
+        """The next delivery; waits up to `timeout` seconds, then raises socket.timeout as kombu does."""
+        with self.cond:
+            if self.inbox:
+                return self.inbox.popleft()
+            if timeout is None:
+                while not self.inbox:
+                    self.cond.wait()
+                return self.inbox.popleft()
+            deadline = time.monotonic() + timeout
+            while not self.inbox:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("no delivery within the timeout")
+                self.cond.wait(remaining)
+            return self.inbox.popleft()
+
+    def remove(self, channel: ChannelState, consumer_tag: str | None = None) -> list[Delivery]:
+        """Take back deliveries not yet handed to the client (channel closed or consumer cancelled).
+
+        Called with the broker lock held.
+        """
+        kept: deque[Delivery] = deque()
+        removed: list[Delivery] = []
+        for d in self.inbox:
+            if d.channel is channel and (consumer_tag is None or d.consumer_tag == consumer_tag):
+                removed.append(d)
+            else:
+                kept.append(d)
+        self.inbox = kept
+        return removed

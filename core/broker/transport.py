@@ -1,0 +1,294 @@
+"""kombu transport for `mqscope://`: kombu's virtual Channel/Transport API over core.broker's model.
+
+Every AMQP method goes straight to the Broker (kombu's virtual routing tables, polling cycle and QoS
+are bypassed: they are what makes memory:// differ from RabbitMQ). drain_events blocks on the
+connection's own condition variable, so a delivery wakes its consumer at once and idle costs nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from amqp.exceptions import ChannelError as AMQPChannelError
+from amqp.exceptions import error_for_code
+from amqp.protocol import queue_declare_ok_t
+from kombu.transport import virtual
+from kombu.utils.uuid import uuid
+
+from core.broker.message import Envelope
+from core.broker.model import EXCHANGE_KINDS, Broker, BrokerError
+from core.broker.registry import get_broker
+from core.broker.session import Delivery
+
+_TRANSPORT_PROPERTIES = ("delivery_info", "delivery_tag", "body_encoding")
+_fallback_ids = itertools.count(1)
+
+
+@contextmanager
+def _amqp_errors(method: str) -> Iterator[None]:
+    """Broker refusals surface as the same amqp exceptions a RabbitMQ connection raises."""
+    try:
+        yield
+    except BrokerError as exc:
+        raise error_for_code(exc.code, str(exc), method, AMQPChannelError) from None
+
+
+class Channel(virtual.Channel):  # type: ignore[misc]
+    """One AMQP channel on the in-process broker."""
+
+    do_restore = False
+    body_encoding = None  # bodies stay as the bytes kombu serialized: nothing crosses a wire
+
+    def __init__(self, connection: Any, **kwargs: Any) -> None:
+        super().__init__(connection, **kwargs)
+        self.broker: Broker = connection.broker
+        self.amqp = self.broker.open_channel(connection.session, owner=self)
+        self.no_ack_consumers: set[str] = set()
+        self.events: defaultdict[str, set[Callable[..., Any]]] = defaultdict(set)
+        """Handlers for `basic_return` (kombu's Producer(on_return=...)), as on pyamqp channels."""
+        self._by_tag: dict[str, Callable[[Any], Any]] = {}
+
+    # -- declarations -------------------------------------------------------------------------
+    def exchange_declare(
+        self,
+        exchange: str | None = None,
+        type: str = "direct",
+        durable: bool = False,
+        auto_delete: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+        nowait: bool = False,
+        passive: bool = False,
+    ) -> None:
+        with _amqp_errors("Exchange.declare"):
+            self.broker.declare_exchange(
+                exchange or f"amq.{type or 'direct'}",
+                type or "direct",
+                durable=durable,
+                auto_delete=auto_delete,
+                arguments=arguments,
+                passive=passive,
+            )
+
+    def exchange_delete(self, exchange: str, if_unused: bool = False, nowait: bool = False) -> None:
+        self.broker.delete_exchange(exchange)
+
+    def queue_declare(
+        self, queue: str | None = None, passive: bool = False, **kwargs: Any
+    ) -> Any:
+        with _amqp_errors("Queue.declare"):
+            name, ready, consumers = self.broker.declare_queue(
+                queue or "", arguments=kwargs.get("arguments"), passive=passive
+            )
+        return queue_declare_ok_t(name, ready, consumers)
+
+    def queue_delete(
+        self, queue: str, if_unused: bool = False, if_empty: bool = False, **kwargs: Any
+    ) -> int:
+        return self.broker.delete_queue(queue, if_unused=if_unused, if_empty=if_empty)
+
+    def queue_bind(
+        self,
+        queue: str,
+        exchange: str | None = None,
+        routing_key: str = "",
+        arguments: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        with _amqp_errors("Queue.bind"):
+            self.broker.bind(queue, exchange or "amq.direct", routing_key or "", arguments)
+
+    def queue_unbind(
+        self,
+        queue: str,
+        exchange: str | None = None,
+        routing_key: str = "",
+        arguments: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.broker.unbind(queue, exchange or "amq.direct", routing_key or "", arguments)
+
+    def queue_purge(self, queue: str, **kwargs: Any) -> int:
+        with _amqp_errors("Queue.purge"):
+            return self.broker.purge_queue(queue)
+
+    def list_bindings(self) -> Iterator[tuple[str, str, str]]:
+        return ((q, e, k) for e, k, q in self.broker.bindings())
+
+    def _size(self, queue: str) -> int:
+        return self.broker.depth(queue)[0]
+
+    def _has_queue(self, queue: str, **kwargs: Any) -> bool:
+        return queue in self.broker.queue_names()
+
+    # -- publishing ---------------------------------------------------------------------------
+    def basic_publish(
+        self,
+        message: dict[str, Any],
+        exchange: str,
+        routing_key: str,
+        mandatory: bool = False,
+        immediate: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        raw = message.get("properties") or {}
+        properties = {k: v for k, v in raw.items() if k not in _TRANSPORT_PROPERTIES}
+        msg_id = properties.get("message_id") or f"m{next(_fallback_ids)}"
+        envelope = Envelope(
+            body=message.get("body"),
+            content_type=message.get("content-type"),
+            content_encoding=message.get("content-encoding"),
+            headers=dict(message.get("headers") or {}),
+            properties=properties,
+            exchange=exchange or "",
+            routing_key=routing_key or "",
+            msg_id=str(msg_id),
+        )
+        with _amqp_errors("Basic.publish"):
+            try:
+                outcome = self.broker.publish(envelope, mandatory=mandatory)
+            except ValueError as exc:
+                raise BrokerError(406, f"PRECONDITION_FAILED - {exc}") from None
+        if outcome.returned:
+            error = error_for_code(312, "NO_ROUTE", "Basic.return", AMQPChannelError)
+            returned = self.Message(self._payload(envelope, 0, "", False), channel=self)
+            for handler in list(self.events["basic_return"]):
+                handler(error, envelope.exchange, envelope.routing_key, returned)
+
+    # -- consuming ----------------------------------------------------------------------------
+    def basic_qos(
+        self, prefetch_size: int = 0, prefetch_count: int = 0, apply_global: bool = False
+    ) -> None:
+        """Per-consumer prefetch (RabbitMQ's global=false), taken by the consumers started next."""
+        self.broker.qos(self.amqp, prefetch_count or 0)
+
+    def basic_consume(
+        self,
+        queue: str,
+        no_ack: bool,
+        callback: Callable[[Any], Any],
+        consumer_tag: str | None,
+        **kwargs: Any,
+    ) -> str:
+        tag = consumer_tag or uuid()
+        self._by_tag[tag] = callback
+        self._consumers.add(tag)
+        self._tag_to_queue[tag] = queue
+        if no_ack:
+            self.no_ack_consumers.add(tag)
+        with _amqp_errors("Basic.consume"):
+            self.broker.consume(self.amqp, queue, tag, no_ack=no_ack)
+        return tag
+
+    def basic_cancel(self, consumer_tag: str) -> None:
+        self.broker.cancel(self.amqp, consumer_tag)
+        self._consumers.discard(consumer_tag)
+        self._tag_to_queue.pop(consumer_tag, None)
+        self._by_tag.pop(consumer_tag, None)
+        self.no_ack_consumers.discard(consumer_tag)
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        with _amqp_errors("Basic.get"):
+            delivery = self.broker.get(self.amqp, queue, no_ack=no_ack)
+        return None if delivery is None else self._message(delivery)
+
+    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        with _amqp_errors("Basic.ack"):
+            self.broker.ack(self.amqp, delivery_tag, multiple=multiple)
+
+    def basic_reject(self, delivery_tag: int, requeue: bool = False) -> None:
+        with _amqp_errors("Basic.reject"):
+            self.broker.reject(self.amqp, delivery_tag, requeue=requeue)
+
+    def basic_nack(self, delivery_tag: int, multiple: bool = False, requeue: bool = True) -> None:
+        with _amqp_errors("Basic.nack"):
+            self.broker.reject(self.amqp, delivery_tag, requeue=requeue, multiple=multiple)
+
+    def basic_recover(self, requeue: bool = False) -> None:
+        if not requeue:
+            raise NotImplementedError("mqscope:// supports basic_recover(requeue=True) only")
+        self.broker.recover(self.amqp)
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Hand a delivery to its consumer's callback (in the thread draining the connection)."""
+        callback = self._by_tag.get(delivery.consumer_tag)
+        if callback is None:  # cancelled meanwhile: the broker takes it back
+            self.broker.reject(self.amqp, delivery.delivery_tag, requeue=True)
+            return
+        callback(self._message(delivery))
+
+    def _message(self, delivery: Delivery) -> Any:
+        payload = self._payload(
+            delivery.envelope,
+            delivery.delivery_tag,
+            delivery.consumer_tag,
+            delivery.envelope.redelivered,
+        )
+        return self.Message(payload, channel=self)
+
+    @staticmethod
+    def _payload(
+        envelope: Envelope, tag: int, consumer_tag: str, redelivered: bool
+    ) -> dict[str, Any]:
+        properties = dict(envelope.properties)
+        properties["delivery_tag"] = tag
+        properties["delivery_info"] = {
+            "exchange": envelope.exchange,
+            "routing_key": envelope.routing_key,
+            "consumer_tag": consumer_tag,
+            "delivery_tag": tag,
+            "redelivered": redelivered,
+        }
+        return {
+            "body": envelope.body,
+            "content-type": envelope.content_type,
+            "content-encoding": envelope.content_encoding,
+            "headers": dict(envelope.headers),
+            "properties": properties,
+        }
+
+    def close(self) -> None:
+        """Closing a channel hands its unacked messages back to their queues, redelivered."""
+        if self.amqp.closed:
+            return
+        self.closed = True
+        self.broker.close_channel(self.amqp)
+        self._consumers.clear()
+        self._by_tag.clear()
+        if self.connection is not None:
+            self.connection.close_channel(self)
+
+
+class Transport(virtual.Transport):  # type: ignore[misc]
+    """One kombu connection to a named in-process broker."""
+
+    Channel = Channel
+    driver_type = "mqscope"
+    driver_name = "mqscope"
+    polling_interval = None
+    channel_errors = (AMQPChannelError,)
+    implements = virtual.Transport.implements.extend(exchange_type=frozenset(EXCHANGE_KINDS))
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        self.broker = get_broker(client.hostname)
+        self.session = self.broker.open_session()
+        super().__init__(client, **kwargs)
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+        """Wait on this connection's inbox (no polling), then run one delivery's callback."""
+        delivery = self.session.take(timeout)
+        delivery.channel.owner.deliver(delivery)
+
+    def close_connection(self, connection: Any) -> None:
+        super().close_connection(connection)
+        self.broker.close_session(self.session)
+
+    def driver_version(self) -> str:
+        return "1"
+
+    @property
+    def default_connection_params(self) -> dict[str, Any]:
+        return {"port": None, "hostname": "localhost"}
