@@ -1,0 +1,337 @@
+"""The flow diagram: one Line-API canvas that draws the topology, the counts and every moving token.
+
+The still picture is painted once into cached Strips (flow_paint); each frame only the rows that carry a
+token are re-spliced. The frame timer runs only while something moves and never when
+`app.animation_level == "none"` (tokens then jump straight to where they end up).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.color import Color
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+
+from core.events import FlowEvent
+from core.topology import Topology
+from tui.widgets.flow_layout import FlowLayout, compute_layout
+from tui.widgets.flow_model import FlowModel, Lens, lens_for
+from tui.widgets.flow_paint import Grid, paint, token_role
+from tui.widgets.flow_tokens import Sprite, TokenBoard
+
+FRAME_SECONDS = 1 / 30
+TOKEN_COLOURS = ("#4fc1ff", "#7b8cff", "#ff9f43", "#2ec4b6", "#c3a6ff", "#f0f0f0")
+DEAD_COLOUR = "#d45fd4"
+GREY = "#8a8a8a"
+
+
+class FlowCanvas(ScrollView, can_focus=True):
+    """Exchanges, bindings, queues and consumers, with every message drawn as a travelling token."""
+
+    DEFAULT_CSS = """
+    FlowCanvas {
+        width: 1fr;
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+    }
+    """
+
+    class NodeSelected(Message):
+        """The user clicked an exchange, queue or consumer box."""
+
+        def __init__(self, canvas: FlowCanvas, kind: str, name: str) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.kind = kind
+            """"exchange", "queue" or "consumer"."""
+            self.name = name
+
+        @property
+        def control(self) -> FlowCanvas:
+            return self.canvas
+
+    class TokenSelected(Message):
+        """The user clicked a token (moving, waiting in a queue, or in a consumer's hands)."""
+
+        def __init__(self, canvas: FlowCanvas, msg: str) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.msg = msg
+
+        @property
+        def control(self) -> FlowCanvas:
+            return self.canvas
+
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.topology = topology
+        self._clock = clock
+        self.model = FlowModel(topology)
+        self.layout_geometry: FlowLayout = compute_layout(topology, 80, 24)
+        self.board = TokenBoard(lambda: self.layout_geometry)
+        self.lens: Lens | None = None
+        self._grid: Grid | None = None
+        self._static: list[Strip] | None = None
+        self._sprites: dict[int, list[Sprite]] | None = None
+        self._styles: dict[str, Style] = {}
+        self._timer: Timer | None = None
+        self.lines_rendered = 0
+        """render_line calls so far (benchmarks check that nothing renders at rest)."""
+        self.static_builds = 0
+
+    # -- contract ------------------------------------------------------------------------------
+    def apply(self, events: Sequence[FlowEvent]) -> None:
+        """Fold one frame's batch of events into counts and tokens, then redraw once."""
+        if not events:
+            return
+        now = self._clock()
+        self.model.feed_all(events)
+        self.board.animate = self._animated
+        self.board.feed(events, now)
+        self._static = None
+        self._sprites = None
+        self.refresh()
+        self._ensure_timer(now)
+
+    def set_speed(self, speed: float) -> None:
+        """Slow motion: token travel time scales with 1/speed (already moving tokens keep theirs)."""
+        self.board.set_speed(speed)
+
+    def preview_route(self, routing_key: str | None, headers: Mapping[str, Any] | None = None) -> None:
+        """Highlight the bindings and queues a message with this key would reach; None clears."""
+        lens = None if routing_key is None else lens_for(self.topology, routing_key, headers)
+        if lens != self.lens:
+            self.lens = lens
+            self._static = None
+            self.refresh()
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def _animated(self) -> bool:
+        return self.app.animation_level != "none"
+
+    @property
+    def animating(self) -> bool:
+        """True while the frame timer runs."""
+        return self._timer is not None
+
+    def _ensure_timer(self, now: float) -> None:
+        if not self._animated:
+            self.board.clear()
+            self._stop_timer()
+            return
+        if self._timer is None and self.board.busy(now):
+            self._timer = self.set_interval(FRAME_SECONDS, self._tick, name="flow-frames")
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def _tick(self) -> None:
+        now = self._clock()
+        self.board.prune(now)
+        self._sprites = None
+        if not self.board.busy(now) or not self._animated:
+            self._stop_timer()
+        self.refresh()
+
+    # -- geometry and styles ---------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._build_styles()
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._relayout()
+
+    def on_unmount(self) -> None:
+        self._stop_timer()
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._build_styles()
+        self._static = None
+        self.refresh()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        region = self.scrollable_content_region
+        layout = compute_layout(self.topology, max(1, region.width), max(1, region.height))
+        self.layout_geometry = layout
+        self.virtual_size = Size(layout.width, layout.height)
+        self._static = None
+        self._sprites = None
+        self.refresh()
+
+    def _build_styles(self) -> None:
+        theme = self.app.current_theme
+        base = self.rich_style
+        fg = Color.parse(theme.foreground or ("#e0e0e0" if theme.dark else "#202020"))
+        bg = Color.parse(theme.surface or theme.background or ("#1e1e1e" if theme.dark else "#f0f0f0"))
+
+        def colour(value: str | None, fallback: str) -> Color:
+            return Color.parse(value or fallback)
+
+        success = colour(theme.success, "#4ebf71")
+        warning = colour(theme.warning, "#ffa62b")
+        error = colour(theme.error, "#ba3c5b")
+        primary = colour(theme.primary, "#0178d4")
+        accent = colour(theme.accent, "#ffa62b")
+        secondary = colour(theme.secondary, theme.primary)
+        dead = Color.parse(DEAD_COLOUR)
+        muted = fg.blend(bg, 0.45)
+        faint = fg.blend(bg, 0.72)
+
+        def st(color: Color, bold: bool = False, dim_bg: bool = False) -> Style:
+            return base + Style(color=color.rich_color, bold=bold)
+
+        styles = {
+            "bg": base,
+            "box": base,
+            "header": st(muted, bold=True),
+            "wire": st(fg.blend(bg, 0.4)),
+            "wire_dim": st(faint),
+            "wire_match": st(success, bold=True),
+            "wire_dead": st(dead.blend(bg, 0.25)),
+            "label": st(secondary.blend(fg, 0.5)),
+            "label_match": st(success, bold=True),
+            "label_dim": st(faint),
+            "ex_border": st(primary),
+            "ex_name": st(fg, bold=True),
+            "ex_type": st(accent),
+            "q_border": st(primary),
+            "q_name": st(fg, bold=True),
+            "c_border": st(secondary.blend(fg, 0.3)),
+            "c_name": st(fg, bold=True),
+            "count": st(fg, bold=True),
+            "muted": st(muted),
+            "match": st(success, bold=True),
+            "dim": st(faint),
+            "bad": st(error, bold=True),
+            "bar_ok": st(success),
+            "bar_warn": st(warning),
+            "bar_full": st(error),
+            "st_idle": st(muted),
+            "st_working": st(accent, bold=True),
+            "st_paused": st(warning, bold=True),
+            "st_crashed": st(error, bold=True),
+            "st_disconnected": st(error),
+            "st_stopped": st(muted),
+            "ack": st(success, bold=True),
+            "requeue": st(warning, bold=True),
+            "dead": st(dead, bold=True),
+            "unroutable": st(Color.parse(GREY), bold=True),
+            "returned": st(error, bold=True),
+            "bundle": st(accent, bold=True),
+        }
+        for i, value in enumerate(TOKEN_COLOURS):
+            styles[f"tok{i}"] = st(Color.parse(value) if i < len(TOKEN_COLOURS) - 1 else fg, bold=True)
+        self._styles = styles
+
+    def _style(self, role: str) -> Style:
+        return self._styles.get(role) or self._styles.get("bg") or Style()
+
+    # -- rendering -------------------------------------------------------------------------------
+    def _static_rows(self) -> list[Strip]:
+        if self._static is None:
+            if not self._styles:
+                self._build_styles()
+            self._grid = paint(self.layout_geometry, self.model, self.lens)
+            self._static = [
+                Strip(
+                    [Segment(text, self._style(role)) for text, role in self._grid.runs(y)], self._grid.width
+                )
+                for y in range(self._grid.height)
+            ]
+            self.static_builds += 1
+        return self._static
+
+    def _sprite_rows(self) -> dict[int, list[Sprite]]:
+        if self._sprites is None:
+            now = self._clock()
+            rows: dict[int, list[Sprite]] = {}
+            if self._animated:
+                for sprite in self.board.sprites(now):
+                    rows.setdefault(sprite.y, []).append(sprite)
+                for x, y, text in self.board.bundle_labels(now):
+                    for i, ch in enumerate(text):
+                        rows.setdefault(y, []).append(Sprite(x + i, y, ch, "bundle", ""))
+            self._sprites = rows
+        return self._sprites
+
+    def render_line(self, y: int) -> Strip:
+        self.lines_rendered += 1
+        scroll_x, scroll_y = self.scroll_offset
+        row = y + scroll_y
+        width = self.scrollable_content_region.width
+        static = self._static_rows()
+        if not 0 <= row < len(static):
+            return Strip.blank(width, self._style("bg"))
+        strip = static[row]
+        sprites = self._sprite_rows().get(row)
+        if sprites:
+            strip = self._overlay(strip, sprites)
+        return strip.crop_extend(scroll_x, scroll_x + width, self._style("bg"))
+
+    def _overlay(self, strip: Strip, sprites: list[Sprite]) -> Strip:
+        """Splice one-cell token glyphs into a cached row (later sprites win a shared cell)."""
+        length = strip.cell_length
+        cells: dict[int, Segment] = {}
+        for s in sprites:
+            if 0 <= s.x < length:
+                role = token_role(s.msg) if s.role == "token" else s.role
+                cells[s.x] = Segment(s.glyph, self._style(role))
+        if not cells:
+            return strip
+        cuts = sorted({c for x in cells for c in (x, x + 1)} | {length})
+        out: list[Segment] = []
+        start = 0
+        for piece, cut in zip(Segment.divide(list(strip), cuts), cuts, strict=False):
+            if start in cells and cut == start + 1:
+                out.append(cells[start])
+            else:
+                out.extend(piece)
+            start = cut
+        return Strip(out, length)
+
+    # -- mouse -----------------------------------------------------------------------------------
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        x = offset.x + self.scroll_offset.x
+        y = offset.y + self.scroll_offset.y
+        msg = self.token_at(x, y)
+        if msg is not None:
+            self.post_message(self.TokenSelected(self, msg))
+            return
+        box = self.layout_geometry.box_at(x, y)
+        if box is not None:
+            self.post_message(self.NodeSelected(self, box.kind, box.name))
+
+    def token_at(self, x: int, y: int) -> str | None:
+        """The message drawn at (or right beside) this diagram cell, if any."""
+        for sprite in self._sprite_rows().get(y, []):
+            if sprite.msg and abs(sprite.x - x) <= 1:
+                return sprite.msg
+        self._static_rows()
+        if self._grid is not None and (hit := self._grid.hits.get((x, y))) is not None:
+            return hit[1]
+        return None

@@ -1,0 +1,284 @@
+"""Geometry of the flow diagram: where boxes sit and which cells each wire runs through.
+
+Plain Python (no Textual) so the layout can be unit-tested; the canvas paints and animates on top of it.
+Exchanges stand on the left, queues in the middle (one lane each), consumers on the right. Every wire is
+a polyline of cells, so a token's position is just `path[int(fraction * len(path))]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from core.topology import Topology
+
+HEADER_ROWS = 1
+"""One row of column titles above the lanes."""
+QUEUE_H = 3
+EXCHANGE_H = 4
+CONSUMER_H = 4
+MIN_WIDTH = 60
+"""Below this the diagram keeps its width and the canvas scrolls sideways instead of squashing."""
+
+Cell = tuple[int, int]
+WireKey = tuple[str, str, str]
+"""(kind, source, target): ("route", exchange, queue), ("consume", queue, consumer), ("dead", queue, dlx)."""
+
+# Connection bits of a wire cell: which neighbours it joins.
+N, E, S, W = 1, 2, 4, 8
+
+
+@dataclass(frozen=True)
+class Box:
+    """A node's rectangle; `entry_y` is the row wires come in on, `exit_y` the row they leave from."""
+
+    kind: str
+    name: str
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    @property
+    def mid_y(self) -> int:
+        return self.y + 1
+
+    def contains(self, x: int, y: int) -> bool:
+        return self.x <= x < self.right and self.y <= y < self.bottom
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One wire: its cells from source to target and the connection bits of each cell."""
+
+    key: WireKey
+    path: tuple[Cell, ...]
+    bits: tuple[int, ...]
+
+    @property
+    def kind(self) -> str:
+        return self.key[0]
+
+
+@dataclass(frozen=True)
+class Label:
+    """A binding label drawn on a route wire: `bindings` are (exchange, queue, binding index) it shows."""
+
+    x: int
+    y: int
+    width: int
+    queue: str
+    parts: tuple[tuple[str, str, int], ...]
+    """(text, exchange, binding index) for each binding of this queue, in order."""
+
+
+@dataclass
+class FlowLayout:
+    """Everything the painter and the token board need to place things."""
+
+    width: int
+    height: int
+    pitch: int
+    columns: tuple[int, int, int]
+    """x of the exchange, queue and consumer columns (for the header row)."""
+    exchanges: dict[str, Box] = field(default_factory=dict)
+    queues: dict[str, Box] = field(default_factory=dict)
+    consumers: dict[str, Box] = field(default_factory=dict)
+    wires: dict[WireKey, Wire] = field(default_factory=dict)
+    labels: list[Label] = field(default_factory=list)
+
+    def boxes(self) -> Iterable[Box]:
+        yield from self.exchanges.values()
+        yield from self.queues.values()
+        yield from self.consumers.values()
+
+    def box_at(self, x: int, y: int) -> Box | None:
+        return next((b for b in self.boxes() if b.contains(x, y)), None)
+
+
+def binding_text(exchange_type: str, routing_key: str, arguments: dict[str, object]) -> str:
+    """How a binding reads on its wire: the pattern, `(all)` for fanout, `x-match` args for headers."""
+    if exchange_type == "fanout":
+        return "(fanout)"
+    if exchange_type == "headers":
+        mode = str(arguments.get("x-match", "all"))
+        rest = " ".join(f"{k}={v}" for k, v in arguments.items() if k != "x-match")
+        return f"{mode}: {rest}" if rest else mode
+    return routing_key if routing_key else '""'
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def _stack(desired: list[tuple[float, str]], height: int, gap: int, top: int) -> dict[str, int]:
+    """Place boxes of `height` at their desired rows, in order, never overlapping."""
+    out: dict[str, int] = {}
+    next_free = top
+    for want, name in sorted(desired, key=lambda item: item[0]):
+        y = max(next_free, round(want))
+        out[name] = y
+        next_free = y + height + gap
+    return out
+
+
+def _path(points: list[Cell]) -> tuple[tuple[Cell, ...], tuple[int, ...]]:
+    """Cells along an orthogonal polyline through `points`, with each cell's connection bits."""
+    cells: list[Cell] = [points[0]]
+    for (x0, y0), (x1, y1) in pairwise(points):
+        dx = (x1 > x0) - (x1 < x0)
+        dy = (y1 > y0) - (y1 < y0)
+        x, y = x0, y0
+        while (x, y) != (x1, y1):
+            x, y = x + dx, y + dy
+            cells.append((x, y))
+    bits: list[int] = []
+    for i, (x, y) in enumerate(cells):
+        b = 0
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(cells):
+                nx, ny = cells[j]
+                b |= E if nx > x else W if nx < x else S if ny > y else N if ny < y else 0
+        bits.append(b)
+    # The ends reach into the boxes they join.
+    if len(cells) > 1:
+        bits[0] |= _opposite(bits[0])
+        bits[-1] |= _opposite(bits[-1])
+    return tuple(cells), tuple(bits)
+
+
+def _opposite(bit: int) -> int:
+    return {N: S, S: N, E: W, W: E}.get(bit, 0)
+
+
+def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
+    """Lay the topology out in `width` x `height` cells (taller or wider when it cannot fit: it scrolls)."""
+    width = max(width, MIN_WIDTH)
+    queues = list(topology.queues)
+    nq = max(1, len(queues))
+    pitch = _clamp((height - HEADER_ROWS - 1) // nq, QUEUE_H, QUEUE_H + 3)
+    gap = pitch - QUEUE_H
+
+    def longest(names: Iterable[str], floor: int) -> int:
+        return max([floor, *(len(n) for n in names)])
+
+    def column(names: Iterable[str], share: int, low: int, high: int, cap: int) -> int:
+        # Wide enough for the longest name when the width allows, growing with the screen.
+        want = max(longest(names, 8) + 4, width * share // 100)
+        return _clamp(want, low, max(low, min(cap, width * high // 100)))
+
+    ex_w = column((e.name for e in topology.exchanges), 16, 16, 24, 30)
+    q_w = column((q.name for q in queues), 24, 20, 30, 44)
+    c_w = column((c.name for c in topology.consumers), 22, 20, 26, 40)
+    rest = width - ex_w - q_w - c_w
+    routed_exchanges = [
+        e.name for e in topology.exchanges if any(b.exchange == e.name for q in queues for b in q.bindings)
+    ]
+    dlx_names = sorted(
+        {q.dead_letter_exchange for q in queues if q.dead_letter_exchange}
+        & {e.name for e in topology.exchanges}
+    )
+    trunks_needed = 2 * (len(routed_exchanges) + len(dlx_names)) + 12
+    g2_min = 2 * len(topology.consumers) + 4
+    g1 = max(trunks_needed, min(rest - g2_min, rest * 60 // 100))
+    g2 = max(g2_min, rest - g1)
+    width = max(width, ex_w + g1 + q_w + g2 + c_w)
+    ex_x, q_x = 0, ex_w + g1
+    c_x = q_x + q_w + g2
+    layout = FlowLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x))
+
+    top = HEADER_ROWS
+    for i, q in enumerate(queues):
+        layout.queues[q.name] = Box("queue", q.name, q_x, top + i * pitch, q_w, QUEUE_H)
+
+    # Exchanges sit level with the middle of the queues they feed (or that dead-letter into them).
+    desired: list[tuple[float, str]] = []
+    for order, ex in enumerate(topology.exchanges):
+        rows = [layout.queues[q.name].mid_y for q in queues for b in q.bindings if b.exchange == ex.name]
+        rows += [layout.queues[q.name].y + 2 for q in queues if q.dead_letter_exchange == ex.name]
+        want = (sum(rows) / len(rows) - 1) if rows else top + order * (EXCHANGE_H + 1)
+        desired.append((want, ex.name))
+    for name, y in _stack(desired, EXCHANGE_H, 1, top).items():
+        layout.exchanges[name] = Box("exchange", name, ex_x, y, ex_w, EXCHANGE_H)
+
+    desired = []
+    for order, c in enumerate(topology.consumers):
+        rows = [layout.queues[q].mid_y for q in c.queues if q in layout.queues]
+        want = (sum(rows) / len(rows) - 1) if rows else top + order * (CONSUMER_H + 1)
+        desired.append((want, c.name))
+    for name, y in _stack(desired, CONSUMER_H, gap, top).items():
+        layout.consumers[name] = Box("consumer", name, c_x, y, c_w, CONSUMER_H)
+
+    _route_wires(layout, topology, routed_exchanges, dlx_names)
+    _consume_wires(layout, topology)
+    bottoms = [b.bottom for b in layout.boxes()] or [top]
+    layout.height = max(bottoms) + 1
+    return layout
+
+
+def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_names: list[str]) -> None:
+    """Exchange -> queue wires on one trunk per exchange; queue -> DLX wires on one trunk per DLX."""
+    ex_right = next(iter(layout.exchanges.values())).right if layout.exchanges else 0
+    q_x = layout.columns[1]
+    trunk = {name: ex_right + 2 + 2 * i for i, name in enumerate(routed)}
+    dl_trunk = {name: ex_right + 2 + 2 * (len(routed) + i) for i, name in enumerate(dlx_names)}
+    label_x = ex_right + 1 + 2 * (len(routed) + len(dlx_names))
+    for q in topology.queues:
+        qbox = layout.queues[q.name]
+        parts: list[tuple[str, str, int]] = []
+        for index, b in enumerate(q.bindings):
+            ex = layout.exchanges.get(b.exchange)
+            spec = topology.exchange(b.exchange)
+            if ex is None or spec is None:
+                continue
+            parts.append((binding_text(spec.type, b.routing_key, dict(b.arguments)), b.exchange, index))
+            key: WireKey = ("route", b.exchange, q.name)
+            if key in layout.wires:
+                continue
+            tx = trunk[b.exchange]
+            points = [(ex.right, ex.mid_y), (tx, ex.mid_y), (tx, qbox.mid_y), (q_x - 1, qbox.mid_y)]
+            path, bits = _path(_dedupe(points))
+            layout.wires[key] = Wire(key, path, bits)
+        if parts:
+            layout.labels.append(Label(label_x + 1, qbox.mid_y, q_x - 3 - label_x, q.name, tuple(parts)))
+        dlx = q.dead_letter_exchange
+        if dlx and dlx in layout.exchanges:
+            ex = layout.exchanges[dlx]
+            tx = dl_trunk[dlx]
+            row = qbox.y + QUEUE_H - 1
+            points = [(q_x - 1, row), (tx, row), (tx, ex.y + 2), (ex.right, ex.y + 2)]
+            path, bits = _path(_dedupe(points))
+            layout.wires[("dead", q.name, dlx)] = Wire(("dead", q.name, dlx), path, bits)
+
+
+def _consume_wires(layout: FlowLayout, topology: Topology) -> None:
+    """Queue -> consumer wires, one trunk per consumer just left of the consumer column."""
+    c_x = layout.columns[2]
+    count = len(topology.consumers)
+    for i, c in enumerate(topology.consumers):
+        cbox = layout.consumers[c.name]
+        tx = c_x - 3 - 2 * (count - 1 - i)
+        for qn in c.queues:
+            qbox = layout.queues.get(qn)
+            if qbox is None:
+                continue
+            points = [(qbox.right, qbox.mid_y), (tx, qbox.mid_y), (tx, cbox.mid_y), (c_x - 1, cbox.mid_y)]
+            path, bits = _path(_dedupe(points))
+            layout.wires[("consume", qn, c.name)] = Wire(("consume", qn, c.name), path, bits)
+
+
+def _dedupe(points: list[Cell]) -> list[Cell]:
+    out: list[Cell] = []
+    for p in points:
+        if not out or out[-1] != p:
+            out.append(p)
+    return out

@@ -1,0 +1,222 @@
+"""What the diagram shows at rest: counts per exchange, queue and consumer, folded from flow events.
+
+Plain Python (no Textual). Counts move the moment an event arrives; tokens (flow_tokens) only animate
+the journey. Broker-reported `QueueDepth` resynchronises ready/unacked, local events adjust in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.events import (
+    Acked,
+    ConsumerState,
+    DeadLettered,
+    Delivered,
+    Dropped,
+    Expired,
+    FlowEvent,
+    Published,
+    QueueDepth,
+    Rejected,
+    Requeued,
+    Returned,
+    Routed,
+)
+from core.routing import binding_matches, route
+from core.topology import Topology
+
+
+@dataclass
+class ExchangeStats:
+    published: int = 0
+    unroutable: int = 0
+    returned: int = 0
+
+
+@dataclass
+class QueueStats:
+    """`waiting` holds the ids of ready copies we know of, oldest first (dict as an ordered set)."""
+
+    ready: int = 0
+    unacked: int = 0
+    waiting: dict[str, None] = field(default_factory=dict)
+    expired: int = 0
+    dropped: int = 0
+    dead_lettered: int = 0
+
+
+@dataclass
+class ConsumerStats:
+    state: str = "idle"
+    detail: str = ""
+    in_hand: list[tuple[str, str]] = field(default_factory=list)
+    """(message id, queue) copies delivered and not yet settled, oldest first."""
+    processed: int = 0
+    acked: int = 0
+    requeued: int = 0
+    dead_lettered: int = 0
+    dropped: int = 0
+
+    @property
+    def current(self) -> str | None:
+        return self.in_hand[-1][0] if self.in_hand else None
+
+
+class FlowModel:
+    """Counts for every node of one topology; `feed` events in order."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.exchanges = {e.name: ExchangeStats() for e in topology.exchanges}
+        self.queues = {q.name: QueueStats() for q in topology.queues}
+        self.consumers = {c.name: ConsumerStats() for c in topology.consumers}
+        self.holders: dict[tuple[str, str], str] = {}
+        """(message id, queue) -> consumer holding that copy unacked."""
+        self.keys: dict[str, str] = {}
+        """message id -> routing key, for the inspector and tooltips."""
+
+    def feed_all(self, events: Iterable[FlowEvent]) -> None:
+        for event in events:
+            self.feed(event)
+
+    def feed(self, event: FlowEvent) -> None:
+        m = event.msg or ""
+        match event:
+            case Published():
+                self.keys[m] = event.routing_key
+                if (ex := self.exchanges.get(event.exchange)) is not None:
+                    ex.published += 1
+            case Routed():
+                if not event.queues and (ex := self.exchanges.get(event.exchange)) is not None:
+                    ex.unroutable += 1
+                for qn in event.queues:
+                    self._enqueue(qn, m)
+            case Returned():
+                if (ex := self.exchanges.get(event.exchange)) is not None:
+                    ex.returned += 1
+            case Delivered():
+                q = self.queues.get(event.queue)
+                if q is not None:
+                    q.waiting.pop(m, None)
+                    q.ready = max(0, q.ready - 1)
+                    q.unacked += 1
+                self.holders[(m, event.queue)] = event.consumer
+                if (c := self.consumers.get(event.consumer)) is not None:
+                    c.in_hand.append((m, event.queue))
+            case Acked():
+                self._release(m, event.queue)
+                if (c := self.consumers.get(event.consumer)) is not None:
+                    c.acked += 1
+                    c.processed += 1
+            case Rejected():
+                if (c := self.consumers.get(event.consumer)) is not None:
+                    c.processed += 1
+                    if event.action == "requeue":
+                        c.requeued += 1
+                    elif event.action == "dead_letter":
+                        c.dead_lettered += 1
+                    else:
+                        c.dropped += 1
+                if event.action == "drop":
+                    self._release(m, event.queue)
+            case Requeued():
+                holder = self._release(m, event.queue)
+                # A crash or disconnect: no Rejected came first, so count it here.
+                crashed = holder is not None and event.reason != "rejected"
+                if crashed and (c := self.consumers.get(holder or "")) is not None:
+                    c.requeued += 1
+                self._enqueue(event.queue, m)
+            case DeadLettered():
+                self._release(m, event.queue)
+                self._unready(event.queue, m)
+                if (q := self.queues.get(event.queue)) is not None:
+                    q.dead_lettered += 1
+                for qn in event.queues:
+                    self._enqueue(qn, m)
+            case Expired():
+                self._unready(event.queue, m)
+                if (q := self.queues.get(event.queue)) is not None:
+                    q.expired += 1
+            case Dropped():
+                self._release(m, event.queue)
+                self._unready(event.queue, m)
+                if (q := self.queues.get(event.queue)) is not None:
+                    q.dropped += 1
+            case ConsumerState():
+                if (c := self.consumers.get(event.consumer)) is not None:
+                    c.state, c.detail = event.state, event.detail
+            case QueueDepth():
+                if (q := self.queues.get(event.queue)) is not None:
+                    q.ready, q.unacked = event.ready, event.unacked
+                    while len(q.waiting) > q.ready:
+                        q.waiting.pop(next(iter(q.waiting)))
+            case _:
+                pass
+
+    def _enqueue(self, queue: str, msg: str) -> None:
+        q = self.queues.get(queue)
+        if q is not None:
+            q.waiting[msg] = None
+            q.ready += 1
+
+    def _unready(self, queue: str, msg: str) -> None:
+        q = self.queues.get(queue)
+        if q is not None and msg in q.waiting:
+            del q.waiting[msg]
+            q.ready = max(0, q.ready - 1)
+
+    def _release(self, msg: str, queue: str) -> str | None:
+        """Close the unacked copy (msg, queue): returns who held it."""
+        holder = self.holders.pop((msg, queue), None)
+        if holder is None:
+            return None
+        if (q := self.queues.get(queue)) is not None:
+            q.unacked = max(0, q.unacked - 1)
+        c = self.consumers.get(holder)
+        if c is not None and (msg, queue) in c.in_hand:
+            c.in_hand.remove((msg, queue))
+        return holder
+
+
+@dataclass(frozen=True)
+class Lens:
+    """The routing lens on the diagram: which bindings and queues a typed key would reach."""
+
+    routing_key: str
+    bindings: frozenset[tuple[str, str, int]]
+    """(exchange, queue, binding index) that match."""
+    queues: frozenset[str]
+    unroutable: frozenset[str]
+    """Exchanges the key would be unroutable on."""
+    exchanges: frozenset[str]
+    """Exchanges the lens looks at (publish targets, not dead-letter-only exchanges)."""
+
+
+def lens_for(topology: Topology, routing_key: str, headers: Mapping[str, Any] | None) -> Lens:
+    """Evaluate every binding of the exchanges a producer publishes to (dead-letter exchanges excluded)."""
+    dlx = {q.dead_letter_exchange for q in topology.queues if q.dead_letter_exchange}
+    looked = [e for e in topology.exchanges if e.name not in dlx] or list(topology.exchanges)
+    bindings: set[tuple[str, str, int]] = set()
+    queues: set[str] = set()
+    unroutable: set[str] = set()
+    for ex in looked:
+        for q in topology.queues:
+            for index, b in enumerate(q.bindings):
+                if b.exchange == ex.name and binding_matches(
+                    ex.type, b.routing_key, b.arguments, routing_key, headers
+                ):
+                    bindings.add((ex.name, q.name, index))
+        result = route(topology, ex.name, routing_key, headers)
+        queues.update(result.queues)
+        if not result.queues:
+            unroutable.add(ex.name)
+    return Lens(
+        routing_key,
+        frozenset(bindings),
+        frozenset(queues),
+        frozenset(unroutable),
+        frozenset(e.name for e in looked),
+    )

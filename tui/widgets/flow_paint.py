@@ -1,0 +1,383 @@
+"""Paint the still diagram (boxes, wires, labels, counts) into a grid of characters with style roles.
+
+Plain Python (no Textual): the canvas maps roles to theme styles and caches one Strip per row; tests
+read the grid as text. User and broker text goes in character by character, never through markup.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+from rich.cells import get_character_cell_size
+
+from tui.widgets.flow_layout import HEADER_ROWS, E, FlowLayout, N, S, W
+from tui.widgets.flow_model import FlowModel, Lens
+
+SOLID = {
+    E | W: "─",
+    N | S: "│",
+    E | S: "╭",
+    W | S: "╮",
+    N | E: "╰",
+    N | W: "╯",
+    N | E | S: "├",
+    N | W | S: "┤",
+    E | W | S: "┬",
+    N | E | W: "┴",
+    N | E | S | W: "┼",
+    E: "─",
+    W: "─",
+    N: "│",
+    S: "│",
+}
+DASHED = {**SOLID, E | W: "╌", N | S: "╎", E: "╌", W: "╌", N: "╎", S: "╎"}
+WIRE_RANK = {"wire_dim": 0, "wire_dead": 1, "wire": 2, "wire_match": 3}
+TOKEN_ROLES = 6
+STATE_GLYPH = {
+    "idle": "○",
+    "working": "●",
+    "paused": "‖",
+    "crashed": "✗",
+    "disconnected": "⌁",
+    "stopped": "■",
+}
+DOTS_MAX = 6
+
+
+def token_role(msg: str) -> str:
+    """A stable colour per message (crc32, not hash(): snapshots must not depend on PYTHONHASHSEED)."""
+    return f"tok{zlib.crc32(msg.encode()) % TOKEN_ROLES}"
+
+
+def clean(text: str) -> str:
+    """Printable only: control characters from brokers would break the terminal row."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+@dataclass
+class Grid:
+    """Characters and roles, row by row; a wide character's second cell holds ""."""
+
+    width: int
+    height: int
+    chars: list[list[str]] = field(init=False)
+    roles: list[list[str]] = field(init=False)
+    hits: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    """cell -> ("token", msg id) for the waiting dots painted in queue boxes."""
+
+    def __post_init__(self) -> None:
+        self.chars = [[" "] * self.width for _ in range(self.height)]
+        self.roles = [["bg"] * self.width for _ in range(self.height)]
+
+    def put(self, x: int, y: int, ch: str, role: str) -> None:
+        if 0 <= y < self.height and 0 <= x < self.width:
+            self.chars[y][x] = ch
+            self.roles[y][x] = role
+
+    def text(self, x: int, y: int, text: str, role: str, max_cells: int) -> int:
+        """Write `text` literally from x, cut with "…" to `max_cells`; returns the cells used."""
+        text = clean(text)
+        sizes = [get_character_cell_size(ch) for ch in text]
+        if sum(sizes) > max_cells:
+            keep, used = [], 0
+            for ch, size in zip(text, sizes, strict=True):
+                if used + size > max_cells - 1:
+                    break
+                keep.append(ch)
+                used += size
+            text = "".join(keep) + "…" if max_cells > 0 else ""
+            sizes = [get_character_cell_size(ch) for ch in text]
+        cx = x
+        for ch, size in zip(text, sizes, strict=True):
+            if size == 0:
+                continue
+            self.put(cx, y, ch, role)
+            if size == 2:
+                self.put(cx + 1, y, "", role)
+            cx += size
+        return cx - x
+
+    def runs(self, y: int) -> list[tuple[str, str]]:
+        """Row `y` as (text, role) runs."""
+        out: list[tuple[str, str]] = []
+        chars, roles = self.chars[y], self.roles[y]
+        start = 0
+        for x in range(1, self.width + 1):
+            if x == self.width or roles[x] != roles[start]:
+                out.append(("".join(chars[start:x]), roles[start]))
+                start = x
+        return out
+
+    def line(self, y: int) -> str:
+        return "".join(self.chars[y])
+
+
+def paint(layout: FlowLayout, model: FlowModel, lens: Lens | None) -> Grid:
+    grid = Grid(layout.width, layout.height)
+    _header(grid, layout)
+    _wires(grid, layout, lens)
+    _labels(grid, layout, lens)
+    for box in layout.exchanges.values():
+        _exchange(grid, layout, model, lens, box.name)
+    for box in layout.queues.values():
+        _queue(grid, layout, model, lens, box.name)
+    for box in layout.consumers.values():
+        _consumer(grid, layout, model, box.name)
+    return grid
+
+
+def _header(grid: Grid, layout: FlowLayout) -> None:
+    ex_x, q_x, c_x = layout.columns
+    y = HEADER_ROWS - 1
+    grid.text(ex_x + 1, y, "EXCHANGES", "header", q_x - ex_x - 2)
+    grid.text(q_x + 1, y, "QUEUES", "header", c_x - q_x - 2)
+    grid.text(c_x + 1, y, "CONSUMERS", "header", layout.width - c_x - 1)
+
+
+def _wire_role(kind: str, wire_key: tuple[str, str, str], lens: Lens | None) -> str:
+    if kind == "dead":
+        return "wire_dead"
+    if lens is None:
+        return "wire"
+    if kind == "route":
+        _, ex, q = wire_key
+        if any(b[0] == ex and b[1] == q for b in lens.bindings):
+            return "wire_match"
+        return "wire_dim" if ex in lens.exchanges else "wire"
+    _, q, _c = wire_key
+    return "wire_match" if q in lens.queues else "wire_dim"
+
+
+def _wires(grid: Grid, layout: FlowLayout, lens: Lens | None) -> None:
+    bits: dict[tuple[int, int], int] = {}
+    role: dict[tuple[int, int], str] = {}
+    dashed: set[tuple[int, int]] = set()
+    for key, wire in layout.wires.items():
+        r = _wire_role(wire.kind, key, lens)
+        for cell, b in zip(wire.path, wire.bits, strict=True):
+            bits[cell] = bits.get(cell, 0) | b
+            if WIRE_RANK[r] >= WIRE_RANK.get(role.get(cell, "wire_dim"), 0):
+                role[cell] = r
+            if wire.kind == "dead":
+                dashed.add(cell)
+    for (x, y), b in bits.items():
+        table = DASHED if role[(x, y)] == "wire_dead" else SOLID
+        grid.put(x, y, table.get(b, "┼"), role[(x, y)])
+    for key, wire in layout.wires.items():
+        x, y = wire.path[-1]
+        arrow = "◀" if wire.kind == "dead" else "▶"
+        grid.put(x, y, arrow, role.get((x, y), "wire"))
+        del key
+
+
+def _labels(grid: Grid, layout: FlowLayout, lens: Lens | None) -> None:
+    for label in layout.labels:
+        if label.width < 3:
+            continue
+        x, used = label.x, 0
+        for n, (text, ex, index) in enumerate(label.parts):
+            if n:
+                used += grid.text(x + used, label.y, " | ", "label", label.width - used)
+            role = "label"
+            if lens is not None and ex in lens.exchanges:
+                role = "label_match" if (ex, label.queue, index) in lens.bindings else "label_dim"
+            room = label.width - used
+            if room <= 0:
+                break
+            body = f" {text} " if len(text) + 2 <= room else text
+            used += grid.text(x + used, label.y, body, role, room)
+
+
+def _frame(grid: Grid, x: int, y: int, w: int, h: int, role: str) -> None:
+    grid.put(x, y, "╭", role)
+    grid.put(x + w - 1, y, "╮", role)
+    grid.put(x, y + h - 1, "╰", role)
+    grid.put(x + w - 1, y + h - 1, "╯", role)
+    for cx in range(x + 1, x + w - 1):
+        grid.put(cx, y, "─", role)
+        grid.put(cx, y + h - 1, "─", role)
+    for cy in range(y + 1, y + h - 1):
+        grid.put(x, cy, "│", role)
+        grid.put(x + w - 1, cy, "│", role)
+        for cx in range(x + 1, x + w - 1):
+            grid.put(cx, cy, " ", "box")
+
+
+def _title(grid: Grid, x: int, y: int, w: int, name: str, role: str) -> int:
+    """A box's name in its top border: padded when it fits, bare (or cut) when it does not."""
+    name = clean(name)
+    if len(name) + 2 <= w - 4:
+        return grid.text(x + 2, y, f" {name} ", role, w - 4)
+    return grid.text(x + 1, y, name, role, w - 2) - 1
+
+
+def _parts(grid: Grid, x: int, y: int, width: int, options: list[list[tuple[str, str]]]) -> None:
+    """Write the first option (a list of (text, role)) that fits `width`, else the last one cut."""
+    for parts in options:
+        if sum(len(t) for t, _ in parts) <= width:
+            break
+    used = 0
+    for text, role in parts:
+        if used >= width:
+            break
+        used += grid.text(x + used, y, text, role, width - used)
+
+
+def _exchange(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, name: str) -> None:
+    box = layout.exchanges[name]
+    spec = model.topology.exchange(name)
+    stats = model.exchanges[name]
+    border = "ex_border"
+    if lens is not None and name in lens.exchanges:
+        border = "bad" if name in lens.unroutable else "match"
+    _frame(grid, box.x, box.y, box.w, box.h, border)
+    _title(grid, box.x, box.y, box.w, name, "ex_name")
+    inner = box.w - 4
+    kind = spec.type if spec else "?"
+    is_dlx = any(q.dead_letter_exchange == name for q in model.topology.queues)
+    _parts(
+        grid,
+        box.x + 2,
+        box.y + 1,
+        inner,
+        [
+            [(kind, "ex_type"), (" · dead letters", "dead")] if is_dlx else [(kind, "ex_type")],
+            [(kind, "ex_type"), (" · DLX", "dead")] if is_dlx else [(kind, "ex_type")],
+            [(kind, "ex_type")],
+        ],
+    )
+    row: list[tuple[str, str]] = [("in ", "muted"), (str(stats.published), "count")]
+    if lens is not None and name in lens.exchanges:
+        row = [("✗ no match", "bad")] if name in lens.unroutable else [("✓ routes", "match")]
+    else:
+        if stats.unroutable:
+            row.append((f" ✗{stats.unroutable}", "unroutable"))
+        if stats.returned:
+            row.append((f" ↩{stats.returned}", "returned"))
+    _parts(grid, box.x + 2, box.y + 2, inner, [row])
+
+
+def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, name: str) -> None:
+    box = layout.queues[name]
+    spec = model.topology.queue(name)
+    stats = model.queues[name]
+    border = "q_border"
+    if lens is not None:
+        border = "match" if name in lens.queues else "dim"
+    _frame(grid, box.x, box.y, box.w, box.h, border)
+    inner = box.w - 4
+    extras = []
+    if spec is not None and spec.message_ttl is not None:
+        extras.append(f"ttl {spec.message_ttl:g}s")
+    if spec is not None and spec.max_length is not None:
+        extras.append(f"max {spec.max_length}")
+    tail = (" " + " ".join(extras) + " ") if extras else ""
+    used = _title(grid, box.x, box.y, box.w, name, "q_name")
+    if tail and used + len(tail) + 1 <= inner:
+        grid.text(box.x + 2 + inner - len(tail), box.y, tail, "muted", len(tail))
+    # Waiting messages: a few coloured dots, then the counts.
+    shown = list(stats.waiting)[:DOTS_MAX]
+    dots_w = min(DOTS_MAX, max(0, inner - 14))
+    x = box.x + 2
+    for i in range(min(stats.ready, dots_w)):
+        msg = shown[i] if i < len(shown) else ""
+        grid.put(x + i, box.mid_y, "●", token_role(msg) if msg else "muted")
+        if msg:
+            grid.hits[(x + i, box.mid_y)] = ("token", msg)
+    more = stats.ready > dots_w and dots_w > 0
+    if more:
+        grid.put(x + dots_w - 1, box.mid_y, "+", "muted")
+    used = dots_w + 1 if stats.ready else 0
+    _parts(
+        grid,
+        x + used,
+        box.mid_y,
+        inner - used,
+        [
+            [
+                (str(stats.ready), "count"),
+                (" ready ", "muted"),
+                (str(stats.unacked), "count"),
+                (" unacked", "muted"),
+            ],
+            [
+                (str(stats.ready), "count"),
+                (" rdy ", "muted"),
+                (str(stats.unacked), "count"),
+                (" unack", "muted"),
+            ],
+            [(str(stats.ready), "count"), ("r ", "muted"), (str(stats.unacked), "count"), ("u", "muted")],
+        ],
+    )
+    # The depth bar runs along the bottom border.
+    cap = (
+        spec.max_length
+        if spec is not None and spec.max_length
+        else max(10, *(q.ready for q in model.queues.values()))
+    )
+    bar_w = box.w - 2
+    filled = min(bar_w, round(stats.ready / cap * bar_w)) if cap else 0
+    if stats.ready and not filled:
+        filled = 1
+    frac = stats.ready / cap if cap else 0
+    bar_role = "bar_ok" if frac < 0.5 else "bar_warn" if frac < 0.85 else "bar_full"
+    for i in range(filled):
+        grid.put(box.x + 1 + i, box.y + 2, "━", bar_role)
+    if spec is not None and spec.max_length:
+        label = f" {stats.ready}/{spec.max_length} "
+        if len(label) < bar_w - 2:
+            grid.text(box.right - 1 - len(label), box.y + 2, label, "muted", len(label))
+
+
+def _counts(ready: int, ready_word: str, unacked: int, unacked_word: str) -> list[tuple[str, str]]:
+    return [(str(ready), "count"), (ready_word, "muted"), (str(unacked), "count"), (unacked_word, "muted")]
+
+
+def _consumer(grid: Grid, layout: FlowLayout, model: FlowModel, name: str) -> None:
+    box = layout.consumers[name]
+    spec = model.topology.consumer(name)
+    stats = model.consumers[name]
+    _frame(grid, box.x, box.y, box.w, box.h, "c_border")
+    inner = box.w - 4
+    pf = f" pf {spec.prefetch} " if spec is not None else ""
+    used = _title(grid, box.x, box.y, box.w, name, "c_name")
+    if pf and used + len(pf) + 1 <= inner:
+        grid.text(box.x + 2 + inner - len(pf), box.y, pf, "muted", len(pf))
+    state = stats.state or "idle"
+    role = f"st_{state}" if state in STATE_GLYPH else "muted"
+    row: list[tuple[str, str]] = [(STATE_GLYPH.get(state, "?") + " ", role), (state, role)]
+    if stats.current is not None:
+        row += [("  ", "muted"), (stats.current, token_role(stats.current))]
+        start = box.x + 2 + len(state) + 4
+        for cx in range(start, min(box.right - 2, start + len(stats.current))):
+            grid.hits[(cx, box.mid_y)] = ("token", stats.current)
+    _parts(grid, box.x + 2, box.mid_y, inner, [row])
+    c = stats
+    _parts(
+        grid,
+        box.x + 2,
+        box.y + 2,
+        inner,
+        [
+            [
+                ("done ", "muted"),
+                (str(c.processed), "count"),
+                (" ✓", "ack"),
+                (str(c.acked), "count"),
+                (" ↺", "requeue"),
+                (str(c.requeued), "count"),
+                (" ☠", "dead"),
+                (str(c.dead_lettered), "count"),
+            ],
+            [
+                (str(c.processed), "count"),
+                (" ✓", "ack"),
+                (str(c.acked), "count"),
+                (" ↺", "requeue"),
+                (str(c.requeued), "count"),
+                (" ☠", "dead"),
+                (str(c.dead_lettered), "count"),
+            ],
+        ],
+    )

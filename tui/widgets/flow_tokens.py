@@ -1,0 +1,269 @@
+"""Moving tokens: each message copy's journey as timed legs along wires, plus short flashes.
+
+Plain Python (no Textual): positions are a pure function of the injected clock, so tests pin time.
+A copy's legs run one after another (a delivery that arrives while the copy is still travelling to its
+queue waits for it), and a wire carrying more than `WIRE_CAP` tokens bundles the rest into a "\u00d7N" count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from core.events import (
+    Acked,
+    DeadLettered,
+    Delivered,
+    Dropped,
+    Expired,
+    FlowEvent,
+    Rejected,
+    Requeued,
+    Returned,
+    Routed,
+)
+from tui.widgets.flow_layout import Cell, FlowLayout, WireKey
+
+WIRE_CAP = 6
+"""Tokens animated at once on one wire; more become a bundle."""
+MAX_LEGS = 400
+"""Tokens animated at once on the whole canvas."""
+CELLS_PER_SECOND = 40.0
+MIN_LEG, MAX_LEG = 0.35, 1.1
+FLASH_SECONDS = 0.7
+MAX_LAG = 2.5
+"""A copy never queues more than this (seconds of animation) behind real time; later legs then jump."""
+
+
+@dataclass(frozen=True)
+class Leg:
+    """A token moving along `wire` (backwards when `reverse`) from `start` for `duration` seconds."""
+
+    msg: str
+    wire: WireKey
+    start: float
+    duration: float
+    role: str
+    reverse: bool = False
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Flash:
+    """A glyph shown briefly where something ended: ✓ ack, ✗ drop, ↩ return, ↺ requeue."""
+
+    msg: str
+    glyph: str
+    role: str
+    anchor: tuple[str, str]
+    """("exchange"|"queue"|"consumer"|"wire", name) — resolved to a cell against the current layout."""
+    start: float
+    duration: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class Sprite:
+    """What to draw this frame: a glyph at a cell, and the message it stands for."""
+
+    x: int
+    y: int
+    glyph: str
+    role: str
+    msg: str
+
+
+@dataclass
+class Bundle:
+    count: int = 0
+    until: float = 0.0
+
+
+@dataclass
+class TokenBoard:
+    """All moving tokens; `feed` events, ask `sprites(now)` each frame and `busy(now)` for the timer."""
+
+    layout_ref: Callable[[], FlowLayout]
+    speed: float = 1.0
+    animate: bool = True
+    legs: list[Leg] = field(default_factory=list)
+    flashes: list[Flash] = field(default_factory=list)
+    bundles: dict[WireKey, Bundle] = field(default_factory=dict)
+    busy_until: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(msg, queue) copy -> when its last scheduled leg ends."""
+    holders: dict[tuple[str, str], str] = field(default_factory=dict)
+    jumped: int = 0
+    """Legs skipped because of caps (shown as bundles)."""
+
+    # -- scheduling ------------------------------------------------------------------------------
+    def feed(self, events: Iterable[FlowEvent], now: float) -> None:
+        for event in events:
+            self._feed(event, now)
+
+    def _feed(self, event: FlowEvent, now: float) -> None:
+        m = event.msg or ""
+        match event:
+            case Delivered():
+                self.holders[(m, event.queue)] = event.consumer
+        if not self.animate:
+            self._forget(event)
+            return
+        match event:
+            case Routed():
+                if not event.queues:
+                    self._flash(m, "✗", "unroutable", ("exchange", event.exchange), now, (m, ""))
+                for qn in event.queues:
+                    source = event.exchange
+                    if ("route", source, qn) not in self.layout_ref().wires and event.via_alternate:
+                        source = event.via_alternate
+                    self._leg(m, ("route", source, qn), "token", now, (m, qn))
+            case Returned():
+                self._flash(m, "↩", "returned", ("exchange", event.exchange), now, (m, ""))
+            case Delivered():
+                self._leg(m, ("consume", event.queue, event.consumer), "token", now, (m, event.queue))
+            case Acked():
+                self._flash(m, "✓", "ack", ("consumer", event.consumer), now, (m, event.queue))
+                self._forget(event)
+            case Rejected() if event.action == "drop":
+                self._flash(m, "✗", "dead", ("consumer", event.consumer), now, (m, event.queue))
+            case Requeued():
+                holder = self.holders.pop((m, event.queue), None)
+                if holder is not None:
+                    wire = ("consume", event.queue, holder)
+                    self._leg(m, wire, "requeue", now, (m, event.queue), reverse=True)
+                else:
+                    self._flash(m, "↺", "requeue", ("queue", event.queue), now, (m, event.queue))
+            case DeadLettered():
+                self.holders.pop((m, event.queue), None)
+                copy = (m, event.queue)
+                if event.exchange and ("dead", event.queue, event.exchange) in self.layout_ref().wires:
+                    self._leg(m, ("dead", event.queue, event.exchange), "dead", now, copy)
+                else:
+                    self._flash(m, "☠", "dead", ("queue", event.queue), now, copy)
+                after = self.busy_until.pop(copy, now)
+                for qn in event.queues:
+                    self.busy_until[(m, qn)] = max(after, self.busy_until.get((m, qn), now))
+                    self._leg(m, ("route", event.exchange, qn), "dead", now, (m, qn))
+            case Expired():
+                self._flash(m, "⌛", "muted", ("queue", event.queue), now, (m, event.queue))
+            case Dropped():
+                self._flash(m, "✗", "dead", ("queue", event.queue), now, (m, event.queue))
+                self._forget(event)
+            case _:
+                pass
+
+    def _forget(self, event: FlowEvent) -> None:
+        if isinstance(event, Acked | Dropped) or (isinstance(event, Rejected) and event.action == "drop"):
+            queue = getattr(event, "queue", "")
+            self.holders.pop((event.msg or "", queue), None)
+            self.busy_until.pop((event.msg or "", queue), None)
+
+    def _start(self, copy: tuple[str, str], now: float) -> float:
+        start = max(now, self.busy_until.get(copy, now))
+        return now if start - now > MAX_LAG / self.speed else start
+
+    def _leg(
+        self, msg: str, wire: WireKey, role: str, now: float, copy: tuple[str, str], reverse: bool = False
+    ) -> None:
+        found = self.layout_ref().wires.get(wire)
+        if found is None:
+            return
+        start = self._start(copy, now)
+        duration = min(MAX_LEG, max(MIN_LEG, len(found.path) / CELLS_PER_SECOND)) / self.speed
+        on_wire = sum(1 for leg in self.legs if leg.wire == wire and leg.end > now)
+        if on_wire >= WIRE_CAP or len(self.legs) >= MAX_LEGS:
+            bundle = self.bundles.setdefault(wire, Bundle())
+            bundle.count = bundle.count + 1 if bundle.until > now else 1
+            bundle.until = start + duration
+            self.jumped += 1
+            return
+        self.legs.append(Leg(msg, wire, start, duration, role, reverse))
+        self.busy_until[copy] = start + duration
+
+    def _flash(
+        self, msg: str, glyph: str, role: str, anchor: tuple[str, str], now: float, copy: tuple[str, str]
+    ) -> None:
+        start = self._start(copy, now)
+        self.flashes.append(Flash(msg, glyph, role, anchor, start, FLASH_SECONDS / self.speed))
+        if len(self.flashes) > MAX_LEGS:
+            del self.flashes[: len(self.flashes) - MAX_LEGS]
+
+    def set_speed(self, speed: float) -> None:
+        self.speed = max(0.05, float(speed))
+
+    def clear(self) -> None:
+        self.legs.clear()
+        self.flashes.clear()
+        self.bundles.clear()
+        self.busy_until.clear()
+
+    # -- reading ---------------------------------------------------------------------------------
+    def prune(self, now: float) -> None:
+        """Drop what has finished (legs, flashes, bundles)."""
+        if any(leg.end <= now for leg in self.legs):
+            self.legs = [leg for leg in self.legs if leg.end > now]
+        if any(f.end <= now for f in self.flashes):
+            self.flashes = [f for f in self.flashes if f.end > now]
+        for wire in [w for w, b in self.bundles.items() if b.until <= now]:
+            del self.bundles[wire]
+
+    def busy(self, now: float) -> bool:
+        """True while anything is moving, flashing or pending: the frame timer runs only then."""
+        return (
+            any(leg.end > now for leg in self.legs)
+            or any(f.end > now for f in self.flashes)
+            or any(b.until > now for b in self.bundles.values())
+        )
+
+    @property
+    def moving(self) -> int:
+        return len(self.legs)
+
+    def sprites(self, now: float) -> list[Sprite]:
+        """Every token and flash visible at `now`, placed on the current layout."""
+        layout = self.layout_ref()
+        out: list[Sprite] = []
+        for leg in self.legs:
+            if not leg.start <= now < leg.end:
+                continue
+            wire = layout.wires.get(leg.wire)
+            if wire is None:
+                continue
+            frac = (now - leg.start) / leg.duration
+            i = min(len(wire.path) - 1, int(frac * len(wire.path)))
+            x, y = wire.path[len(wire.path) - 1 - i if leg.reverse else i]
+            out.append(Sprite(x, y, "●", leg.role, leg.msg))
+        for f in self.flashes:
+            if f.start <= now < f.end and (cell := flash_cell(layout, f.anchor)) is not None:
+                out.append(Sprite(cell[0], cell[1], f.glyph, f.role, f.msg))
+        return out
+
+    def bundle_labels(self, now: float) -> list[tuple[int, int, str]]:
+        """(x, y, "\u00d7N") for every wire currently carrying a bundle, placed near the wire's start."""
+        layout = self.layout_ref()
+        out: list[tuple[int, int, str]] = []
+        for key, bundle in self.bundles.items():
+            wire = layout.wires.get(key)
+            if wire is None or bundle.until <= now:
+                continue
+            x, y = wire.path[min(len(wire.path) - 1, 1)]
+            out.append((x, y, f"\u00d7{bundle.count}"))
+        return out
+
+
+def flash_cell(layout: FlowLayout, anchor: tuple[str, str]) -> Cell | None:
+    """Where a flash shows: just right of an exchange, inside a queue's right end, left of a consumer."""
+    kind, name = anchor
+    if kind == "exchange" and (box := layout.exchanges.get(name)) is not None:
+        return box.right, box.mid_y + 1
+    if kind == "queue" and (box := layout.queues.get(name)) is not None:
+        return box.right - 2, box.mid_y
+    if kind == "consumer" and (box := layout.consumers.get(name)) is not None:
+        return box.x - 1, box.mid_y
+    return None
