@@ -313,7 +313,7 @@ class FlowEngine:
                 self._emit_routed(request, producer.channel)
         properties: dict[str, Any] = {"message_id": request.msg}
         if request.expiration is not None:
-            properties["expiration"] = str(int(request.expiration * 1000))
+            properties["expiration"] = request.expiration  # seconds: kombu writes the ms string
         self._pending = request  # until the broker has it (confirmed, where confirms are on)
         producer.publish(
             request.body,
