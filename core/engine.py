@@ -34,6 +34,7 @@ from core.events import (
 )
 from core.routing import route, routing_key_problem
 from core.scenario import Scenario
+from core.tap import TapLoop, TapSpec
 from core.topology import PublishStep, TopologyError
 
 DEPTH_POLL_SECONDS = 0.25
@@ -92,6 +93,8 @@ class FlowEngine:
         """The request being published; sent again after a reconnect until the broker has it."""
         self._returned: dict[str, str] = {}
         self._depth_channel: Any = None
+        self.tap: TapSpec | None = None
+        """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
         self._lock = threading.Lock()
 
     # -- events -------------------------------------------------------------------------------
@@ -176,6 +179,9 @@ class FlowEngine:
         that was being published when the broker went away is sent again until it is confirmed.
         """
         self._status("connecting")
+        if self.tap is not None:  # watch an existing exchange instead: declare and publish nothing
+            TapLoop(self.tap, self.topology, self.backend, self.emit).run(should_stop)
+            return
         self.backend.attach(self.emit, self.topology)
         self._script = list(self.scenario.publishes) if play_script else []
         self._next_due = self._due_after(0)
@@ -434,6 +440,8 @@ class FlowEngine:
 
     def run_consumer(self, name: str, should_stop: StopCheck) -> None:
         """Consume until stopped; waits for the producer thread to declare the topology first."""
+        if self.tap is not None:
+            return  # tap mode simulates no consumers: it only watches
         while not self.declared.wait(0.05):
             if should_stop():
                 return

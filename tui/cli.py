@@ -13,6 +13,7 @@ from core.controls import MAX_SPEED, MIN_SPEED
 from core.engine import FlowEngine
 from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless
 from core.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
+from core.tap import TapError, TapSpec, run_tap_headless, tap_scenario
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mqscope",
         description="Watch messages flow: producer -> exchange -> bindings -> queues -> consumers.",
     )
-    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, help="built-in name or TOML path")
+    parser.add_argument("--scenario", default=None, help="built-in name or TOML path (default seed)")
     parser.add_argument(
         "--broker",
         default=None,
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-script", action="store_true", help="do not play the scenario's publish script")
     parser.add_argument(
         "--timeout", type=float, default=30.0, metavar="S", help="headless: give up after S seconds"
+    )
+    parser.add_argument(
+        "--tap",
+        default=None,
+        metavar="EXCHANGE[:TYPE]",
+        help="RabbitMQ: watch an existing exchange through a queue of mqscope's own "
+        "(headless: prints until --timeout, then exits 0)",
     )
     return parser
 
@@ -72,12 +80,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.timeout <= 0:
             raise ValueError("--timeout must be positive")
         body = _parse_body(args.body)
-        scenario: Scenario = load_scenario(args.scenario)
         broker = args.broker or DEFAULT_BROKER_URL
-        engine = FlowEngine(scenario, broker, speed=args.speed)
+        if args.tap is not None:
+            tap = TapSpec.parse(args.tap)
+            given = load_scenario(args.scenario) if args.scenario else None
+            engine = FlowEngine(tap_scenario(tap, given), broker, speed=args.speed)
+            engine.tap = tap
+            if not engine.backend.detects_returns:
+                raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
+        else:
+            scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
+            engine = FlowEngine(scenario, broker, speed=args.speed)
     except (ScenarioError, BrokerUrlError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.headless and engine.tap is not None:
+        return run_tap_headless(engine, args.timeout, args.json)
     if args.headless:
         options = HeadlessOptions(
             publish=list(args.publish),

@@ -1,0 +1,232 @@
+"""Tap mode: watch an existing exchange's traffic on RabbitMQ without consuming anyone's messages.
+
+mqscope declares nothing of the system it watches. It checks the exchange exists (passively), then
+binds a queue of its own (server-named, exclusive, auto-delete: it vanishes with the connection) and
+reads copies from it with no-ack. How it binds depends on the exchange type:
+  topic   -> "#"                          (every routing key)
+  fanout  -> ""                           (fanout ignores the key)
+  headers -> no arguments (x-match all of nothing: every message)
+  direct  -> each binding key the scenario file lists for that exchange (direct has no wildcard)
+  unknown -> "#" with no arguments: catches everything on topic, fanout and headers exchanges
+AMQP cannot tell a client an exchange's type, so it comes from the scenario file or `--tap NAME:TYPE`.
+Only JSON bodies are decoded; anything else is shown by size and content type, never deserialized.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from kombu import Connection, Consumer, Message, Queue
+
+from core.backends.amqp import scrub
+from core.backends.base import Backend, Emit
+from core.controls import StopCheck, sleep_interruptibly
+from core.eventlog import describe
+from core.events import BrokerStatus, Notice, Published, Routed
+from core.routing import route
+from core.scenario import Scenario
+from core.topology import EXCHANGE_TYPES, ExchangeSpec, Topology, as_exchange_type
+
+if TYPE_CHECKING:
+    from core.engine import FlowEngine
+
+
+class TapError(ValueError):
+    """A tap that cannot work (bad --tap value, missing exchange, non-AMQP broker): one line."""
+
+
+@dataclass(frozen=True)
+class TapSpec:
+    """Which exchange to watch and, when known, its type."""
+
+    exchange: str
+    type: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TapSpec:
+        """`NAME` or `NAME:TYPE` (a name may itself contain ':', the last part is the type if valid)."""
+        name, sep, kind = text.rpartition(":")
+        if sep and kind in EXCHANGE_TYPES and name:
+            return cls(name, kind)
+        if not text or text.startswith("amq.gen"):
+            raise TapError(f"--tap needs an exchange name, not {text!r}")
+        return cls(text, None)
+
+
+def tap_scenario(spec: TapSpec, scenario: Scenario | None) -> Scenario:
+    """The scenario whose topology explains the tapped traffic: the file's, or the exchange alone."""
+    if scenario is not None:
+        known = scenario.topology.exchange(spec.exchange)
+        if known is None:
+            raise TapError(f"--tap {spec.exchange!r}: the scenario {scenario.name!r} has no such exchange")
+        if spec.type is not None and spec.type != known.type:
+            raise TapError(f"--tap {spec.exchange!r}: the scenario says it is {known.type}, not {spec.type}")
+        return scenario
+    kind = as_exchange_type(spec.type or "topic")
+    topology = Topology(exchanges=(ExchangeSpec(spec.exchange, kind),), queues=())
+    return Scenario(name="tap", title=f"tap on {spec.exchange}", topology=topology, publishes=())
+
+
+def tap_bindings(spec: TapSpec, topology: Topology) -> list[tuple[str, dict[str, Any]]]:
+    """(routing key, arguments) pairs that make the tap queue see every message (see module doc)."""
+    known = topology.exchange(spec.exchange)
+    kind = spec.type or (known.type if known else None)
+    if kind == "topic":
+        return [("#", {})]
+    if kind == "fanout":
+        return [("", {})]
+    if kind == "headers":
+        return [("", {})]
+    if kind == "direct":
+        keys = sorted(
+            {b.routing_key for q in topology.queues for b in q.bindings if b.exchange == spec.exchange}
+        )
+        return [(k, {}) for k in keys]
+    return [("#", {})]
+
+
+class TapLoop:
+    """Connects, binds mqscope's own queue to the exchange, and emits Published for every copy seen."""
+
+    def __init__(self, spec: TapSpec, topology: Topology, backend: Backend, emit: Emit) -> None:
+        self.spec, self.topology, self.backend, self.emit = spec, topology, backend, emit
+        self._ids = itertools.count(1)
+        self._predicts = bool(topology.queues)  # a scenario file: say where each copy went
+
+    def run(self, should_stop: StopCheck) -> None:
+        """Tap until stopped; a lost broker is retried with backoff (the tap queue is re-made)."""
+        if not getattr(self.backend, "detects_returns", False):
+            raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
+        bindings = tap_bindings(self.spec, self.topology)
+        if not bindings:
+            raise TapError(
+                f"--tap {self.spec.exchange!r} is a direct exchange: give a scenario listing its keys"
+            )
+        backoff, tapped_once = 0.2, False
+        while not should_stop():
+            try:
+                with self.backend.connection() as conn:
+                    conn.ensure_connection(max_retries=None if tapped_once else 3)
+                    self._tap(conn, bindings, should_stop)
+                    tapped_once = True
+                return
+            except TapError:
+                raise
+            except Exception as exc:
+                if not tapped_once and self.backend.consumer_connection_lost(exc):
+                    raise TapError(
+                        f"cannot tap via {self.backend.display_url()}: {_reason(exc, self.backend.url)}"
+                    ) from None
+                if not self.backend.consumer_connection_lost(exc):
+                    raise
+                self._status("reconnecting", f"{_reason(exc, self.backend.url)}; retrying in {backoff:.1f}s")
+                sleep_interruptibly(backoff, should_stop, None)
+                backoff = min(backoff * 2, 5.0)
+
+    def _tap(
+        self, conn: Connection, bindings: list[tuple[str, dict[str, Any]]], should_stop: StopCheck
+    ) -> None:
+        channel = conn.channel()
+        try:
+            channel.exchange_declare(exchange=self.spec.exchange, type="topic", passive=True)
+        except conn.channel_errors as exc:
+            raise TapError(f"--tap {self.spec.exchange!r}: {_reason(exc)}") from None
+        channel = conn.channel()  # a failed passive declare closed the first one; use a fresh one
+        name, _ready, _consumers = channel.queue_declare(
+            queue="", exclusive=True, auto_delete=True, durable=False
+        )
+        for key, arguments in bindings:
+            channel.queue_bind(queue=name, exchange=self.spec.exchange, routing_key=key, arguments=arguments)
+        consumer = Consumer(
+            channel,
+            queues=[Queue(name, no_declare=True)],
+            callbacks=[self._on_message],
+            on_decode_error=self._on_undecodable,
+            accept=["json"],
+            no_ack=True,
+        )
+        consumer.consume()
+        keys = ", ".join(repr(k) for k, _ in bindings)
+        self._status("connected", f"tapping {self.spec.exchange} through {name} (bound with {keys})")
+        while not should_stop():
+            try:
+                conn.drain_events(timeout=0.1)
+            except TimeoutError:
+                continue
+
+    def _status(self, state: str, detail: str) -> None:
+        self.emit(BrokerStatus(broker=self.backend.display_url(), state=state, faithful=True, detail=detail))
+
+    def _msg_id(self, message: Message) -> str:
+        given = message.properties.get("message_id")
+        return f"tap{next(self._ids)}" + (f":{given}" if given else "")
+
+    def _on_message(self, body: Any, message: Message) -> None:
+        self._report(message, body)
+
+    def _on_undecodable(self, message: Message, exc: Exception) -> None:
+        """Non-JSON traffic is shown by size and type only: it is never deserialized."""
+        size = len(message.body) if message.body is not None else 0
+        self._report(message, f"<{message.content_type or 'unknown'} body, {size} bytes, not decoded>")
+
+    def _report(self, message: Message, body: Any) -> None:
+        msg = self._msg_id(message)
+        key = str(message.delivery_info.get("routing_key", ""))
+        exchange = str(message.delivery_info.get("exchange", self.spec.exchange))
+        headers = dict(message.headers or {})
+        self.emit(Published(msg=msg, exchange=exchange, routing_key=key, body=body, headers=headers))
+        if not self._predicts:
+            return
+        try:
+            queues = route(self.topology, exchange, key, headers).queues
+        except KeyError as exc:
+            self.emit(Notice(msg=msg, level="warning", text=f"cannot predict routing: {exc}"))
+            return
+        self.emit(Routed(msg=msg, exchange=exchange, routing_key=key, queues=queues, source="predicted"))
+
+
+def _reason(exc: BaseException, url: str = "") -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return scrub(f"{type(exc).__name__}: {text}", url) if url else f"{type(exc).__name__}: {text}"
+
+
+def run_tap_headless(engine: FlowEngine, timeout: float, as_json: bool, out: TextIO = sys.stdout) -> int:
+    """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle); 2 on errors."""
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            engine.run_producer(stop.is_set, play_script=False)
+        except BaseException as exc:  # reported below as one line
+            errors.append(exc)
+            stop.set()
+
+    thread = threading.Thread(target=produce, name="tap", daemon=True)
+    thread.start()
+    keys: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not errors:
+            engine.events.wait(0.05)
+            lines = [
+                json.dumps(e.to_json(), default=str, ensure_ascii=False) if as_json else describe(e, keys)
+                for e in engine.events.drain()
+            ]
+            if lines:
+                out.write("\n".join(lines) + "\n")
+                out.flush()
+    finally:
+        stop.set()
+        thread.join(2.0)
+    if errors:
+        text = " ".join(str(errors[0]).split()) or type(errors[0]).__name__
+        print(f"error: {scrub(text, engine.backend.url)}", file=sys.stderr)
+        return 2
+    return 0

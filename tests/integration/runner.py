@@ -1,0 +1,162 @@
+"""Run a FlowEngine on a broker until every message settles, collecting its events (no UI, no mocks).
+
+The same helper drives both sides of a differential test, so any difference is the broker's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kombu import Connection
+
+from core.engine import FlowEngine, PublishRequest
+from core.events import Acked, Delivered, FlowEvent, Routed
+from core.scenario import Scenario
+from core.settlement import SettlementTracker
+from core.topology import Topology
+
+
+@dataclass
+class Run:
+    """What one engine run produced: every event, and the settlement view of them."""
+
+    events: list[FlowEvent] = field(default_factory=list)
+    tracker: SettlementTracker = field(default_factory=SettlementTracker)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def of(self, kind: type[FlowEvent]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def routed(self) -> dict[str, tuple[str, ...]]:
+        """Message id -> queues of its first Routed event."""
+        out: dict[str, tuple[str, ...]] = {}
+        for e in self.of(Routed):
+            out.setdefault(e.msg, e.queues)
+        return out
+
+    def outcomes(self) -> dict[str, dict[str, str]]:
+        """Message id -> {queue or '-': outcome}, as the settlement tracker saw it."""
+        return {m: dict(f.outcomes) for m, f in self.tracker.messages.items()}
+
+    def acks(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for e in self.of(Acked):
+            counts[(e.msg, e.queue)] = counts.get((e.msg, e.queue), 0) + 1
+        return counts
+
+    def deliveries(self) -> list[Delivered]:
+        return self.of(Delivered)
+
+
+class EngineRun:
+    """Producer and consumer threads of one engine; `settle()` waits for every message to settle."""
+
+    def __init__(self, engine: FlowEngine, *, play_script: bool = False) -> None:
+        self.engine = engine
+        self.run = Run()
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(
+                target=self._guard(lambda s: engine.run_producer(s, play_script=play_script)),
+                daemon=True,
+            )
+        ]
+        for consumer in engine.topology.consumers:
+            self.threads.append(
+                threading.Thread(target=self._guard(_consumer(engine, consumer.name)), daemon=True)
+            )
+
+    def _guard(self, target: Callable[[Callable[[], bool]], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target(self.stop.is_set)
+            except BaseException as exc:
+                self.run.errors.append(exc)
+
+        return run
+
+    def __enter__(self) -> EngineRun:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+        self.drain()
+
+    def drain(self) -> None:
+        for event in self.engine.events.drain():
+            self.run.events.append(event)
+            self.run.tracker.feed(event)
+
+    def wait_for(self, predicate: Callable[[Run], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.engine.events.wait(0.05)
+            self.drain()
+            if self.run.errors:
+                raise AssertionError(f"engine thread failed: {self.run.errors[0]!r}")
+            if predicate(self.run):
+                return True
+        self.drain()
+        return predicate(self.run)
+
+    def settle(self, expected: int, timeout: float = 60.0) -> Run:
+        """Wait until `expected` messages were published and all settled; fail with the open ones."""
+        ok = self.wait_for(
+            lambda r: len(r.tracker.messages) >= expected and r.tracker.all_settled, timeout
+        )
+        if not ok:
+            pending = {
+                m: sorted(f.open_copies)
+                for m, f in self.run.tracker.messages.items()
+                if not f.settled
+            }
+            raise AssertionError(
+                f"not settled after {timeout}s: {len(self.run.tracker.messages)}/{expected} "
+                f"published, open: {pending}"
+            )
+        return self.run
+
+    def enqueue(self, requests: Iterable[PublishRequest]) -> None:
+        for request in requests:
+            self.engine.enqueue(request)
+
+
+def _consumer(engine: FlowEngine, name: str) -> Callable[[Callable[[], bool]], None]:
+    return lambda stop: engine.run_consumer(name, stop)
+
+
+def reset_rabbit(url: str, topology: Topology) -> None:
+    """Delete the scenario's queues and exchanges on RabbitMQ so each test starts from nothing."""
+    with Connection(url) as conn:
+        channel = conn.channel()
+        for queue in topology.queues:
+            channel.queue_delete(queue.name)
+        for exchange in topology.exchanges:
+            channel.exchange_delete(exchange.name)
+
+
+def run_scenario(
+    scenario: Scenario,
+    url: str,
+    publishes: list[tuple[str, str, Any, dict[str, Any]]],
+    *,
+    timeout: float = 60.0,
+    speed: float = 4.0,
+    setup: Callable[[FlowEngine], None] | None = None,
+) -> Run:
+    """Publish (exchange, key, body, headers) on `url` and return the run once all settled."""
+    engine = FlowEngine(scenario, url, speed=speed)
+    if setup is not None:
+        setup(engine)
+    requests = [engine.make_request(ex, key, body, headers) for ex, key, body, headers in publishes]
+    with EngineRun(engine) as running:
+        running.enqueue(requests)
+        return running.settle(len(requests), timeout)

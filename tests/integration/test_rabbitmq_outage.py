@@ -1,0 +1,67 @@
+"""The broker goes away mid-run: mqscope says so, reconnects by itself, and loses nothing."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import RabbitBroker
+from runner import EngineRun, reset_rabbit
+
+from core.engine import FlowEngine
+from core.events import BrokerStatus, ConsumerState
+from core.scenario import Scenario
+from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def outage_scenario() -> Scenario:
+    topology = Topology(
+        exchanges=(ExchangeSpec("outage_exchange", "topic"),),
+        queues=(
+            QueueSpec("outage_video", (BindingSpec("outage_exchange", "video.#"),)),
+            QueueSpec("outage_audit", (BindingSpec("outage_exchange", "#"),)),
+        ),
+        consumers=(ConsumerSpec("worker", ("outage_video", "outage_audit"), prefetch=1, work_seconds=0.05),),
+    ).validate()
+    return Scenario(name="outage", title="broker outage", topology=topology, publishes=())
+
+
+def test_broker_outage_recovers_and_loses_nothing(rabbit: RabbitBroker) -> None:
+    scenario = outage_scenario()
+    reset_rabbit(rabbit.url, scenario.topology)
+    engine = FlowEngine(scenario, rabbit.url, speed=1.0)
+    keys = ["video.upload", "user.login"]
+    before = [engine.make_request("outage_exchange", keys[n % 2], {"n": n}) for n in range(20)]
+    during = [engine.make_request("outage_exchange", keys[n % 2], {"n": n}) for n in range(20, 40)]
+    with EngineRun(engine) as running:
+        running.enqueue(before)
+        assert running.wait_for(lambda r: len(r.acks()) >= 5, 30), "nothing acked before the outage"
+        rabbit.control("stop-app")
+        try:
+            running.enqueue(during)
+            assert running.wait_for(
+                lambda r: any(
+                    isinstance(e, BrokerStatus) and e.state in ("disconnected", "reconnecting")
+                    for e in r.events
+                ),
+                30,
+            ), "the status never said the broker went away"
+        finally:
+            rabbit.control("start-app")
+        run = running.settle(len(before) + len(during), timeout=90)
+    statuses = [e.state for e in run.of(BrokerStatus)]
+    last_down = max(i for i, s in enumerate(statuses) if s in ("disconnected", "reconnecting"))
+    assert "connected" in statuses[last_down:], statuses
+    assert any(e.state == "disconnected" for e in run.of(ConsumerState)), "consumers never noticed"
+    ids = [r.msg for r in before + during]
+    routed = run.routed()
+    acks = run.acks()
+    for msg in ids:
+        assert msg in routed, f"{msg} was never published"
+        for queue in routed[msg]:
+            assert acks.get((msg, queue), 0) >= 1, f"{msg} lost in {queue}"
+    expected_copies = sum(len(routed[m]) for m in ids)
+    assert expected_copies == 60  # 20 video keys x 2 queues + 20 others x 1
+    for event in run.events:
+        text = str(event.to_json())
+        assert "Traceback" not in text
