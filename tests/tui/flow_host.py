@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from textual.app import App, ComposeResult
 
-from core.events import Acked, ConsumerState, Delivered, FlowEvent, Published, Routed
+from core.backends import DEFAULT_BROKER_URL
+from core.engine import FlowEngine
+from core.events import Acked, ConsumerState, Delivered, FlowEvent, Published, QueueDepth, Routed
 from core.scenario import load_scenario
+from core.settlement import SettlementTracker
 from core.topology import Topology
 from tui.widgets.flow_canvas import FlowCanvas
 
@@ -55,8 +61,50 @@ def delivered_and_acked(msg: str, queue: str, consumer: str = "worker") -> list[
     ]
 
 
-def published(msg: str, key: str, queues: tuple[str, ...], exchange: str = "media_exchange") -> list[FlowEvent]:
+def published(
+    msg: str, key: str, queues: tuple[str, ...], exchange: str = "media_exchange"
+) -> list[FlowEvent]:
     return [
         Published(msg=msg, exchange=exchange, routing_key=key, body={}),
         Routed(msg=msg, exchange=exchange, routing_key=key, queues=queues),
     ]
+
+
+def engine_events(scenario: str, *, speed: float = 8.0, timeout: float = 30.0) -> list[FlowEvent]:
+    """Run a built-in scenario on the default (in-process) broker in plain threads until every
+    published message settled, and return every event it emitted, in order (real input for the canvas)."""
+    engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
+    stop = threading.Event()
+    threads = [threading.Thread(target=engine.run_producer, args=(stop.is_set,), daemon=True)]
+    threads += [
+        threading.Thread(target=engine.run_consumer, args=(c.name, stop.is_set), daemon=True)
+        for c in engine.topology.consumers
+    ]
+    for thread in threads:
+        thread.start()
+    tracker = SettlementTracker()
+    out: list[FlowEvent] = []
+    expected = len(engine.scenario.publishes)
+    deadline = time.monotonic() + timeout
+    try:
+        while not (len(tracker.messages) >= expected and tracker.all_settled and _depths_empty(out)):
+            assert time.monotonic() < deadline, f"{scenario} did not settle: {tracker.unsettled()}"
+            engine.events.wait(0.05)
+            for event in engine.events.drain():
+                tracker.feed(event)
+                out.append(event)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+    out.extend(engine.events.drain())
+    return out
+
+
+def _depths_empty(events: list[FlowEvent]) -> bool:
+    """The broker's last reported depth of every queue seen is 0 ready, 0 unacked."""
+    last: dict[str, tuple[int, int]] = {}
+    for event in events:
+        if isinstance(event, QueueDepth):
+            last[event.queue] = (event.ready, event.unacked)
+    return all(depth == (0, 0) for depth in last.values())

@@ -7,7 +7,7 @@ a polyline of cells, so a token's position is just `path[int(fraction * len(path
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -18,7 +18,7 @@ HEADER_ROWS = 1
 QUEUE_H = 3
 EXCHANGE_H = 4
 CONSUMER_H = 4
-MIN_WIDTH = 60
+MIN_WIDTH = 66
 """Below this the diagram keeps its width and the canvas scrolls sideways instead of squashing."""
 
 Cell = tuple[int, int]
@@ -116,16 +116,58 @@ def binding_text(exchange_type: str, routing_key: str, arguments: dict[str, obje
     return routing_key if routing_key else '""'
 
 
+def _label_text(topology: Topology, queue: str) -> str:
+    """Every binding of `queue` as it reads on its wire, joined."""
+    spec = topology.queue(queue)
+    parts = []
+    for b in spec.bindings if spec else ():
+        ex = topology.exchange(b.exchange)
+        if ex is not None:
+            parts.append(binding_text(ex.type, b.routing_key, dict(b.arguments)))
+    return " | ".join(parts)
+
+
+def _box_widths(topology: Topology, width: int, gaps_want: int) -> tuple[int, int, int]:
+    """Exchange, queue and consumer column widths: names fit where they can, and boxes shrink (to a
+    floor) before the binding labels between them are cut."""
+    specs = (
+        ([e.name for e in topology.exchanges], 16, 12, 24, 30),
+        ([q.name for q in topology.queues], 24, 18, 30, 44),
+        ([c.name for c in topology.consumers], 22, 20, 26, 40),
+    )
+    widths: list[int] = []
+    floors: list[int] = []
+    for names, share, low, high, cap in specs:
+        want = max(max([8, *(len(n) for n in names)]) + 6, width * share // 100)
+        widths.append(_clamp(want, low, max(low, min(cap, width * high // 100))))
+        floors.append(low)
+    while sum(widths) + gaps_want > width:
+        surplus = [w - f for w, f in zip(widths, floors, strict=True)]
+        i = max(range(3), key=lambda k: surplus[k])
+        if surplus[i] <= 0:
+            break
+        widths[i] -= 1
+    return widths[0], widths[1], widths[2]
+
+
 def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
-def _stack(desired: list[tuple[float, str]], height: int, gap: int, top: int) -> dict[str, int]:
-    """Place boxes of `height` at their desired rows, in order, never overlapping."""
+def _stack(
+    desired: list[tuple[float, str]],
+    height: int,
+    gap: int,
+    top: int,
+    bad: Callable[[str, int], bool] = lambda _name, _y: False,
+) -> dict[str, int]:
+    """Place boxes of `height` at their desired rows, in order, never overlapping (nor on `bad` rows)."""
     out: dict[str, int] = {}
     next_free = top
     for want, name in sorted(desired, key=lambda item: item[0]):
         y = max(next_free, round(want))
+        while bad(name, y):
+            y += 1
         out[name] = y
         next_free = y + height + gap
     return out
@@ -168,18 +210,6 @@ def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
     pitch = _clamp((height - HEADER_ROWS - 1) // nq, QUEUE_H, QUEUE_H + 3)
     gap = pitch - QUEUE_H
 
-    def longest(names: Iterable[str], floor: int) -> int:
-        return max([floor, *(len(n) for n in names)])
-
-    def column(names: Iterable[str], share: int, low: int, high: int, cap: int) -> int:
-        # Wide enough for the longest name when the width allows, growing with the screen.
-        want = max(longest(names, 8) + 4, width * share // 100)
-        return _clamp(want, low, max(low, min(cap, width * high // 100)))
-
-    ex_w = column((e.name for e in topology.exchanges), 16, 16, 24, 30)
-    q_w = column((q.name for q in queues), 24, 20, 30, 44)
-    c_w = column((c.name for c in topology.consumers), 22, 20, 26, 40)
-    rest = width - ex_w - q_w - c_w
     routed_exchanges = [
         e.name for e in topology.exchanges if any(b.exchange == e.name for q in queues for b in q.bindings)
     ]
@@ -187,9 +217,15 @@ def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
         {q.dead_letter_exchange for q in queues if q.dead_letter_exchange}
         & {e.name for e in topology.exchanges}
     )
-    trunks_needed = 2 * (len(routed_exchanges) + len(dlx_names)) + 12
+    trunks = 2 * (len(routed_exchanges) + len(dlx_names)) + 1
+    labels = [_label_text(topology, q.name) for q in queues]
+    g1_want = trunks + max([8, *(len(t) + 5 for t in labels)])
+    g1_min = trunks + 8
     g2_min = 2 * len(topology.consumers) + 4
-    g1 = max(trunks_needed, min(rest - g2_min, rest * 60 // 100))
+    widths = _box_widths(topology, width, g1_want + g2_min)
+    ex_w, q_w, c_w = widths
+    rest = width - sum(widths)
+    g1 = max(g1_min, min(rest - g2_min, max(g1_want, rest * 60 // 100)))
     g2 = max(g2_min, rest - g1)
     width = max(width, ex_w + g1 + q_w + g2 + c_w)
     ex_x, q_x = 0, ex_w + g1
@@ -200,14 +236,21 @@ def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
     for i, q in enumerate(queues):
         layout.queues[q.name] = Box("queue", q.name, q_x, top + i * pitch, q_w, QUEUE_H)
 
-    # Exchanges sit level with the middle of the queues they feed (or that dead-letter into them).
+    # Exchanges sit level with the middle of the queues they feed; a dead-letter exchange's incoming
+    # wire (its third row) must not run along a binding wire, so it steps off queue middle rows.
+    mids = {b.mid_y for b in layout.queues.values()}
+    dl_targets = set(dlx_names)
     desired: list[tuple[float, str]] = []
     for order, ex in enumerate(topology.exchanges):
         rows = [layout.queues[q.name].mid_y for q in queues for b in q.bindings if b.exchange == ex.name]
-        rows += [layout.queues[q.name].y + 2 for q in queues if q.dead_letter_exchange == ex.name]
+        if not rows:
+            rows = [layout.queues[q.name].y + 2 for q in queues if q.dead_letter_exchange == ex.name]
         want = (sum(rows) / len(rows) - 1) if rows else top + order * (EXCHANGE_H + 1)
         desired.append((want, ex.name))
-    for name, y in _stack(desired, EXCHANGE_H, 1, top).items():
+    placed = _stack(
+        desired, EXCHANGE_H, 1, top, bad=lambda name, y: name in dl_targets and y + 2 in mids
+    )
+    for name, y in placed.items():
         layout.exchanges[name] = Box("exchange", name, ex_x, y, ex_w, EXCHANGE_H)
 
     desired = []

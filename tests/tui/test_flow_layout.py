@@ -1,0 +1,152 @@
+"""Flow diagram geometry and painting, in plain Python: no overlaps, wires that join the right boxes,
+12 queues fitting at 200x50, scrolling beyond, and user text painted literally."""
+
+from __future__ import annotations
+
+import pytest
+from rich.cells import cell_len
+
+from core.scenario import load_scenario
+from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
+from tui.widgets.flow_layout import MIN_WIDTH, Box, FlowLayout, compute_layout
+from tui.widgets.flow_model import FlowModel, lens_for
+from tui.widgets.flow_paint import paint
+
+SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
+SIZES = ((66, 20), (80, 24), (120, 40), (200, 50))
+
+
+def many_queues(n: int) -> Topology:
+    queues = tuple(
+        QueueSpec(f"queue_{i:02d}", (BindingSpec("ex", f"k{i}.#"),)) for i in range(n)
+    )
+    return Topology(
+        (ExchangeSpec("ex", "topic"),),
+        queues,
+        (ConsumerSpec("c", tuple(q.name for q in queues)),),
+    ).validate()
+
+
+def overlaps(a: Box, b: Box) -> bool:
+    return a.x < b.right and b.x < a.right and a.y < b.bottom and b.y < a.bottom
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("size", SIZES)
+def test_boxes_fit_and_never_overlap(scenario: str, size: tuple[int, int]) -> None:
+    layout = compute_layout(load_scenario(scenario).topology, *size)
+    boxes = list(layout.boxes())
+    if size[0] >= 80:
+        assert layout.width == size[0], "from 80 columns up the diagram fits the width exactly"
+    else:
+        assert MIN_WIDTH <= layout.width <= 76, "narrower screens scroll sideways a little"
+    for i, a in enumerate(boxes):
+        assert a.x >= 0 and a.right <= layout.width and a.y > 0 and a.bottom <= layout.height
+        for b in boxes[i + 1 :]:
+            assert not overlaps(a, b), (a, b)
+
+
+def _adjacent(cell: tuple[int, int], box: Box) -> bool:
+    x, y = cell
+    return box.y <= y < box.bottom and x in (box.x - 1, box.right)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("size", SIZES)
+def test_wires_join_their_boxes_and_cross_none(scenario: str, size: tuple[int, int]) -> None:
+    layout = compute_layout(load_scenario(scenario).topology, *size)
+    boxes = list(layout.boxes())
+    for (kind, source, target), wire in layout.wires.items():
+        src, dst = _ends(layout, kind, source, target)
+        assert _adjacent(wire.path[0], src), (kind, source, target)
+        assert _adjacent(wire.path[-1], dst), (kind, source, target)
+        for cell in wire.path:
+            assert not any(b.contains(*cell) for b in boxes), (kind, source, target, cell)
+        steps = zip(wire.path, wire.path[1:], strict=False)
+        assert all(abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 for a, b in steps), "wires are continuous"
+
+
+def _ends(layout: FlowLayout, kind: str, source: str, target: str) -> tuple[Box, Box]:
+    if kind == "route":
+        return layout.exchanges[source], layout.queues[target]
+    if kind == "consume":
+        return layout.queues[source], layout.consumers[target]
+    return layout.queues[source], layout.exchanges[target]
+
+
+def test_every_binding_consumer_and_dead_letter_link_has_a_wire() -> None:
+    topology = load_scenario("dead_letter").topology
+    layout = compute_layout(topology, 80, 24)
+    assert set(layout.wires) == {
+        ("route", "orders", "orders_queue"),
+        ("route", "orders.dlx", "orders_dead"),
+        ("consume", "orders_queue", "billing"),
+        ("consume", "orders_dead", "janitor"),
+        ("dead", "orders_queue", "orders.dlx"),
+    }
+
+
+def test_twelve_queues_fit_at_200x50_and_scroll_at_80x24() -> None:
+    topology = load_scenario("twelve").topology
+    assert compute_layout(topology, 200, 50).height <= 50
+    assert compute_layout(topology, 80, 24).height > 24
+    assert compute_layout(many_queues(20), 200, 50).height > 50
+
+
+def test_narrow_screens_keep_a_readable_width_and_scroll_sideways() -> None:
+    layout = compute_layout(load_scenario("seed").topology, 30, 24)
+    assert MIN_WIDTH <= layout.width <= 70
+
+
+def painted(topology: Topology, width: int = 80, height: int = 24, key: str | None = None) -> list[str]:
+    layout = compute_layout(topology, width, height)
+    lens = None if key is None else lens_for(topology, key, None)
+    grid = paint(layout, FlowModel(topology), lens)
+    return [grid.line(y) for y in range(grid.height)]
+
+
+def test_painting_shows_names_patterns_and_counts() -> None:
+    text = "\n".join(painted(load_scenario("seed").topology, 120, 30))
+    for word in ("media_exchange", "video_queue", "audit_queue", "video.#", "worker", "pf 1", "0 ready"):
+        assert word in text
+
+
+def test_hostile_and_wide_names_are_painted_literally_and_keep_rows_aligned() -> None:
+    hostile = ("[@click=app.quit]", "a.[/]", "[red]x", "队列名字", "tab\there")
+    topology = Topology(
+        (ExchangeSpec("a.[/]", "topic"),),
+        tuple(QueueSpec(n, (BindingSpec("a.[/]", "[red]x"),)) for n in hostile),
+        (ConsumerSpec("[b]c", hostile),),
+    ).validate()
+    rows = painted(topology, 160, 40)
+    text = "\n".join(rows)
+    for name in ("[@click=app.quit]", "a.[/]", "[red]x", "队列名字", "tab?here", "[b]c"):
+        assert name in text
+    assert {cell_len(row) for row in rows} == {160}
+
+
+def test_lens_marks_matching_bindings_and_queues() -> None:
+    topology = load_scenario("seed").topology
+    layout = compute_layout(topology, 100, 30)
+    lens = lens_for(topology, "user.login", None)
+    assert lens.queues == {"audit_queue"}
+    grid = paint(layout, FlowModel(topology), lens)
+    video, audit = layout.wires[("route", "media_exchange", "video_queue")], layout.wires[
+        ("route", "media_exchange", "audit_queue")
+    ]
+    x, y = audit.path[-2]
+    assert grid.roles[y][x] == "wire_match"
+    x, y = video.path[-2]
+    assert grid.roles[y][x] == "wire_dim"
+    vq, aq = layout.queues["video_queue"], layout.queues["audit_queue"]
+    assert grid.roles[aq.y][aq.x] == "match" and grid.roles[vq.y][vq.x] == "dim"
+    nothing = lens_for(topology, "", None)
+    assert nothing.queues == {"audit_queue"}  # '#' matches the empty key (zero words)
+
+
+def test_lens_names_the_exchange_a_key_is_unroutable_on() -> None:
+    topology = load_scenario("dead_letter").topology
+    lens = lens_for(topology, "order.cancelled", None)
+    assert lens.exchanges == {"orders"}  # the dead-letter exchange is not a publish target
+    assert lens.unroutable == {"orders"}
+    assert "✗ no match" in "\n".join(painted(topology, 100, 30, "order.cancelled"))

@@ -1,0 +1,161 @@
+"""Token journeys and counts in plain Python with a pinned clock: legs in order, flashes, bundles, speed,
+and the counts a real engine run leaves behind."""
+
+from __future__ import annotations
+
+import pytest
+from flow_host import delivered_and_acked, engine_events, published
+
+from core.events import DeadLettered, Delivered, QueueDepth, Rejected, Requeued, Returned, Routed
+from core.scenario import load_scenario
+from tui.widgets.flow_layout import FlowLayout, compute_layout
+from tui.widgets.flow_model import FlowModel
+from tui.widgets.flow_tokens import WIRE_CAP, TokenBoard
+
+T0 = 500.0
+
+
+def board_for(scenario: str = "seed") -> tuple[TokenBoard, FlowLayout]:
+    layout = compute_layout(load_scenario(scenario).topology, 120, 40)
+    return TokenBoard(lambda: layout), layout
+
+
+def test_a_routed_copy_travels_its_wire_from_exchange_to_queue() -> None:
+    board, layout = board_for()
+    board.feed(published("m1", "video.upload", ("audit_queue", "video_queue")), T0)
+    assert board.moving == 2 and board.busy(T0)
+    wire = layout.wires[("route", "media_exchange", "video_queue")]
+    leg = next(leg for leg in board.legs if leg.wire == wire.key)
+    at_start = {(s.x, s.y) for s in board.sprites(T0)}
+    assert wire.path[0] in at_start
+    halfway = {(s.x, s.y) for s in board.sprites(T0 + leg.duration / 2)}
+    assert wire.path[len(wire.path) // 2] in halfway
+    assert board.sprites(leg.end + 0.01) == []
+    assert not board.busy(leg.end + 0.01)
+
+
+def test_legs_of_one_copy_run_one_after_another_then_the_ack_flashes() -> None:
+    board, layout = board_for()
+    board.feed(published("m1", "video.upload", ("video_queue",)), T0)
+    board.feed(delivered_and_acked("m1", "video_queue"), T0)
+    route, consume = board.legs
+    assert consume.wire == ("consume", "video_queue", "worker")
+    assert consume.start == pytest.approx(route.end)
+    (flash,) = board.flashes
+    assert flash.glyph == "✓" and flash.role == "ack" and flash.start == pytest.approx(consume.end)
+    box = layout.consumers["worker"]
+    shown = board.sprites(flash.start + 0.01)
+    assert [(s.x, s.y, s.glyph) for s in shown] == [(box.x - 1, box.mid_y, "✓")]
+
+
+def test_requeue_goes_back_along_the_consumer_wire_in_its_own_colour() -> None:
+    board, layout = board_for()
+    board.feed([Delivered(msg="m1", queue="video_queue", consumer="worker")], T0)
+    later = T0 + 5
+    board.feed([Requeued(msg="m1", queue="video_queue", reason="consumer crashed")], later)
+    leg = board.legs[-1]
+    assert leg.reverse and leg.role == "requeue"
+    wire = layout.wires[("consume", "video_queue", "worker")]
+    (sprite,) = board.sprites(later)
+    assert (sprite.x, sprite.y) == wire.path[-1]
+
+
+def test_dead_lettering_moves_to_the_dlx_then_on_to_its_queue() -> None:
+    board, _ = board_for("dead_letter")
+    board.feed(
+        [
+            DeadLettered(
+                msg="m2",
+                queue="orders_queue",
+                reason="rejected",
+                exchange="orders.dlx",
+                queues=("orders_dead",),
+            ),
+            Delivered(msg="m2", queue="orders_dead", consumer="janitor"),
+        ],
+        T0,
+    )
+    dead, route, consume = board.legs
+    assert dead.wire == ("dead", "orders_queue", "orders.dlx") and dead.role == "dead"
+    assert route.wire == ("route", "orders.dlx", "orders_dead") and route.start == pytest.approx(dead.end)
+    assert consume.start == pytest.approx(route.end)
+
+
+def test_unroutable_and_returned_messages_flash_at_the_exchange() -> None:
+    board, layout = board_for("dead_letter")
+    board.feed(published("m3", "order.cancelled", (), exchange="orders"), T0)
+    board.feed([Returned(msg="m4", exchange="orders", routing_key="x")], T0)
+    assert board.moving == 0
+    glyphs = {(s.glyph, s.role) for s in board.sprites(T0)}
+    assert glyphs == {("✗", "unroutable"), ("↩", "returned")}
+    box = layout.exchanges["orders"]
+    assert all(s.x == box.right for s in board.sprites(T0))
+
+
+def test_a_burst_keeps_a_few_tokens_per_wire_and_bundles_the_rest() -> None:
+    board, layout = board_for()
+    events = [e for i in range(300) for e in published(f"m{i}", "user.login", ("audit_queue",))]
+    board.feed(events, T0)
+    assert board.moving == WIRE_CAP
+    ((x, y, text),) = board.bundle_labels(T0)
+    assert text == f"\u00d7{300 - WIRE_CAP}"
+    assert (x, y) in layout.wires[("route", "media_exchange", "audit_queue")].path
+    assert not board.busy(T0 + 60)
+    board.prune(T0 + 60)
+    assert board.legs == [] and board.bundles == {}
+
+
+def test_slow_motion_stretches_travel_time() -> None:
+    normal, _ = board_for()
+    slow, _ = board_for()
+    slow.set_speed(0.25)
+    normal.feed(published("m1", "video.upload", ("video_queue",)), T0)
+    slow.feed(published("m1", "video.upload", ("video_queue",)), T0)
+    assert slow.legs[0].duration == pytest.approx(4 * normal.legs[0].duration)
+
+
+def test_without_animation_nothing_moves() -> None:
+    board, _ = board_for()
+    board.animate = False
+    board.feed(published("m1", "video.upload", ("audit_queue", "video_queue")), T0)
+    board.feed(delivered_and_acked("m1", "video_queue"), T0)
+    assert board.legs == [] and board.flashes == [] and not board.busy(T0)
+
+
+def test_counts_follow_crash_requeue_and_rejects_without_double_counting() -> None:
+    model = FlowModel(load_scenario("seed").topology)
+    model.feed_all(published("m1", "video.upload", ("audit_queue", "video_queue")))
+    model.feed(Delivered(msg="m1", queue="video_queue", consumer="worker"))
+    assert (model.queues["video_queue"].ready, model.queues["video_queue"].unacked) == (0, 1)
+    assert model.consumers["worker"].current == "m1"
+    model.feed(Requeued(msg="m1", queue="video_queue", reason="consumer crashed"))
+    worker = model.consumers["worker"]
+    assert (worker.requeued, worker.current) == (1, None)
+    assert (model.queues["video_queue"].ready, model.queues["video_queue"].unacked) == (1, 0)
+    model.feed(Delivered(msg="m1", queue="video_queue", consumer="worker", redelivered=True))
+    model.feed(Rejected(msg="m1", queue="video_queue", consumer="worker", action="requeue"))
+    model.feed(Requeued(msg="m1", queue="video_queue", reason="rejected"))
+    assert (worker.requeued, worker.processed) == (2, 1)
+    model.feed(QueueDepth(queue="video_queue", ready=0, unacked=0))
+    assert model.queues["video_queue"].ready == 0 and model.queues["video_queue"].waiting == {}
+    assert model.queues["audit_queue"].waiting == {"m1": None}
+    model.feed(Routed(msg="m9", exchange="media_exchange", routing_key="k", queues=()))
+    assert model.exchanges["media_exchange"].unroutable == 1
+
+
+def test_counts_after_a_real_dead_letter_run() -> None:
+    events = engine_events("dead_letter")
+    model = FlowModel(load_scenario("dead_letter").topology)
+    model.feed_all(events)
+    billing, janitor = model.consumers["billing"], model.consumers["janitor"]
+    assert (billing.processed, billing.acked, billing.dead_lettered) == (2, 1, 1)
+    assert (janitor.processed, janitor.acked) == (1, 1)
+    assert model.exchanges["orders"].published == 3
+    assert model.exchanges["orders"].unroutable == 1
+    assert model.queues["orders_queue"].dead_lettered == 1
+    for stats in model.queues.values():
+        assert (stats.ready, stats.unacked) == (0, 0)
+    board, _ = board_for("dead_letter")
+    board.feed(events, T0)
+    roles = {leg.role for leg in board.legs}
+    assert {"token", "dead"} <= roles
