@@ -52,9 +52,15 @@ class DeliveryMixin:
                 continue
             consumer = self._next_consumer(queue)
             if consumer is None:
-                return
+                break
             ready.popleft()
             self._deliver(queue, consumer, head)
+        self._watch_head(queue)
+
+    def _watch_head(self, queue: QueueState) -> None:
+        """Only a queue's head expires (RabbitMQ): tell the timer whenever a new head has a TTL."""
+        if queue.ready and queue.ready[0].deadline is not None:
+            self._wake_timer()
 
     @staticmethod
     def _next_consumer(queue: QueueState) -> ConsumerRecord | None:
@@ -120,6 +126,7 @@ class DeliveryMixin:
             if not state.ready:
                 return None
             envelope = state.ready.popleft()
+            self._watch_head(state)
             tag = channel.new_tag()
             if not no_ack:
                 channel.unacked[tag] = Unacked(envelope, queue, None)
@@ -222,8 +229,9 @@ class DeliveryMixin:
         while ready:
             deadline = ready[0].deadline
             if deadline is None or deadline > now:
-                return
+                break
             self._expire(queue, ready.popleft())
+        self._watch_head(queue)
 
     def _dead_letter(self, queue: QueueState, envelope: Envelope, reason: str) -> None:
         """Republish to the queue's dead-letter exchange with x-death, or drop (reported)."""
@@ -248,7 +256,7 @@ class DeliveryMixin:
         queues: tuple[str, ...] = ()
         if dlx == "" or dlx in self.exchanges:
             found, _via = self._route(dlx, copy.routing_key, copy.headers)
-            queues = tuple(q for q in found if not dead_letter_cycle(copy.headers, q))
+            queues = tuple(q for q in found if not dead_letter_cycle(copy.headers, q, reason))
         self._report(
             DeadLettered(
                 msg=envelope.msg_id,

@@ -108,13 +108,16 @@ def dead_letter_copy(
     )
 
 
-def dead_letter_cycle(headers: Mapping[str, Any], target_queue: str) -> bool:
-    """True when dead-lettering into `target_queue` closes a cycle with no reject in it.
+def dead_letter_cycle(headers: Mapping[str, Any], target_queue: str, reason: str) -> bool:
+    """True when dead-lettering into `target_queue` closes a fully automatic cycle (RabbitMQ drops it).
 
-    RabbitMQ drops such copies (e.g. two queues with TTL dead-lettering into each other) so they do
-    not circle forever; a cycle that includes a consumer's reject is allowed.
+    As rabbit_dead_letter:detect_cycles: a reject never counts as a cycle; otherwise the copy has
+    been in `target_queue` before (per its x-death, newest first) with no reject since then.
     """
-    deaths = [d for d in headers.get("x-death") or [] if isinstance(d, Mapping)]
-    if not any(d.get("queue") == target_queue for d in deaths):
+    if reason == "rejected":
         return False
-    return not any(d.get("reason") == "rejected" for d in deaths)
+    deaths = [d for d in headers.get("x-death") or [] if isinstance(d, Mapping)]
+    for index, death in enumerate(deaths):
+        if death.get("queue") == target_queue:
+            return all(d.get("reason") != "rejected" for d in deaths[: index + 1])
+    return False

@@ -293,10 +293,10 @@ class Broker(DeliveryMixin):
         queue.next_seq += 1
         self._dispatch(queue)
         limit = queue.max_length
-        while limit is not None and len(queue.ready) > limit:
-            self._dead_letter(queue, queue.ready.popleft(), "maxlen")
-        if deadline is not None:
-            self._wake_timer()
+        if limit is not None and len(queue.ready) > limit:
+            while len(queue.ready) > limit:
+                self._dead_letter(queue, queue.ready.popleft(), "maxlen")
+            self._watch_head(queue)
 
     def _wake_timer(self) -> None:
         if self._timer_thread is None:
