@@ -90,6 +90,8 @@ class FlowLayout:
     pitch: int
     columns: tuple[int, int, int]
     """x of the exchange, queue and consumer columns (for the header row)."""
+    top: int = HEADER_ROWS
+    """First row of the diagram; the column titles sit on the row above."""
     exchanges: dict[str, Box] = field(default_factory=dict)
     queues: dict[str, Box] = field(default_factory=dict)
     consumers: dict[str, Box] = field(default_factory=dict)
@@ -203,7 +205,18 @@ def _opposite(bit: int) -> int:
 
 
 def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
-    """Lay the topology out in `width` x `height` cells (taller or wider when it cannot fit: it scrolls)."""
+    """Lay the topology out in `width` x `height` cells (taller or wider when it cannot fit: it scrolls).
+
+    A diagram shorter than the screen is centred vertically below the column titles.
+    """
+    layout = _compute(topology, width, height, HEADER_ROWS)
+    spare = height - layout.height
+    if spare >= 2:
+        layout = _compute(topology, width, height, HEADER_ROWS + spare // 2)
+    return layout
+
+
+def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayout:
     width = max(width, MIN_WIDTH)
     queues = list(topology.queues)
     nq = max(1, len(queues))
@@ -230,9 +243,8 @@ def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
     width = max(width, ex_w + g1 + q_w + g2 + c_w)
     ex_x, q_x = 0, ex_w + g1
     c_x = q_x + q_w + g2
-    layout = FlowLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x))
+    layout = FlowLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x), top=top)
 
-    top = HEADER_ROWS
     for i, q in enumerate(queues):
         layout.queues[q.name] = Box("queue", q.name, q_x, top + i * pitch, q_w, QUEUE_H)
 
@@ -247,9 +259,7 @@ def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
             rows = [layout.queues[q.name].y + 2 for q in queues if q.dead_letter_exchange == ex.name]
         want = (sum(rows) / len(rows) - 1) if rows else top + order * (EXCHANGE_H + 1)
         desired.append((want, ex.name))
-    placed = _stack(
-        desired, EXCHANGE_H, 1, top, bad=lambda name, y: name in dl_targets and y + 2 in mids
-    )
+    placed = _stack(desired, EXCHANGE_H, 1, top, bad=lambda name, y: name in dl_targets and y + 2 in mids)
     for name, y in placed.items():
         layout.exchanges[name] = Box("exchange", name, ex_x, y, ex_w, EXCHANGE_H)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from rich.cells import get_character_cell_size
 
-from tui.widgets.flow_layout import HEADER_ROWS, E, FlowLayout, N, S, W
+from tui.widgets.flow_layout import E, FlowLayout, N, S, W
 from tui.widgets.flow_model import FlowModel, Lens
 
 SOLID = {
@@ -42,7 +42,7 @@ STATE_GLYPH = {
     "disconnected": "⌁",
     "stopped": "■",
 }
-DOTS_MAX = 6
+DOTS_MAX = 12
 
 
 def token_role(msg: str) -> str:
@@ -129,7 +129,7 @@ def paint(layout: FlowLayout, model: FlowModel, lens: Lens | None) -> Grid:
 
 def _header(grid: Grid, layout: FlowLayout) -> None:
     ex_x, q_x, c_x = layout.columns
-    y = HEADER_ROWS - 1
+    y = layout.top - 1
     grid.text(ex_x + 1, y, "EXCHANGES", "header", q_x - ex_x - 2)
     grid.text(q_x + 1, y, "QUEUES", "header", c_x - q_x - 2)
     grid.text(c_x + 1, y, "CONSUMERS", "header", layout.width - c_x - 1)
@@ -276,40 +276,31 @@ def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, 
     used = _title(grid, box.x, box.y, box.w, name, "q_name")
     if tail and used + len(tail) + 1 <= inner:
         grid.text(box.x + 2 + inner - len(tail), box.y, tail, "muted", len(tail))
-    # Waiting messages: a few coloured dots, then the counts.
-    shown = list(stats.waiting)[:DOTS_MAX]
-    dots_w = min(DOTS_MAX, max(0, inner - 14))
+    # Waiting messages: a few coloured dots (as many as the counts leave room for), then the counts.
+    options = [
+        _counts(stats.ready, " ready ", stats.unacked, " unacked"),
+        _counts(stats.ready, " rdy ", stats.unacked, " unack"),
+        _counts(stats.ready, "r ", stats.unacked, "u"),
+    ]
+    chosen = options[-1]
+    for option in options:
+        if inner - sum(len(t) for t, _ in option) - 1 >= min(stats.ready, 3):
+            chosen = option
+            break
+    room = inner - sum(len(t) for t, _ in chosen) - 1
+    dots_w = max(0, min(stats.ready, room, DOTS_MAX))
+    shown = list(stats.waiting)[:dots_w]
     x = box.x + 2
-    for i in range(min(stats.ready, dots_w)):
+    for i in range(dots_w):
         msg = shown[i] if i < len(shown) else ""
         grid.put(x + i, box.mid_y, "●", token_role(msg) if msg else "muted")
         if msg:
             grid.hits[(x + i, box.mid_y)] = ("token", msg)
-    more = stats.ready > dots_w and dots_w > 0
-    if more:
+    if stats.ready > dots_w > 0:
         grid.put(x + dots_w - 1, box.mid_y, "+", "muted")
-    used = dots_w + 1 if stats.ready else 0
-    _parts(
-        grid,
-        x + used,
-        box.mid_y,
-        inner - used,
-        [
-            [
-                (str(stats.ready), "count"),
-                (" ready ", "muted"),
-                (str(stats.unacked), "count"),
-                (" unacked", "muted"),
-            ],
-            [
-                (str(stats.ready), "count"),
-                (" rdy ", "muted"),
-                (str(stats.unacked), "count"),
-                (" unack", "muted"),
-            ],
-            [(str(stats.ready), "count"), ("r ", "muted"), (str(stats.unacked), "count"), ("u", "muted")],
-        ],
-    )
+        grid.hits.pop((x + dots_w - 1, box.mid_y), None)
+    used = dots_w + 1 if dots_w else 0
+    _parts(grid, x + used, box.mid_y, inner - used, [chosen])
     # The depth bar runs along the bottom border.
     cap = (
         spec.max_length
@@ -354,30 +345,22 @@ def _consumer(grid: Grid, layout: FlowLayout, model: FlowModel, name: str) -> No
             grid.hits[(cx, box.mid_y)] = ("token", stats.current)
     _parts(grid, box.x + 2, box.mid_y, inner, [row])
     c = stats
+    counts = [(str(c.processed), "count")]
+    wordy = [(" ✓acked ", "ack"), (" ↺requeued ", "requeue"), (" ☠dead ", "dead")]
+    short = [(" ✓", "ack"), (" ↺", "requeue"), (" ☠", "dead")]
+    numbers = [(str(n), "count") for n in (c.acked, c.requeued, c.dead_lettered)]
+
+    def mix(marks: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [part for pair in zip(marks, numbers, strict=True) for part in pair]
+
     _parts(
         grid,
         box.x + 2,
         box.y + 2,
         inner,
         [
-            [
-                ("done ", "muted"),
-                (str(c.processed), "count"),
-                (" ✓", "ack"),
-                (str(c.acked), "count"),
-                (" ↺", "requeue"),
-                (str(c.requeued), "count"),
-                (" ☠", "dead"),
-                (str(c.dead_lettered), "count"),
-            ],
-            [
-                (str(c.processed), "count"),
-                (" ✓", "ack"),
-                (str(c.acked), "count"),
-                (" ↺", "requeue"),
-                (str(c.requeued), "count"),
-                (" ☠", "dead"),
-                (str(c.dead_lettered), "count"),
-            ],
+            [("done ", "muted"), *counts, *mix(wordy)],
+            [("done ", "muted"), *counts, *mix(short)],
+            [*counts, *mix(short)],
         ],
     )
