@@ -129,7 +129,7 @@ def sleep_interruptibly(seconds: float, should_stop: StopCheck, control: Consume
     """Sleep in small ticks; raise ConsumerCrashed at once if a crash is requested."""
     deadline = time.monotonic() + seconds
     while True:
-        if control is not None and control.crash_requested:
+        if control is not None and control.take_crash():  # consume it: one request, one crash
             raise ConsumerCrashed(control.name)
         if should_stop():
             return
