@@ -1,0 +1,257 @@
+"""The in-process broker under the real FlowEngine and headless runner: what the UI animates is what
+the broker did (routed, requeued, redelivered after a crash, dead-lettered, expired, returned)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from broker_support import WAIT, fresh_url
+
+from core.backends import DEFAULT_BROKER_URL
+from core.backends.memory import reset_memory_transport
+from core.broker import reset_brokers
+from core.engine import FlowEngine
+from core.events import FlowEvent
+from core.headless import HeadlessOptions, run_headless
+from core.scenario import Scenario, load_scenario
+from core.settlement import SettlementTracker
+from core.topology import ConsumerSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_brokers() -> Iterator[None]:
+    """The default `mqscope://` broker and memory:// are process-wide: start and end empty."""
+    reset_brokers()
+    reset_memory_transport()
+    yield
+    reset_brokers()
+    reset_memory_transport()
+
+
+def _with_consumer(scenario: Scenario, name: str, **changes: Any) -> Scenario:
+    consumers = tuple(
+        dataclasses.replace(c, **changes) if c.name == name else c
+        for c in scenario.topology.consumers
+    )
+    topology = dataclasses.replace(scenario.topology, consumers=consumers)
+    return dataclasses.replace(scenario, topology=topology)
+
+
+def _drive(
+    engine: FlowEngine,
+    publish: Callable[[], int],
+    on_event: Callable[[FlowEvent], None] = lambda _e: None,
+    timeout: float = 3 * WAIT,
+) -> list[FlowEvent]:
+    """Run producer and consumers in threads until everything published has settled."""
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=engine.run_producer, args=(stop.is_set,), kwargs={"play_script": False}
+        )
+    ] + [
+        threading.Thread(target=engine.run_consumer, args=(c.name, stop.is_set))
+        for c in engine.topology.consumers
+    ]
+    for thread in threads:
+        thread.start()
+    events: list[FlowEvent] = []
+    tracker = SettlementTracker()
+    try:
+        expected = publish()
+        deadline = time.monotonic() + timeout
+        while not (len(tracker.messages) >= expected and tracker.all_settled):
+            assert time.monotonic() < deadline, f"unsettled: {tracker.unsettled()}"
+            engine.events.wait(0.05)
+            for event in engine.events.drain():
+                events.append(event)
+                tracker.feed(event)
+                on_event(event)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(WAIT)
+    return events
+
+
+def _of(events: list[FlowEvent], kind: str) -> list[Any]:
+    return [e for e in events if e.kind == kind]
+
+
+def test_the_default_broker_is_the_in_process_one() -> None:
+    assert DEFAULT_BROKER_URL.startswith("mqscope://")
+    engine = FlowEngine(load_scenario("seed"), DEFAULT_BROKER_URL)
+    assert engine.backend.faithful and engine.backend.reports_routing
+
+
+def test_headless_seed_on_the_default_broker() -> None:
+    """The contract run: `python -m tui --headless` exits 0 with the tutorial's expected routing."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "--headless", "--json", "--speed", "4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    keys = {e["msg"]: e["routing_key"] for e in events if e["event"] == "published"}
+    routed = {keys[e["msg"]]: e["queues"] for e in events if e["event"] == "routed"}
+    assert routed == {"video.upload": ["audit_queue", "video_queue"], "user.login": ["audit_queue"]}
+    assert {e["source"] for e in events if e["event"] == "routed"} == {"broker"}
+    acked = sorted((keys[e["msg"]], e["queue"]) for e in events if e["event"] == "acked")
+    assert acked == [
+        ("user.login", "audit_queue"),
+        ("video.upload", "audit_queue"),
+        ("video.upload", "video_queue"),
+    ]
+    status = [e for e in events if e["event"] == "broker_status"]
+    assert status and all(e["faithful"] for e in status)
+
+
+@pytest.mark.parametrize("url", ["mqscope://", "memory://"])
+def test_key_video_on_the_seed_and_where_memory_differs(url: str) -> None:
+    scenario = _with_consumer(load_scenario("seed"), "worker", work_seconds=0.0)
+    out = io.StringIO()
+    options = HeadlessOptions(publish=["video"], play_script=False, timeout=3 * WAIT)
+    assert run_headless(FlowEngine(scenario, url, speed=4), options, out) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    (routed,) = [e for e in events if e["event"] == "routed"]
+    notices = [e["text"] for e in events if e["event"] == "notice"]
+    if url.startswith("mqscope"):
+        assert routed["queues"] == ["audit_queue", "video_queue"]
+        assert routed["rabbitmq_queues"] is None and notices == []
+    else:
+        assert routed["queues"] == ["audit_queue"]
+        assert routed["rabbitmq_queues"] == ["audit_queue", "video_queue"]
+        assert any("RabbitMQ routes it to audit_queue, video_queue" in n for n in notices)
+
+
+def test_a_crashed_consumer_s_message_comes_back_redelivered() -> None:
+    scenario = _with_consumer(load_scenario("seed"), "worker", work_seconds=2.0)
+    engine = FlowEngine(scenario, fresh_url(), speed=4)
+    crashed = threading.Event()
+
+    def crash_on_first_delivery(event: FlowEvent) -> None:
+        if event.kind == "delivered" and not crashed.is_set():
+            crashed.set()
+            engine.controls["worker"].crash()
+
+    def publish() -> int:
+        engine.publish("media_exchange", "user.login", {"user": "admin"})
+        return 1
+
+    events = _drive(engine, publish, crash_on_first_delivery)
+    requeued = _of(events, "requeued")
+    assert [(e.queue, "closed" in e.reason) for e in requeued] == [("audit_queue", True)]
+    deliveries = [(e.queue, e.redelivered) for e in _of(events, "delivered")]
+    assert deliveries == [("audit_queue", False), ("audit_queue", True)]
+    assert [e.queue for e in _of(events, "acked")] == ["audit_queue"]
+    states = [e.state for e in _of(events, "consumer_state")]
+    assert "crashed" in states
+
+
+def test_requeue_policy_redelivers_in_place_with_no_copies_elsewhere() -> None:
+    scenario = _with_consumer(load_scenario("seed"), "worker", work_seconds=0.0)
+    engine = FlowEngine(scenario, fresh_url(), speed=4)
+
+    def publish() -> int:
+        engine.publish("media_exchange", "video.upload", {"fail": True})
+        return 1
+
+    events = _drive(engine, publish)
+    requeued = [(e.queue, e.reason) for e in _of(events, "requeued")]
+    assert requeued and all(reason == "rejected" for _q, reason in requeued)
+    for queue in ("audit_queue", "video_queue"):
+        delivered = [e for e in _of(events, "delivered") if e.queue == queue]
+        back = [q for q, _r in requeued if q == queue]
+        # Every delivery after the first is a requeued copy coming back: never a duplicate.
+        assert len(delivered) == 1 + len(back)
+        assert [e.redelivered for e in delivered] == [False] + [True] * len(back)
+    assert sorted(e.queue for e in _of(events, "acked")) == ["audit_queue", "video_queue"]
+
+
+def test_dead_letter_scenario_rejects_expiry_and_unroutable() -> None:
+    scenario = load_scenario("dead_letter")
+    engine = FlowEngine(scenario, fresh_url(), speed=4)
+    engine.controls["billing"].paused.set()  # billing holds one message; the next one expires
+
+    def publish() -> int:
+        engine.publish("orders", "order.created", {"order": 1})
+        engine.publish("orders", "order.created", {"order": 2}, expiration=0.2)
+        engine.publish("orders", "order.cancelled", {"order": 3})
+        return 3
+
+    def resume_after_expiry(event: FlowEvent) -> None:
+        if event.kind == "expired":
+            engine.controls["billing"].paused.clear()
+
+    events = _drive(engine, publish, resume_after_expiry)
+    msgs = [e.msg for e in _of(events, "published")]
+    (expired,) = _of(events, "expired")
+    assert (expired.msg, expired.queue) == (msgs[1], "orders_queue")
+    (dead,) = _of(events, "dead_lettered")
+    assert (dead.msg, dead.reason, dead.queues) == (msgs[1], "expired", ("orders_dead",))
+    acked = sorted((e.msg == msgs[0], e.queue) for e in _of(events, "acked"))
+    assert acked == [(False, "orders_dead"), (True, "orders_queue")]
+    unroutable = [e.msg for e in _of(events, "routed") if not e.queues]
+    assert unroutable == [msgs[2]]
+
+
+def test_mandatory_publish_with_no_route_is_returned_through_the_engine() -> None:
+    engine = FlowEngine(load_scenario("dead_letter"), fresh_url(), speed=4)
+
+    def publish() -> int:
+        engine.publish("orders", "order.refunded", {"order": 9}, mandatory=True)
+        return 1
+
+    events = _drive(engine, publish)
+    (returned,) = _of(events, "returned")
+    assert (returned.exchange, returned.routing_key) == ("orders", "order.refunded")
+
+
+def test_headers_scenario_routes_by_headers() -> None:
+    out = io.StringIO()
+    engine = FlowEngine(load_scenario("headers"), fresh_url(), speed=4)
+    assert run_headless(engine, HeadlessOptions(timeout=3 * WAIT), out) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    routed = [e["queues"] for e in events if e["event"] == "routed"]
+    assert routed == [["any_pdf_or_log", "pdf_reports"], ["any_pdf_or_log"]]
+
+
+def test_queue_depths_come_from_the_broker() -> None:
+    consumer = ConsumerSpec("worker", ("video_queue", "audit_queue"), prefetch=1)
+    scenario = load_scenario("seed")
+    scenario = dataclasses.replace(
+        scenario, topology=dataclasses.replace(scenario.topology, consumers=(consumer,))
+    )
+    engine = FlowEngine(scenario, fresh_url(), speed=4)
+    engine.controls["worker"].paused.set()
+    seen: list[tuple[str, int, int]] = []
+
+    def watch(event: FlowEvent) -> None:
+        if event.kind == "queue_depth":
+            seen.append((event.queue, event.ready, event.unacked))  # type: ignore[attr-defined]
+            if ("audit_queue", 2, 1) in seen:
+                engine.controls["worker"].paused.clear()
+
+    def publish() -> int:
+        for n in range(3):
+            engine.publish("media_exchange", "user.login", {"n": n})
+        return 3
+
+    _drive(engine, publish, watch)
+    # Paused with prefetch 1: the broker reports one copy held unacked and two ready.
+    assert ("audit_queue", 2, 1) in seen
