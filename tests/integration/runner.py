@@ -109,14 +109,10 @@ class EngineRun:
 
     def settle(self, expected: int, timeout: float = 60.0) -> Run:
         """Wait until `expected` messages were published and all settled; fail with the open ones."""
-        ok = self.wait_for(
-            lambda r: len(r.tracker.messages) >= expected and r.tracker.all_settled, timeout
-        )
+        ok = self.wait_for(lambda r: len(r.tracker.messages) >= expected and r.tracker.all_settled, timeout)
         if not ok:
             pending = {
-                m: sorted(f.open_copies)
-                for m, f in self.run.tracker.messages.items()
-                if not f.settled
+                m: sorted(f.open_copies) for m, f in self.run.tracker.messages.items() if not f.settled
             }
             raise AssertionError(
                 f"not settled after {timeout}s: {len(self.run.tracker.messages)}/{expected} "
