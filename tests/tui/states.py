@@ -1,0 +1,145 @@
+"""Named app states shared by the snapshot tests and scripts/screenshots.py, so both show the same.
+
+Each state builds an app on a built-in scenario at 4x speed with animations off, drives it with the
+pilot, and settles on app state (every published message settled, queues empty), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from core.backends import DEFAULT_BROKER_URL
+from core.backends.memory import reset_memory_transport
+from core.broker import reset_brokers
+from core.engine import FlowEngine
+from core.scenario import load_scenario
+from tui.app import MqscopeApp
+
+SETTLE_TIMEOUT = 30.0
+
+
+def counting_ids() -> Callable[[], str]:
+    """A stand-in for core.engine.new_message_id: 00000001, 00000002, ... (same width)."""
+    counter = itertools.count(1)
+    return lambda: f"{next(counter):08d}"
+
+
+def reset_broker_state() -> None:
+    """Empty the process-wide brokers (mqscope:// and memory://) so no test sees another's queues."""
+    reset_brokers()
+    reset_memory_transport()
+
+
+def make_app(scenario: str = "seed", *, speed: float = 4.0, play_script: bool = True) -> MqscopeApp:
+    engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
+    app = MqscopeApp(engine, play_script=play_script)
+    app.animation_level = "none"
+    return app
+
+
+async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], what: str) -> None:
+    """Poll app state between frames until `condition` holds (generous timeout, then fail loudly)."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def app_of(pilot: Pilot[int]) -> MqscopeApp:
+    app = pilot.app
+    assert isinstance(app, MqscopeApp)
+    return app
+
+
+async def settle(pilot: Pilot[int], published: int) -> None:
+    """Until `published` messages went out and all of them settled, queues empty, consumers idle."""
+    app = app_of(pilot)
+    await wait_for(
+        pilot,
+        lambda: app.state.published >= published and app.state.quiet(),
+        f"{published} published messages to settle",
+    )
+    await pilot.pause()
+
+
+async def freeze_cursors(pilot: Pilot[int]) -> None:
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+
+
+async def type_text(pilot: Pilot[int], text: str) -> None:
+    await pilot.press(*[c if c != " " else "space" for c in text])
+
+
+# -- the states --------------------------------------------------------------------------------
+async def seed_at_start(pilot: Pilot[int]) -> None:
+    await freeze_cursors(pilot)
+    await settle(pilot, published=2)
+
+
+async def lens_typing(pilot: Pilot[int]) -> None:
+    await seed_at_start(pilot)
+    await type_text(pilot, "video.up")
+    await pilot.pause()
+
+
+async def both_keys_published(pilot: Pilot[int]) -> None:
+    await seed_at_start(pilot)
+    for key in ("video.upload", "user.login"):
+        await type_text(pilot, key)
+        await pilot.press("enter")
+        await pilot.press("ctrl+u")  # clear the input (readline-style) for the next key
+    await settle(pilot, published=4)
+
+
+async def inspector_open(pilot: Pilot[int]) -> None:
+    await seed_at_start(pilot)
+    await type_text(pilot, "video.upload")
+    await pilot.press("enter")
+    await settle(pilot, published=3)
+    await pilot.press("f1")
+    await pilot.pause()
+
+
+async def invalid_key(pilot: Pilot[int]) -> None:
+    await seed_at_start(pilot)
+    app = app_of(pilot)
+    app.screen.query_one("#routing-key", Input).value = "video." + "x" * 260
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def twelve_queues(pilot: Pilot[int]) -> None:
+    await freeze_cursors(pilot)
+    await settle(pilot, published=4)
+    await type_text(pilot, "eu.web.order")
+    await pilot.pause()
+
+
+@dataclass(frozen=True)
+class SnapState:
+    """One screenshot: a scenario, a terminal size and the pilot steps that reach the state."""
+
+    name: str
+    scenario: str
+    size: tuple[int, int]
+    steps: Callable[[Pilot[int]], Awaitable[None]]
+
+
+STATES = [
+    SnapState("seed_start", "seed", (120, 36), seed_at_start),
+    SnapState("lens_typing", "seed", (120, 36), lens_typing),
+    SnapState("both_keys", "seed", (120, 36), both_keys_published),
+    SnapState("inspector", "seed", (120, 36), inspector_open),
+    SnapState("invalid_key", "seed", (120, 36), invalid_key),
+    SnapState("twelve", "twelve", (200, 50), twelve_queues),
+    SnapState("small_80x24", "seed", (80, 24), lens_typing),
+]
+STATE_BY_NAME = {s.name: s for s in STATES}

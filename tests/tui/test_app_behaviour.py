@@ -1,0 +1,205 @@
+"""Pilot tests of the running app: they assert on state (counts, consumer states, events), not pixels."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from states import make_app, settle, type_text, wait_for
+from textual.widgets import Input, Static
+
+from core.events import Delivered, FlowEvent, Rejected, Requeued
+from tui.widgets.event_log import EventLog
+
+
+def _plain(app, selector: str) -> str:  # type: ignore[no-untyped-def]
+    """What a Static shows, as plain text (its markup, had it been parsed, would be gone)."""
+    rendered = app.screen.query_one(selector, Static).render()
+    return rendered.plain if isinstance(rendered, Text) else str(getattr(rendered, "plain", rendered))
+
+
+def _log_text(app) -> str:  # type: ignore[no-untyped-def]
+    log = app.screen.query_one(EventLog)
+    return "\n".join(strip.text for strip in log.lines)
+
+
+async def test_seed_script_counts_per_queue_and_consumer() -> None:
+    app = make_app("seed")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, published=2)
+        queues = app.state.queues
+        assert (queues["video_queue"].routed, queues["video_queue"].acked) == (1, 1)
+        assert (queues["audit_queue"].routed, queues["audit_queue"].acked) == (2, 2)
+        worker = app.state.consumers["worker"]
+        assert (worker.acked, worker.processed, worker.requeued) == (3, 3, 0)
+        assert worker.state == "idle"
+        log = _log_text(app)
+        assert "SENDING [00000001] 'video.upload'" in log
+        assert "RECEIVED [00000002] via 'user.login' from audit_queue by worker" in log
+        assert app.screen.focused is app.screen.query_one("#routing-key")
+
+
+async def test_typed_key_publishes_through_the_producer_and_is_remembered() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await type_text(pilot, "video.new")
+        await pilot.press("enter")
+        await settle(pilot, published=1)
+        record = app.state.messages["00000001"]
+        assert record.queues == ("audit_queue", "video_queue")
+        assert app.state.fate("00000001") == {"audit_queue": "acked", "video_queue": "acked"}
+        key_input = app.screen.query_one("#routing-key", Input)
+        await pilot.press("ctrl+u", "up")
+        assert key_input.value == "video.new"
+        await pilot.press("down")
+        assert key_input.value == ""
+
+
+async def test_pause_and_resume_a_consumer() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "idle", "worker idle")
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "paused", "paused")
+        await type_text(pilot, "user.login")
+        await pilot.press("enter")
+        audit = app.state.queues["audit_queue"]
+        await wait_for(pilot, lambda: audit.routed == 1, "the message routed")
+        await pilot.pause(0.3)  # give a (wrongly) unpaused worker time to ack, then check it did not
+        assert app.state.consumers["worker"].acked == 0
+        assert audit.ready + audit.unacked == 1  # waiting in the queue or in the paused prefetch
+        await pilot.press("f2")
+        await settle(pilot, published=1)
+        assert app.state.consumers["worker"].acked == 1
+
+
+async def test_crash_mid_message_redelivers_it() -> None:
+    seen: list[FlowEvent] = []
+    app = make_app("seed", speed=0.25, play_script=False)  # 2 s of work: time to crash mid-message
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.frame_hooks.append(seen.extend)
+        await type_text(pilot, "user.login")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "working", "working")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "crashed", "crash")
+        app.action_set_speed(4.0)
+        await settle(pilot, published=1)
+        requeued = [e for e in seen if isinstance(e, Requeued)]
+        assert requeued and {(e.msg, e.queue) for e in requeued} == {("00000001", "audit_queue")}
+        deliveries = [e for e in seen if isinstance(e, Delivered)]
+        assert [d.redelivered for d in deliveries] == [False, True]
+        assert app.state.messages["00000001"].redelivered
+        assert app.state.fate("00000001") == {"audit_queue": "acked"}
+
+
+async def test_fail_next_requeues_then_succeeds() -> None:
+    seen: list[FlowEvent] = []
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.frame_hooks.append(seen.extend)
+        await pilot.press("f4")
+        await type_text(pilot, "user.login")
+        await pilot.press("enter")
+        await settle(pilot, published=1)
+        rejected = [e for e in seen if isinstance(e, Rejected)]
+        assert [(r.msg, r.action) for r in rejected] == [("00000001", "requeue")]
+        assert any(isinstance(e, Requeued) and e.msg == "00000001" for e in seen)
+        worker = app.state.consumers["worker"]
+        assert (worker.requeued, worker.acked) == (1, 1)
+        assert "FAILED [00000001]" in _log_text(app)
+
+
+async def test_hostile_keys_publish_and_render_literally() -> None:
+    hostile = ["[@click=app.quit]", "a.[/]", "[red]x"]
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        for key in hostile:
+            await type_text(pilot, key)
+            await pilot.press("enter")
+            await pilot.press("ctrl+u")
+        await settle(pilot, published=3)
+        assert app.is_running
+        assert [r.routing_key for r in app.state.messages.values()] == hostile
+        log = _log_text(app)
+        for key in hostile:
+            assert f"SENDING [{'0000000' + str(hostile.index(key) + 1)}] {key!r}" in log
+        await type_text(pilot, hostile[0])
+        assert "#=[@click=app.quit]" in _plain(app, "#matches")
+        await pilot.press("f1")
+        assert "[red]x" in _plain(app, "#inspector-body")
+
+
+async def test_key_over_255_bytes_is_refused_in_place() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.screen.query_one("#routing-key", Input).value = "é" * 128  # 256 bytes in UTF-8
+        await pilot.press("enter")
+        await pilot.pause()
+        problem = app.screen.query_one("#lens-problem", Static)
+        assert "256 bytes" in _plain(app, "#lens-problem")
+        assert problem.has_class("-error")
+        assert app.state.published == 0 and app.engine.events.total >= 0
+        app.screen.query_one("#routing-key", Input).value = "ok"
+        app.screen.query_one("#message-body", Input).value = '{"file": '
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "JSON field" in _plain(app, "#lens-problem")
+        assert app.state.published == 0
+
+
+async def test_pause_all_then_step_one_action_at_a_time() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "idle", "worker idle")
+        await pilot.press("f5")
+        assert app.engine.gate.paused
+        await type_text(pilot, "user.login")
+        await pilot.press("enter")
+        await pilot.press("f6")  # one action: the publish
+        await wait_for(pilot, lambda: app.state.published == 1, "the stepped publish")
+        await wait_for(pilot, lambda: app.state.consumers["worker"].current == "00000001", "the delivery")
+        assert app.state.consumers["worker"].acked == 0  # the worker waits for the next step
+        await pilot.press("f5")
+        await settle(pilot, published=1)
+        assert app.state.consumers["worker"].acked == 1
+
+
+async def test_speed_controls_and_burst() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f7")
+        assert app.engine.clock.speed == 2.0
+        await pilot.press("f8", "f8", "f8")
+        assert app.engine.clock.speed == 4.0
+        await type_text(pilot, "video.burst")
+        app.action_burst(10)
+        await settle(pilot, published=10)
+        assert app.state.queues["video_queue"].acked == 10
+
+
+async def test_reset_and_switch_scenario_start_fresh_sessions() -> None:
+    app = make_app("seed")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, published=2)
+        first = app.engine
+        await app.restart(first.scenario)
+        assert app.engine is not first and app.state.published == 0
+        assert not first.declared.is_set() or app.engine_workers is not None
+        await settle(pilot, published=2)
+        await app.switch_scenario("dead_letter")
+        assert app.engine.scenario.name == "dead_letter"
+        assert set(app.state.queues) == {"orders_queue", "orders_dead"}
+        await wait_for(pilot, lambda: app.state.published >= 1, "the dead_letter script")
+        assert app.screen.query_one("#routing-key").has_focus
+
+
+async def test_quit_while_mid_message_stops_every_worker() -> None:
+    app = make_app("seed", speed=0.25, play_script=False)  # 2 s of work per message
+    async with app.run_test(size=(120, 36)) as pilot:
+        await type_text(pilot, "video.upload")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "working", "working")
+        workers = app.engine_workers
+        assert workers is not None and workers.running
+        await pilot.press("ctrl+q")
+    assert workers.join(timeout=5.0), "a broker loop kept running after quit"
+    assert app.return_code == 0

@@ -1,0 +1,198 @@
+"""The mqscope app: runs a FlowEngine's loops as thread workers and shows their events once per frame.
+
+The app owns the session (engine, workers, model); the FlowScreen owns the widgets. A frame timer
+drains the engine's event stream and hands the whole batch to the screen: never one message per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from core.backends import Backend
+from core.backends.inprocess import InProcessBackend
+from core.backends.memory import MemoryBackend, reset_memory_transport
+from core.engine import FlowEngine, PublishError
+from core.events import FlowEvent
+from core.scenario import Scenario, ScenarioError, load_scenario
+from tui.controls import BINDINGS, ControlsMixin
+from tui.screen import FlowScreen
+from tui.state import FlowState
+from tui.widgets.flow_canvas import FlowCanvas
+from tui.widgets.routing_lens import RoutingLens
+from tui.widgets.status_line import StatusFacts
+from tui.workers import GROUP, EngineWorkers
+
+FRAME_SECONDS = 1 / 30
+FrameHook = Callable[[Sequence[FlowEvent]], None]
+
+
+class MqscopeApp(ControlsMixin, App[int]):
+    """Watch messages flow through one scenario; reset and scenario switches start a fresh session."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "mqscope"
+    BINDINGS = BINDINGS
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+
+    consumer: reactive[str | None] = reactive(None, init=False)
+    """The consumer F2-F4 act on (ctrl+n cycles; clicking a consumer picks it)."""
+
+    def __init__(self, engine: FlowEngine, *, play_script: bool = True) -> None:
+        super().__init__()
+        self.engine = engine
+        self.play_script = play_script
+        self.state = FlowState(engine.topology, engine.backend.display_url())
+        self.engine_workers: EngineWorkers | None = None
+        self.frame_hooks: list[FrameHook] = []
+        """Called after each frame with its batch (benchmarks and tests observe frames here)."""
+        self.frames = 0
+        self.events_handled = 0
+        self._flow_screen = FlowScreen(engine, self.state)
+        self.set_reactive(MqscopeApp.consumer, self._first_consumer())
+
+    def _first_consumer(self) -> str | None:
+        consumers = self.engine.topology.consumers
+        return consumers[0].name if consumers else None
+
+    @property
+    def flow_screen(self) -> FlowScreen:
+        return self._flow_screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self._flow_screen)  # pushed (not the default screen) so a reset can swap it
+        self._start_workers()
+        self.set_interval(FRAME_SECONDS, self.pump, name="event pump")
+        self.refresh_status()
+
+    def _start_workers(self) -> None:
+        self.engine_workers = EngineWorkers(self, self.engine, play_script=self.play_script)
+        self.engine_workers.start()
+
+    # -- the frame ----------------------------------------------------------------------------
+    def pump(self) -> None:
+        """Drain everything the broker threads reported since the last frame; one batch to the screen."""
+        events = self.engine.events.drain()
+        if not events:
+            return
+        self.frames += 1
+        self.events_handled += len(events)
+        self._flow_screen.apply(events)
+        self.refresh_status()
+        for hook in self.frame_hooks:
+            hook(events)
+
+    def refresh_status(self) -> None:
+        state = self.state
+        facts = StatusFacts(
+            scenario=self.engine.scenario.name,
+            broker=state.broker,
+            speed=self.engine.clock.speed,
+            paused=self.engine.gate.paused,
+            consumer=self.consumer,
+            published=state.published,
+            in_flight=len(state.unsettled),
+        )
+        self._flow_screen.show_status(facts)
+
+    def watch_consumer(self) -> None:
+        self.refresh_status()
+
+    # -- the lens -----------------------------------------------------------------------------
+    @on(RoutingLens.PublishRequested)
+    def publish(self, event: RoutingLens.PublishRequested) -> None:
+        """Hand the message to the producer thread; a refusal shows under the input."""
+        try:
+            self.engine.publish(event.exchange, event.routing_key, event.body, event.headers)
+        except PublishError as exc:
+            event.lens.show_problem(str(exc))
+            return
+        event.lens.published(event.routing_key)
+
+    @on(RoutingLens.Preview)
+    def preview(self, event: RoutingLens.Preview) -> None:
+        self._flow_screen.canvas.preview_route(event.routing_key, event.headers)
+
+    # -- the canvas ---------------------------------------------------------------------------
+    @on(FlowCanvas.NodeSelected)
+    def node_selected(self, event: FlowCanvas.NodeSelected) -> None:
+        if event.kind == "consumer":
+            self.consumer = event.name
+        self._flow_screen.inspect(event.kind, event.name)
+
+    @on(FlowCanvas.TokenSelected)
+    def token_selected(self, event: FlowCanvas.TokenSelected) -> None:
+        self._flow_screen.inspect("message", event.msg)
+
+    # -- workers and sessions -----------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A broker loop that died (e.g. RabbitMQ refused us) is reported in one line."""
+        if event.worker.group != GROUP or event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = " ".join(str(error).split()) or type(error).__name__
+        self.state.broker.state = "error"
+        self.notify(f"{event.worker.name}: {text}", severity="error", timeout=10, markup=False)
+        self.refresh_status()
+
+    def stop_workers(self) -> None:
+        if self.engine_workers is not None:
+            self.engine_workers.stop()
+
+    async def restart(self, scenario: Scenario) -> None:
+        """Stop the loops, wait for them, then start a fresh engine, model and screen."""
+        old = self.engine_workers
+        if old is not None:
+            old.stop()
+            await asyncio.to_thread(old.join, 3.0)
+        _empty_broker(self.engine.backend)
+        self.engine = FlowEngine(scenario, self.engine.backend.url, speed=self.engine.clock.speed)
+        self.state = FlowState(scenario.topology, self.engine.backend.display_url())
+        self.consumer = self._first_consumer()
+        self._flow_screen = FlowScreen(self.engine, self.state)
+        while len(self.screen_stack) > 2:  # close a palette or picker left open above the flow
+            await self.pop_screen()
+        await self.switch_screen(self._flow_screen)
+        self._start_workers()
+        self.refresh_status()
+
+    async def switch_scenario(self, name: str) -> None:
+        try:
+            scenario = load_scenario(name)
+        except ScenarioError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        await self.restart(scenario)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from self.control_commands()
+
+    async def action_quit(self) -> None:
+        self.stop_workers()
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.stop_workers()
+
+
+def _empty_broker(backend: Backend) -> None:
+    """A reset starts from empty queues where the broker lives in this process (not RabbitMQ)."""
+    if isinstance(backend, InProcessBackend):
+        backend.broker.reset()
+    elif isinstance(backend, MemoryBackend):
+        reset_memory_transport()
+
+
+def run_app(engine: FlowEngine, play_script: bool) -> int:
+    """Entry point for tui/cli.py: run the app until the user quits."""
+    app = MqscopeApp(engine, play_script=play_script)
+    app.run()
+    return app.return_code or 0

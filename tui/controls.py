@@ -1,0 +1,179 @@
+"""The teacher's controls: key bindings (F-keys work while typing in the lens) and palette commands.
+
+Every control turns one of core's thread-safe knobs (ConsumerControl, Clock, StepGate) or publishes
+through the engine; none touches the broker from the UI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+from textual.binding import Binding, BindingType
+
+from core.engine import PublishError
+from core.scenario import builtin_names
+
+if TYPE_CHECKING:
+    from tui.app import MqscopeApp
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
+BURSTS = (10, 100, 1000)
+
+BINDINGS: list[BindingType] = [
+    Binding("f1", "inspect_last", "Inspect"),
+    Binding("f2", "pause_consumer", "Pause worker"),
+    Binding("f3", "crash_consumer", "Crash"),
+    Binding("f4", "fail_next", "Fail next"),
+    Binding("f5", "toggle_pause_all", "Pause all"),
+    Binding("f6", "step", "Step"),
+    Binding("f7", "slower", "Slower"),
+    Binding("f8", "faster", "Faster"),
+    Binding("f9", "burst(100)", "Burst 100"),
+    Binding("f10", "reset", "Reset"),
+    Binding("ctrl+n", "next_consumer", "Next worker", priority=True),
+    Binding("ctrl+o", "pick_scenario", "Scenario", priority=True),
+    Binding("ctrl+t", "change_theme", "Theme", show=False),
+    Binding("escape", "close_inspector", "Close inspector", show=False),
+]
+
+
+def next_speed(current: float, step: int) -> float:
+    """The neighbouring speed on the 0.25x .. 4x ladder."""
+    index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - current))
+    return SPEEDS[max(0, min(len(SPEEDS) - 1, index + step))]
+
+
+class ControlsMixin:
+    """Actions behind the bindings and the palette; mixed into MqscopeApp."""
+
+    def _target(self: MqscopeApp, name: str | None) -> str | None:
+        target = name or self.consumer
+        if target is None or target not in self.engine.controls:
+            self.notify("this scenario has no consumer", severity="warning", markup=False)
+            return None
+        return target
+
+    def action_pause_consumer(self: MqscopeApp, name: str | None = None) -> None:
+        """Toggle one consumer's pause (it stops taking messages; the broker keeps them ready)."""
+        if (target := self._target(name)) is None:
+            return
+        paused = self.engine.controls[target].paused
+        if paused.is_set():
+            paused.clear()
+        else:
+            paused.set()
+
+    def action_crash_consumer(self: MqscopeApp, name: str | None = None) -> None:
+        """Drop the consumer's connection: its unacked messages go back and are redelivered."""
+        if (target := self._target(name)) is not None:
+            self.engine.controls[target].crash()
+
+    def action_fail_next(self: MqscopeApp, name: str | None = None) -> None:
+        """The consumer's next message fails; its on_failure policy decides what happens."""
+        if (target := self._target(name)) is not None:
+            self.engine.controls[target].fail_next()
+            self.notify(f"{target}: the next message will fail", markup=False)
+
+    def action_next_consumer(self: MqscopeApp) -> None:
+        """Choose which consumer F2-F4 act on."""
+        names = [c.name for c in self.engine.topology.consumers]
+        if names:
+            current = names.index(self.consumer) if self.consumer in names else -1
+            self.consumer = names[(current + 1) % len(names)]
+
+    def action_toggle_pause_all(self: MqscopeApp) -> None:
+        """Freeze every broker action (F6 then lets one through at a time)."""
+        gate = self.engine.gate
+        gate.resume() if gate.paused else gate.pause()
+        self.refresh_status()
+
+    def action_step(self: MqscopeApp) -> None:
+        if not self.engine.gate.paused:
+            self.engine.gate.pause()
+        self.engine.gate.step(1)
+        self.refresh_status()
+
+    def action_set_speed(self: MqscopeApp, speed: float) -> None:
+        self.engine.clock.speed = speed
+        self.flow_screen.canvas.set_speed(self.engine.clock.speed)
+        self.refresh_status()
+
+    def action_slower(self: MqscopeApp) -> None:
+        self.action_set_speed(next_speed(self.engine.clock.speed, -1))
+
+    def action_faster(self: MqscopeApp) -> None:
+        self.action_set_speed(next_speed(self.engine.clock.speed, +1))
+
+    def action_burst(self: MqscopeApp, count: int) -> None:
+        """Publish `count` messages with the lens's key (or the script's first key)."""
+        lens = self.flow_screen.lens
+        key = lens.key or next((p.routing_key for p in self.engine.scenario.publishes), "burst")
+        try:
+            requests = [self.engine.make_request(lens.exchange, key, {"burst": n}) for n in range(count)]
+        except PublishError as exc:
+            lens.show_problem(str(exc))
+            return
+        for request in requests:
+            self.engine.enqueue(request)
+        self.notify(f"burst: {count} messages with key {key!r}", markup=False)
+
+    def action_inspect_last(self: MqscopeApp) -> None:
+        if self.state.last_msg is None:
+            self.notify("nothing published yet: type a key and press Enter", markup=False)
+            return
+        self.flow_screen.inspect("message", self.state.last_msg)
+
+    def action_close_inspector(self: MqscopeApp) -> None:
+        self.flow_screen.close_inspector()
+
+    def action_pick_scenario(self: MqscopeApp) -> None:
+        from core.scenario import load_scenario
+        from tui.widgets.scenario_picker import ScenarioPicker
+
+        choices = [(name, load_scenario(name).title) for name in builtin_names()]
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.run_worker(self.switch_scenario(name), exclusive=True, group="session")
+
+        self.push_screen(ScenarioPicker(choices, self.engine.scenario.name), chosen)
+
+    def action_reset(self: MqscopeApp) -> None:
+        self.run_worker(self.restart(self.engine.scenario), exclusive=True, group="session")
+
+    def control_commands(self: MqscopeApp) -> Iterable[SystemCommand]:
+        """Palette entries for every control, per consumer where it applies."""
+        for name in self.engine.controls:
+            yield SystemCommand(
+                f"Pause/resume {name}",
+                "the consumer stops taking messages; they wait, ready, in the queue",
+                partial(self.action_pause_consumer, name),
+            )
+            yield SystemCommand(
+                f"Crash {name}",
+                "drop its connection: unacked messages go back and are redelivered",
+                partial(self.action_crash_consumer, name),
+            )
+            yield SystemCommand(
+                f"Fail next message in {name}",
+                "the next message fails: requeue, dead-letter or drop, per its policy",
+                partial(self.action_fail_next, name),
+            )
+        yield SystemCommand("Pause all / resume", "freeze every broker action", self.action_toggle_pause_all)
+        yield SystemCommand("Step one event", "while paused, one broker action", self.action_step)
+        for speed in SPEEDS:
+            yield SystemCommand(
+                f"Speed {speed:g}x", "simulation speed", partial(self.action_set_speed, speed)
+            )
+        for count in BURSTS:
+            yield SystemCommand(
+                f"Burst {count}",
+                f"publish {count} messages with the lens's key",
+                partial(self.action_burst, count),
+            )
+        yield SystemCommand("Reset", "restart broker and workers, same scenario", self.action_reset)
+        yield SystemCommand("Switch scenario", "pick a built-in scenario", self.action_pick_scenario)
+        yield SystemCommand("Inspect latest message", "open the inspector", self.action_inspect_last)

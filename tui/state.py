@@ -1,0 +1,251 @@
+"""What the app knows about the running scenario, rebuilt from the event stream (no Textual here).
+
+Widgets read this model; only the per-frame pump feeds it. Each message keeps a short history per
+queue copy, so the inspector can say where every copy went and what became of it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.events import (
+    Acked,
+    BrokerStatus,
+    ConsumerState,
+    DeadLettered,
+    Delivered,
+    Dropped,
+    Expired,
+    FlowEvent,
+    Published,
+    QueueDepth,
+    Rejected,
+    Requeued,
+    Returned,
+    Routed,
+)
+from core.settlement import SettlementTracker
+from core.topology import Topology
+
+MAX_MESSAGES = 5000
+"""Messages remembered for the inspector; older ones are forgotten first (bursts are large)."""
+
+
+@dataclass
+class QueueStats:
+    """Ready and unacked as the broker last reported them, plus what passed through."""
+
+    ready: int = 0
+    unacked: int = 0
+    routed: int = 0
+    acked: int = 0
+
+
+@dataclass
+class ConsumerStats:
+    """A consumer's state and its running totals."""
+
+    state: str = "starting"
+    detail: str = ""
+    current: str | None = None
+    processed: int = 0
+    acked: int = 0
+    requeued: int = 0
+    dead_lettered: int = 0
+    dropped: int = 0
+
+
+@dataclass
+class MessageRecord:
+    """One published message and the story of each of its copies, queue by queue."""
+
+    msg: str
+    exchange: str
+    routing_key: str
+    body: Any
+    headers: dict[str, Any]
+    queues: tuple[str, ...] | None = None
+    """Where it was routed (None until the broker said); () means unroutable."""
+    route_source: str = ""
+    redelivered: bool = False
+    consumers: set[str] = field(default_factory=set)
+    history: dict[str, list[str]] = field(default_factory=dict)
+    """Per queue (or "-" for the exchange), what happened to that copy, in order."""
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, where: str, what: str) -> None:
+        self.history.setdefault(where, []).append(what)
+
+
+@dataclass
+class BrokerInfo:
+    """The status line's facts about the broker."""
+
+    url: str = ""
+    state: str = "starting"
+    faithful: bool | None = None
+    detail: str = ""
+
+
+class FlowState:
+    """Counts per queue and consumer, broker status, and the message records; fed in batches."""
+
+    def __init__(self, topology: Topology, broker_url: str = "") -> None:
+        self.topology = topology
+        self.broker = BrokerInfo(url=broker_url)
+        self.queues = {q.name: QueueStats() for q in topology.queues}
+        self.consumers = {c.name: ConsumerStats() for c in topology.consumers}
+        self.messages: OrderedDict[str, MessageRecord] = OrderedDict()
+        self.tracker = SettlementTracker()
+        self.published = 0
+        self.events_seen = 0
+        self.last_msg: str | None = None
+        self.unsettled: set[str] = set()
+        """Published messages with a copy still open (kept incrementally: bursts are large)."""
+
+    # -- feeding ------------------------------------------------------------------------------
+    def feed_all(self, events: Iterable[FlowEvent]) -> None:
+        for event in events:
+            self.feed(event)
+
+    def feed(self, event: FlowEvent) -> None:
+        """Apply one event to the counts and the message records."""
+        self.events_seen += 1
+        self.tracker.feed(event)
+        if event.msg is not None and event.msg in self.unsettled:
+            fate = self.tracker.messages.get(event.msg)
+            if fate is None or fate.settled:
+                self.unsettled.discard(event.msg)
+        if isinstance(event, Published):
+            self._published(event)
+            return
+        if isinstance(event, QueueDepth):
+            stats = self.queues.setdefault(event.queue, QueueStats())
+            stats.ready, stats.unacked = event.ready, event.unacked
+            return
+        if isinstance(event, ConsumerState):
+            self._consumer_state(event)
+            return
+        if isinstance(event, BrokerStatus):
+            self.broker = BrokerInfo(event.broker, event.state, event.faithful, event.detail)
+            return
+        self._message_event(event)
+
+    def _published(self, event: Published) -> None:
+        self.published += 1
+        record = MessageRecord(
+            event.msg or "?",
+            event.exchange,
+            event.routing_key,
+            event.body,
+            dict(event.headers),
+        )
+        self.messages[record.msg] = record
+        self.unsettled.add(record.msg)
+        self.last_msg = record.msg
+        while len(self.messages) > MAX_MESSAGES:
+            self.messages.popitem(last=False)
+
+    def _consumer_state(self, event: ConsumerState) -> None:
+        stats = self.consumers.setdefault(event.consumer, ConsumerStats())
+        stats.state, stats.detail = event.state, event.detail
+        if event.state != "working":
+            stats.current = None
+        elif event.detail:
+            stats.current = event.detail.split(" ", 1)[0]
+
+    def _message_event(self, event: FlowEvent) -> None:
+        record = self.messages.get(event.msg or "")
+        match event:
+            case Routed():
+                for name in event.queues:
+                    self.queues.setdefault(name, QueueStats()).routed += 1
+                if record is not None and record.queues is None:
+                    record.queues, record.route_source = event.queues, event.source
+                    for name in event.queues:
+                        record.add(name, f"routed to {name}")
+                    if not event.queues:
+                        record.add("-", "unroutable: no binding matched, dropped at the exchange")
+                    if event.rabbitmq_queues is not None:
+                        wanted = ", ".join(event.rabbitmq_queues) or "no queue"
+                        record.notes.append(f"RabbitMQ would have routed it to {wanted}")
+            case Delivered():
+                consumer = self.consumers.setdefault(event.consumer, ConsumerStats())
+                consumer.current = event.msg
+                if record is not None:
+                    again = " (redelivered)" if event.redelivered else ""
+                    record.add(event.queue, f"delivered to {event.consumer}{again}")
+                    record.redelivered = record.redelivered or event.redelivered
+                    record.consumers.add(event.consumer)
+            case Acked():
+                self.queues.setdefault(event.queue, QueueStats()).acked += 1
+                consumer = self.consumers.setdefault(event.consumer, ConsumerStats())
+                consumer.processed += 1
+                consumer.acked += 1
+                if record is not None:
+                    record.add(event.queue, f"acknowledged by {event.consumer}")
+            case Rejected():
+                consumer = self.consumers.setdefault(event.consumer, ConsumerStats())
+                consumer.processed += 1
+                if event.action == "requeue":
+                    consumer.requeued += 1
+                elif event.action == "dead_letter":
+                    consumer.dead_lettered += 1
+                else:
+                    consumer.dropped += 1
+                if record is not None:
+                    reason = f": {event.error}" if event.error else ""
+                    record.add(event.queue, f"failed in {event.consumer}{reason} -> {event.action}")
+            case Requeued():
+                if record is not None:
+                    record.add(event.queue, f"back in {event.queue} ({event.reason})")
+            case DeadLettered():
+                if record is not None:
+                    to = ", ".join(event.queues) or event.exchange or "the default exchange"
+                    record.add(event.queue, f"dead-lettered ({event.reason}) to {to}")
+            case Dropped():
+                if record is not None:
+                    record.add(event.queue, f"dropped: {event.reason}")
+            case Expired():
+                if record is not None:
+                    record.add(event.queue, "expired (TTL)")
+            case Returned():
+                if record is not None:
+                    record.add("-", f"returned to the producer ({event.reason})")
+
+    # -- questions ----------------------------------------------------------------------------
+    def fate(self, msg: str) -> dict[str, str]:
+        """How each closed copy of `msg` ended (queue -> outcome), from the settlement tracker."""
+        fate = self.tracker.messages.get(msg)
+        return dict(fate.outcomes) if fate is not None else {}
+
+    def open_copies(self, msg: str) -> set[str]:
+        fate = self.tracker.messages.get(msg)
+        return set(fate.open_copies) if fate is not None else set()
+
+    @property
+    def all_settled(self) -> bool:
+        return not self.unsettled
+
+    def quiet(self) -> bool:
+        """Everything published is settled, queues report empty and no consumer is mid-message."""
+        return (
+            not self.unsettled
+            and all(q.ready == 0 and q.unacked == 0 for q in self.queues.values())
+            and all(c.state in ("idle", "paused", "stopped") for c in self.consumers.values())
+        )
+
+    def messages_through(self, *, queue: str | None = None, consumer: str | None = None) -> list[str]:
+        """Most recent message ids that touched a queue or a consumer (newest first)."""
+        out = []
+        for record in reversed(self.messages.values()):
+            if (queue is not None and queue in record.history) or (
+                consumer is not None and consumer in record.consumers
+            ):
+                out.append(record.msg)
+            if len(out) >= 8:
+                break
+        return out

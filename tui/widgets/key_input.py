@@ -1,0 +1,78 @@
+"""The routing-key input: up/down recall earlier keys, right-arrow accepts a suggestion.
+
+Suggestions come from keys the scenario publishes, the literal parts of binding patterns and what
+the user already sent, so a learner sees real keys to try.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.binding import Binding
+from textual.suggester import Suggester
+from textual.widgets import Input
+
+
+class KeySuggester(Suggester):
+    """Suggests the first known key starting with what was typed; the list can grow."""
+
+    def __init__(self, candidates: Iterable[str] = ()) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.candidates: list[str] = []
+        self.extend(candidates)
+
+    def extend(self, candidates: Iterable[str]) -> None:
+        for candidate in candidates:
+            if candidate and candidate not in self.candidates:
+                self.candidates.append(candidate)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        return next((c for c in self.candidates if c.startswith(value) and c != value), None)
+
+
+def pattern_suggestions(patterns: Iterable[str]) -> list[str]:
+    """Binding patterns as key prefixes to type on from: `video.#` -> `video.`, `eu.*.order` -> `eu.`."""
+    out = []
+    for pattern in patterns:
+        literal = []
+        for word in pattern.split("."):
+            if word in ("#", "*"):
+                break
+            literal.append(word)
+        if not literal:
+            continue
+        whole = len(literal) == len(pattern.split("."))
+        out.append(".".join(literal) + ("" if whole else "."))
+    return out
+
+
+class KeyInput(Input):
+    """An Input with a history of published keys, recalled with up and down."""
+
+    BINDINGS = [
+        Binding("up", "history(-1)", "Previous key", show=False),
+        Binding("down", "history(1)", "Next key", show=False),
+    ]
+
+    def __init__(self, *, suggestions: Iterable[str] = (), **kwargs: object) -> None:
+        self.key_suggester = KeySuggester(suggestions)
+        super().__init__(suggester=self.key_suggester, **kwargs)  # type: ignore[arg-type]
+        self.history: list[str] = []
+        self._cursor = 0
+
+    def remember(self, key: str) -> None:
+        """Add a published key to the history (and the suggestions); the cursor goes past the end."""
+        if not self.history or self.history[-1] != key:
+            self.history.append(key)
+        self.key_suggester.extend([key])
+        self._cursor = len(self.history)
+
+    def action_history(self, delta: int) -> None:
+        """Step through earlier keys; past the newest one the input is empty again."""
+        if not self.history:
+            return
+        self._cursor = max(0, min(len(self.history), self._cursor + delta))
+        self.value = self.history[self._cursor] if self._cursor < len(self.history) else ""
+        self.cursor_position = len(self.value)

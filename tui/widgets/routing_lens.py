@@ -1,0 +1,207 @@
+"""The routing lens: type a key, see every binding match or not (and why); Enter publishes it.
+
+It validates in place (key length, JSON) and never publishes itself: it posts PublishRequested and
+the app hands the message to the engine's producer thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Input, Select, Static
+
+from core.routing import routing_key_problem
+from core.scenario import Scenario
+from core.topology import ExchangeSpec
+from tui.explain import bindings_of, verdict_lines
+from tui.widgets.key_input import KeyInput, pattern_suggestions
+
+
+class RoutingLens(Vertical):
+    """Exchange picker, key and JSON inputs, a one-line problem slot and the binding verdicts."""
+
+    DEFAULT_CSS = """
+    RoutingLens {
+        height: auto;
+        & #lens-row { height: 1; }
+        & #exchange { width: 24; }
+        & #routing-key { width: 2fr; }
+        & #message-body { width: 1fr; margin-left: 1; }
+        & #lens-problem { height: 1; color: $text-muted; padding: 0 1; }
+        & #lens-problem.-error { color: $error; text-style: bold; }
+        & #matches { height: auto; max-height: 14; padding: 0 1; }
+    }
+    """
+
+    exchange: reactive[str] = reactive("", init=False)
+    """The exchange the lens explains and publishes to."""
+
+    @dataclass
+    class PublishRequested(Message):
+        """The user pressed Enter on a valid key (and body)."""
+
+        lens: RoutingLens
+        exchange: str
+        routing_key: str
+        body: Any = None
+        headers: Mapping[str, Any] = field(default_factory=dict)
+
+        @property
+        def control(self) -> RoutingLens:
+            return self.lens
+
+    @dataclass
+    class Preview(Message):
+        """The typed key (or headers) changed: the canvas highlights what would match."""
+
+        lens: RoutingLens
+        routing_key: str | None
+        headers: Mapping[str, Any] | None
+
+        @property
+        def control(self) -> RoutingLens:
+            return self.lens
+
+    def __init__(self, scenario: Scenario, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.scenario = scenario
+        self.topology = scenario.topology
+        self.set_reactive(RoutingLens.exchange, self._first_exchange())
+
+    def _first_exchange(self) -> str:
+        return self.topology.exchanges[0].name if self.topology.exchanges else ""
+
+    def _spec(self) -> ExchangeSpec | None:
+        return self.topology.exchange(self.exchange)
+
+    def compose(self) -> ComposeResult:
+        patterns = [b.routing_key for q in self.topology.queues for b in q.bindings if b.routing_key]
+        script_keys = [p.routing_key for p in self.scenario.publishes if p.routing_key]
+        with Horizontal(id="lens-row"):
+            if len(self.topology.exchanges) > 1:
+                yield Select(
+                    [(Text(e.name), e.name) for e in self.topology.exchanges],
+                    value=self.exchange,
+                    allow_blank=False,
+                    compact=True,
+                    id="exchange",
+                )
+            yield KeyInput(
+                suggestions=[*script_keys, *pattern_suggestions(patterns)],
+                placeholder="routing key, e.g. video.upload (Enter publishes)",
+                compact=True,
+                id="routing-key",
+            )
+            yield Input(placeholder=self._body_placeholder(), compact=True, id="message-body")
+        yield Static(id="lens-problem", markup=False)
+        yield Static(id="matches", markup=False)
+
+    def _body_placeholder(self) -> str:
+        spec = self._spec()
+        if spec is not None and spec.type == "headers":
+            return 'headers JSON, e.g. {"format": "pdf"}'
+        return "JSON body (optional)"
+
+    def on_mount(self) -> None:
+        self._refresh_lens()
+
+    # -- reading the inputs -------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return self.query_one("#routing-key", KeyInput).value
+
+    def _json(self) -> tuple[Any, str | None]:
+        """The JSON field parsed, or the one-line reason it is not JSON."""
+        text = self.query_one("#message-body", Input).value.strip()
+        if not text:
+            return None, None
+        try:
+            return json.loads(text), None
+        except json.JSONDecodeError as exc:
+            return None, f"JSON field: {exc.msg} at column {exc.colno}"
+
+    def _headers_and_body(self) -> tuple[Any, dict[str, Any] | None, str | None]:
+        """(body, headers, problem): on a headers exchange the JSON field holds the headers."""
+        value, problem = self._json()
+        spec = self._spec()
+        if spec is None or spec.type != "headers":
+            return value, None, problem
+        if value is not None and not isinstance(value, dict):
+            return None, None, 'headers must be a JSON object, e.g. {"format": "pdf"}'
+        return None, dict(value or {}), problem
+
+    # -- reacting -----------------------------------------------------------------------------
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._refresh_lens()
+
+    @on(Select.Changed, "#exchange")
+    def _picked(self, event: Select.Changed) -> None:
+        event.stop()
+        if isinstance(event.value, str):
+            self.exchange = event.value
+
+    def watch_exchange(self) -> None:
+        self.query_one("#message-body", Input).placeholder = self._body_placeholder()
+        self._refresh_lens()
+
+    def _refresh_lens(self) -> None:
+        key = self.key
+        _body, headers, json_problem = self._headers_and_body()
+        problem = routing_key_problem(key) or json_problem
+        self.show_problem(problem)
+        spec = self._spec()
+        matches = self.query_one("#matches", Static)
+        if spec is None:
+            matches.update(Text("this scenario declares no exchange", "dim"))
+            return
+        typed = bool(key) or spec.type in ("headers", "fanout") or headers is not None
+        if not bindings_of(self.topology, spec.name):
+            matches.update(Text(f"exchange {spec.name} has no bindings", "dim"))
+        elif typed:
+            matches.update(verdict_lines(self.topology, spec, key, headers))
+        else:
+            matches.update(self._idle_text(spec))
+        self.post_message(self.Preview(self, key if typed else None, headers))
+
+    def _idle_text(self, spec: ExchangeSpec) -> Text:
+        text = Text(f"{spec.name} ({spec.type}) bindings: ", "dim")
+        bound = bindings_of(self.topology, spec.name)
+        labels = [f"{queue} <- {b.routing_key or '(any)'}" for queue, b in bound]
+        text.append("; ".join(labels))
+        text.append("\ntype a routing key: each binding shows whether it matches, and why", "dim")
+        return text
+
+    def show_problem(self, problem: str | None) -> None:
+        """One line under the inputs: the reason input is refused, or a quiet hint."""
+        line = self.query_one("#lens-problem", Static)
+        line.set_class(problem is not None, "-error")
+        if problem is not None:
+            line.update(Text(problem))
+        else:
+            line.update(Text("Enter publishes  ↑/↓ history  → accepts a suggestion"))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        key = self.key
+        body, headers, json_problem = self._headers_and_body()
+        problem = routing_key_problem(key) or json_problem
+        if problem is not None:
+            self.show_problem(problem)
+            return
+        self.post_message(self.PublishRequested(self, self.exchange, key, body, headers or {}))
+
+    def published(self, key: str) -> None:
+        """The app accepted the publish: remember the key and keep it for the next Enter."""
+        self.query_one("#routing-key", KeyInput).remember(key)

@@ -1,0 +1,74 @@
+"""The top line: scenario, broker (and whether it behaves like RabbitMQ), connection, speed, pause.
+
+Rebuilt from plain values as Text; broker URLs and names are never read as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.state import BrokerInfo
+
+
+@dataclass(frozen=True)
+class StatusFacts:
+    """Everything the status line shows; equal facts mean no repaint."""
+
+    scenario: str
+    broker: BrokerInfo
+    speed: float
+    paused: bool
+    consumer: str | None
+    published: int
+    in_flight: int
+
+
+def status_text(facts: StatusFacts) -> Text:
+    text = Text(" mqscope ", "bold reverse")
+    text.append(f" {facts.scenario} ", "bold")
+    text.append("│ ", "dim")
+    text.append(facts.broker.url or "broker", "cyan")
+    text.append(" ")
+    if facts.broker.faithful is True:
+        text.append("RabbitMQ-faithful", "green")
+    elif facts.broker.faithful is False:
+        text.append("NOT RabbitMQ-faithful", "bold yellow")
+    state = facts.broker.state
+    text.append(" ")
+    text.append(state, "green" if state == "connected" else "bold red" if state == "error" else "yellow")
+    text.append(" │ ", "dim")
+    text.append(f"{facts.speed:g}x", "bold" if facts.speed != 1 else "")
+    if facts.paused:
+        text.append("  ")
+        text.append(" PAUSED: F6 steps, F5 resumes ", "bold reverse yellow")
+    text.append(" │ ", "dim")
+    text.append(f"{facts.published} sent, {facts.in_flight} in flight")
+    if facts.consumer:
+        text.append(" │ ", "dim")
+        text.append("F2-F4 act on ", "dim")
+        text.append(facts.consumer, "bold")
+    return text
+
+
+class StatusLine(Static):
+    """One line at the top; `show` repaints only when the facts changed."""
+
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+        background: $panel;
+        color: $text;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+        self.facts: StatusFacts | None = None
+
+    def show(self, facts: StatusFacts) -> None:
+        if facts != self.facts:
+            self.facts = facts
+            self.update(status_text(facts))
