@@ -25,7 +25,7 @@ from core.events import FlowEvent
 from core.topology import Topology
 from tui.widgets.flow_layout import FlowLayout, compute_layout
 from tui.widgets.flow_model import FlowModel, Lens, lens_for
-from tui.widgets.flow_paint import Grid, paint, token_role
+from tui.widgets.flow_paint import Grid, paint, paint_wires, token_role
 from tui.widgets.flow_tokens import Sprite, TokenBoard
 
 FRAME_SECONDS = 1 / 30
@@ -90,12 +90,18 @@ class FlowCanvas(ScrollView, can_focus=True):
         self.lens: Lens | None = None
         self._grid: Grid | None = None
         self._static: list[Strip] | None = None
+        """Still rows for the current state; None means repaint (rows that did not change are reused)."""
+        self._strips: list[Strip] = []
+        self._wires: Grid | None = None
+        """Titles, wires and labels: repainted only when the layout, the lens or the theme changes."""
         self._sprites: dict[int, list[Sprite]] | None = None
         self._styles: dict[str, Style] = {}
         self._timer: Timer | None = None
         self.lines_rendered = 0
         """render_line calls so far (benchmarks check that nothing renders at rest)."""
         self.static_builds = 0
+        self.frames = 0
+        """Frame-timer ticks so far."""
 
     # -- contract ------------------------------------------------------------------------------
     def apply(self, events: Sequence[FlowEvent]) -> None:
@@ -120,7 +126,7 @@ class FlowCanvas(ScrollView, can_focus=True):
         lens = None if routing_key is None else lens_for(self.topology, routing_key, headers)
         if lens != self.lens:
             self.lens = lens
-            self._static = None
+            self._invalidate(wires=True)
             self.refresh()
 
     # -- state -----------------------------------------------------------------------------------
@@ -147,6 +153,7 @@ class FlowCanvas(ScrollView, can_focus=True):
             self._timer = None
 
     def _tick(self) -> None:
+        self.frames += 1
         now = self._clock()
         self.board.prune(now)
         self._sprites = None
@@ -165,7 +172,8 @@ class FlowCanvas(ScrollView, can_focus=True):
 
     def _theme_changed(self, _theme: object) -> None:
         self._build_styles()
-        self._static = None
+        self._invalidate(wires=True)
+        self._grid = None  # styles changed: no row may be reused
         self.refresh()
 
     def on_resize(self, _event: events.Resize) -> None:
@@ -176,7 +184,7 @@ class FlowCanvas(ScrollView, can_focus=True):
         layout = compute_layout(self.topology, max(1, region.width), max(1, region.height))
         self.layout_geometry = layout
         self.virtual_size = Size(layout.width, layout.height)
-        self._static = None
+        self._invalidate(wires=True)
         self._sprites = None
         self.refresh()
 
@@ -245,6 +253,11 @@ class FlowCanvas(ScrollView, can_focus=True):
             styles[f"tok{i}"] = st(Color.parse(value) if i < len(TOKEN_COLOURS) - 1 else fg, bold=True)
         self._styles = styles
 
+    def _invalidate(self, *, wires: bool = False) -> None:
+        self._static = None
+        if wires:
+            self._wires = None
+
     def _style(self, role: str) -> Style:
         return self._styles.get(role) or self._styles.get("bg") or Style()
 
@@ -253,13 +266,24 @@ class FlowCanvas(ScrollView, can_focus=True):
         if self._static is None:
             if not self._styles:
                 self._build_styles()
-            self._grid = paint(self.layout_geometry, self.model, self.lens)
-            self._static = [
-                Strip(
-                    [Segment(text, self._style(role)) for text, role in self._grid.runs(y)], self._grid.width
-                )
-                for y in range(self._grid.height)
-            ]
+            if self._wires is None:
+                self._wires = paint_wires(self.layout_geometry, self.lens)
+            old, old_strips = self._grid, self._strips
+            grid = self._grid = paint(self.layout_geometry, self.model, self.lens, self._wires)
+            same_shape = old is not None and old.width == grid.width and old.height == grid.height
+            strips: list[Strip] = []
+            for y in range(grid.height):
+                if (
+                    same_shape
+                    and old is not None
+                    and old.chars[y] == grid.chars[y]
+                    and old.roles[y] == grid.roles[y]
+                ):
+                    strips.append(old_strips[y])  # an unchanged row keeps its Strip
+                else:
+                    segments = [Segment(text, self._style(role)) for text, role in grid.runs(y)]
+                    strips.append(Strip(segments, grid.width))
+            self._static = self._strips = strips
             self.static_builds += 1
         return self._static
 

@@ -75,8 +75,6 @@ class FlowModel:
         self.consumers = {c.name: ConsumerStats() for c in topology.consumers}
         self.holders: dict[tuple[str, str], str] = {}
         """(message id, queue) -> consumer holding that copy unacked."""
-        self.keys: dict[str, str] = {}
-        """message id -> routing key, for the inspector and tooltips."""
 
     def feed_all(self, events: Iterable[FlowEvent]) -> None:
         for event in events:
@@ -86,7 +84,6 @@ class FlowModel:
         m = event.msg or ""
         match event:
             case Published():
-                self.keys[m] = event.routing_key
                 if (ex := self.exchanges.get(event.exchange)) is not None:
                     ex.published += 1
             case Routed():

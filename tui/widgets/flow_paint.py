@@ -70,6 +70,14 @@ class Grid:
         self.chars = [[" "] * self.width for _ in range(self.height)]
         self.roles = [["bg"] * self.width for _ in range(self.height)]
 
+    def copy(self) -> Grid:
+        out = Grid.__new__(Grid)
+        out.width, out.height = self.width, self.height
+        out.chars = [list(row) for row in self.chars]
+        out.roles = [list(row) for row in self.roles]
+        out.hits = dict(self.hits)
+        return out
+
     def put(self, x: int, y: int, ch: str, role: str) -> None:
         if 0 <= y < self.height and 0 <= x < self.width:
             self.chars[y][x] = ch
@@ -113,11 +121,19 @@ class Grid:
         return "".join(self.chars[y])
 
 
-def paint(layout: FlowLayout, model: FlowModel, lens: Lens | None) -> Grid:
+def paint_wires(layout: FlowLayout, lens: Lens | None) -> Grid:
+    """The part that changes only with the layout or the lens: titles, wires and binding labels."""
     grid = Grid(layout.width, layout.height)
     _header(grid, layout)
     _wires(grid, layout, lens)
     _labels(grid, layout, lens)
+    return grid
+
+
+def paint(layout: FlowLayout, model: FlowModel, lens: Lens | None, wires: Grid | None = None) -> Grid:
+    """The whole still picture; pass `wires` (from paint_wires, same layout and lens) to reuse it."""
+    base = wires if wires is not None else paint_wires(layout, lens)
+    grid = base.copy()
     for box in layout.exchanges.values():
         _exchange(grid, layout, model, lens, box.name)
     for box in layout.queues.values():

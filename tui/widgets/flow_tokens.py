@@ -100,6 +100,10 @@ class TokenBoard:
     holders: dict[tuple[str, str], str] = field(default_factory=dict)
     jumped: int = 0
     """Legs skipped because of caps (shown as bundles)."""
+    wire_cap: int = WIRE_CAP
+    max_legs: int = MAX_LEGS
+    on_wire: dict[WireKey, int] = field(default_factory=dict)
+    """Legs per wire not yet pruned (kept as counts so a burst of thousands stays linear)."""
 
     # -- scheduling ------------------------------------------------------------------------------
     def feed(self, events: Iterable[FlowEvent], now: float) -> None:
@@ -176,14 +180,14 @@ class TokenBoard:
             return
         start = self._start(copy, now)
         duration = min(MAX_LEG, max(MIN_LEG, len(found.path) / CELLS_PER_SECOND)) / self.speed
-        on_wire = sum(1 for leg in self.legs if leg.wire == wire and leg.end > now)
-        if on_wire >= WIRE_CAP or len(self.legs) >= MAX_LEGS:
+        if self.on_wire.get(wire, 0) >= self.wire_cap or len(self.legs) >= self.max_legs:
             bundle = self.bundles.setdefault(wire, Bundle())
             bundle.count = bundle.count + 1 if bundle.until > now else 1
             bundle.until = start + duration
             self.jumped += 1
             return
         self.legs.append(Leg(msg, wire, start, duration, role, reverse))
+        self.on_wire[wire] = self.on_wire.get(wire, 0) + 1
         self.busy_until[copy] = start + duration
 
     def _flash(
@@ -199,6 +203,7 @@ class TokenBoard:
 
     def clear(self) -> None:
         self.legs.clear()
+        self.on_wire.clear()
         self.flashes.clear()
         self.bundles.clear()
         self.busy_until.clear()
@@ -207,11 +212,16 @@ class TokenBoard:
     def prune(self, now: float) -> None:
         """Drop what has finished (legs, flashes, bundles)."""
         if any(leg.end <= now for leg in self.legs):
+            for leg in self.legs:
+                if leg.end <= now:
+                    self.on_wire[leg.wire] -= 1
             self.legs = [leg for leg in self.legs if leg.end > now]
         if any(f.end <= now for f in self.flashes):
             self.flashes = [f for f in self.flashes if f.end > now]
         for wire in [w for w, b in self.bundles.items() if b.until <= now]:
             del self.bundles[wire]
+        if len(self.busy_until) > 2 * self.max_legs:
+            self.busy_until = {copy: t for copy, t in self.busy_until.items() if t > now}
 
     def busy(self, now: float) -> bool:
         """True while anything is moving, flashing or pending: the frame timer runs only then."""
