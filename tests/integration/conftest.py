@@ -9,32 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "rabbitmq.sh"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from rabbit_support import LOOPBACK, SCRIPT, RabbitBroker
 
 
-@dataclass(frozen=True)
-class RabbitBroker:
-    """The broker under test: its URL, and (when we started it) the state file to control it with."""
-
-    url: str
-    state: Path | None
-
-    def control(self, action: str) -> None:
-        """stop-app / start-app through the project's script (only for a node we started)."""
-        if self.state is None:
-            pytest.skip("the outage test needs a node started by scripts/rabbitmq.sh")
-        subprocess.run([str(SCRIPT), action, str(self.state)], check=True, timeout=120)
-
-
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"RabbitMQ integration tests must run in CI, but: {reason}", pytrace=False)
     pytest.skip(f"no RabbitMQ: {reason}")

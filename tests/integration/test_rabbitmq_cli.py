@@ -9,9 +9,9 @@ import time
 
 import amqp
 import pytest
-from conftest import ROOT, RabbitBroker
+from engine_runner import reset_rabbit
 from kombu import Connection
-from runner import reset_rabbit
+from rabbit_support import ROOT, RabbitBroker
 
 from core.scenario import load_scenario
 

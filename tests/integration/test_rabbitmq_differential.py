@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from conformance_cases import all_cases
-from conftest import RabbitBroker
+from engine_runner import EngineRun, Run, reset_rabbit, run_scenario
 from kombu import Connection
-from runner import EngineRun, Run, reset_rabbit, run_scenario
+from rabbit_support import ROOT, RabbitBroker
 
 from core.engine import FlowEngine
 from core.events import DeadLettered, Delivered, Published, Rejected, Returned, Routed
@@ -70,8 +70,6 @@ def scenario_of(name: str, topology: Topology) -> Scenario:
 
 # -- routing: RabbitMQ's own topic test cases ---------------------------------------------------
 def conformance_groups() -> list[tuple[str, list[tuple[str, str]], list[tuple[str, list[str]]]]]:
-    from conftest import ROOT
-
     data = json.loads((ROOT.parent / "shared" / "conformance" / "rabbitmq_topic_cases.json").read_text())
     groups: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, list[str]]]]] = {}
     for name, bindings, key, expected in all_cases(data):

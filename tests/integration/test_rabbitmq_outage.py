@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import RabbitBroker
-from runner import EngineRun, reset_rabbit
+from engine_runner import EngineRun, reset_rabbit
+from rabbit_support import RabbitBroker
 
 from core.engine import FlowEngine
 from core.events import BrokerStatus, ConsumerState

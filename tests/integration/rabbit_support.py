@@ -1,0 +1,27 @@
+"""The RabbitMQ under test, as the integration tests see it (imported by name: not a conftest)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "rabbitmq.sh"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class RabbitBroker:
+    """The broker under test: its URL, and (when we started it) the state file to control it with."""
+
+    url: str
+    state: Path | None
+
+    def control(self, action: str) -> None:
+        """stop-app / start-app through the project's script (only for a node we started)."""
+        if self.state is None:
+            pytest.skip("the outage test needs a node started by scripts/rabbitmq.sh")
+        subprocess.run([str(SCRIPT), action, str(self.state)], check=True, timeout=120)
