@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from flow_host import FlowHost, delivered_and_acked, published
+from flow_host import FlowHost, delivered_and_acked, engine_events, published
+from textual.pilot import Pilot
 
+from core.events import FlowEvent
+from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 from tui.widgets.flow_canvas import FlowCanvas
 
 
@@ -13,13 +16,15 @@ def screen_text(canvas: FlowCanvas) -> list[str]:
     return [canvas.render_line(y).text for y in range(canvas.size.height)]
 
 
-async def settle(pilot: object, canvas: FlowCanvas, timeout: float = 5.0) -> None:
+async def settle(pilot: Pilot[None], canvas: FlowCanvas, timeout: float = 5.0) -> None:
     """Wait (on state, generously) until the frame timer has stopped."""
+
     async def stopped() -> None:
         while canvas.animating:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(stopped(), timeout)
+    await pilot.pause()  # the last tick's final still frame
 
 
 def test_seed_shows_names_bindings_and_counts() -> None:
@@ -80,3 +85,156 @@ async def _animation_none_jumps_without_a_timer() -> None:
         assert canvas.board.moving == 0
         assert canvas.model.consumers["worker"].acked == 1
         assert canvas.model.queues["audit_queue"].ready == 1
+
+
+SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
+
+
+def test_at_80x24_nothing_overflows_and_twelve_queues_scroll() -> None:
+    asyncio.run(_at_80x24())
+
+
+async def _at_80x24() -> None:
+    for scenario in SCENARIOS:
+        app = FlowHost(scenario)
+        async with app.run_test(size=(80, 24)) as pilot:
+            canvas = app.canvas
+            await pilot.pause()
+            width = canvas.scrollable_content_region.width
+            assert canvas.virtual_size.width <= width, f"{scenario} scrolls sideways at 80 columns"
+            for y in range(canvas.size.height):
+                assert canvas.render_line(y).cell_length == width
+            if scenario == "twelve":
+                assert canvas.virtual_size.height > canvas.size.height
+                assert "q12_all" not in "\n".join(screen_text(canvas))
+                canvas.scroll_end(animate=False)
+                await pilot.pause()
+                assert "q12_all" in "\n".join(screen_text(canvas))
+
+
+def test_routing_lens_colours_matching_wires_and_clears() -> None:
+    asyncio.run(_lens())
+
+
+async def _lens() -> None:
+    app = FlowHost("seed")
+    async with app.run_test(size=(100, 30)) as pilot:
+        canvas = app.canvas
+        await pilot.pause()
+        layout = canvas.layout_geometry
+        video = layout.wires[("route", "media_exchange", "video_queue")].path[-2]
+        audit = layout.wires[("route", "media_exchange", "audit_queue")].path[-2]
+
+        def colour_at(cell: tuple[int, int]) -> object:
+            x, y = cell
+            strip = canvas.render_line(y - int(canvas.scroll_offset.y))
+            segment = next(iter(strip.crop(x, x + 1)))
+            assert segment.style is not None
+            return segment.style.color
+
+        plain = colour_at(video)
+        success = canvas._style("wire_match").color
+        canvas.preview_route("user.login")
+        await pilot.pause()
+        assert colour_at(audit) == success and colour_at(video) not in (success, plain)
+        canvas.preview_route("video.upload")
+        assert colour_at(video) == success == colour_at(audit)
+        canvas.preview_route(None)
+        assert colour_at(video) == plain == colour_at(audit)
+
+
+def test_clicks_select_nodes_moving_tokens_and_waiting_messages() -> None:
+    asyncio.run(_clicks())
+
+
+async def _clicks() -> None:
+    app = FlowHost("seed")
+    async with app.run_test(size=(100, 30)) as pilot:
+        canvas = app.canvas
+        await pilot.pause()
+        layout = canvas.layout_geometry
+        queue = layout.queues["video_queue"]
+        await pilot.click(FlowCanvas, offset=(queue.x + 3, queue.y))
+        consumer = layout.consumers["worker"]
+        await pilot.click(FlowCanvas, offset=(consumer.x + 1, consumer.y + 2))
+        assert app.selected == [("queue", "video_queue"), ("consumer", "worker")]
+        canvas.apply(published("m1", "video.upload", ("video_queue",)))
+        app.clock.advance(0.2)
+        canvas._sprites = None
+        (sprite,) = canvas.board.sprites(app.clock())
+        await pilot.click(FlowCanvas, offset=(sprite.x, sprite.y))
+        assert app.selected[-1] == ("token", "m1")
+        app.clock.advance(30)
+        await settle(pilot, canvas)
+        # Now waiting in the queue: its dot is clickable too.
+        await pilot.click(FlowCanvas, offset=(queue.x + 2, queue.mid_y))
+        assert app.selected[-1] == ("token", "m1")
+
+
+def test_hostile_names_render_literally_and_do_nothing_when_clicked() -> None:
+    asyncio.run(_hostile())
+
+
+async def _hostile() -> None:
+    topology = Topology(
+        (ExchangeSpec("[@click=app.quit]", "topic"),),
+        (QueueSpec("a.[/]", (BindingSpec("[@click=app.quit]", "[red]x"),)),),
+        (ConsumerSpec("[b]worker", ("a.[/]",)),),
+    ).validate()
+    app = FlowHost(topology)
+    async with app.run_test(size=(100, 30)) as pilot:
+        canvas = app.canvas
+        canvas.apply(published("[/]", "[red]x", ("a.[/]",), exchange="[@click=app.quit]"))
+        canvas.apply(delivered_and_acked("[/]", "a.[/]", "[b]worker"))
+        app.clock.advance(30)
+        await settle(pilot, canvas)
+        text = "\n".join(screen_text(canvas))
+        for literal in ("[@click=app.quit]", "a.[/]", "[red]x", "[b]worker"):
+            assert literal in text
+        box = canvas.layout_geometry.exchanges["[@click=app.quit]"]
+        await pilot.click(FlowCanvas, offset=(box.x + 3, box.y))
+        await pilot.pause()
+        assert app.is_running
+        assert app.selected == [("exchange", "[@click=app.quit]")]
+        assert all(not seg.style or not seg.style.meta for seg in canvas.render_line(box.y))
+
+
+def test_a_real_engine_run_through_the_canvas() -> None:
+    events = engine_events("seed")
+    asyncio.run(_real_run(events))
+
+
+async def _real_run(events: list[FlowEvent]) -> None:
+    app = FlowHost("seed")
+    async with app.run_test(size=(120, 30)) as pilot:
+        canvas = app.canvas
+        for start in range(0, len(events), 4):
+            canvas.apply(events[start : start + 4])
+            app.clock.advance(1 / 30)
+            await pilot.pause()
+        assert canvas.animating
+        worker = canvas.model.consumers["worker"]
+        assert (worker.processed, worker.acked) == (3, 3)
+        app.clock.advance(60)
+        await settle(pilot, canvas)
+        text = "\n".join(screen_text(canvas))
+        assert "in 2" in text and "done 3" in text
+        assert "0 ready 0 unacked" in text
+
+
+def test_theme_change_repaints_in_the_new_colours() -> None:
+    asyncio.run(_theme())
+
+
+async def _theme() -> None:
+    app = FlowHost("seed")
+    async with app.run_test(size=(100, 30)) as pilot:
+        canvas = app.canvas
+        await pilot.pause()
+        before = canvas._style("q_border")
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert canvas._style("q_border") != before
+        row = canvas.layout_geometry.queues["video_queue"].y
+        styles = {seg.style for seg in canvas.render_line(row - int(canvas.scroll_offset.y))}
+        assert canvas._style("q_border") in styles

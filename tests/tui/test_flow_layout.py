@@ -17,9 +17,7 @@ SIZES = ((66, 20), (80, 24), (120, 40), (200, 50))
 
 
 def many_queues(n: int) -> Topology:
-    queues = tuple(
-        QueueSpec(f"queue_{i:02d}", (BindingSpec("ex", f"k{i}.#"),)) for i in range(n)
-    )
+    queues = tuple(QueueSpec(f"queue_{i:02d}", (BindingSpec("ex", f"k{i}.#"),)) for i in range(n))
     return Topology(
         (ExchangeSpec("ex", "topic"),),
         queues,
@@ -131,9 +129,10 @@ def test_lens_marks_matching_bindings_and_queues() -> None:
     lens = lens_for(topology, "user.login", None)
     assert lens.queues == {"audit_queue"}
     grid = paint(layout, FlowModel(topology), lens)
-    video, audit = layout.wires[("route", "media_exchange", "video_queue")], layout.wires[
-        ("route", "media_exchange", "audit_queue")
-    ]
+    video, audit = (
+        layout.wires[("route", "media_exchange", "video_queue")],
+        layout.wires[("route", "media_exchange", "audit_queue")],
+    )
     x, y = audit.path[-2]
     assert grid.roles[y][x] == "wire_match"
     x, y = video.path[-2]

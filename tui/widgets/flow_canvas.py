@@ -29,7 +29,8 @@ from tui.widgets.flow_paint import Grid, paint, paint_wires, token_role
 from tui.widgets.flow_tokens import Sprite, TokenBoard
 
 FRAME_SECONDS = 1 / 30
-TOKEN_COLOURS = ("#4fc1ff", "#7b8cff", "#ff9f43", "#2ec4b6", "#c3a6ff", "#f0f0f0")
+TOKEN_COLOURS = ("#4fc1ff", "#8c9eff", "#2ec4b6", "#c3a6ff", "#f4a7c3", "#e6e6e6")
+"""Per-message token colours: none of them green (ack), orange/yellow (requeue) or magenta (dead)."""
 DEAD_COLOUR = "#d45fd4"
 GREY = "#8a8a8a"
 
@@ -114,7 +115,9 @@ class FlowCanvas(ScrollView, can_focus=True):
         self.board.feed(events, now)
         self._static = None
         self._sprites = None
-        self.refresh()
+        if self._timer is None:
+            self.refresh()
+        # else: the running frame timer repaints within 1/30 s, so a busy stream costs one render a frame.
         self._ensure_timer(now)
 
     def set_speed(self, speed: float) -> None:
@@ -203,11 +206,11 @@ class FlowCanvas(ScrollView, can_focus=True):
         primary = colour(theme.primary, "#0178d4")
         accent = colour(theme.accent, "#ffa62b")
         secondary = colour(theme.secondary, theme.primary)
-        dead = Color.parse(DEAD_COLOUR)
+        dead = Color.parse(DEAD_COLOUR) if theme.dark else Color.parse(DEAD_COLOUR).darken(0.25)
         muted = fg.blend(bg, 0.45)
         faint = fg.blend(bg, 0.72)
 
-        def st(color: Color, bold: bool = False, dim_bg: bool = False) -> Style:
+        def st(color: Color, bold: bool = False) -> Style:
             return base + Style(color=color.rich_color, bold=bold)
 
         styles = {
@@ -250,7 +253,8 @@ class FlowCanvas(ScrollView, can_focus=True):
             "bundle": st(accent, bold=True),
         }
         for i, value in enumerate(TOKEN_COLOURS):
-            styles[f"tok{i}"] = st(Color.parse(value) if i < len(TOKEN_COLOURS) - 1 else fg, bold=True)
+            token = Color.parse(value)
+            styles[f"tok{i}"] = st(token if theme.dark else token.darken(0.45), bold=True)
         self._styles = styles
 
     def _invalidate(self, *, wires: bool = False) -> None:

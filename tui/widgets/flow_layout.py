@@ -284,7 +284,7 @@ def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_
     q_x = layout.columns[1]
     trunk = {name: ex_right + 2 + 2 * i for i, name in enumerate(routed)}
     dl_trunk = {name: ex_right + 2 + 2 * (len(routed) + i) for i, name in enumerate(dlx_names)}
-    label_x = ex_right + 1 + 2 * (len(routed) + len(dlx_names))
+    pending: list[tuple[int, str, tuple[tuple[str, str, int], ...]]] = []
     for q in topology.queues:
         qbox = layout.queues[q.name]
         parts: list[tuple[str, str, int]] = []
@@ -302,7 +302,7 @@ def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_
             path, bits = _path(_dedupe(points))
             layout.wires[key] = Wire(key, path, bits)
         if parts:
-            layout.labels.append(Label(label_x + 1, qbox.mid_y, q_x - 3 - label_x, q.name, tuple(parts)))
+            pending.append((qbox.mid_y, q.name, tuple(parts)))
         dlx = q.dead_letter_exchange
         if dlx and dlx in layout.exchanges:
             ex = layout.exchanges[dlx]
@@ -311,6 +311,15 @@ def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_
             points = [(q_x - 1, row), (tx, row), (tx, ex.y + 2), (ex.right, ex.y + 2)]
             path, bits = _path(_dedupe(points))
             layout.wires[("dead", q.name, dlx)] = Wire(("dead", q.name, dlx), path, bits)
+    # A label starts just right of the last vertical wire crossing its row, so it never hides one.
+    crossing: dict[int, int] = {}
+    for wire in layout.wires.values():
+        for (x, y), b in zip(wire.path, wire.bits, strict=True):
+            if b & (N | S) and x < q_x:
+                crossing[y] = max(crossing.get(y, 0), x)
+    for row, name, parts in pending:
+        start = crossing.get(row, ex_right) + 2
+        layout.labels.append(Label(start, row, q_x - 2 - start, name, parts))
 
 
 def _consume_wires(layout: FlowLayout, topology: Topology) -> None:

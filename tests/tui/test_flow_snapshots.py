@@ -1,0 +1,55 @@
+"""Snapshots of the flow canvas alone: a pinned clock makes tokens stand still mid-flight."""
+
+from __future__ import annotations
+
+from flow_host import FlowHost, delivered_and_acked, published
+from textual.pilot import Pilot
+
+from core.events import ConsumerState, DeadLettered, Delivered, Rejected
+
+
+def test_seed_tokens_in_flight_with_the_lens(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    app = FlowHost("seed")
+
+    async def steps(pilot: Pilot[None]) -> None:
+        await pilot.pause()  # sized first: travel times come from the laid-out wire lengths
+        canvas = app.canvas
+        canvas.apply(published("00000001", "video.upload", ("audit_queue", "video_queue")))
+        canvas.apply(delivered_and_acked("00000001", "audit_queue"))
+        canvas.apply(published("00000002", "user.login", ("audit_queue",)))
+        canvas.apply(published("00000003", "nowhere", ()))
+        app.clock.advance(0.3)
+        canvas.preview_route("video.up")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(110, 26), run_before=steps)
+
+
+def test_dead_letter_at_rest_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    app = FlowHost("dead_letter")
+
+    async def steps(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        app.animation_level = "none"
+        canvas = app.canvas
+        canvas.apply(published("00000001", "order.created", ("orders_queue",), exchange="orders"))
+        canvas.apply(delivered_and_acked("00000001", "orders_queue", "billing"))
+        canvas.apply(published("00000002", "order.created", ("orders_queue",), exchange="orders"))
+        canvas.apply(
+            [
+                Delivered(msg="00000002", queue="orders_queue", consumer="billing"),
+                Rejected(msg="00000002", queue="orders_queue", consumer="billing", action="dead_letter"),
+                DeadLettered(
+                    msg="00000002",
+                    queue="orders_queue",
+                    reason="rejected",
+                    exchange="orders.dlx",
+                    queues=("orders_dead",),
+                ),
+                ConsumerState(consumer="janitor", state="paused"),
+            ]
+        )
+        canvas.apply(published("00000003", "order.cancelled", (), exchange="orders"))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps)
