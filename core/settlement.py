@@ -28,6 +28,8 @@ class MessageFate:
     routed: bool = False
     open_copies: set[str] = field(default_factory=set)
     outcomes: dict[str, str] = field(default_factory=dict)
+    early: dict[str, str] = field(default_factory=dict)
+    """Copies closed before the routed event arrived (threads race; a fast consumer can win)."""
 
     @property
     def settled(self) -> bool:
@@ -53,7 +55,8 @@ class SettlementTracker:
         if isinstance(event, Routed):
             if not fate.routed:
                 fate.routed = True
-                fate.open_copies = set(event.queues)
+                fate.open_copies = set(event.queues) - set(fate.early)
+                fate.outcomes.update(fate.early)
                 if not event.queues:
                     fate.outcomes["-"] = "unroutable"
         elif isinstance(event, Returned):
@@ -72,7 +75,9 @@ class SettlementTracker:
 
     @staticmethod
     def _close(fate: MessageFate, queue: str, outcome: str) -> None:
-        if queue in fate.open_copies:
+        if not fate.routed:
+            fate.early[queue] = outcome
+        elif queue in fate.open_copies:
             fate.open_copies.discard(queue)
             fate.outcomes[queue] = outcome
 
