@@ -147,12 +147,20 @@ def run_scenario(
     timeout: float = 60.0,
     speed: float = 4.0,
     setup: Callable[[FlowEngine], None] | None = None,
+    until: Callable[[Run], bool] | None = None,
 ) -> Run:
-    """Publish (exchange, key, body, headers) on `url` and return the run once all settled."""
+    """Publish (exchange, key, body, headers) on `url`; return once all settled (and `until` holds).
+
+    `until` waits for follow-ups that happen after a copy settles, e.g. a dead-lettered copy being
+    delivered from the dead-letter queue.
+    """
     engine = FlowEngine(scenario, url, speed=speed)
     if setup is not None:
         setup(engine)
     requests = [engine.make_request(ex, key, body, headers) for ex, key, body, headers in publishes]
     with EngineRun(engine) as running:
         running.enqueue(requests)
-        return running.settle(len(requests), timeout)
+        run = running.settle(len(requests), timeout)
+        if until is not None:
+            assert running.wait_for(until, timeout), "settled, but the follow-up never happened"
+        return run

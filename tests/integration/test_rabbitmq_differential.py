@@ -125,6 +125,10 @@ def rabbit_routing(url: str, topology: Topology, keys: list[str]) -> tuple[list[
     return [tuple(sorted(where[r.msg])) for r in requests], returned
 
 
+def _delivered_from(run: Run, queue: str) -> int:
+    return sum(1 for d in run.of(Delivered) if d.queue == queue)
+
+
 def _queued(url: str, queue: str) -> int:
     with Connection(url) as conn:
         _name, ready, _consumers = conn.channel().queue_declare(queue=queue, passive=True)
@@ -208,7 +212,7 @@ def test_dead_letter_and_unroutable_same_on_both(rabbit: RabbitBroker) -> None:
         ("orders", "order.created", {"order": 2, "fail": True}, {}),
         ("orders", "order.cancelled", {"order": 3}, {}),
     ]
-    local, real = both(rabbit, scenario, publishes)
+    local, real = both(rabbit, scenario, publishes, until=lambda r: _delivered_from(r, "orders_dead") == 1)
     assert signature(local) == signature(real)
     outcomes = [s[2] for s in signature(real)]
     assert outcomes == [
@@ -234,7 +238,7 @@ def test_ttl_expiry_same_on_both(rabbit: RabbitBroker) -> None:
     )
     scenario = scenario_of("ttl", topology)
     publishes = [("ttl_ex", "job", {"n": n}, {}) for n in range(3)]
-    local, real = both(rabbit, scenario, publishes)
+    local, real = both(rabbit, scenario, publishes, until=lambda r: _delivered_from(r, "ttl_dead") == 3)
     assert signature(local) == signature(real)
     assert all(s[2] == [("ttl_q", "expired")] for s in signature(real))
     for run in (local, real):  # and both say where the expired copies went
@@ -242,7 +246,7 @@ def test_ttl_expiry_same_on_both(rabbit: RabbitBroker) -> None:
 
 
 def test_crash_redelivery_same_on_both(rabbit: RabbitBroker) -> None:
-    topology = worker_topology("cr", "requeue", work=1.0)
+    topology = worker_topology("cr", "requeue", work=4.0)  # 1 s at speed 4: the crash lands mid-work
     scenario = scenario_of("crash", topology)
     runs = []
     reset_rabbit(rabbit.url, topology)
