@@ -41,8 +41,16 @@ async def _seed_shows_names_bindings_and_counts() -> None:
             assert word in text
         canvas.apply(published("m1", "video.upload", ("audit_queue", "video_queue")))
         await pilot.pause()
-        assert canvas.model.queues["video_queue"].ready == 1
-        assert "1 ready" in "\n".join(screen_text(canvas)) or "1 rdy" in "\n".join(screen_text(canvas))
+        # The count goes up when the token gets there, not before.
+        assert canvas.model.queues["video_queue"].ready == 0 and canvas.pending == 1
+        (leg, *_) = canvas.board.legs
+        app.clock.advance(leg.duration - 0.01)
+        await pilot.pause(0.1)
+        assert canvas.model.queues["video_queue"].ready == 0
+        app.clock.advance(0.02)
+        await settle(pilot, canvas)
+        assert canvas.model.queues["video_queue"].ready == 1 and canvas.pending == 0
+        assert "1 ready" in "\n".join(screen_text(canvas))
 
 
 def test_timer_runs_only_while_tokens_move() -> None:
@@ -213,10 +221,10 @@ async def _real_run(events: list[FlowEvent]) -> None:
             app.clock.advance(1 / 30)
             await pilot.pause()
         assert canvas.animating
-        worker = canvas.model.consumers["worker"]
-        assert (worker.processed, worker.acked) == (3, 3)
         app.clock.advance(60)
         await settle(pilot, canvas)
+        worker = canvas.model.consumers["worker"]
+        assert (worker.processed, worker.acked) == (3, 3)
         text = "\n".join(screen_text(canvas))
         assert "in 2" in text and "done 3" in text
         assert "0 ready 0 unacked" in text

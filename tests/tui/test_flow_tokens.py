@@ -3,6 +3,8 @@ and the counts a real engine run leaves behind."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from flow_host import delivered_and_acked, engine_events, published
 
@@ -159,3 +161,33 @@ def test_counts_after_a_real_dead_letter_run() -> None:
     board.feed(events, T0)
     roles = {leg.role for leg in board.legs}
     assert {"token", "dead"} <= roles
+
+
+def test_counts_change_when_the_token_gets_there() -> None:
+    board, _ = board_for()
+    events = [*published("m1", "video.upload", ("video_queue",)), *delivered_and_acked("m1", "video_queue")]
+    times = dict(
+        zip((e.kind + (getattr(e, "state", "")) for e in events), board.feed(events, T0), strict=True)
+    )
+    route, consume = board.legs
+    assert times["published"] == T0
+    assert times["routed"] == pytest.approx(route.end)
+    assert times["delivered"] == pytest.approx(consume.start)
+    assert times["consumer_stateworking"] == pytest.approx(consume.start)
+    assert times["acked"] == pytest.approx(consume.end)
+    assert times["consumer_stateidle"] == pytest.approx(consume.end)
+
+
+def test_a_lagging_copy_jumps_but_its_counts_never_run_backwards() -> None:
+    board, _ = board_for()
+    events = list(published("m1", "video.upload", ("video_queue",)))
+    for _ in range(6):  # a crash loop: delivered and handed back, over and over, in one batch
+        events += [
+            Delivered(msg="m1", queue="video_queue", consumer="worker"),
+            Requeued(msg="m1", queue="video_queue", reason="consumer crashed"),
+        ]
+    times = board.feed(events, T0)
+    starts = [leg.start for leg in board.legs]
+    assert any(b < a for a, b in pairwise(starts)), "some leg jumped back to now"
+    assert max(starts) - T0 <= 2.5 + 1.1
+    assert times == sorted(times), "counts never show an event before an earlier one of the same copy"

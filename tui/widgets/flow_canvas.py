@@ -7,6 +7,9 @@ token are re-spliced. The frame timer runs only while something moves and never 
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -98,6 +101,9 @@ class FlowCanvas(ScrollView, can_focus=True):
         self._sprites: dict[int, list[Sprite]] | None = None
         self._styles: dict[str, Style] = {}
         self._timer: Timer | None = None
+        self._pending: list[tuple[float, int, FlowEvent]] = []
+        """Heap of (time, arrival order, event): counts change when the token gets there."""
+        self._sequence = itertools.count()
         self.lines_rendered = 0
         """render_line calls so far (benchmarks check that nothing renders at rest)."""
         self.static_builds = 0
@@ -110,9 +116,15 @@ class FlowCanvas(ScrollView, can_focus=True):
         if not events:
             return
         now = self._clock()
-        self.model.feed_all(events)
         self.board.animate = self._animated
-        self.board.feed(events, now)
+        times = self.board.feed(events, now)
+        if self.board.animate:
+            for at, event in zip(times, events, strict=True):
+                heapq.heappush(self._pending, (at, next(self._sequence), event))
+            self._release(now)
+        else:
+            self._release(math.inf)
+            self.model.feed_all(events)
         self._static = None
         self._sprites = None
         if self._timer is None:
@@ -142,12 +154,28 @@ class FlowCanvas(ScrollView, can_focus=True):
         """True while the frame timer runs."""
         return self._timer is not None
 
+    def _release(self, now: float) -> bool:
+        """Feed the counts every event whose moment on screen has come; True when any was."""
+        released = False
+        while self._pending and self._pending[0][0] <= now:
+            self.model.feed(heapq.heappop(self._pending)[2])
+            released = True
+        return released
+
+    @property
+    def pending(self) -> int:
+        """Events waiting for their token to arrive before they show in the counts."""
+        return len(self._pending)
+
     def _ensure_timer(self, now: float) -> None:
         if not self._animated:
             self.board.clear()
+            if self._release(math.inf):
+                self._static = None
+                self.refresh()
             self._stop_timer()
             return
-        if self._timer is None and self.board.busy(now):
+        if self._timer is None and (self.board.busy(now) or self._pending):
             self._timer = self.set_interval(FRAME_SECONDS, self._tick, name="flow-frames")
 
     def _stop_timer(self) -> None:
@@ -160,8 +188,12 @@ class FlowCanvas(ScrollView, can_focus=True):
         now = self._clock()
         self.board.prune(now)
         self._sprites = None
-        if not self.board.busy(now) or not self._animated:
+        if self._release(now if self._animated else math.inf):
+            self._static = None
+        if not (self.board.busy(now) or self._pending) or not self._animated:
             self._stop_timer()
+        elif not self.screen.is_active:
+            return  # under a modal screen: keep time, skip the repaint
         self.refresh()
 
     # -- geometry and styles ---------------------------------------------------------------------

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 from core.events import (
     Acked,
+    ConsumerState,
     DeadLettered,
     Delivered,
     Dropped,
     Expired,
     FlowEvent,
+    QueueDepth,
     Rejected,
     Requeued,
     Returned,
@@ -104,63 +106,106 @@ class TokenBoard:
     max_legs: int = MAX_LEGS
     on_wire: dict[WireKey, int] = field(default_factory=dict)
     """Legs per wire not yet pruned (kept as counts so a burst of thousands stays linear)."""
+    shown_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(msg, queue) copy -> when its latest event shows in the counts."""
+    node_time: dict[tuple[str, str], float] = field(default_factory=dict)
+    """("queue"|"consumer", name) -> when its latest copy event shows (state and depth wait for it)."""
 
     # -- scheduling ------------------------------------------------------------------------------
-    def feed(self, events: Iterable[FlowEvent], now: float) -> None:
-        for event in events:
-            self._feed(event, now)
+    def feed(self, events: Iterable[FlowEvent], now: float) -> list[float]:
+        """Schedule the animation of each event; returns when each should show in the counts.
 
-    def _feed(self, event: FlowEvent, now: float) -> None:
+        Counts follow the tokens: a queue's count goes up when the token arrives, a consumer's
+        ack count when the ✓ flashes. Per message copy and per node these times never go backwards.
+        """
+        return [self._feed(event, now) for event in events]
+
+    def _feed(self, event: FlowEvent, now: float) -> float:
         m = event.msg or ""
-        match event:
-            case Delivered():
-                self.holders[(m, event.queue)] = event.consumer
+        if isinstance(event, Delivered):
+            self.holders[(m, event.queue)] = event.consumer
         if not self.animate:
             self._forget(event)
-            return
+            return now
         match event:
             case Routed():
+                t = now
                 if not event.queues:
-                    self._flash(m, "✗", "unroutable", ("exchange", event.exchange), now, (m, ""))
+                    t = self._flash(m, "✗", "unroutable", ("exchange", event.exchange), now, (m, ""))
+                ends = []
                 for qn in event.queues:
                     source = event.exchange
                     if ("route", source, qn) not in self.layout_ref().wires and event.via_alternate:
                         source = event.via_alternate
-                    self._leg(m, ("route", source, qn), "token", now, (m, qn))
+                    ends.append(self._leg(m, ("route", source, qn), "token", now, (m, qn))[1])
+                t = max([t, *ends])
+                return self._shown(t, [(m, qn) for qn in event.queues], [("queue", q) for q in event.queues])
             case Returned():
-                self._flash(m, "↩", "returned", ("exchange", event.exchange), now, (m, ""))
+                return self._flash(m, "↩", "returned", ("exchange", event.exchange), now, (m, ""))
             case Delivered():
-                self._leg(m, ("consume", event.queue, event.consumer), "token", now, (m, event.queue))
+                wire = ("consume", event.queue, event.consumer)
+                t = self._leg(m, wire, "token", now, (m, event.queue))[0]
+                return self._shown(
+                    t, [(m, event.queue)], [("queue", event.queue), ("consumer", event.consumer)]
+                )
             case Acked():
-                self._flash(m, "✓", "ack", ("consumer", event.consumer), now, (m, event.queue))
+                t = self._flash(m, "✓", "ack", ("consumer", event.consumer), now, (m, event.queue))
+                t = self._shown(t, [(m, event.queue)], [("queue", event.queue), ("consumer", event.consumer)])
                 self._forget(event)
-            case Rejected() if event.action == "drop":
-                self._flash(m, "✗", "dead", ("consumer", event.consumer), now, (m, event.queue))
+                return t
+            case Rejected():
+                copy = (m, event.queue)
+                t = self._start(copy, now)
+                if event.action == "drop":
+                    t = self._flash(m, "✗", "dead", ("consumer", event.consumer), now, copy)
+                return self._shown(t, [copy], [("queue", event.queue), ("consumer", event.consumer)])
             case Requeued():
-                holder = self.holders.pop((m, event.queue), None)
+                copy = (m, event.queue)
+                holder = self.holders.pop(copy, None)
+                nodes = [("queue", event.queue)]
                 if holder is not None:
                     wire = ("consume", event.queue, holder)
-                    self._leg(m, wire, "requeue", now, (m, event.queue), reverse=True)
+                    t = self._leg(m, wire, "requeue", now, copy, reverse=True)[1]
+                    nodes.append(("consumer", holder))
                 else:
-                    self._flash(m, "↺", "requeue", ("queue", event.queue), now, (m, event.queue))
+                    t = self._flash(m, "↺", "requeue", ("queue", event.queue), now, copy)
+                return self._shown(t, [copy], nodes)
             case DeadLettered():
                 self.holders.pop((m, event.queue), None)
                 copy = (m, event.queue)
                 if event.exchange and ("dead", event.queue, event.exchange) in self.layout_ref().wires:
-                    self._leg(m, ("dead", event.queue, event.exchange), "dead", now, copy)
+                    t = self._leg(m, ("dead", event.queue, event.exchange), "dead", now, copy)[1]
                 else:
-                    self._flash(m, "☠", "dead", ("queue", event.queue), now, copy)
-                after = self.busy_until.pop(copy, now)
+                    t = self._flash(m, "☠", "dead", ("queue", event.queue), now, copy)
+                after = max(t, self.busy_until.pop(copy, now))
                 for qn in event.queues:
                     self.busy_until[(m, qn)] = max(after, self.busy_until.get((m, qn), now))
-                    self._leg(m, ("route", event.exchange, qn), "dead", now, (m, qn))
+                    t = max(t, self._leg(m, ("route", event.exchange, qn), "dead", now, (m, qn))[1])
+                copies = [copy, *((m, qn) for qn in event.queues)]
+                return self._shown(t, copies, [("queue", q) for q in (event.queue, *event.queues)])
             case Expired():
-                self._flash(m, "⌛", "muted", ("queue", event.queue), now, (m, event.queue))
+                t = self._flash(m, "⌛", "muted", ("queue", event.queue), now, (m, event.queue))
+                return self._shown(t, [(m, event.queue)], [("queue", event.queue)])
             case Dropped():
-                self._flash(m, "✗", "dead", ("queue", event.queue), now, (m, event.queue))
+                t = self._flash(m, "✗", "dead", ("queue", event.queue), now, (m, event.queue))
+                t = self._shown(t, [(m, event.queue)], [("queue", event.queue)])
                 self._forget(event)
+                return t
+            case ConsumerState():
+                return max(now, self.node_time.get(("consumer", event.consumer), now))
+            case QueueDepth():
+                return max(now, self.node_time.get(("queue", event.queue), now))
             case _:
-                pass
+                return now
+
+    def _shown(self, t: float, copies: list[tuple[str, str]], nodes: list[tuple[str, str]]) -> float:
+        """Never earlier than what was already shown for the same copies; nodes remember the time."""
+        t = max([t, *(self.shown_at.get(c, t) for c in copies)])
+        for c in copies:
+            self.shown_at[c] = t
+        for n in nodes:
+            self.node_time[n] = max(t, self.node_time.get(n, t))
+        return t
 
     def _forget(self, event: FlowEvent) -> None:
         if isinstance(event, Acked | Dropped) or (isinstance(event, Rejected) and event.action == "drop"):
@@ -174,34 +219,39 @@ class TokenBoard:
 
     def _leg(
         self, msg: str, wire: WireKey, role: str, now: float, copy: tuple[str, str], reverse: bool = False
-    ) -> None:
+    ) -> tuple[float, float]:
+        """Schedule one token along `wire` after the copy's previous leg; returns (start, end)."""
         found = self.layout_ref().wires.get(wire)
-        if found is None:
-            return
         start = self._start(copy, now)
+        if found is None:
+            return start, start
         duration = min(MAX_LEG, max(MIN_LEG, len(found.path) / CELLS_PER_SECOND)) / self.speed
         if self.on_wire.get(wire, 0) >= self.wire_cap or len(self.legs) >= self.max_legs:
             bundle = self.bundles.setdefault(wire, Bundle())
             bundle.count = bundle.count + 1 if bundle.until > now else 1
             bundle.until = start + duration
             self.jumped += 1
-            return
+            return start, start
         self.legs.append(Leg(msg, wire, start, duration, role, reverse))
         self.on_wire[wire] = self.on_wire.get(wire, 0) + 1
         self.busy_until[copy] = start + duration
+        return start, start + duration
 
     def _flash(
         self, msg: str, glyph: str, role: str, anchor: tuple[str, str], now: float, copy: tuple[str, str]
-    ) -> None:
+    ) -> float:
         start = self._start(copy, now)
         self.flashes.append(Flash(msg, glyph, role, anchor, start, FLASH_SECONDS / self.speed))
         if len(self.flashes) > MAX_LEGS:
             del self.flashes[: len(self.flashes) - MAX_LEGS]
+        return start
 
     def set_speed(self, speed: float) -> None:
         self.speed = max(0.05, float(speed))
 
     def clear(self) -> None:
+        self.shown_at.clear()
+        self.node_time.clear()
         self.legs.clear()
         self.on_wire.clear()
         self.flashes.clear()
@@ -222,6 +272,8 @@ class TokenBoard:
             del self.bundles[wire]
         if len(self.busy_until) > 2 * self.max_legs:
             self.busy_until = {copy: t for copy, t in self.busy_until.items() if t > now}
+        if len(self.shown_at) > 2 * self.max_legs:
+            self.shown_at = {copy: t for copy, t in self.shown_at.items() if t > now}
 
     def busy(self, now: float) -> bool:
         """True while anything is moving, flashing or pending: the frame timer runs only then."""
@@ -255,15 +307,20 @@ class TokenBoard:
         return out
 
     def bundle_labels(self, now: float) -> list[tuple[int, int, str]]:
-        """(x, y, "\u00d7N") for every wire currently carrying a bundle, placed near the wire's start."""
+        """(x, y, "\u00d7N") for every wire carrying a bundle: on a binding wire just before its queue
+        (each queue has its own branch there), on other wires just after the queue they leave."""
         layout = self.layout_ref()
         out: list[tuple[int, int, str]] = []
         for key, bundle in self.bundles.items():
             wire = layout.wires.get(key)
             if wire is None or bundle.until <= now:
                 continue
-            x, y = wire.path[min(len(wire.path) - 1, 1)]
-            out.append((x, y, f"\u00d7{bundle.count}"))
+            text = f"\u00d7{bundle.count}"
+            if wire.kind == "route":
+                x, y = wire.path[max(0, len(wire.path) - 2 - len(text))]
+            else:
+                x, y = wire.path[min(len(wire.path) - 1, 1)]
+            out.append((x, y, text))
         return out
 
 
