@@ -196,7 +196,8 @@ class EventStream:
         with self._cond:
             self._items.append(event)
             self.total += 1
-            self._cond.notify_all()
+            if len(self._items) == 1:  # only a reader waiting on an empty stream needs waking
+                self._cond.notify_all()
 
     def drain(self, limit: int | None = None) -> list[FlowEvent]:
         """Take up to `limit` events (all when None), oldest first."""

@@ -19,6 +19,7 @@ from core.eventlog import describe
 from core.settlement import SettlementTracker
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 2, 3
+BATCH_SECONDS = 0.005
 
 
 @dataclass
@@ -105,7 +106,8 @@ def _watch(
     deadline = time.monotonic() + options.timeout
     write = out.write
     while True:
-        engine.events.wait(0.05)
+        if engine.events.wait(0.05):
+            time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
         lines = []
         for event in engine.events.drain():
             tracker.feed(event)
