@@ -92,7 +92,8 @@ def _explain_topic(pattern: str, key: str) -> tuple[bool, Text]:
 
 def _explain_headers(arguments: Mapping[str, Any], headers: Mapping[str, Any]) -> tuple[bool, Text]:
     mode = str(arguments.get("x-match", "all"))
-    text = Text(f"x-match={mode}:", "dim")
+    text = Text()
+    text.append(f"x-match={mode}:", "dim")
     for name, value in arguments.items():
         if name == "x-match":
             continue
@@ -141,7 +142,8 @@ def destination(topology: Topology, exchange: str, key: str, headers: Mapping[st
     result = route(topology, exchange, key, headers)
     if not result.queues:
         return Text("-> no queue: unroutable, the exchange drops it", "bold yellow")
-    text = Text("-> ", "bold")
+    text = Text()
+    text.append("-> ", "bold")
     text.append(", ".join(result.queues), "bold green")
     if result.via_alternate:
         text.append(f"  (via alternate exchange {result.via_alternate})", "dim")

@@ -50,7 +50,8 @@ def styled(line: str) -> Text:
     """Colour the leading verb; the rest (keys, bodies) stays plain text."""
     verb, _, rest = line.partition(" ")
     verb_key = verb.rstrip(":")
-    text = Text(verb, STYLES.get(verb_key, "bold"))
+    text = Text()
+    text.append(verb, STYLES.get(verb_key, "bold"))
     if rest:
         text.append(" ")
         text.append(rest)
@@ -64,6 +65,7 @@ class EventLog(RichLog):
     EventLog {
         background: $surface;
         scrollbar-size-vertical: 1;
+        overflow-x: hidden;
     }
     """
 

@@ -68,6 +68,7 @@ def message_text(state: FlowState, record: MessageRecord) -> Text:
             text.append(f"    · {step}\n")
     for note in record.notes:
         text.append(f"note: {note}\n", "yellow")
+    text.append("\nEsc closes · F1 shows the newest message · click a token or a box", "dim")
     return text
 
 
@@ -126,6 +127,7 @@ def node_text(state: FlowState, kind: str, name: str) -> Text:
             text.append(f"  {msg} ")
             text.append(record.routing_key or '""', "cyan")
             text.append(f"  {outcome}\n", "dim")
+    text.append("\nEsc closes · F1 shows the newest message", "dim")
     return text
 
 

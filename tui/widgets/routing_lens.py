@@ -14,7 +14,7 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Select, Static
@@ -38,7 +38,8 @@ class RoutingLens(Vertical):
         & #message-body { width: 1fr; margin-left: 1; }
         & #lens-problem { height: 1; color: $text-muted; padding: 0 1; }
         & #lens-problem.-error { color: $error; text-style: bold; }
-        & #matches { height: auto; max-height: 14; padding: 0 1; }
+        & #matches-scroll { height: auto; max-height: 14; }
+        & #matches { height: auto; padding: 0 1; }
     }
     """
 
@@ -103,7 +104,8 @@ class RoutingLens(Vertical):
             )
             yield Input(placeholder=self._body_placeholder(), compact=True, id="message-body")
         yield Static(id="lens-problem", markup=False)
-        yield Static(id="matches", markup=False)
+        with VerticalScroll(id="matches-scroll"):
+            yield Static(id="matches", markup=False)
 
     def _body_placeholder(self) -> str:
         spec = self._spec()
@@ -175,7 +177,8 @@ class RoutingLens(Vertical):
         self.post_message(self.Preview(self, key if typed else None, headers))
 
     def _idle_text(self, spec: ExchangeSpec) -> Text:
-        text = Text(f"{spec.name} ({spec.type}) bindings: ", "dim")
+        text = Text()
+        text.append(f"{spec.name} ({spec.type}) bindings: ", "dim")
         bound = bindings_of(self.topology, spec.name)
         labels = [f"{queue} <- {b.routing_key or '(any)'}" for queue, b in bound]
         text.append("; ".join(labels))

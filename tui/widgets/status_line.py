@@ -27,28 +27,30 @@ class StatusFacts:
 
 
 def status_text(facts: StatusFacts) -> Text:
-    text = Text(" mqscope ", "bold reverse")
-    text.append(f" {facts.scenario} ", "bold")
-    text.append("│ ", "dim")
-    text.append(facts.broker.url or "broker", "cyan")
-    text.append(" ")
+    """Most important first, so a narrow terminal cuts the least useful part."""
+    text = Text()
+    text.append(" mqscope ", "bold reverse")
+    text.append(f" {facts.scenario}", "bold")
+    if facts.paused:
+        text.append("  ")
+        text.append(" FROZEN: F6 steps, F5 resumes ", "bold reverse yellow")
+    text.append(" │ ", "dim")
     if facts.broker.faithful is True:
         text.append("RabbitMQ-faithful", "green")
     elif facts.broker.faithful is False:
         text.append("NOT RabbitMQ-faithful", "bold yellow")
+    text.append(" ")
+    text.append(facts.broker.url or "broker", "cyan")
     state = facts.broker.state
     text.append(" ")
     text.append(state, "green" if state == "connected" else "bold red" if state == "error" else "yellow")
     text.append(" │ ", "dim")
     text.append(f"{facts.speed:g}x", "bold" if facts.speed != 1 else "")
-    if facts.paused:
-        text.append("  ")
-        text.append(" PAUSED: F6 steps, F5 resumes ", "bold reverse yellow")
     text.append(" │ ", "dim")
     text.append(f"{facts.published} sent, {facts.in_flight} in flight")
     if facts.consumer:
         text.append(" │ ", "dim")
-        text.append("F2-F4 act on ", "dim")
+        text.append("F2-F4: ", "dim")
         text.append(facts.consumer, "bold")
     return text
 
