@@ -199,8 +199,11 @@ class TokenBoard:
                 return now
 
     def _shown(self, t: float, copies: list[tuple[str, str]], nodes: list[tuple[str, str]]) -> float:
-        """Never earlier than what was already shown for the same copies; nodes remember the time."""
-        t = max([t, *(self.shown_at.get(c, t) for c in copies)])
+        """Never earlier than what was already shown for the same copies or nodes.
+
+        Per node order matters too: a broker depth report must land after every event before it.
+        """
+        t = max([t, *(self.shown_at.get(c, t) for c in copies), *(self.node_time.get(n, t) for n in nodes)])
         for c in copies:
             self.shown_at[c] = t
         for n in nodes:
