@@ -28,10 +28,12 @@ from core.backends.amqp import scrub
 from core.backends.base import Backend, Emit
 from core.controls import StopCheck, sleep_interruptibly
 from core.eventlog import describe
-from core.events import BrokerStatus, Notice, Published, Routed
+from core.events import BrokerStatus, Notice, Published, QueueDepth, Routed
 from core.routing import route
 from core.scenario import Scenario
 from core.topology import EXCHANGE_TYPES, ExchangeSpec, Topology, as_exchange_type
+
+DEPTH_POLL_SECONDS = 0.5
 
 if TYPE_CHECKING:
     from core.engine import FlowEngine
@@ -137,7 +139,6 @@ class TapLoop:
             channel.exchange_declare(exchange=self.spec.exchange, type="topic", passive=True)
         except conn.channel_errors as exc:
             raise TapError(f"--tap {self.spec.exchange!r}: {_reason(exc)}") from None
-        channel = conn.channel()  # a failed passive declare closed the first one; use a fresh one
         name, _ready, _consumers = channel.queue_declare(
             queue="", exclusive=True, auto_delete=True, durable=False
         )
@@ -154,7 +155,9 @@ class TapLoop:
         consumer.consume()
         keys = ", ".join(repr(k) for k, _ in bindings)
         self._status("connected", f"tapping {self.spec.exchange} through {name} (bound with {keys})")
+        depths = _DepthWatch(conn, self.topology, self.backend, self.emit)
         while not should_stop():
+            depths.poll()
             try:
                 conn.drain_events(timeout=0.1)
             except TimeoutError:
@@ -189,6 +192,37 @@ class TapLoop:
             self.emit(Notice(msg=msg, level="warning", text=f"cannot predict routing: {exc}"))
             return
         self.emit(Routed(msg=msg, exchange=exchange, routing_key=key, queues=queues, source="predicted"))
+
+
+class _DepthWatch:
+    """Ready counts of the scenario's queues on the watched system (passive: never creates one).
+
+    AMQP does not tell a client how many copies other consumers hold unacked: unacked is reported 0.
+    """
+
+    def __init__(self, conn: Connection, topology: Topology, backend: Backend, emit: Emit) -> None:
+        self.conn, self.backend, self.emit = conn, backend, emit
+        self.queues = [q.name for q in topology.queues]
+        self.channel: Any = None
+        self.next_poll = 0.0
+        self.last: dict[str, int] = {}
+
+    def poll(self) -> None:
+        if not self.queues or time.monotonic() < self.next_poll:
+            return
+        self.next_poll = time.monotonic() + DEPTH_POLL_SECONDS
+        for name in list(self.queues):
+            if self.channel is None:
+                self.channel = self.conn.channel()
+            try:
+                ready, _unacked = self.backend.queue_depth(self.channel, name)
+            except self.conn.channel_errors:
+                self.channel = None  # that queue is not on the broker: stop asking about it
+                self.queues.remove(name)
+                continue
+            if self.last.get(name) != ready:
+                self.last[name] = ready
+                self.emit(QueueDepth(queue=name, ready=ready, unacked=0))
 
 
 def _reason(exc: BaseException, url: str = "") -> str:

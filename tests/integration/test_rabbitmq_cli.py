@@ -96,6 +96,8 @@ def test_tap_watches_without_consuming(rabbit: RabbitBroker) -> None:
     assert set(published) == {"video.upload", "user.login", "raw.bytes"}
     assert published["video.upload"]["body"] == {"key": "video.upload"}
     assert "not decoded" in published["raw.bytes"]["body"]
+    depths = [(e["queue"], e["ready"]) for e in events if e["event"] == "queue_depth"]
+    assert ("audit_queue", 3) in depths, depths  # the watched system's backlog, read passively
     routed = {e["routing_key"]: e["queues"] for e in events if e["event"] == "routed"}
     assert routed["video.upload"] == ["audit_queue", "video_queue"]
     # Nobody's messages were taken: the system's own queues still hold every copy.
