@@ -17,7 +17,7 @@ import amqp
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
-from core.backends.base import Backend, BrokerUrlError, Emit, mask_password
+from core.backends.base import Backend, BrokerUrlError, Emit
 from core.events import DeadLettered, Expired
 from core.routing import route
 from core.topology import Topology
@@ -49,21 +49,27 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+ENCODE_HINT = "percent-encode / ? # @ in the user and password"
+
+
 def check_amqp_url(url: str) -> None:
-    """Refuse, in one line with the password masked, an amqp:// URL kombu could not use."""
-    shown = mask_password(url)
+    """Refuse, in one line, an amqp:// URL kombu could not use. The message never quotes the URL:
+    when a password holds an unencoded `/`, `?` or `#`, it lands in the host or port part."""
+    after_scheme = url.partition("://")[2]
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        reason = scrub(str(exc), url)
-        raise BrokerUrlError(f"broker URL is malformed: {reason}") from None
+        what = "the port is not a number" if "Port could not be cast" in str(exc) else "bad port or host"
+        raise BrokerUrlError(f"broker URL is malformed: {what} ({ENCODE_HINT})") from None
+    if "@" in after_scheme and "@" not in parts.netloc:
+        raise BrokerUrlError(f"broker URL is malformed: '@' after the host ({ENCODE_HINT})")
     if not parts.hostname:
-        raise BrokerUrlError(f"broker URL {shown} names no host (amqp://user:pass@host:port/vhost)")
+        raise BrokerUrlError("broker URL names no host (amqp://user:pass@host:port/vhost)")
     if port == 0:
-        raise BrokerUrlError(f"broker URL {shown}: port must be 1-65535")
+        raise BrokerUrlError("broker URL port must be 1-65535")
     if parts.query or parts.fragment:
-        raise BrokerUrlError(f"broker URL {shown}: query strings and fragments are not supported")
+        raise BrokerUrlError(f"broker URL: query strings and fragments are not supported ({ENCODE_HINT})")
 
 
 class AmqpBackend(Backend):
