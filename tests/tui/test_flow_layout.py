@@ -84,11 +84,20 @@ def test_every_binding_consumer_and_dead_letter_link_has_a_wire() -> None:
     }
 
 
-def test_twelve_queues_fit_at_200x50_and_scroll_at_80x24() -> None:
+def test_twelve_queues_fit_down_to_13_rows_with_one_line_queues_then_scroll() -> None:
     topology = load_scenario("twelve").topology
-    assert compute_layout(topology, 200, 50).height <= 50
-    assert compute_layout(topology, 80, 24).height > 24
-    assert compute_layout(many_queues(20), 200, 50).height > 50
+    roomy = compute_layout(topology, 200, 50)
+    assert roomy.height <= 50 and all(q.h == 3 for q in roomy.queues.values())
+    for rows in (30, 24, 13):
+        layout = compute_layout(topology, 80, rows)
+        assert layout.height <= rows and all(q.compact for q in layout.queues.values()), rows
+    assert compute_layout(topology, 80, 12).height > 12
+    assert compute_layout(many_queues(40), 200, 30).height > 30
+
+
+def test_one_line_queues_keep_a_row_for_dead_letter_wires() -> None:
+    layout = compute_layout(load_scenario("dead_letter").topology, 80, 5)
+    assert layout.pitch >= 2 or not any(q.compact for q in layout.queues.values())
 
 
 def test_narrow_screens_keep_a_readable_width_and_scroll_sideways() -> None:

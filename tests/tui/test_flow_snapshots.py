@@ -53,3 +53,19 @@ def test_dead_letter_at_rest_80x24(snap_compare) -> None:  # type: ignore[no-unt
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps)
+
+
+def test_twelve_queues_on_one_line_each_with_waiting_messages(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    app = FlowHost("twelve")
+
+    async def steps(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        app.animation_level = "none"
+        queues = [q.name for q in app.topology.queues]
+        for i in range(40):
+            routed = (queues[i % 12], "q12_all") if i % 12 != 11 else ("q12_all",)
+            app.canvas.apply(published(f"{i:08d}", "k", routed, exchange="events"))
+        app.canvas.preview_route("eu.web.order")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 16), run_before=steps)

@@ -26,9 +26,10 @@ from textual.timer import Timer
 
 from core.events import FlowEvent
 from core.topology import Topology
+from tui.widgets.flow_grid import Grid, token_role
 from tui.widgets.flow_layout import FlowLayout, compute_layout
 from tui.widgets.flow_model import FlowModel, Lens, lens_for
-from tui.widgets.flow_paint import Grid, paint, paint_wires, token_role
+from tui.widgets.flow_paint import paint, paint_wires
 from tui.widgets.flow_tokens import Sprite, TokenBoard
 
 FRAME_SECONDS = 1 / 30
@@ -283,6 +284,11 @@ class FlowCanvas(ScrollView, can_focus=True):
             "unroutable": st(Color.parse(GREY), bold=True),
             "returned": st(error, bold=True),
             "bundle": st(accent, bold=True),
+            # Backgrounds of one-line queues: the panel, and the depth bar filling it.
+            "qbg": Style(bgcolor=(bg.blend(fg, 0.10)).rich_color),
+            "qbar_ok": Style(bgcolor=(bg.blend(success, 0.35)).rich_color),
+            "qbar_warn": Style(bgcolor=(bg.blend(warning, 0.40)).rich_color),
+            "qbar_full": Style(bgcolor=(bg.blend(error, 0.45)).rich_color),
         }
         for i, value in enumerate(TOKEN_COLOURS):
             token = Color.parse(value)
@@ -295,7 +301,12 @@ class FlowCanvas(ScrollView, can_focus=True):
             self._wires = None
 
     def _style(self, role: str) -> Style:
-        return self._styles.get(role) or self._styles.get("bg") or Style()
+        """The style of a role; "fg@bg" combines a text role with a background role (cached)."""
+        style = self._styles.get(role)
+        if style is None and "@" in role:
+            fg, _, bg = role.partition("@")
+            style = self._styles[role] = self._style(fg) + self._style(bg)
+        return style or self._styles.get("bg") or Style()
 
     # -- rendering -------------------------------------------------------------------------------
     def _static_rows(self) -> list[Strip]:

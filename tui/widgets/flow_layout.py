@@ -50,7 +50,12 @@ class Box:
 
     @property
     def mid_y(self) -> int:
-        return self.y + 1
+        """The row wires attach to: the first inside row, or the only row of a one-line box."""
+        return self.y + 1 if self.h > 1 else self.y
+
+    @property
+    def compact(self) -> bool:
+        return self.h == 1
 
     def contains(self, x: int, y: int) -> bool:
         return self.x <= x < self.right and self.y <= y < self.bottom
@@ -116,6 +121,24 @@ def binding_text(exchange_type: str, routing_key: str, arguments: dict[str, obje
         rest = " ".join(f"{k}={v}" for k, v in arguments.items() if k != "x-match")
         return f"{mode}: {rest}" if rest else mode
     return routing_key if routing_key else '""'
+
+
+def _lanes(queues: int, height: int, has_dlx: bool) -> tuple[int, int]:
+    """(queue box height, rows per queue lane): framed boxes while they fit, one-line boxes when only
+    those fit (a gap row stays for dead-letter wires), framed again when it must scroll anyway."""
+    rows = height - HEADER_ROWS
+    if queues * QUEUE_H <= rows - 1:
+        return QUEUE_H, _clamp((rows - 1) // queues, QUEUE_H, QUEUE_H + 3)
+    if queues * 2 - (0 if has_dlx else 1) <= rows:
+        return 1, 2
+    if queues <= rows and not has_dlx:
+        return 1, 1
+    return QUEUE_H, QUEUE_H
+
+
+def _dead_row(queue: Box) -> int:
+    """A queue's dead-letter wire leaves from its bottom row (the gap row below a one-line box)."""
+    return queue.y + queue.h - 1 if queue.h > 1 else queue.y + 1
 
 
 def _label_text(topology: Topology, queue: str) -> str:
@@ -219,9 +242,9 @@ def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
 def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayout:
     width = max(width, MIN_WIDTH)
     queues = list(topology.queues)
-    nq = max(1, len(queues))
-    pitch = _clamp((height - HEADER_ROWS - 1) // nq, QUEUE_H, QUEUE_H + 3)
-    gap = pitch - QUEUE_H
+    has_dlx = any(q.dead_letter_exchange for q in queues)
+    queue_h, pitch = _lanes(max(1, len(queues)), height, has_dlx)
+    gap = min(1, pitch - queue_h)
 
     routed_exchanges = [
         e.name for e in topology.exchanges if any(b.exchange == e.name for q in queues for b in q.bindings)
@@ -246,7 +269,7 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     layout = FlowLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x), top=top)
 
     for i, q in enumerate(queues):
-        layout.queues[q.name] = Box("queue", q.name, q_x, top + i * pitch, q_w, QUEUE_H)
+        layout.queues[q.name] = Box("queue", q.name, q_x, top + i * pitch, q_w, queue_h)
 
     # Exchanges sit level with the middle of the queues they feed; a dead-letter exchange's incoming
     # wire (its third row) must not run along a binding wire, so it steps off queue middle rows.
@@ -256,7 +279,7 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     for order, ex in enumerate(topology.exchanges):
         rows = [layout.queues[q.name].mid_y for q in queues for b in q.bindings if b.exchange == ex.name]
         if not rows:
-            rows = [layout.queues[q.name].y + 2 for q in queues if q.dead_letter_exchange == ex.name]
+            rows = [_dead_row(layout.queues[q.name]) for q in queues if q.dead_letter_exchange == ex.name]
         want = (sum(rows) / len(rows) - 1) if rows else top + order * (EXCHANGE_H + 1)
         desired.append((want, ex.name))
     placed = _stack(desired, EXCHANGE_H, 1, top, bad=lambda name, y: name in dl_targets and y + 2 in mids)
@@ -274,7 +297,8 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     _route_wires(layout, topology, routed_exchanges, dlx_names)
     _consume_wires(layout, topology)
     bottoms = [b.bottom for b in layout.boxes()] or [top]
-    layout.height = max(bottoms) + 1
+    content = max([*bottoms, *(y + 1 for w in layout.wires.values() for _, y in w.path)])
+    layout.height = content + 1 if content < height else content  # a margin row when there is room
     return layout
 
 
@@ -307,7 +331,7 @@ def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_
         if dlx and dlx in layout.exchanges:
             ex = layout.exchanges[dlx]
             tx = dl_trunk[dlx]
-            row = qbox.y + QUEUE_H - 1
+            row = _dead_row(qbox)
             points = [(q_x - 1, row), (tx, row), (tx, ex.y + 2), (ex.right, ex.y + 2)]
             path, bits = _path(_dedupe(points))
             layout.wires[("dead", q.name, dlx)] = Wire(("dead", q.name, dlx), path, bits)

@@ -6,11 +6,7 @@ read the grid as text. User and broker text goes in character by character, neve
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass, field
-
-from rich.cells import get_character_cell_size
-
+from tui.widgets.flow_grid import Grid, clean, token_role
 from tui.widgets.flow_layout import E, FlowLayout, N, S, W
 from tui.widgets.flow_model import FlowModel, Lens
 
@@ -33,7 +29,6 @@ SOLID = {
 }
 DASHED = {**SOLID, E | W: "╌", N | S: "╎", E: "╌", W: "╌", N: "╎", S: "╎"}
 WIRE_RANK = {"wire_dim": 0, "wire_dead": 1, "wire": 2, "wire_match": 3}
-TOKEN_ROLES = 6
 STATE_GLYPH = {
     "idle": "○",
     "working": "●",
@@ -43,82 +38,6 @@ STATE_GLYPH = {
     "stopped": "■",
 }
 DOTS_MAX = 12
-
-
-def token_role(msg: str) -> str:
-    """A stable colour per message (crc32, not hash(): snapshots must not depend on PYTHONHASHSEED)."""
-    return f"tok{zlib.crc32(msg.encode()) % TOKEN_ROLES}"
-
-
-def clean(text: str) -> str:
-    """Printable only: control characters from brokers would break the terminal row."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
-@dataclass
-class Grid:
-    """Characters and roles, row by row; a wide character's second cell holds ""."""
-
-    width: int
-    height: int
-    chars: list[list[str]] = field(init=False)
-    roles: list[list[str]] = field(init=False)
-    hits: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
-    """cell -> ("token", msg id) for the waiting dots painted in queue boxes."""
-
-    def __post_init__(self) -> None:
-        self.chars = [[" "] * self.width for _ in range(self.height)]
-        self.roles = [["bg"] * self.width for _ in range(self.height)]
-
-    def copy(self) -> Grid:
-        out = Grid.__new__(Grid)
-        out.width, out.height = self.width, self.height
-        out.chars = [list(row) for row in self.chars]
-        out.roles = [list(row) for row in self.roles]
-        out.hits = dict(self.hits)
-        return out
-
-    def put(self, x: int, y: int, ch: str, role: str) -> None:
-        if 0 <= y < self.height and 0 <= x < self.width:
-            self.chars[y][x] = ch
-            self.roles[y][x] = role
-
-    def text(self, x: int, y: int, text: str, role: str, max_cells: int) -> int:
-        """Write `text` literally from x, cut with "…" to `max_cells`; returns the cells used."""
-        text = clean(text)
-        sizes = [get_character_cell_size(ch) for ch in text]
-        if sum(sizes) > max_cells:
-            keep, used = [], 0
-            for ch, size in zip(text, sizes, strict=True):
-                if used + size > max_cells - 1:
-                    break
-                keep.append(ch)
-                used += size
-            text = "".join(keep) + "…" if max_cells > 0 else ""
-            sizes = [get_character_cell_size(ch) for ch in text]
-        cx = x
-        for ch, size in zip(text, sizes, strict=True):
-            if size == 0:
-                continue
-            self.put(cx, y, ch, role)
-            if size == 2:
-                self.put(cx + 1, y, "", role)
-            cx += size
-        return cx - x
-
-    def runs(self, y: int) -> list[tuple[str, str]]:
-        """Row `y` as (text, role) runs."""
-        out: list[tuple[str, str]] = []
-        chars, roles = self.chars[y], self.roles[y]
-        start = 0
-        for x in range(1, self.width + 1):
-            if x == self.width or roles[x] != roles[start]:
-                out.append(("".join(chars[start:x]), roles[start]))
-                start = x
-        return out
-
-    def line(self, y: int) -> str:
-        return "".join(self.chars[y])
 
 
 def paint_wires(layout: FlowLayout, lens: Lens | None) -> Grid:
@@ -278,6 +197,9 @@ def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, 
     box = layout.queues[name]
     spec = model.topology.queue(name)
     stats = model.queues[name]
+    if box.compact:
+        _queue_line(grid, layout, model, lens, name)
+        return
     border = "q_border"
     if lens is not None:
         border = "match" if name in lens.queues else "dim"
@@ -318,11 +240,7 @@ def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, 
     used = dots_w + 1 if dots_w else 0
     _parts(grid, x + used, box.mid_y, inner - used, [chosen])
     # The depth bar runs along the bottom border.
-    cap = (
-        spec.max_length
-        if spec is not None and spec.max_length
-        else max(10, *(q.ready for q in model.queues.values()))
-    )
+    cap = _depth_cap(model, spec.max_length if spec else None)
     bar_w = box.w - 2
     filled = min(bar_w, round(stats.ready / cap * bar_w)) if cap else 0
     if stats.ready and not filled:
@@ -335,6 +253,47 @@ def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, 
         label = f" {stats.ready}/{spec.max_length} "
         if len(label) < bar_w - 2:
             grid.text(box.right - 1 - len(label), box.y + 2, label, "muted", len(label))
+
+
+def _queue_line(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, name: str) -> None:
+    """A one-line queue for crowded screens: name, dots and counts on a panel whose filled part is
+    the depth bar."""
+    box = layout.queues[name]
+    spec = model.topology.queue(name)
+    stats = model.queues[name]
+    cap = _depth_cap(model, spec.max_length if spec else None)
+    frac = stats.ready / cap if cap else 0
+    filled = min(box.w, max(1 if stats.ready else 0, round(frac * box.w)))
+    fill = "qbar_ok" if frac < 0.5 else "qbar_warn" if frac < 0.85 else "qbar_full"
+    name_role = "q_name"
+    if lens is not None:
+        name_role = "match" if name in lens.queues else "dim"
+    for i in range(box.w):
+        grid.put(box.x + i, box.y, " ", "box")
+    used = grid.text(box.x + 1, box.y, name, name_role, box.w - 8) + 1
+    counts = [
+        _counts(stats.ready, " ready ", stats.unacked, " unacked"),
+        _counts(stats.ready, " rdy ", stats.unacked, " unack"),
+        _counts(stats.ready, "r ", stats.unacked, "u"),
+    ]
+    room = box.w - used - 2
+    chosen = next((c for c in counts if sum(len(t) for t, _ in c) <= room), counts[-1])
+    width = sum(len(t) for t, _ in chosen)
+    x = box.right - 1 - width
+    for text, role in chosen:
+        x += grid.text(x, box.y, text, role, box.right - 1 - x)
+    dots = max(0, min(stats.ready, box.right - 2 - width - (box.x + used + 1), DOTS_MAX))
+    for i, msg in enumerate(list(stats.waiting)[:dots]):
+        grid.put(box.x + used + 1 + i, box.y, "●", token_role(msg))
+        grid.hits[(box.x + used + 1 + i, box.y)] = ("token", msg)
+    for i in range(box.w):  # every cell takes the panel colour, the first `filled` the bar's
+        role = grid.roles[box.y][box.x + i]
+        grid.roles[box.y][box.x + i] = f"{role}@{fill if i < filled else 'qbg'}"
+
+
+def _depth_cap(model: FlowModel, max_length: int | None) -> int:
+    """What a full depth bar means: the queue's max length, else the deepest queue (at least 10)."""
+    return max_length or max(10, *(q.ready for q in model.queues.values()))
 
 
 def _counts(ready: int, ready_word: str, unacked: int, unacked_word: str) -> list[tuple[str, str]]:
