@@ -124,16 +124,14 @@ def binding_text(exchange_type: str, routing_key: str, arguments: dict[str, obje
 
 
 def _lanes(queues: int, height: int, has_dlx: bool) -> tuple[int, int]:
-    """(queue box height, rows per queue lane): framed boxes while they fit, one-line boxes when only
-    those fit (a gap row stays for dead-letter wires), framed again when it must scroll anyway."""
+    """(queue box height, rows per queue lane): framed boxes while they fit, else one-line boxes (with
+    a gap row for dead-letter wires), which also keep the scrolling short when nothing fits."""
     rows = height - HEADER_ROWS
     if queues * QUEUE_H <= rows - 1:
         return QUEUE_H, _clamp((rows - 1) // queues, QUEUE_H, QUEUE_H + 3)
     if queues * 2 - (0 if has_dlx else 1) <= rows:
         return 1, 2
-    if queues <= rows and not has_dlx:
-        return 1, 1
-    return QUEUE_H, QUEUE_H
+    return 1, 2 if has_dlx else 1
 
 
 def _dead_row(queue: Box) -> int:
