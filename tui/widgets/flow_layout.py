@@ -336,12 +336,12 @@ def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_
     # A label starts just right of the last vertical wire crossing its row, so it never hides one.
     crossing: dict[int, int] = {}
     for wire in layout.wires.values():
-        for (x, y), b in zip(wire.path, wire.bits, strict=True):
-            if b & (N | S) and x < q_x:
+        for (x, y), joins in zip(wire.path, wire.bits, strict=True):
+            if joins & (N | S) and x < q_x:
                 crossing[y] = max(crossing.get(y, 0), x)
-    for row, name, parts in pending:
+    for row, name, shown in pending:
         start = crossing.get(row, ex_right) + 2
-        layout.labels.append(Label(start, row, q_x - 2 - start, name, parts))
+        layout.labels.append(Label(start, row, q_x - 2 - start, name, shown))
 
 
 def _consume_wires(layout: FlowLayout, topology: Topology) -> None:
