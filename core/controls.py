@@ -1,4 +1,4 @@
-"""Thread-safe knobs the UI turns while broker threads run: speed, global pause/step, per-consumer controls."""
+"""Thread-safe knobs the UI turns while broker threads run: speed, pause/step, per-consumer controls."""
 
 from __future__ import annotations
 

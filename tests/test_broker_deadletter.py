@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker_support import Recorder, declare, depth, fresh_url, publish
 from kombu import Connection
 
+from broker_support import Recorder, declare, depth, fresh_url, publish
 from core.backends import backend_for
 from core.backends.memory import reset_memory_transport
 

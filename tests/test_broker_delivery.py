@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from kombu import Connection, Consumer, Queue
+
 from broker_support import (
     WAIT,
     Recorder,
@@ -16,8 +18,6 @@ from broker_support import (
     fresh_url,
     publish,
 )
-from kombu import Connection, Consumer, Queue
-
 from core.backends import backend_for
 from core.backends.memory import reset_memory_transport
 

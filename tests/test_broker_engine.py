@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from broker_support import WAIT, fresh_url
 
+from broker_support import WAIT, fresh_url
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
 from core.broker import reset_brokers

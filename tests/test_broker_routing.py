@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from broker_support import Recorder, declare, depth, fresh_url, publish
-from conformance_cases import Case, all_cases
 from kombu import Connection, Producer
 
+from broker_support import Recorder, declare, depth, fresh_url, publish
+from conformance_cases import Case, all_cases
 from core.backends.memory import reset_memory_transport
 
 

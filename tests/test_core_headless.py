@@ -217,5 +217,6 @@ def test_cli_bad_scenario_file(tmp_path: Path) -> None:
     result = cli("--headless", "--scenario", str(bad))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"error: {bad}: exchanges[1] ('x'): exchange type 'topix' is not one of direct, fanout, topic, headers"
+        f"error: {bad}: exchanges[1] ('x'): "
+        "exchange type 'topix' is not one of direct, fanout, topic, headers"
     )

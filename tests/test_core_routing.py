@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import pytest
@@ -46,7 +46,7 @@ def test_validation_keys_match_rabbitmq(conformance: dict[str, Any]) -> None:
 def _reference(pattern: tuple[str, ...], key: tuple[str, ...]) -> bool:
     """The textbook recursive definition of AMQP topic matching."""
 
-    @lru_cache(maxsize=None)
+    @cache
     def match(p: int, k: int) -> bool:
         if p == len(pattern):
             return k == len(key)

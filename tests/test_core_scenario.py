@@ -61,7 +61,8 @@ def test_seed_is_the_tutorial() -> None:
         (SEED_HEAD + f'[[queues]]\nname = "{"q" * 256}"', "AMQP allows at most 255"),
         (
             SEED_HEAD
-            + f'[[queues]]\nname = "q"\nbindings = [{{ exchange = "media_exchange", routing_key = "{"a." * 128}" }}]',
+            + '[[queues]]\nname = "q"\n'
+            + f'bindings = [{{ exchange = "media_exchange", routing_key = "{"a." * 128}" }}]',
             "binding key is 256 bytes",
         ),
         (SEED_HEAD + '[[consumers]]\nname = "w"\nqueues = ["ghost"]', "consumer 'w': unknown queue 'ghost'"),
@@ -101,7 +102,7 @@ def test_bad_scenarios_say_where_and_why(text: str, fragment: str) -> None:
 
 
 def test_missing_file_lists_builtins(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="built-in: .*seed"):
+    with pytest.raises(ScenarioError, match=r"built-in: .*seed"):
         load_scenario(str(tmp_path / "absent.toml"))
 
 

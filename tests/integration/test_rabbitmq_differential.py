@@ -11,11 +11,11 @@ import uuid
 from typing import Any
 
 import pytest
-from conformance_cases import all_cases
 from engine_runner import EngineRun, Run, reset_rabbit, run_scenario
 from kombu import Connection
 from rabbit_support import ROOT, RabbitBroker
 
+from conformance_cases import all_cases
 from core.engine import FlowEngine
 from core.events import DeadLettered, Delivered, Published, Rejected, Returned, Routed
 from core.scenario import Scenario, load_scenario
