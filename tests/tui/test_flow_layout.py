@@ -159,3 +159,15 @@ def test_lens_names_the_exchange_a_key_is_unroutable_on() -> None:
     assert lens.exchanges == {"orders"}  # the dead-letter exchange is not a publish target
     assert lens.unroutable == {"orders"}
     assert "✗ no match" in "\n".join(painted(topology, 100, 30, "order.cancelled"))
+
+
+def test_lens_uses_an_alternate_exchange_only_when_nothing_else_matched() -> None:
+    topology = Topology(
+        (ExchangeSpec("ex", "direct", alternate_exchange="alt"), ExchangeSpec("alt", "fanout")),
+        (QueueSpec("orders", (BindingSpec("ex", "order"),)), QueueSpec("lost", (BindingSpec("alt", ""),))),
+    ).validate()
+    matched = lens_for(topology, "order", None)
+    assert matched.queues == {"orders"} and matched.bindings == {("ex", "orders", 0)}
+    missed = lens_for(topology, "other", None)
+    assert missed.queues == {"lost"} and missed.bindings == {("alt", "lost", 0)}
+    assert matched.exchanges == missed.exchanges == {"ex", "alt"}

@@ -122,11 +122,13 @@ class FlowCanvas(ScrollView, can_focus=True):
         if self.board.animate:
             for at, event in zip(times, events, strict=True):
                 heapq.heappush(self._pending, (at, next(self._sequence), event))
-            self._release(now)
+            changed = self._release(now)
         else:
             self._release(math.inf)
             self.model.feed_all(events)
-        self._static = None
+            changed = True
+        if changed:
+            self._static = None
         self._sprites = None
         if self._timer is None:
             self.refresh()

@@ -193,27 +193,32 @@ class Lens:
 
 
 def lens_for(topology: Topology, routing_key: str, headers: Mapping[str, Any] | None) -> Lens:
-    """Evaluate every binding of the exchanges a producer publishes to (dead-letter exchanges excluded)."""
+    """Evaluate the bindings of the exchanges a producer publishes to, as RabbitMQ would route.
+
+    Dead-letter exchanges are not publish targets; an alternate exchange counts only when its
+    exchange routed nowhere (that is when RabbitMQ uses it).
+    """
     dlx = {q.dead_letter_exchange for q in topology.queues if q.dead_letter_exchange}
-    looked = [e for e in topology.exchanges if e.name not in dlx] or list(topology.exchanges)
+    alternates = {e.alternate_exchange for e in topology.exchanges if e.alternate_exchange}
+    looked = [e for e in topology.exchanges if e.name not in dlx | alternates] or list(topology.exchanges)
     bindings: set[tuple[str, str, int]] = set()
     queues: set[str] = set()
     unroutable: set[str] = set()
+    shown = {e.name for e in looked}
     for ex in looked:
+        result = route(topology, ex.name, routing_key, headers)
+        target = topology.exchange(result.via_alternate) if result.via_alternate else ex
+        if ex.alternate_exchange:
+            shown.add(ex.alternate_exchange)
         for q in topology.queues:
             for index, b in enumerate(q.bindings):
-                if b.exchange == ex.name and binding_matches(
-                    ex.type, b.routing_key, b.arguments, routing_key, headers
+                if (
+                    target is not None
+                    and b.exchange == target.name
+                    and binding_matches(target.type, b.routing_key, b.arguments, routing_key, headers)
                 ):
-                    bindings.add((ex.name, q.name, index))
-        result = route(topology, ex.name, routing_key, headers)
+                    bindings.add((target.name, q.name, index))
         queues.update(result.queues)
         if not result.queues:
             unroutable.add(ex.name)
-    return Lens(
-        routing_key,
-        frozenset(bindings),
-        frozenset(queues),
-        frozenset(unroutable),
-        frozenset(e.name for e in looked),
-    )
+    return Lens(routing_key, frozenset(bindings), frozenset(queues), frozenset(unroutable), frozenset(shown))
