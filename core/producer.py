@@ -173,7 +173,9 @@ class ProducerLoop:
     ) -> None:
         if not self.engine.gate.wait(should_stop):
             return
-        predict_first = self.engine.backend.detects_returns and not self.engine.backend.reports_routing
+        # Say where it goes before sending: a fast consumer may ack a copy before publish() returns
+        # (RabbitMQ and memory:// alike; memory://'s lookup answers the same before as after).
+        predict_first = not self.engine.backend.reports_routing
         if self._pending is not request:  # a resend after a lost broker was announced already
             self.engine.emit(
                 Published(
@@ -190,14 +192,20 @@ class ProducerLoop:
         if request.expiration is not None:
             properties["expiration"] = request.expiration  # seconds: kombu writes the ms string
         self._pending = request  # until the broker has it (confirmed, where confirms are on)
-        producer.publish(
-            request.body,
-            exchange=request.exchange,
-            routing_key=request.routing_key,
-            headers=dict(request.headers),
-            mandatory=request.mandatory or self.engine.backend.detects_returns,
-            **properties,
-        )
+        try:
+            producer.publish(
+                request.body,
+                exchange=request.exchange,
+                routing_key=request.routing_key,
+                headers=dict(request.headers),
+                mandatory=request.mandatory or self.engine.backend.detects_returns,
+                **properties,
+            )
+        except self.engine.backend.transport_defects as exc:
+            self._pending = None
+            text = f"{self.engine.backend.name} failed to publish {request.routing_key!r}: {exc}"
+            self.engine.emit(Notice(msg=request.msg, level="error", text=text))
+            return
         self._pending = None
         if self.engine.backend.reports_routing:
             return

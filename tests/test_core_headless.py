@@ -220,3 +220,31 @@ def test_cli_bad_scenario_file(tmp_path: Path) -> None:
         f"error: {bad}: exchanges[1] ('x'): "
         "exchange type 'topix' is not one of direct, fanout, topic, headers"
     )
+
+
+STAR_A = """
+[[exchanges]]
+name = "x"
+type = "topic"
+[[queues]]
+name = "q"
+bindings = [{ exchange = "x", routing_key = "*a" }]
+[[consumers]]
+name = "w"
+queues = ["q"]
+"""
+
+
+def test_memory_transport_routing_defect_is_shown_not_fatal() -> None:
+    # kombu's memory:// compiles '*a' to a broken regex and raises on every publish.
+    scenario = parse_scenario(STAR_A, "star.toml")
+    code, events = run(scenario, "memory://", play_script=False, publish=["*a"])
+    assert code == 0
+    [routed] = of(events, "routed")
+    assert (routed["queues"], routed["rabbitmq_queues"]) == ([], ["q"])
+    texts = [e["text"] for e in of(events, "notice")]
+    assert any("RabbitMQ routes it to q" in t for t in texts)
+    assert any("failed to publish '*a'" in t for t in texts)
+    code, events = run(scenario, DEFAULT_BROKER_URL, play_script=False, publish=["*a"])
+    assert code == 0
+    assert [e["queues"] for e in of(events, "routed")] == [["q"]]

@@ -48,6 +48,8 @@ class Backend:
     detects_returns = False
     """True when every publish is mandatory and basic.return tells the engine a message was unroutable."""
     transport_options: Mapping[str, Any] = {}
+    transport_defects: tuple[type[BaseException], ...] = ()
+    """Errors the transport raises on publish for a message it cannot route (shown, not fatal)."""
     route_source = "predicted"
     """What `routed` answers from: "transport" (the broker's own lookup) or "predicted"."""
 
