@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class Envelope:
-    """A message copy as a queue holds it (immutable: requeue and dead-lettering make new ones)."""
+    """A message copy as a queue holds it; treated as immutable (requeue and dead-lettering make
+    new ones), but not frozen: frozen dataclasses cost a setattr call per field on every copy."""
 
     body: Any
     content_type: str | None
@@ -30,9 +31,27 @@ class Envelope:
     seq: int = 0
     """Position in its queue: requeued copies go back in front of every later one (RabbitMQ)."""
 
+    def copy(
+        self, *, seq: int | None = None, deadline: float | None = None, redelivered: bool = False
+    ) -> Envelope:
+        """This copy with a new queue position, deadline and redelivered flag (the hot path)."""
+        return Envelope(
+            self.body,
+            self.content_type,
+            self.content_encoding,
+            self.headers,
+            self.properties,
+            self.exchange,
+            self.routing_key,
+            self.msg_id,
+            redelivered,
+            deadline,
+            self.seq if seq is None else seq,
+        )
+
     def redelivery(self) -> Envelope:
         """The same copy, marked redelivered, as RabbitMQ hands it back after a requeue."""
-        return replace(self, redelivered=True)
+        return self.copy(deadline=self.deadline, redelivered=True)
 
 
 def expiration_ms(properties: Mapping[str, Any]) -> int | None:

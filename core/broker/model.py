@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from core.broker.entities import (
@@ -262,16 +261,17 @@ class Broker(DeliveryMixin):
         ttl = expiration_ms(envelope.properties)  # ValueError for a malformed expiration
         with self._lock:
             queues, via = self._route(envelope.exchange, envelope.routing_key, envelope.headers)
-            self._report(
-                Routed(
-                    msg=envelope.msg_id,
-                    exchange=envelope.exchange,
-                    routing_key=envelope.routing_key,
-                    queues=queues,
-                    source="broker",
-                    via_alternate=via,
+            if self._listeners:
+                self._report(
+                    Routed(
+                        msg=envelope.msg_id,
+                        exchange=envelope.exchange,
+                        routing_key=envelope.routing_key,
+                        queues=queues,
+                        source="broker",
+                        via_alternate=via,
+                    )
                 )
-            )
             if not queues:
                 if mandatory:
                     self._report(
@@ -289,7 +289,7 @@ class Broker(DeliveryMixin):
     def _enqueue(self, queue: QueueState, envelope: Envelope, message_ttl: int | None) -> None:
         ttls = [t for t in (queue.ttl_ms, message_ttl) if t is not None]
         deadline = time.monotonic() + min(ttls) / 1000 if ttls else None
-        queue.ready.append(replace(envelope, seq=queue.next_seq, deadline=deadline))
+        queue.ready.append(envelope.copy(seq=queue.next_seq, deadline=deadline))
         queue.next_seq += 1
         self._dispatch(queue)
         limit = queue.max_length

@@ -28,13 +28,18 @@ _TRANSPORT_PROPERTIES = ("delivery_info", "delivery_tag", "body_encoding")
 _fallback_ids = itertools.count(1)
 
 
+def _amqp_error(exc: BrokerError, method: str) -> Exception:
+    """Broker refusals surface as the same amqp exceptions a RabbitMQ connection raises."""
+    error: Exception = error_for_code(exc.code, str(exc), method, AMQPChannelError)
+    return error
+
+
 @contextmanager
 def _amqp_errors(method: str) -> Iterator[None]:
-    """Broker refusals surface as the same amqp exceptions a RabbitMQ connection raises."""
     try:
         yield
     except BrokerError as exc:
-        raise error_for_code(exc.code, str(exc), method, AMQPChannelError) from None
+        raise _amqp_error(exc, method) from None
 
 
 class Channel(virtual.Channel):  # type: ignore[misc]
@@ -147,11 +152,13 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             routing_key=routing_key or "",
             msg_id=str(msg_id),
         )
-        with _amqp_errors("Basic.publish"):
-            try:
-                outcome = self.broker.publish(envelope, mandatory=mandatory)
-            except ValueError as exc:
-                raise BrokerError(406, f"PRECONDITION_FAILED - {exc}") from None
+        try:
+            outcome = self.broker.publish(envelope, mandatory=mandatory)
+        except BrokerError as exc:
+            raise _amqp_error(exc, "Basic.publish") from None
+        except ValueError as exc:  # a malformed expiration
+            refused = BrokerError(406, f"PRECONDITION_FAILED - {exc}")
+            raise _amqp_error(refused, "Basic.publish") from None
         if outcome.returned:
             error = error_for_code(312, "NO_ROUTE", "Basic.return", AMQPChannelError)
             returned = self.Message(self._payload(envelope, 0, "", False), channel=self)
@@ -196,12 +203,16 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         return None if delivery is None else self._message(delivery)
 
     def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
-        with _amqp_errors("Basic.ack"):
+        try:
             self.broker.ack(self.amqp, delivery_tag, multiple=multiple)
+        except BrokerError as exc:
+            raise _amqp_error(exc, "Basic.ack") from None
 
     def basic_reject(self, delivery_tag: int, requeue: bool = False) -> None:
-        with _amqp_errors("Basic.reject"):
+        try:
             self.broker.reject(self.amqp, delivery_tag, requeue=requeue)
+        except BrokerError as exc:
+            raise _amqp_error(exc, "Basic.reject") from None
 
     def basic_nack(self, delivery_tag: int, multiple: bool = False, requeue: bool = True) -> None:
         with _amqp_errors("Basic.nack"):
