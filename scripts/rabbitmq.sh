@@ -80,16 +80,19 @@ cmd_install() {
   if [ ! -e "$policy" ] && [ "$(id -u)" = 0 ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
   fi
-  local ok=0
-  if as_root apt-get install -y -q rabbitmq-server >/dev/null 2>&1; then ok=1
-  elif as_root apt-get update -q >/dev/null 2>&1 && as_root apt-get install -y -q rabbitmq-server >/dev/null 2>&1; then ok=1
+  local ok=0 log
+  log="$(mktemp "${TMPDIR:-/tmp}/mqscope-rabbitmq-install.XXXXXX")"
+  if as_root apt-get install -y -q rabbitmq-server >"$log" 2>&1; then ok=1
+  elif as_root apt-get update -q >>"$log" 2>&1 && as_root apt-get install -y -q rabbitmq-server >>"$log" 2>&1; then ok=1
   fi
-  [ "$created_policy" = 1 ] && rm -f "$policy"
+  if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
   if [ "$ok" = 1 ] && have_server; then
     say "rabbitmq-server installed"
   else
+    tail -n 5 "$log" >&2 || true
     say "could not install rabbitmq-server (no root, no network or no package); RabbitMQ integration tests will skip (fail under CI=true)"
   fi
+  rm -f "$log"
   return 0
 }
 
