@@ -18,7 +18,7 @@ def _plain(app, selector: str) -> str:  # type: ignore[no-untyped-def]
 
 def _log_text(app) -> str:  # type: ignore[no-untyped-def]
     log = app.screen.query_one(EventLog)
-    return "\n".join(strip.text for strip in log.lines)
+    return "\n".join(log.plain_lines())
 
 
 async def test_seed_script_counts_per_queue_and_consumer() -> None:

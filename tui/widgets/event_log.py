@@ -1,21 +1,26 @@
 """The event log, in the tutorial's voice (SENDING, RECEIVED via key, ACKNOWLEDGED), one line per event.
 
 Lines are Rich Text built from core.eventlog.describe, never markup. A frame with a burst writes a few
-lines and one summary, so the log stays readable and cheap at thousands of messages a second.
+lines and one summary, so the log stays readable; it is a Line-API view that renders only the visible
+rows (RichLog re-rendered every written line and halved the frame rate under load).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import RichLog
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from core.eventlog import describe
 from core.events import ConsumerState, FlowEvent, QueueDepth
 
 LINES_PER_FRAME = 12
+MAX_LINES = 1000
 MAX_KEYS = 20000
 QUIET_STATES = ("idle", "working")
 
@@ -58,8 +63,8 @@ def styled(line: str) -> Text:
     return text
 
 
-class EventLog(RichLog):
-    """A scrolling log of flow events, batched per frame."""
+class EventLog(ScrollView, can_focus=False):
+    """A scrolling log of flow events, batched per frame; follows the newest line unless scrolled up."""
 
     DEFAULT_CSS = """
     EventLog {
@@ -70,9 +75,21 @@ class EventLog(RichLog):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=1000, markup=False, highlight=False, wrap=False)
+        super().__init__(id=id)
         self.keys: dict[str, str] = {}
         self.lines_written = 0
+        self._lines: deque[Text] = deque(maxlen=MAX_LINES)
+        self._total = 0
+        """Lines ever written: line numbers stay stable as old lines fall off the front."""
+        self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
+
+    def write(self, line: Text) -> None:
+        self._lines.append(line)
+        self._total += 1
+
+    def plain_lines(self) -> list[str]:
+        """The log as plain text, oldest first (what a reader sees, without styles)."""
+        return [line.plain for line in self._lines]
 
     def add_events(self, events: Sequence[FlowEvent]) -> None:
         """Describe a frame's events; beyond a dozen lines, summarise the rest in one line."""
@@ -93,7 +110,35 @@ class EventLog(RichLog):
         self.lines_written += shown
         while len(self.keys) > MAX_KEYS:
             del self.keys[next(iter(self.keys))]
+        if shown or skipped:
+            self._grew()
+
+    def _grew(self) -> None:
+        follow = self.scroll_y >= self.max_scroll_y - 1
+        self.virtual_size = Size(self.size.width, len(self._lines))
+        if follow:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.size.width
+        if index >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        number = self._total - len(self._lines) + index
+        key = (number, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            text = self._lines[index]
+            segments = list(text.render(self.app.console, end=""))
+            strip = Strip(segments).crop_extend(0, width, self.rich_style)
+            strip = strip.apply_style(self.rich_style)
+            self._strips[key] = strip
+        return strip
 
     def clear_log(self) -> None:
-        self.clear()
+        self._lines.clear()
+        self._strips.clear()
         self.keys.clear()
+        self.virtual_size = Size(self.size.width, 0)
+        self.refresh()
