@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.broker.message import Envelope
-from core.broker.session import ConsumerRecord
+from core.broker.session import ConsumerRecord, Session
 
 EXCHANGE_KINDS = ("direct", "fanout", "topic", "headers")
 QUEUE_ARGUMENTS = (
@@ -49,6 +49,10 @@ class QueueState:
     consumers: deque[ConsumerRecord] = field(default_factory=deque)
     unacked: int = 0
     next_seq: int = 0
+    auto_delete: bool = False
+    """Deleted when its last consumer is cancelled (once it has had one), as in RabbitMQ."""
+    owner: Session | None = None
+    """The connection of an exclusive queue: only it may consume; the queue dies with it."""
 
     @property
     def ttl_ms(self) -> int | None:

@@ -39,6 +39,13 @@ class DeliveryMixin:
     def _queue(self, name: str) -> QueueState:
         raise NotImplementedError
 
+    def _drop_queue(self, state: QueueState) -> int:
+        raise NotImplementedError
+
+    @staticmethod
+    def _check_owner(queue: QueueState, session: Any) -> None:
+        raise NotImplementedError
+
     # -- delivery -----------------------------------------------------------------------------
     def _dispatch(self, queue: QueueState) -> None:
         """Hand ready copies to consumers with free prefetch, round-robin; expire stale heads."""
@@ -87,6 +94,7 @@ class DeliveryMixin:
         """basic.consume: the consumer's prefetch is the channel's basic.qos at this moment."""
         with self._lock:
             state = self._queue(queue)
+            self._check_owner(state, channel.session)
             if tag in channel.consumers:
                 raise BrokerError(530, f"NOT_ALLOWED - attempt to reuse consumer tag {tag!r}")
             record = ConsumerRecord(tag, queue, channel, channel.prefetch, no_ack)
@@ -94,10 +102,17 @@ class DeliveryMixin:
             state.consumers.append(record)
             self._dispatch(state)
 
-    def qos(self, channel: ChannelState, prefetch: int) -> None:
-        """basic.qos global=false: applies to consumers started on the channel afterwards."""
+    def qos(self, channel: ChannelState, prefetch: int, *, global_: bool = False) -> None:
+        """basic.qos: global=false applies to consumers started afterwards; global=true is one
+        limit shared by the whole channel, effective at once."""
         with self._lock:
-            channel.prefetch = max(0, int(prefetch))
+            if not global_:
+                channel.prefetch = max(0, int(prefetch))
+                return
+            channel.global_prefetch = max(0, int(prefetch))
+            for queue in {c.queue for c in channel.consumers.values()}:
+                if queue in self.queues:
+                    self._dispatch(self.queues[queue])
 
     def cancel(self, channel: ChannelState, tag: str) -> None:
         with self._lock:
@@ -110,6 +125,8 @@ class DeliveryMixin:
         state = self.queues.get(record.queue)
         if state is not None and record in state.consumers:
             state.consumers.remove(record)
+            if state.auto_delete and not state.consumers:
+                self._drop_queue(state)
         if requeue_pending:
             # Deliveries still in the inbox never reached the client: give them back now.
             for delivery in channel.session.remove(channel, tag):
@@ -185,6 +202,12 @@ class DeliveryMixin:
         queue = self.queues.get(unacked.queue)
         if queue is not None:
             self._dispatch(queue)
+        consumer = unacked.consumer
+        if consumer is not None and consumer.channel.global_prefetch:
+            # A channel-wide slot freed up: any of the channel's queues may use it.
+            for name in {c.queue for c in consumer.channel.consumers.values()} - {unacked.queue}:
+                if name in self.queues:
+                    self._dispatch(self.queues[name])
 
     def _requeue_all(self, channel: ChannelState, reason: str) -> None:
         held = [channel.unacked[t] for t in sorted(channel.unacked)]

@@ -85,10 +85,21 @@ class Broker(DeliveryMixin):
             return session
 
     def close_session(self, session: Session) -> None:
+        """The connection closed: its exclusive queues go with it."""
         with self._lock:
             session.closed = True
             if session in self._sessions:
                 self._sessions.remove(session)
+            for state in [q for q in self.queues.values() if q.owner is session]:
+                self._drop_queue(state)
+
+    @staticmethod
+    def _check_owner(queue: QueueState, session: Session | None) -> None:
+        if queue.owner is not None and queue.owner is not session:
+            raise BrokerError(
+                405,
+                f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue {queue.name!r}",
+            )
 
     def open_channel(self, session: Session, owner: Any = None) -> ChannelState:
         with self._lock:
@@ -140,19 +151,30 @@ class Broker(DeliveryMixin):
             self.exchanges.pop(name, None)
 
     def declare_queue(
-        self, name: str, *, arguments: Mapping[str, Any] | None = None, passive: bool = False
+        self,
+        name: str,
+        *,
+        arguments: Mapping[str, Any] | None = None,
+        passive: bool = False,
+        auto_delete: bool = False,
+        exclusive: bool = False,
+        session: Session | None = None,
     ) -> tuple[str, int, int]:
         """(name, ready, consumers); an empty name gets a generated one, as RabbitMQ does."""
         with self._lock:
             name = name or f"amq.gen-{uuid.uuid4().hex}"
             existing = self.queues.get(name)
+            if existing is not None:
+                self._check_owner(existing, session)
             if passive:
                 if existing is None:
                     raise BrokerError(404, f"NOT_FOUND - no queue {name!r}")
                 return name, len(existing.ready), len(existing.consumers)
             wanted = {k: v for k, v in (arguments or {}).items() if k in QUEUE_ARGUMENTS}
             if existing is None:
-                self.queues[name] = existing = QueueState(name, wanted)
+                owner = session if exclusive else None
+                existing = QueueState(name, wanted, auto_delete=auto_delete, owner=owner)
+                self.queues[name] = existing
             else:
                 for key in QUEUE_ARGUMENTS:
                     if existing.arguments.get(key) != wanted.get(key):
@@ -170,12 +192,19 @@ class Broker(DeliveryMixin):
             state = self.queues.get(name)
             if state is None or (if_unused and state.consumers) or (if_empty and state.ready):
                 return 0
-            del self.queues[name]
-            for exchange in self.exchanges.values():
-                exchange.bindings = [b for b in exchange.bindings if b[0] != name]
-            for consumer in list(state.consumers):
-                self._cancel(consumer.channel, consumer.tag, requeue_pending=False)
-            return len(state.ready)
+            return self._drop_queue(state)
+
+    def _drop_queue(self, state: QueueState) -> int:
+        """Remove a queue, its bindings and its consumers; its ready messages are gone."""
+        name = state.name
+        if self.queues.get(name) is not state:
+            return 0
+        del self.queues[name]
+        for exchange in self.exchanges.values():
+            exchange.bindings = [b for b in exchange.bindings if b[0] != name]
+        for consumer in list(state.consumers):
+            self._cancel(consumer.channel, consumer.tag, requeue_pending=False)
+        return len(state.ready)
 
     def purge_queue(self, name: str) -> int:
         with self._lock:

@@ -29,7 +29,12 @@ class ConsumerRecord:
     unacked: int = 0
 
     def has_capacity(self) -> bool:
-        return self.no_ack or self.prefetch == 0 or self.unacked < self.prefetch
+        if self.no_ack:
+            return True
+        if self.prefetch and self.unacked >= self.prefetch:
+            return False
+        limit = self.channel.global_prefetch
+        return not limit or len(self.channel.unacked) < limit
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,9 @@ class ChannelState:
     owner: Any = None
     """The kombu channel object (the transport uses it to hand a delivery to its callback)."""
     prefetch: int = 0
+    """basic.qos global=false: the prefetch each consumer started from now on gets."""
+    global_prefetch: int = 0
+    """basic.qos global=true: one limit shared by all the channel's consumers (0: none)."""
     next_tag: int = 1
     unacked: dict[int, Unacked] = field(default_factory=dict)
     consumers: dict[str, ConsumerRecord] = field(default_factory=dict)

@@ -86,7 +86,12 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     ) -> Any:
         with _amqp_errors("Queue.declare"):
             name, ready, consumers = self.broker.declare_queue(
-                queue or "", arguments=kwargs.get("arguments"), passive=passive
+                queue or "",
+                arguments=kwargs.get("arguments"),
+                passive=passive,
+                auto_delete=bool(kwargs.get("auto_delete")),
+                exclusive=bool(kwargs.get("exclusive")),
+                session=self.connection.session,
             )
         return queue_declare_ok_t(name, ready, consumers)
 
@@ -169,8 +174,9 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     def basic_qos(
         self, prefetch_size: int = 0, prefetch_count: int = 0, apply_global: bool = False
     ) -> None:
-        """Per-consumer prefetch (RabbitMQ's global=false), taken by the consumers started next."""
-        self.broker.qos(self.amqp, prefetch_count or 0)
+        """global=false (kombu's default): per consumer, for consumers started next; global=true:
+        one limit for the whole channel."""
+        self.broker.qos(self.amqp, prefetch_count or 0, global_=bool(apply_global))
 
     def basic_consume(
         self,
