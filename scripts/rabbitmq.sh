@@ -8,6 +8,7 @@
 #                                        prints the amqp:// URL and writes it to the state file
 #   scripts/rabbitmq.sh stop [STATE]     stop that node, stop epmd if we started it, remove the dir
 #   scripts/rabbitmq.sh url [STATE]      print the URL of the running node
+#   scripts/rabbitmq.sh restart [STATE]  stop the whole node and start it again (same port, same data)
 #   scripts/rabbitmq.sh stop-app|start-app [STATE]   take the broker away and bring it back (the
 #                                        node keeps its data: an outage as clients see it)
 #
@@ -113,6 +114,50 @@ node_env() {
 
 ctl() { node_env; rabbitmqctl -q -n "$NODE" "$@"; }
 
+# Start the node described by NODE/DIR/PORT/DIST_PORT and wait until it answers AMQP.
+launch() {
+  local state="$1"
+  node_env
+  setsid rabbitmq-server >>"$DIR/server.out" 2>&1 </dev/null &
+  # setsid makes the node its own process group: `stop` can end exactly that group, nothing else.
+  sed -i '/^PGID=/d' "$state"
+  printf 'PGID=%q\n' "$!" >>"$state"
+  PGID="$!"
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until ctl ping >/dev/null 2>&1 && amqp_open "$PORT"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "RabbitMQ did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s; last log lines:"
+      tail -n 20 "$DIR/server.out" "$DIR"/log/*.log 2>/dev/null >&2 || true
+      cmd_stop "$state" || true
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# Stop the node and wait for its process group to end (TERM, later KILL, if it lingers).
+halt() {
+  ctl stop >/dev/null 2>&1 || true
+  if [ -n "${PGID:-}" ]; then
+    local waited=0
+    while kill -0 -- "-$PGID" 2>/dev/null && [ "$waited" -lt 60 ]; do
+      if [ "$waited" = 40 ]; then kill -- "-$PGID" 2>/dev/null || true; fi
+      sleep 0.25; waited=$((waited + 1))
+    done
+    if kill -0 -- "-$PGID" 2>/dev/null; then kill -9 -- "-$PGID" 2>/dev/null || true; fi
+  fi
+}
+
+# A hard outage: the whole node goes down and comes back on the same port with the same data.
+cmd_restart() {
+  local state="$1"
+  [ -f "$state" ] || { say "not running (no state file $state)"; return 1; }
+  # shellcheck disable=SC1090
+  . "$state"
+  halt
+  launch "$state"
+}
+
 cmd_start() {
   local state="$1"
   if ! have_server; then
@@ -146,20 +191,7 @@ cmd_start() {
     printf 'URL=%q\nNODE=%q\nDIR=%q\nPORT=%q\nDIST_PORT=%q\nSTARTED_EPMD=%q\n' \
       "$URL" "$NODE" "$DIR" "$PORT" "$DIST_PORT" "$STARTED_EPMD"
   } >"$state"
-  node_env
-  setsid rabbitmq-server >"$DIR/server.out" 2>&1 </dev/null &
-  # setsid makes the node its own process group: `stop` can end exactly that group, nothing else.
-  printf 'PGID=%q\n' "$!" >>"$state"
-  local deadline=$((SECONDS + START_TIMEOUT))
-  until ctl ping >/dev/null 2>&1 && amqp_open "$PORT"; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      say "RabbitMQ did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s; last log lines:"
-      tail -n 20 "$DIR/server.out" "$DIR"/log/*.log 2>/dev/null >&2 || true
-      cmd_stop "$state" || true
-      return 1
-    fi
-    sleep 0.5
-  done
+  launch "$state" || return 1
   say "RabbitMQ $NODE listening on 127.0.0.1:$PORT (data in $DIR)"
   printf '%s\n' "$URL"
 }
@@ -172,17 +204,7 @@ cmd_stop() {
   fi
   # shellcheck disable=SC1090
   . "$state"
-  ctl stop >/dev/null 2>&1 || true
-  # `rabbitmqctl stop` returns before the VM exits: wait for the process group we started to end,
-  # then end it ourselves (TERM, later KILL) if it has not.
-  if [ -n "${PGID:-}" ]; then
-    local waited=0
-    while kill -0 -- "-$PGID" 2>/dev/null && [ "$waited" -lt 60 ]; do
-      [ "$waited" = 40 ] && kill -- "-$PGID" 2>/dev/null
-      sleep 0.25; waited=$((waited + 1))
-    done
-    kill -0 -- "-$PGID" 2>/dev/null && kill -9 -- "-$PGID" 2>/dev/null
-  fi
+  halt
   if [ "${STARTED_EPMD:-0}" = 1 ]; then
     epmd -kill >/dev/null 2>&1 || true
   fi
@@ -225,9 +247,10 @@ main() {
     start) cmd_start "$state" ;;
     stop) cmd_stop "$state" ;;
     url) cmd_url "$state" ;;
+    restart) cmd_restart "$state" ;;
     stop-app) cmd_app "$state" stop_app ;;
     start-app) cmd_app "$state" start_app ;;
-    *) say "usage: $0 install | start|stop|url|stop-app|start-app [STATE]"; return 2 ;;
+    *) say "usage: $0 install | start|stop|restart|url|stop-app|start-app [STATE]"; return 2 ;;
   esac
 }
 

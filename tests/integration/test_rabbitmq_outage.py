@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from engine_runner import EngineRun, reset_rabbit
+from engine_runner import EngineRun, Run, reset_rabbit
 from rabbit_support import RabbitBroker
 
 from core.engine import FlowEngine
@@ -26,7 +28,16 @@ def outage_scenario() -> Scenario:
     return Scenario(name="outage", title="broker outage", topology=topology, publishes=())
 
 
-def test_broker_outage_recovers_and_loses_nothing(rabbit: RabbitBroker) -> None:
+def went_away(run: Run) -> bool:
+    return any(
+        isinstance(e, BrokerStatus) and e.state in ("disconnected", "reconnecting") for e in run.events
+    )
+
+
+@pytest.mark.parametrize("outage", ["app", "node"])
+def test_broker_outage_recovers_and_loses_nothing(rabbit: RabbitBroker, outage: str) -> None:
+    """app: rabbitmqctl stop_app/start_app (connections closed, node up); node: the whole node
+    stops and starts again on the same port with the same data (sockets die with it)."""
     scenario = outage_scenario()
     reset_rabbit(rabbit.url, scenario.topology)
     engine = FlowEngine(scenario, rabbit.url, speed=1.0)
@@ -36,19 +47,22 @@ def test_broker_outage_recovers_and_loses_nothing(rabbit: RabbitBroker) -> None:
     with EngineRun(engine) as running:
         running.enqueue(before)
         assert running.wait_for(lambda r: len(r.acks()) >= 5, 30), "nothing acked before the outage"
-        rabbit.control("stop-app")
-        try:
-            running.enqueue(during)
-            assert running.wait_for(
-                lambda r: any(
-                    isinstance(e, BrokerStatus) and e.state in ("disconnected", "reconnecting")
-                    for e in r.events
-                ),
-                30,
-            ), "the status never said the broker went away"
-        finally:
-            rabbit.control("start-app")
-        run = running.settle(len(before) + len(during), timeout=90)
+        if outage == "app":
+            rabbit.control("stop-app")
+            try:
+                running.enqueue(during)
+                assert running.wait_for(went_away, 30), "the status never said the broker went away"
+            finally:
+                rabbit.control("start-app")
+        else:
+            restart = threading.Thread(target=rabbit.control, args=("restart",))
+            restart.start()
+            try:
+                assert running.wait_for(went_away, 60), "the status never said the broker went away"
+                running.enqueue(during)
+            finally:
+                restart.join(180)
+        run = running.settle(len(before) + len(during), timeout=120)
     statuses = [e.state for e in run.of(BrokerStatus)]
     last_down = max(i for i, s in enumerate(statuses) if s in ("disconnected", "reconnecting"))
     assert "connected" in statuses[last_down:], statuses
