@@ -69,14 +69,14 @@ def _explain_topic(pattern: str, key: str) -> tuple[bool, Text]:
         if i:
             text.append("  ")
         if step.pattern_word == "#":
-            taken = ".".join(step.key_words) if step.key_words else "zero words"
+            taken = _short(".".join(step.key_words)) if step.key_words else "zero words"
             text.append("#", "bold magenta")
             text.append("=")
             text.append(taken, "italic" if not step.key_words else "")
         elif step.pattern_word == "*":
             text.append("*", "bold magenta")
             text.append("=")
-            text.append(step.key_words[0] if step.key_words else "?")
+            text.append(_short(step.key_words[0]) if step.key_words else "?")
         else:
             text.append(step.pattern_word, "green")
     if not exp.matched:
@@ -88,6 +88,13 @@ def _explain_topic(pattern: str, key: str) -> tuple[bool, Text]:
     if (warning := binding_key_warning(pattern)) is not None:
         text.append(f"  (note: {warning})", "yellow")
     return exp.matched, text
+
+
+def _short(words: str, limit: int = 40) -> str:
+    """Long keys stay on one line in the lens: the middle is elided."""
+    if len(words) <= limit:
+        return words
+    return words[: limit // 2] + "…" + words[-(limit // 2 - 1) :]
 
 
 def _explain_headers(arguments: Mapping[str, Any], headers: Mapping[str, Any]) -> tuple[bool, Text]:
@@ -109,6 +116,10 @@ def verdict_lines(
 ) -> Text:
     """The whole panel: one line per binding, then where the message would go."""
     lines = Text()
+    if (problem := routing_key_problem(key)) is not None:
+        lines.append(f"{NO} refused: {problem}\n", "bold red")
+        lines.append("the broker would reject it, so no binding is consulted", "dim")
+        return lines
     results = verdicts(topology, exchange, key, headers)
     width = max((len(v.queue) for v in results), default=0)
     pattern_width = max((len(_binding_label(exchange.type, v.binding)) for v in results), default=0)

@@ -7,7 +7,10 @@ from states import make_app, settle, type_text, wait_for
 from textual.widgets import Input, Static
 
 from core.events import Delivered, FlowEvent, Rejected, Requeued
+from tui.screen import FlowScreen
 from tui.widgets.event_log import EventLog
+from tui.widgets.flow_canvas import FlowCanvas
+from tui.widgets.scenario_picker import ScenarioPicker
 
 
 def _plain(app, selector: str) -> str:  # type: ignore[no-untyped-def]
@@ -203,3 +206,45 @@ async def test_quit_while_mid_message_stops_every_worker() -> None:
         await pilot.press("ctrl+q")
     assert workers.join(timeout=5.0), "a broker loop kept running after quit"
     assert app.return_code == 0
+
+
+async def test_clicking_a_queue_box_opens_the_inspector_on_it() -> None:
+    app = make_app("seed")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, published=2)
+        canvas = app.screen.query_one(FlowCanvas)
+        box = next(b for b in canvas.layout_geometry.boxes() if b.name == "video_queue")
+        scroll = canvas.scroll_offset
+        await pilot.click(canvas, offset=(box.x + 2 - scroll.x, box.y + 1 - scroll.y))
+        await pilot.pause()
+        inspector = app.screen.query_one("#inspector")
+        assert inspector.display and inspector.target == ("queue", "video_queue")
+        assert "routed here" in _plain(app, "#inspector-body")
+        await pilot.press("escape")
+        assert not inspector.display
+
+
+async def test_scenario_picker_switches_to_the_chosen_scenario() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScenarioPicker), "the picker")
+        await pilot.press("home", "enter")  # dead_letter is first alphabetically
+        await wait_for(pilot, lambda: app.engine.scenario.name == "dead_letter", "the switch")
+        await wait_for(pilot, lambda: app.state.broker.state == "connected", "the new session")
+        assert isinstance(app.screen, FlowScreen)
+
+
+async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
+    app = make_app("headers", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.screen.query_one("#message-body", Input).value = '{"format": "pdf", "type": "report"}'
+        await pilot.pause()
+        matches = _plain(app, "#matches")
+        assert "-> any_pdf_or_log, pdf_reports" in matches
+        app.screen.query_one("#routing-key", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot, published=1)
+        record = app.state.messages["00000001"]
+        assert record.headers == {"format": "pdf", "type": "report"}
+        assert record.queues == ("any_pdf_or_log", "pdf_reports")
