@@ -146,8 +146,10 @@ async def at_rest(seconds: float) -> tuple[int, float, bool]:
 
 async def main(seconds: float) -> None:
     print(f"flow canvas, twelve queues, {seconds:g} s per run (CPU = process_time)")
+    stills: dict[tuple[int, int], float] = {}
     for size in SIZES:
         still = await measure(size, 0, seconds)
+        stills[size] = still.cpu_ms_per_frame
         print(
             f"{size[0]}x{size[1]} still: {still.cpu_ms_per_frame:.2f} ms CPU/frame (app), "
             f"{still.canvas_ms_per_frame:.2f} ms canvas render_line/frame"
@@ -165,7 +167,8 @@ async def main(seconds: float) -> None:
         cpu_ms, fps, moving = await sustained(size, 2000, seconds)
         print(
             f"{size[0]}x{size[1]} sustained 2000 msg/s (4 events each, one batch a frame): "
-            f"{cpu_ms:.2f} ms CPU/frame incl. apply, {fps:.1f} batches/s, {moving} tokens animated"
+            f"{cpu_ms:.2f} ms CPU/frame incl. apply = {cpu_ms / stills[size]:.2f}x still, "
+            f"{fps:.1f} batches/s, {moving} tokens animated"
         )
     lines, cpu_ms_per_s, animating = await at_rest(seconds)
     print(

@@ -191,3 +191,13 @@ def test_a_lagging_copy_jumps_but_its_counts_never_run_backwards() -> None:
     assert any(b < a for a, b in pairwise(starts)), "some leg jumped back to now"
     assert max(starts) - T0 <= 2.5 + 1.1
     assert times == sorted(times), "counts never show an event before an earlier one of the same copy"
+
+
+def test_overlapping_flashes_at_one_place_merge_into_one() -> None:
+    board, _ = board_for()
+    board.animate = True
+    acks = [e for i in range(500) for e in delivered_and_acked(f"m{i}", "audit_queue")]
+    board.feed(acks, T0)
+    ticks = [f for f in board.flashes if f.glyph == "✓"]
+    assert 1 <= len(ticks) <= 500 // WIRE_CAP, "acks that flash at once share one ✓"
+    assert ticks[-1].msg == "m499"

@@ -33,6 +33,8 @@ from tui.widgets.flow_paint import paint, paint_wires
 from tui.widgets.flow_tokens import Sprite, TokenBoard
 
 FRAME_SECONDS = 1 / 30
+COUNTS_SECONDS = 0.1
+"""While tokens move, counts repaint at most this often (they lag the tokens by less than this)."""
 TOKEN_COLOURS = ("#4fc1ff", "#8c9eff", "#2ec4b6", "#c3a6ff", "#f4a7c3", "#e6e6e6")
 """Per-message token colours: none of them green (ack), orange/yellow (requeue) or magenta (dead)."""
 DEAD_COLOUR = "#d45fd4"
@@ -105,6 +107,8 @@ class FlowCanvas(ScrollView, can_focus=True):
         self._pending: list[tuple[float, int, FlowEvent]] = []
         """Heap of (time, arrival order, event): counts change when the token gets there."""
         self._sequence = itertools.count()
+        self._counts_dirty = False
+        self._counts_painted = -math.inf
         self.lines_rendered = 0
         """render_line calls so far (benchmarks check that nothing renders at rest)."""
         self.static_builds = 0
@@ -122,18 +126,17 @@ class FlowCanvas(ScrollView, can_focus=True):
         if self.board.animate:
             for at, event in zip(times, events, strict=True):
                 heapq.heappush(self._pending, (at, next(self._sequence), event))
-            changed = self._release(now)
+            self._counts_changed(self._release(now), now)
         else:
             self._release(math.inf)
             self.model.feed_all(events)
-            changed = True
-        if changed:
-            self._static = None
+            self._counts_changed(True, now)
         self._sprites = None
+        self._ensure_timer(now)
         if self._timer is None:
+            self._counts_changed(False, now, force=True)
             self.refresh()
         # else: the running frame timer repaints within 1/30 s, so a busy stream costs one render a frame.
-        self._ensure_timer(now)
 
     def set_speed(self, speed: float) -> None:
         """Slow motion: token travel time scales with 1/speed (already moving tokens keep theirs)."""
@@ -156,6 +159,15 @@ class FlowCanvas(ScrollView, can_focus=True):
     def animating(self) -> bool:
         """True while the frame timer runs."""
         return self._timer is not None
+
+    def _counts_changed(self, changed: bool, now: float, *, force: bool = False) -> None:
+        """Repaint the still picture for new counts, at most every COUNTS_SECONDS while tokens move
+        (a busy stream would otherwise repaint every box every frame); `force` paints now."""
+        self._counts_dirty |= changed
+        if self._counts_dirty and (force or now - self._counts_painted >= COUNTS_SECONDS):
+            self._static = None
+            self._counts_dirty = False
+            self._counts_painted = now
 
     def _release(self, now: float) -> bool:
         """Feed the counts every event whose moment on screen has come; True when any was."""
@@ -191,9 +203,9 @@ class FlowCanvas(ScrollView, can_focus=True):
         now = self._clock()
         self.board.prune(now)
         self._sprites = None
-        if self._release(now if self._animated else math.inf):
-            self._static = None
-        if not (self.board.busy(now) or self._pending) or not self._animated:
+        still = not (self.board.busy(now) or self._pending) or not self._animated
+        self._counts_changed(self._release(now if self._animated else math.inf), now, force=still)
+        if still:
             self._stop_timer()
         elif not self.screen.is_active:
             return  # under a modal screen: keep time, skip the repaint

@@ -53,9 +53,13 @@ class Leg:
         return self.start + self.duration
 
 
-@dataclass(frozen=True)
+@dataclass
 class Flash:
-    """A glyph shown briefly where something ended: ✓ ack, ✗ drop, ↩ return, ↺ requeue."""
+    """A glyph shown briefly where something ended: ✓ ack, ✗ drop, ↩ return, ↺ requeue.
+
+    Mutable on purpose: a flash that would overlap the same glyph at the same place is stretched
+    instead of stacked, so 2,000 acks a second stay one ✓, not 2,000 sprites.
+    """
 
     msg: str
     glyph: str
@@ -108,6 +112,8 @@ class TokenBoard:
     """Legs per wire not yet pruned (kept as counts so a burst of thousands stays linear)."""
     shown_at: dict[tuple[str, str], float] = field(default_factory=dict)
     """(msg, queue) copy -> when its latest event shows in the counts."""
+    _last_flash: dict[tuple[tuple[str, str], str], Flash] = field(default_factory=dict)
+    _sweep_at: int = 4 * MAX_LEGS
     node_time: dict[tuple[str, str], float] = field(default_factory=dict)
     """("queue"|"consumer", name) -> when its latest copy event shows (state and depth wait for it)."""
 
@@ -244,9 +250,18 @@ class TokenBoard:
         self, msg: str, glyph: str, role: str, anchor: tuple[str, str], now: float, copy: tuple[str, str]
     ) -> float:
         start = self._start(copy, now)
-        self.flashes.append(Flash(msg, glyph, role, anchor, start, FLASH_SECONDS / self.speed))
-        if len(self.flashes) > MAX_LEGS:
-            del self.flashes[: len(self.flashes) - MAX_LEGS]
+        duration = FLASH_SECONDS / self.speed
+        key = (anchor, glyph)
+        last = self._last_flash.get(key)
+        if last is not None and last.start <= start <= last.end:
+            last.msg = msg
+            last.duration = max(last.end, start + duration) - last.start
+            return start
+        flash = Flash(msg, glyph, role, anchor, start, duration)
+        self.flashes.append(flash)
+        self._last_flash[key] = flash
+        if len(self.flashes) > self.max_legs:
+            del self.flashes[: len(self.flashes) - self.max_legs]
         return start
 
     def set_speed(self, speed: float) -> None:
@@ -258,6 +273,7 @@ class TokenBoard:
         self.legs.clear()
         self.on_wire.clear()
         self.flashes.clear()
+        self._last_flash.clear()
         self.bundles.clear()
         self.busy_until.clear()
 
@@ -273,10 +289,12 @@ class TokenBoard:
             self.flashes = [f for f in self.flashes if f.end > now]
         for wire in [w for w, b in self.bundles.items() if b.until <= now]:
             del self.bundles[wire]
-        if len(self.busy_until) > 2 * self.max_legs:
+        # Per-copy times are kept while they lie ahead; sweep the past ones out now and then (the
+        # threshold grows with what survives, so a busy stream does not sweep every frame).
+        if len(self.busy_until) + len(self.shown_at) > self._sweep_at:
             self.busy_until = {copy: t for copy, t in self.busy_until.items() if t > now}
-        if len(self.shown_at) > 2 * self.max_legs:
             self.shown_at = {copy: t for copy, t in self.shown_at.items() if t > now}
+            self._sweep_at = max(4 * self.max_legs, 2 * (len(self.busy_until) + len(self.shown_at)))
 
     def busy(self, now: float) -> bool:
         """True while anything is moving, flashing or pending: the frame timer runs only then."""
