@@ -15,7 +15,7 @@ from kombu import Connection, Producer
 
 from core.backends import BrokerUrlError
 from core.backends.amqp import scrub
-from core.controls import TICK, StopCheck
+from core.controls import TICK, StopCheck, sleep_interruptibly
 from core.events import BrokerStatus, Dropped, Notice, Published, QueueDepth, Returned, Routed
 from core.routing import route
 from core.tap import TapLoop
@@ -62,14 +62,14 @@ class ProducerLoop:
         self.engine.backend.attach(self.engine.emit, self.engine.topology)
         self._script = list(self.engine.scenario.publishes) if play_script else []
         self._next_due = self._due_after(0)
-        connected_once = False
+        connected_once, backoff = False, RETRY_START
         try:
             while not should_stop():
                 try:
                     with self.engine.backend.connection() as conn:
                         self._connect(conn, should_stop, forever=connected_once)
                         self.engine.declare(conn)
-                        connected_once = True
+                        connected_once, backoff = True, RETRY_START
                         self._status("connected")
                         self._produce(conn, self._new_producer(conn), should_stop)
                     return
@@ -78,7 +78,10 @@ class ProducerLoop:
                 except Exception as exc:
                     if not self.engine.backend.consumer_connection_lost(exc):
                         raise
-                    self._status("disconnected", f"{self._reason(exc)}; reconnecting")
+                    # e.g. a node still booting refuses the vhost: kombu does not retry that itself
+                    self._status("disconnected", f"{self._reason(exc)}; reconnecting in {backoff:.1f}s")
+                    sleep_interruptibly(backoff, should_stop, None)
+                    backoff = min(backoff * 2, RETRY_MAX)
         finally:
             self.engine.backend.detach()
 
