@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from core.backends.base import Backend, Emit
+from core.backends.base import Backend, BrokerUrlError, Emit
 from core.broker import get_broker, name_from_url
 from core.broker.model import Broker
 from core.topology import Topology
@@ -24,6 +25,10 @@ class InProcessBackend(Backend):
     route_source = "broker"
 
     def __init__(self, url: str) -> None:
+        try:
+            _port = urlsplit(url).port  # kombu parses it too, later and less politely
+        except ValueError as exc:
+            raise BrokerUrlError(f"broker URL is malformed: {exc}") from None
         super().__init__(url)
         self.broker: Broker = get_broker(name_from_url(url))
         self._unsubscribe: Callable[[], None] | None = None
