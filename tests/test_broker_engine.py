@@ -140,7 +140,8 @@ def test_key_video_on_the_seed_and_where_memory_differs(url: str) -> None:
 
 
 def test_a_crashed_consumer_s_message_comes_back_redelivered() -> None:
-    scenario = _with_consumer(load_scenario("seed"), "worker", work_seconds=2.0)
+    # 6 s of work at 4x: 1.5 s in which to see the delivery and crash the worker mid-work.
+    scenario = _with_consumer(load_scenario("seed"), "worker", work_seconds=6.0)
     engine = FlowEngine(scenario, fresh_url(), speed=4)
     crashed = threading.Event()
 

@@ -1,7 +1,19 @@
-"""mqscope's in-process, RabbitMQ-faithful broker and its kombu transport (`mqscope://`).
+"""mqscope's in-process, RabbitMQ-faithful broker and its kombu transport (`mqscope://NAME`).
 
 Importing this package registers the URL scheme with kombu; the transport module itself loads only
-when kombu first opens an `mqscope://` connection.
+when kombu first opens an `mqscope://` connection. One Broker per NAME per process (default
+`localhost`); `reset_brokers()` empties them all (tests, fresh runs with no connection open).
+
+Behaves as RabbitMQ 3.x: direct/fanout/topic/headers routing (core.routing), the default exchange,
+alternate exchanges, mandatory returns (kombu `on_return`); push delivery round-robin among a queue's
+consumers within basic.qos (per consumer, or channel-wide with global=true); ack/nack/reject with
+requeue to the copy's old place marked redelivered; unacked copies returned when a channel closes;
+queue TTL and per-message expiration (at the queue head only), x-max-length drop-head,
+dead-lettering with x-death / x-first-death-* and RabbitMQ's cycle rule; auto-delete and exclusive
+queues; channel errors as amqp's exceptions (404, 405, 406).
+Not modelled: x-overflow other than drop-head, x-max-length-bytes, x-expires, priorities,
+single-active-consumer, quorum/stream queues, exchange-to-exchange bindings, publisher confirms,
+basic.recover(requeue=False), consumer-cancel notifications on queue deletion.
 """
 
 from __future__ import annotations
