@@ -100,6 +100,8 @@ class TapLoop:
         self.spec, self.topology, self.backend, self.emit = spec, topology, backend, emit
         self._ids = itertools.count(1)
         self._predicts = bool(topology.queues)  # a scenario file: say where each copy went
+        self.tapping = False
+        """True once the tap queue was bound: from then on a lost broker is retried, not fatal."""
 
     def run(self, should_stop: StopCheck) -> None:
         """Tap until stopped; a lost broker is retried with backoff (the tap queue is re-made)."""
@@ -110,24 +112,22 @@ class TapLoop:
             raise TapError(
                 f"--tap {self.spec.exchange!r} is a direct exchange: give a scenario listing its keys"
             )
-        backoff, tapped_once = 0.2, False
+        backoff = 0.2
         while not should_stop():
             try:
                 with self.backend.connection() as conn:
-                    conn.ensure_connection(max_retries=None if tapped_once else 3)
+                    conn.ensure_connection(max_retries=1 if self.tapping else 3)
                     self._tap(conn, bindings, should_stop)
-                    tapped_once = True
                 return
             except TapError:
                 raise
             except Exception as exc:
-                if not tapped_once and self.backend.consumer_connection_lost(exc):
-                    raise TapError(
-                        f"cannot tap via {self.backend.display_url()}: {_reason(exc, self.backend.url)}"
-                    ) from None
+                reason = _reason(exc, self.backend.url)
+                if not self.tapping:  # never got going: one line, the password masked
+                    raise TapError(f"cannot tap via {self.backend.display_url()}: {reason}") from None
                 if not self.backend.consumer_connection_lost(exc):
                     raise
-                self._status("reconnecting", f"{_reason(exc, self.backend.url)}; retrying in {backoff:.1f}s")
+                self._status("reconnecting", f"{reason}; retrying in {backoff:.1f}s")
                 sleep_interruptibly(backoff, should_stop, None)
                 backoff = min(backoff * 2, 5.0)
 
@@ -153,6 +153,7 @@ class TapLoop:
             no_ack=True,
         )
         consumer.consume()
+        self.tapping = True
         keys = ", ".join(repr(k) for k, _ in bindings)
         self._status("connected", f"tapping {self.spec.exchange} through {name} (bound with {keys})")
         depths = _DepthWatch(conn, self.topology, self.backend, self.emit)

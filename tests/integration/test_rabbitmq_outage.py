@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 from engine_runner import EngineRun, Run, reset_rabbit
+from kombu import Connection, Producer
 from rabbit_support import RabbitBroker
 
+from core.backends import backend_for
 from core.engine import FlowEngine
-from core.events import BrokerStatus, ConsumerState
-from core.scenario import Scenario
+from core.events import BrokerStatus, ConsumerState, EventStream, FlowEvent, Published
+from core.scenario import Scenario, load_scenario
+from core.tap import TapLoop, TapSpec, tap_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 
 pytestmark = pytest.mark.rabbitmq
@@ -79,3 +84,54 @@ def test_broker_outage_recovers_and_loses_nothing(rabbit: RabbitBroker, outage: 
     for event in run.events:
         text = str(event.to_json())
         assert "Traceback" not in text
+
+
+def test_tap_survives_an_outage(rabbit: RabbitBroker) -> None:
+    """The tap's own queue dies with the connection; after the outage a new one is bound by itself."""
+    seed = load_scenario("seed")
+    reset_rabbit(rabbit.url, seed.topology)
+    with Connection(rabbit.url) as conn:
+        seed.topology.kombu_exchanges()["media_exchange"](conn.channel()).declare()
+    events = EventStream()
+    loop = TapLoop(
+        TapSpec("media_exchange", "topic"),
+        tap_scenario(TapSpec("media_exchange"), None).topology,
+        backend_for(rabbit.url),
+        events.put,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop.is_set,), daemon=True)
+    thread.start()
+    seen: list[FlowEvent] = []
+
+    def wait_for(predicate: Callable[[], bool]) -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            events.wait(0.1)
+            seen.extend(events.drain())
+            if predicate():
+                return True
+        return False
+
+    def connected_count() -> int:
+        return sum(1 for e in seen if isinstance(e, BrokerStatus) and e.state == "connected")
+
+    try:
+        assert wait_for(lambda: connected_count() == 1)
+        rabbit.control("stop-app")
+        try:
+            assert wait_for(
+                lambda: any(isinstance(e, BrokerStatus) and e.state == "reconnecting" for e in seen)
+            )
+        finally:
+            rabbit.control("start-app")
+        assert wait_for(lambda: connected_count() == 2), "the tap never came back"
+        with Connection(rabbit.url) as conn:
+            Producer(conn.channel(), serializer="json").publish(
+                {"after": "outage"}, exchange="media_exchange", routing_key="video.back"
+            )
+        assert wait_for(lambda: any(isinstance(e, Published) and e.routing_key == "video.back" for e in seen))
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
