@@ -62,3 +62,20 @@ def test_exclusive_queue_belongs_to_its_connection_and_dies_with_it() -> None:
                          callbacks=[lambda b, m: None]).consume()
         with pytest.raises(NotFound):
             other.channel().queue_declare("mine", passive=True)
+
+
+def test_a_redeclared_queue_is_a_new_queue_for_old_unacked_copies() -> None:
+    """RabbitMQ: a copy taken from a deleted queue cannot come back into its namesake."""
+    url = fresh_url()
+    backend = backend_for(url)
+    with Connection(url) as conn:
+        declare(conn, "x", "direct", [("q", "k")])
+        publish(conn, "x", "k", {"n": 1})
+        publish(conn, "x", "k", {"n": 2})
+        channel = conn.default_channel
+        first, second = channel.basic_get("q"), channel.basic_get("q")
+        channel.queue_delete("q")
+        declare(conn, "x", "direct", [("q", "k")])
+        first.ack()
+        second.requeue()
+        assert backend.queue_depth(None, "q") == (0, 0)

@@ -83,7 +83,7 @@ class DeliveryMixin:
         channel = consumer.channel
         tag = channel.new_tag()
         if not consumer.no_ack:
-            channel.unacked[tag] = Unacked(envelope, queue.name, consumer)
+            channel.unacked[tag] = Unacked(envelope, queue.name, consumer, queue)
             consumer.unacked += 1
             queue.unacked += 1
         channel.session.push(Delivery(channel, consumer.tag, tag, envelope, queue.name))
@@ -146,7 +146,7 @@ class DeliveryMixin:
             self._watch_head(state)
             tag = channel.new_tag()
             if not no_ack:
-                channel.unacked[tag] = Unacked(envelope, queue, None)
+                channel.unacked[tag] = Unacked(envelope, queue, None, state)
                 state.unacked += 1
             return Delivery(channel, "", tag, envelope, queue)
 
@@ -172,7 +172,7 @@ class DeliveryMixin:
                 if requeue:
                     self._requeue(unacked, "rejected")
                 else:
-                    queue = self.queues.get(unacked.queue)
+                    queue = self._home(unacked)
                     if queue is not None:
                         self._dead_letter(queue, unacked.envelope, "rejected")
                 self._refill(unacked)
@@ -191,15 +191,20 @@ class DeliveryMixin:
             raise BrokerError(406, f"PRECONDITION_FAILED - unknown delivery tag {delivery_tag}")
         return [channel.unacked.pop(t) for t in sorted(tags)]
 
+    def _home(self, unacked: Unacked) -> QueueState | None:
+        """The queue a copy came from, if that very queue still exists."""
+        queue = self.queues.get(unacked.queue)
+        return queue if queue is not None and queue is unacked.origin else None
+
     def _release(self, unacked: Unacked) -> None:
         if unacked.consumer is not None:
             unacked.consumer.unacked -= 1
-        queue = self.queues.get(unacked.queue)
+        queue = self._home(unacked)
         if queue is not None:
             queue.unacked -= 1
 
     def _refill(self, unacked: Unacked) -> None:
-        queue = self.queues.get(unacked.queue)
+        queue = self._home(unacked)
         if queue is not None:
             self._dispatch(queue)
         consumer = unacked.consumer
@@ -216,8 +221,9 @@ class DeliveryMixin:
         for unacked in held:
             self._release(unacked)
             self._requeue(unacked, reason, dispatch=False)
-            if unacked.queue in self.queues:
-                touched[unacked.queue] = self.queues[unacked.queue]
+            home = self._home(unacked)
+            if home is not None:
+                touched[home.name] = home
         for queue in touched.values():
             self._dispatch(queue)
 
@@ -225,7 +231,7 @@ class DeliveryMixin:
         self, unacked: Unacked, reason: str, *, report: bool = True, dispatch: bool = True
     ) -> None:
         """Back into its own queue at its old position (ahead of every later copy), redelivered."""
-        queue = self.queues.get(unacked.queue)
+        queue = self._home(unacked)
         if queue is None:
             return
         envelope = unacked.envelope.redelivery()

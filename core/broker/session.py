@@ -44,6 +44,9 @@ class Unacked:
     envelope: Envelope
     queue: str
     consumer: ConsumerRecord | None  # None for basic.get
+    origin: object = None
+    """The queue object it came from: a queue deleted (or reset) and redeclared under the same
+    name is another queue, and must not count or take back this copy."""
 
 
 @dataclass(frozen=True)
