@@ -62,6 +62,20 @@ class MemoryBackend(Backend):
             )
         )
 
+    def after_crash(self, emit: Emit, in_hand: list[tuple[str, str]]) -> None:
+        """memory:// never restores a closed channel's unacked messages: they are gone."""
+        for msg, queue in in_hand:
+            emit(
+                Dropped(
+                    msg=msg,
+                    queue=queue,
+                    reason=(
+                        "memory:// loses unacked messages when the consumer's channel closes; "
+                        "RabbitMQ would requeue it"
+                    ),
+                )
+            )
+
 
 def reset_memory_transport() -> None:
     """memory:// keeps queues and bindings in class attributes: clear them between runs and tests."""
