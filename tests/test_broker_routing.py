@@ -6,6 +6,7 @@ run on kombu's memory:// shows the documented differences.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -165,3 +166,22 @@ def test_unknown_exchange_and_inequivalent_redeclare_are_channel_errors() -> Non
             conn.default_channel.exchange_declare("x", "direct")
         with pytest.raises(PreconditionFailed):
             conn.default_channel.queue_declare("q", arguments={"x-message-ttl": 5})
+
+
+def test_memory_ignores_mandatory() -> None:
+    """The documented memory:// difference: an unroutable mandatory message silently vanishes."""
+    reset_memory_transport()
+    returned: list[Any] = []
+    try:
+        with Connection("memory://") as conn:
+            declare(conn, "d", "direct", [("q", "yes")])
+            producer = Producer(
+                conn.default_channel, serializer="json", on_return=lambda *a: returned.append(a)
+            )
+            producer.publish({"n": 1}, exchange="d", routing_key="no", mandatory=True)
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=0.05)  # where pyamqp would deliver basic.return
+            assert depth(conn, "q") == 0
+    finally:
+        reset_memory_transport()
+    assert returned == []
