@@ -217,6 +217,11 @@ class FlowCanvas(ScrollView, can_focus=True):
         self._stop_timer()
 
     def _theme_changed(self, _theme: object) -> None:
+        self._restyle()
+        # The canvas's own CSS colours ($surface, $foreground) update on the next refresh: again then.
+        self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
         self._build_styles()
         self._invalidate(wires=True)
         self._grid = None  # styles changed: no row may be reused
