@@ -201,3 +201,19 @@ def test_overlapping_flashes_at_one_place_merge_into_one() -> None:
     ticks = [f for f in board.flashes if f.glyph == "✓"]
     assert 1 <= len(ticks) <= 500 // WIRE_CAP, "acks that flash at once share one ✓"
     assert ticks[-1].msg == "m499"
+
+
+def test_a_rejected_message_leaves_the_consumer_at_once() -> None:
+    model = FlowModel(load_scenario("dead_letter").topology)
+    model.feed_all(published("m2", "order.created", ("orders_queue",), exchange="orders"))
+    model.feed(Delivered(msg="m2", queue="orders_queue", consumer="billing"))
+    model.feed(Rejected(msg="m2", queue="orders_queue", consumer="billing", action="dead_letter"))
+    billing = model.consumers["billing"]
+    assert billing.current is None and model.queues["orders_queue"].unacked == 0
+    model.feed(
+        DeadLettered(
+            msg="m2", queue="orders_queue", reason="rejected", exchange="orders.dlx", queues=("orders_dead",)
+        )
+    )
+    assert (billing.dead_lettered, billing.requeued) == (1, 0)
+    assert model.queues["orders_dead"].ready == 1 and model.queues["orders_queue"].dead_lettered == 1

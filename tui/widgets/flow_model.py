@@ -117,8 +117,8 @@ class FlowModel:
                         c.dead_lettered += 1
                     else:
                         c.dropped += 1
-                if event.action == "drop":
-                    self._release(m, event.queue)
+                # The consumer lets go of it now, whatever follows (requeue, dead letter or drop).
+                self._release(m, event.queue)
             case Requeued():
                 holder = self._release(m, event.queue)
                 # A crash or disconnect: no Rejected came first, so count it here.
