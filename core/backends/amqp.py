@@ -27,7 +27,7 @@ CONNECT_TIMEOUT = 3.0
 
 LOST_ERRORS: tuple[type[BaseException], ...] = (
     *amqp.Connection.connection_errors,
-    *amqp.Connection.recoverable_connection_errors,
+    *amqp.Connection.recoverable_connection_errors,  # includes MessageNacked: resent after reconnect
     OperationalError,
     ConnectionError,
     OSError,
@@ -103,7 +103,7 @@ class AmqpBackend(Backend):
     def routed(
         self, channel: Any, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
     ) -> tuple[str, ...] | None:
-        """The prediction; the engine overrides it with () when RabbitMQ returned the message."""
+        """The prediction, emitted before publishing; a basic.return then reports it went nowhere."""
         if self._topology is None:
             return None
         return route(self._topology, exchange, routing_key, headers).queues
