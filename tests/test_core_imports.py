@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 UI_MODULES = ("textual", "rich", "tui")
 
 
@@ -34,3 +37,13 @@ def test_password_never_shown() -> None:
     assert mask_password("amqp://guest:s3cret@127.0.0.1:5672/vh") == "amqp://guest:***@127.0.0.1:5672/vh"
     assert "s3cret" not in mask_password("amqp://u:s3cret@h:99999/")
     assert mask_password("memory://") == "memory://"
+    assert mask_password("amqp://u@h/") == "amqp://u@h/"
+
+
+@given(st.text(min_size=1), st.sampled_from(["amqp", "memory", "mqscope", "redis"]))
+def test_no_password_leaks_whatever_it_holds(password: str, scheme: str) -> None:
+    from core.backends.base import mask_password
+
+    for secret in (password, "12/" + password, password + "?x=1", "a#" + password):
+        shown = mask_password(f"{scheme}://guest:{secret}@127.0.0.1:5672/vh")
+        assert shown == f"{scheme}://guest:***@127.0.0.1:5672/vh"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from kombu import Connection
 
@@ -19,18 +18,18 @@ Emit = Callable[[FlowEvent], None]
 
 
 def mask_password(url: str) -> str:
-    """`url` with its password replaced by ***; never raises (a malformed URL is masked whole)."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<malformed broker URL>"
-    if not password:
-        return url
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    """`url` with its password replaced by ***, whatever the password holds.
+
+    Everything between "://" and the last "@" is taken as user:password, so an unencoded "/", "?"
+    or "#" in a password cannot move it into the host part and out into the open (it can only
+    over-mask an "@" in a path, which is safe).
+    """
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return url if "@" not in url else "<broker URL hidden: it holds credentials>"
+    user, colon, _password = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
 
 
 class BrokerUrlError(ValueError):
