@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from flow_host import FlowHost, delivered_and_acked, engine_events, published
+from rich.text import Text
 from textual.pilot import Pilot
 
 from core.events import FlowEvent
@@ -246,3 +247,28 @@ async def _theme() -> None:
         row = canvas.layout_geometry.queues["video_queue"].y
         styles = {seg.style for seg in canvas.render_line(row - int(canvas.scroll_offset.y))}
         assert canvas._style("q_border") in styles
+
+
+def test_hovering_a_box_explains_it_literally() -> None:
+    asyncio.run(_hover())
+
+
+async def _hover() -> None:
+    app = FlowHost("dead_letter")
+    async with app.run_test(size=(100, 30)) as pilot:
+        canvas = app.canvas
+        await pilot.pause()
+        queue = canvas.layout_geometry.queues["orders_queue"]
+        await pilot.hover(FlowCanvas, offset=(queue.x + 3, queue.y + 1))
+        tip = canvas.tooltip
+        assert isinstance(tip, Text)
+        for fact in (
+            "bound to orders with 'order.created'",
+            "ttl 5s",
+            "max length 20",
+            "orders.dlx",
+            "billing",
+        ):
+            assert fact in tip.plain
+        await pilot.hover(FlowCanvas, offset=(1, 0))
+        assert canvas.tooltip is None

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.geometry import Size
 from textual.message import Message
@@ -27,7 +28,7 @@ from core.events import FlowEvent
 from core.topology import Topology
 from tui.widgets.flow_grid import Grid, token_role
 from tui.widgets.flow_layout import FlowLayout, compute_layout
-from tui.widgets.flow_model import FlowModel, Lens, lens_for
+from tui.widgets.flow_model import FlowModel, Lens, describe_node, lens_for
 from tui.widgets.flow_paint import paint, paint_wires
 from tui.widgets.flow_palette import flow_styles
 from tui.widgets.flow_tokens import Sprite, TokenBoard
@@ -343,6 +344,16 @@ class FlowCanvas(ScrollView, can_focus=True):
         box = self.layout_geometry.box_at(x, y)
         if box is not None:
             self.post_message(self.NodeSelected(self, box.kind, box.name))
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        """Hovering a box explains it in a tooltip (plain Text: names are never markup)."""
+        offset = event.get_content_offset(self)
+        box = None
+        if offset is not None:
+            box = self.layout_geometry.box_at(
+                offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y
+            )
+        self.tooltip = None if box is None else Text(describe_node(self.model, box.kind, box.name))
 
     def token_at(self, x: int, y: int) -> str | None:
         """The message drawn at (or right beside) this diagram cell, if any."""

@@ -26,7 +26,7 @@ from core.events import (
     Routed,
 )
 from core.routing import binding_matches, route
-from core.topology import Topology
+from core.topology import BindingSpec, Topology
 
 
 @dataclass
@@ -222,3 +222,57 @@ def lens_for(topology: Topology, routing_key: str, headers: Mapping[str, Any] | 
         if not result.queues:
             unroutable.add(ex.name)
     return Lens(routing_key, frozenset(bindings), frozenset(queues), frozenset(unroutable), frozenset(shown))
+
+
+def describe_node(model: FlowModel, kind: str, name: str) -> str:
+    """A few plain lines about one node, for the canvas's hover tooltip (shown literally, never markup)."""
+    topology = model.topology
+    if kind == "exchange" and (ex := topology.exchange(name)) is not None:
+        stats = model.exchanges[name]
+        lines = [f"{name} ({ex.type} exchange)"]
+        lines.append(
+            f"published {stats.published} · unroutable {stats.unroutable} · returned {stats.returned}"
+        )
+        if ex.alternate_exchange:
+            lines.append(f"alternate exchange: {ex.alternate_exchange}")
+        return "\n".join(lines)
+    if kind == "queue" and (q := topology.queue(name)) is not None:
+        depth = model.queues[name]
+        lines = [name]
+        for b in q.bindings:
+            spec = topology.exchange(b.exchange)
+            lines.append(f"bound to {b.exchange} with {binding_label(spec.type if spec else '', b)}")
+        lines.append(f"ready {depth.ready} · unacked {depth.unacked}")
+        extras = []
+        if q.message_ttl is not None:
+            extras.append(f"ttl {q.message_ttl:g}s")
+        if q.max_length is not None:
+            extras.append(f"max length {q.max_length}")
+        if q.dead_letter_exchange:
+            extras.append(f"dead letters go to {q.dead_letter_exchange}")
+        if extras:
+            lines.append(" · ".join(extras))
+        consumers = [c.name for c in topology.consumers if name in c.queues]
+        lines.append("consumed by " + (", ".join(consumers) if consumers else "nobody"))
+        return "\n".join(lines)
+    if kind == "consumer" and (c := topology.consumer(name)) is not None:
+        s = model.consumers[name]
+        state = f"{s.state} ({s.detail})" if s.detail else s.state
+        return "\n".join(
+            [
+                f"{name} (prefetch {c.prefetch}, on failure: {c.on_failure})",
+                f"state: {state}",
+                f"consumes {', '.join(c.queues)}",
+                f"processed {s.processed} · acked {s.acked} · requeued {s.requeued} · "
+                f"dead-lettered {s.dead_lettered} · dropped {s.dropped}",
+            ]
+        )
+    return name
+
+
+def binding_label(exchange_type: str, binding: BindingSpec) -> str:
+    if exchange_type == "headers":
+        return " ".join(f"{k}={v}" for k, v in binding.arguments.items()) or "(no arguments)"
+    if exchange_type == "fanout":
+        return "(fanout: every message)"
+    return repr(binding.routing_key)
