@@ -150,7 +150,8 @@ class FlowCanvas(ScrollView, can_focus=True):
     # -- state -----------------------------------------------------------------------------------
     @property
     def _animated(self) -> bool:
-        return self.app.animation_level != "none"
+        """Tokens move only on a mounted canvas in an app whose animation level is not "none"."""
+        return self.is_mounted and self.app.animation_level != "none"
 
     @property
     def animating(self) -> bool:
