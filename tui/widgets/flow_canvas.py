@@ -57,7 +57,7 @@ class FlowCanvas(ScrollView, can_focus=True):
             super().__init__()
             self.canvas = canvas
             self.kind = kind
-            """"exchange", "queue" or "consumer"."""
+            """One of: exchange, queue, consumer."""
             self.name = name
 
         @property
