@@ -82,6 +82,8 @@ class EventLog(ScrollView, can_focus=False):
         self._total = 0
         """Lines ever written: line numbers stay stable as old lines fall off the front."""
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
+        self.follow = True
+        """Keep the newest line in view (until the user scrolls up to read)."""
 
     def write(self, line: Text) -> None:
         self._lines.append(line)
@@ -114,11 +116,21 @@ class EventLog(ScrollView, can_focus=False):
             self._grew()
 
     def _grew(self) -> None:
-        follow = self.scroll_y >= self.max_scroll_y - 1
         self.virtual_size = Size(self.size.width, len(self._lines))
-        if follow:
+        if self.follow:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
         self.refresh()
+
+    def on_mouse_scroll_up(self) -> None:
+        """Scrolling back to read stops the log from jumping to each new line."""
+        self.follow = False
+
+    def on_mouse_scroll_down(self) -> None:
+        self.call_after_refresh(self._follow_if_at_end)
+
+    def _follow_if_at_end(self) -> None:
+        if self.scroll_y >= self.max_scroll_y:
+            self.follow = True
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
