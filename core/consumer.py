@@ -90,7 +90,7 @@ class ConsumerLoop:
             self.on_unacked(queue, -1)
         self.backend.after_crash(self.emit, [(m, q) for m, (q, _) in self.in_hand.items()])
         self.in_hand.clear()
-        self.set_state("crashed", f"{lost} unacked message(s) handed back to the broker")
+        self.set_state("crashed", f"connection dropped holding {lost} unacked message(s)")
         sleep_interruptibly(self.clock.real_seconds(CRASH_RESTART_SECONDS), should_stop, None)
 
     def _disconnected(self, exc: BaseException, backoff: float, should_stop: StopCheck) -> None:

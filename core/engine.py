@@ -48,8 +48,27 @@ class PublishRequest:
 
 
 def new_message_id() -> str:
-    """Short ids like the tutorial's (8 hex characters), unique enough for a session."""
+    """A short random id like the tutorial's (8 hex characters); tests replace it to pin ids."""
     return uuid.uuid4().hex[:8]
+
+
+class MessageIds:
+    """Short ids like the tutorial's (8 hex characters), guaranteed unique within one engine.
+
+    Random 8-hex ids collide in ~5% of 20,000-message runs (birthday bound), which silently merged
+    two messages' fates; a collision is simply drawn again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._used: set[str] = set()
+
+    def new(self) -> str:
+        with self._lock:
+            while (candidate := new_message_id()) in self._used:
+                pass
+            self._used.add(candidate)
+            return candidate
 
 
 class FlowEngine:
@@ -67,6 +86,7 @@ class FlowEngine:
         self.controls = {c.name: ConsumerControl(c.name) for c in self.topology.consumers}
         self.declared = threading.Event()
         self.attempts = AttemptCounter()
+        self.ids = MessageIds()
         self._requests: queue.Queue[PublishRequest] = queue.Queue()
         self._unacked: dict[str, int] = {q.name: 0 for q in self.topology.queues}
         self.tap: TapSpec | None = None
@@ -95,7 +115,7 @@ class FlowEngine:
         if exchange != "" and self.topology.exchange(exchange) is None:
             raise PublishError(f"unknown exchange {exchange!r}")
         return PublishRequest(
-            new_message_id(),
+            self.ids.new(),
             exchange,
             routing_key,
             {} if body is None else body,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
+
+from core.engine import MessageIds
 from core.events import Acked, DeadLettered, Published, Rejected, Routed
 from core.settlement import SettlementTracker
 
@@ -44,3 +49,10 @@ def test_unroutable_settles_at_once_and_requeue_does_not() -> None:
     tracker.feed(Rejected(msg="retry", queue="q", consumer="w", action="requeue"))
     assert tracker.unsettled() == ["retry"]
     assert tracker.messages["lost"].outcomes == {"-": "unroutable"}
+
+
+def test_message_ids_never_repeat_even_when_the_source_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = itertools.cycle(["aaaaaaaa", "aaaaaaaa", "bbbbbbbb", "cccccccc"])
+    monkeypatch.setattr("core.engine.new_message_id", lambda: next(source))
+    ids = MessageIds()
+    assert [ids.new() for _ in range(3)] == ["aaaaaaaa", "bbbbbbbb", "cccccccc"]
