@@ -112,6 +112,8 @@ def test_failing_handler_requeues_and_never_stalls(broker: str) -> None:
     assert any(e["msg"] == first for e in of(events, "requeued"))
     redelivered = [e for e in of(events, "delivered") if e["msg"] == first and e["redelivered"]]
     assert broker == "memory://" or redelivered, "RabbitMQ marks a requeued message redelivered"
+    warned = any("memory:// requeues by publishing again" in e["text"] for e in of(events, "notice"))
+    assert warned == (broker == "memory://")
     # prefetch=1: the second message still gets through (the tutorial's worker stalls here)
     assert {e["msg"] for e in of(events, "acked")} == {e["msg"] for e in of(events, "published")}
 

@@ -9,7 +9,7 @@ from typing import Any
 from kombu.transport import memory
 
 from core.backends.base import Backend, Emit
-from core.events import Dropped
+from core.events import Dropped, Notice
 from core.topology import Topology
 
 
@@ -46,10 +46,24 @@ class MemoryBackend(Backend):
         return tuple(sorted({q for q in found if q}))
 
     def after_reject(self, emit: Emit, topology: Topology, msg: str, queue: str, *, requeue: bool) -> None:
-        """memory:// ignores x-dead-letter-exchange: a rejected message is simply gone."""
+        """memory:// re-routes requeues and ignores x-dead-letter-exchange: say so as it happens."""
         spec = topology.queue(queue)
-        if requeue or spec is None or spec.dead_letter_exchange is None:
-            super().after_reject(emit, topology, msg, queue, requeue=requeue)
+        if requeue:
+            super().after_reject(emit, topology, msg, queue, requeue=True)
+            emit(
+                Notice(
+                    msg=msg,
+                    level="warning",
+                    text=(
+                        "memory:// requeues by publishing again through the exchange: the message goes "
+                        "to the tail of every matching queue, without the redelivered flag; RabbitMQ "
+                        f"puts it back at the head of {queue!r} only"
+                    ),
+                )
+            )
+            return
+        if spec is None or spec.dead_letter_exchange is None:
+            super().after_reject(emit, topology, msg, queue, requeue=False)
             return
         emit(
             Dropped(
