@@ -50,14 +50,19 @@ def burst(n: int, start: int) -> list[Published | Routed]:
     return out
 
 
-def canvas_only_ms(canvas: FlowCanvas, repeats: int = 30) -> float:
-    """Render every visible line, invalidating the token overlay each time as a frame tick does."""
-    t0 = time.process_time()
-    for _ in range(repeats):
-        canvas._sprites = None
-        for y in range(canvas.size.height):
-            canvas.render_line(y)
-    return (time.process_time() - t0) * 1000 / repeats
+def canvas_only_ms(canvas: FlowCanvas, repeats: int = 30, trials: int = 5) -> float:
+    """Render every visible line, invalidating the token overlay each time as a frame tick does.
+
+    Best of `trials` (the machine is shared: the minimum is the least disturbed figure)."""
+    best = float("inf")
+    for _ in range(trials):
+        t0 = time.process_time()
+        for _ in range(repeats):
+            canvas._sprites = None
+            for y in range(canvas.size.height):
+                canvas.render_line(y)
+        best = min(best, (time.process_time() - t0) * 1000 / repeats)
+    return best
 
 
 async def measure(size: tuple[int, int], tokens: int, seconds: float) -> Figures:
