@@ -17,7 +17,7 @@ HEADER_ROWS = 1
 """One row of column titles above the lanes."""
 QUEUE_H = 3
 EXCHANGE_H = 4
-CONSUMER_H = 4
+CONSUMER_H = 5
 MIN_WIDTH = 66
 """Below this the diagram keeps its width and the canvas scrolls sideways instead of squashing."""
 

@@ -313,12 +313,26 @@ def _consumer(grid: Grid, layout: FlowLayout, model: FlowModel, name: str) -> No
     state = stats.state or "idle"
     role = f"st_{state}" if state in STATE_GLYPH else "muted"
     row: list[tuple[str, str]] = [(STATE_GLYPH.get(state, "?") + " ", role), (state, role)]
-    if stats.current is not None:
-        row += [("  ", "muted"), (stats.current, token_role(stats.current))]
-        start = box.x + 2 + len(state) + 4
-        for cx in range(start, min(box.right - 2, start + len(stats.current))):
-            grid.hits[(cx, box.mid_y)] = ("token", stats.current)
-    _parts(grid, box.x + 2, box.mid_y, inner, [row])
+    if len(stats.in_hand) > 1:
+        row.append((f" · {len(stats.in_hand)} in hand", "muted"))
+    _parts(grid, box.x + 2, box.mid_y, inner, [row, row[:2]])
+    # The message in its hands (the newest when prefetch lets it hold several), and where from.
+    if stats.in_hand:
+        msg, queue = stats.in_hand[-1]
+        _parts(
+            grid,
+            box.x + 2,
+            box.y + 2,
+            inner,
+            [
+                [("▸ ", "muted"), (msg, token_role(msg)), (" from ", "muted"), (queue, "muted")],
+                [("▸ ", "muted"), (msg, token_role(msg))],
+            ],
+        )
+        for cx in range(box.x + 4, min(box.right - 2, box.x + 4 + len(msg))):
+            grid.hits[(cx, box.y + 2)] = ("token", msg)
+    else:
+        grid.text(box.x + 2, box.y + 2, "▸ -", "muted", inner)
     c = stats
     counts = [(str(c.processed), "count")]
     wordy = [(" ✓acked ", "ack"), (" ↺requeued ", "requeue"), (" ☠dead ", "dead")]
@@ -331,7 +345,7 @@ def _consumer(grid: Grid, layout: FlowLayout, model: FlowModel, name: str) -> No
     _parts(
         grid,
         box.x + 2,
-        box.y + 2,
+        box.y + 3,
         inner,
         [
             [("done ", "muted"), *counts, *mix(wordy)],
