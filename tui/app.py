@@ -10,8 +10,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 
 from textual import on
-from textual.app import App, SystemCommand
-from textual.reactive import reactive
+from textual.app import SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -21,7 +20,7 @@ from core.backends.memory import MemoryBackend, reset_memory_transport
 from core.engine import FlowEngine, PublishError
 from core.events import FlowEvent
 from core.scenario import Scenario, ScenarioError, load_scenario
-from tui.controls import BINDINGS, ControlsMixin
+from tui.controls import BINDINGS, ControlsApp
 from tui.screen import FlowScreen
 from tui.state import FlowState
 from tui.widgets.flow_canvas import FlowCanvas
@@ -33,7 +32,7 @@ FRAME_SECONDS = 1 / 30
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
-class MqscopeApp(ControlsMixin, App[int]):
+class MqscopeApp(ControlsApp):
     """Watch messages flow through one scenario; reset and scenario switches start a fresh session."""
 
     CSS_PATH = "app.tcss"
@@ -41,9 +40,6 @@ class MqscopeApp(ControlsMixin, App[int]):
     BINDINGS = BINDINGS
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
-
-    consumer: reactive[str | None] = reactive(None, init=False)
-    """The consumer F2-F4 act on (ctrl+n cycles; clicking a consumer picks it)."""
 
     def __init__(self, engine: FlowEngine, *, play_script: bool = True) -> None:
         super().__init__()

@@ -10,14 +10,18 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 
 from core.engine import PublishError
 from core.scenario import builtin_names
 
 if TYPE_CHECKING:
-    from tui.app import MqscopeApp
+    from core.engine import FlowEngine
+    from core.scenario import Scenario
+    from tui.screen import FlowScreen
+    from tui.state import FlowState
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 BURSTS = (10, 100, 1000)
@@ -46,17 +50,36 @@ def next_speed(current: float, step: int) -> float:
     return SPEEDS[max(0, min(len(SPEEDS) - 1, index + step))]
 
 
-class ControlsMixin:
-    """Actions behind the bindings and the palette; mixed into MqscopeApp."""
+class ControlsApp(App[int]):
+    """The actions behind the bindings and the palette; MqscopeApp adds the session around them."""
 
-    def _target(self: MqscopeApp, name: str | None) -> str | None:
+    engine: FlowEngine
+    state: FlowState
+
+    consumer: reactive[str | None] = reactive(None, init=False)
+    """The consumer F2-F4 act on (ctrl+n cycles; clicking a consumer picks it)."""
+
+    @property
+    def flow_screen(self) -> FlowScreen:
+        raise NotImplementedError
+
+    def refresh_status(self) -> None:
+        raise NotImplementedError
+
+    async def restart(self, scenario: Scenario) -> None:
+        raise NotImplementedError
+
+    async def switch_scenario(self, name: str) -> None:
+        raise NotImplementedError
+
+    def _target(self, name: str | None) -> str | None:
         target = name or self.consumer
         if target is None or target not in self.engine.controls:
             self.notify("this scenario has no consumer", severity="warning", markup=False)
             return None
         return target
 
-    def action_pause_consumer(self: MqscopeApp, name: str | None = None) -> None:
+    def action_pause_consumer(self, name: str | None = None) -> None:
         """Toggle one consumer's pause (it stops taking messages; the broker keeps them ready)."""
         if (target := self._target(name)) is None:
             return
@@ -66,48 +89,48 @@ class ControlsMixin:
         else:
             paused.set()
 
-    def action_crash_consumer(self: MqscopeApp, name: str | None = None) -> None:
+    def action_crash_consumer(self, name: str | None = None) -> None:
         """Drop the consumer's connection: its unacked messages go back and are redelivered."""
         if (target := self._target(name)) is not None:
             self.engine.controls[target].crash()
 
-    def action_fail_next(self: MqscopeApp, name: str | None = None) -> None:
+    def action_fail_next(self, name: str | None = None) -> None:
         """The consumer's next message fails; its on_failure policy decides what happens."""
         if (target := self._target(name)) is not None:
             self.engine.controls[target].fail_next()
             self.notify(f"{target}: the next message will fail", markup=False)
 
-    def action_next_consumer(self: MqscopeApp) -> None:
+    def action_next_consumer(self) -> None:
         """Choose which consumer F2-F4 act on."""
         names = [c.name for c in self.engine.topology.consumers]
         if names:
             current = names.index(self.consumer) if self.consumer in names else -1
             self.consumer = names[(current + 1) % len(names)]
 
-    def action_toggle_pause_all(self: MqscopeApp) -> None:
+    def action_toggle_pause_all(self) -> None:
         """Freeze every broker action (F6 then lets one through at a time)."""
         gate = self.engine.gate
         gate.resume() if gate.paused else gate.pause()
         self.refresh_status()
 
-    def action_step(self: MqscopeApp) -> None:
+    def action_step(self) -> None:
         if not self.engine.gate.paused:
             self.engine.gate.pause()
         self.engine.gate.step(1)
         self.refresh_status()
 
-    def action_set_speed(self: MqscopeApp, speed: float) -> None:
+    def action_set_speed(self, speed: float) -> None:
         self.engine.clock.speed = speed
         self.flow_screen.canvas.set_speed(self.engine.clock.speed)
         self.refresh_status()
 
-    def action_slower(self: MqscopeApp) -> None:
+    def action_slower(self) -> None:
         self.action_set_speed(next_speed(self.engine.clock.speed, -1))
 
-    def action_faster(self: MqscopeApp) -> None:
+    def action_faster(self) -> None:
         self.action_set_speed(next_speed(self.engine.clock.speed, +1))
 
-    def action_burst(self: MqscopeApp, count: int) -> None:
+    def action_burst(self, count: int) -> None:
         """Publish `count` messages with the lens's key (or the script's first key)."""
         lens = self.flow_screen.lens
         key = lens.key or next((p.routing_key for p in self.engine.scenario.publishes), "burst")
@@ -120,16 +143,16 @@ class ControlsMixin:
             self.engine.enqueue(request)
         self.notify(f"burst: {count} messages with key {key!r}", markup=False)
 
-    def action_inspect_last(self: MqscopeApp) -> None:
+    def action_inspect_last(self) -> None:
         if self.state.last_msg is None:
             self.notify("nothing published yet: type a key and press Enter", markup=False)
             return
         self.flow_screen.inspect("message", self.state.last_msg)
 
-    def action_close_inspector(self: MqscopeApp) -> None:
+    def action_close_inspector(self) -> None:
         self.flow_screen.close_inspector()
 
-    def action_pick_scenario(self: MqscopeApp) -> None:
+    def action_pick_scenario(self) -> None:
         from core.scenario import load_scenario
         from tui.widgets.scenario_picker import ScenarioPicker
 
@@ -141,10 +164,10 @@ class ControlsMixin:
 
         self.push_screen(ScenarioPicker(choices, self.engine.scenario.name), chosen)
 
-    def action_reset(self: MqscopeApp) -> None:
+    def action_reset(self) -> None:
         self.run_worker(self.restart(self.engine.scenario), exclusive=True, group="session")
 
-    def control_commands(self: MqscopeApp) -> Iterable[SystemCommand]:
+    def control_commands(self) -> Iterable[SystemCommand]:
         """Palette entries for every control, per consumer where it applies."""
         for name in self.engine.controls:
             yield SystemCommand(

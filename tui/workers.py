@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import App
 from textual.worker import Worker, get_current_worker
@@ -21,7 +22,7 @@ GROUP = "engine"
 class EngineWorkers:
     """Starts one thread worker for the producer and one per consumer; stops and joins them."""
 
-    def __init__(self, app: App[object], engine: FlowEngine, *, play_script: bool) -> None:
+    def __init__(self, app: App[Any], engine: FlowEngine, *, play_script: bool) -> None:
         self.app = app
         self.engine = engine
         self.play_script = play_script

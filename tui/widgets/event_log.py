@@ -17,7 +17,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from core.eventlog import describe
-from core.events import ConsumerState, FlowEvent, QueueDepth
+from core.events import ConsumerState, FlowEvent, Published, QueueDepth
 
 LINES_PER_FRAME = 12
 MAX_LINES = 1000
@@ -94,24 +94,28 @@ class EventLog(ScrollView, can_focus=False):
         return [line.plain for line in self._lines]
 
     def add_events(self, events: Sequence[FlowEvent]) -> None:
-        """Describe a frame's events; beyond a dozen lines, summarise the rest in one line."""
+        """Describe a frame's events; beyond a dozen lines, count the rest by kind in one line."""
         shown = 0
         skipped: Counter[str] = Counter()
+        keys = self.keys
         for event in events:
-            line = describe(event, self.keys)  # always, so RECEIVED lines know their key
-            if not worth_a_line(event):
+            if shown >= LINES_PER_FRAME:
+                # A burst: only remember keys (for later RECEIVED lines) and count; no formatting.
+                if isinstance(event, Published) and event.msg is not None:
+                    keys[event.msg] = event.routing_key
+                if worth_a_line(event):
+                    skipped[event.kind] += 1
                 continue
-            if shown < LINES_PER_FRAME:
+            line = describe(event, keys)
+            if worth_a_line(event):
                 self.write(styled(line))
                 shown += 1
-            else:
-                skipped[line.split(" ", 1)[0]] += 1
         if skipped:
-            parts = ", ".join(f"{n} {verb}" for verb, n in skipped.most_common())
+            parts = ", ".join(f"{n} {kind}" for kind, n in skipped.most_common())
             self.write(Text(f"… burst: {sum(skipped.values())} more events ({parts})", "dim italic"))
         self.lines_written += shown
-        while len(self.keys) > MAX_KEYS:
-            del self.keys[next(iter(self.keys))]
+        while len(keys) > MAX_KEYS:
+            del keys[next(iter(keys))]
         if shown or skipped:
             self._grew()
 
