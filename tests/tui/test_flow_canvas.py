@@ -145,6 +145,10 @@ async def _lens() -> None:
         success = canvas._style("wire_match").color
         canvas.preview_route("user.login")
         await pilot.pause()
+        builds = canvas.static_builds
+        canvas.preview_route("user.login")  # the same lens again: nothing to repaint
+        await pilot.pause()
+        assert canvas.static_builds == builds
         assert colour_at(audit) == success and colour_at(video) not in (success, plain)
         canvas.preview_route("video.upload")
         assert colour_at(video) == success == colour_at(audit)

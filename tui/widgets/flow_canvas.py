@@ -109,6 +109,7 @@ class FlowCanvas(ScrollView, can_focus=True):
         self.lines_rendered = 0
         """render_line calls so far (benchmarks check that nothing renders at rest)."""
         self.static_builds = 0
+        """Repaints of the still picture so far (tests check that nothing repaints needlessly)."""
         self.frames = 0
         """Frame-timer ticks so far."""
 

@@ -105,7 +105,7 @@ class TokenBoard:
     """(msg, queue) copy -> when its last scheduled leg ends."""
     holders: dict[tuple[str, str], str] = field(default_factory=dict)
     jumped: int = 0
-    """Legs skipped because of caps (shown as bundles)."""
+    """Legs not animated because a cap was reached (counted in the wire's bundle instead)."""
     wire_cap: int = WIRE_CAP
     max_legs: int = MAX_LEGS
     on_wire: dict[WireKey, int] = field(default_factory=dict)
