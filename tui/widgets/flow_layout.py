@@ -97,6 +97,8 @@ class FlowLayout:
     """x of the exchange, queue and consumer columns (for the header row)."""
     top: int = HEADER_ROWS
     """First row of the diagram; the column titles sit on the row above."""
+    legend_y: int | None = None
+    """Row of the glyph legend, when the screen has one to spare."""
     exchanges: dict[str, Box] = field(default_factory=dict)
     queues: dict[str, Box] = field(default_factory=dict)
     consumers: dict[str, Box] = field(default_factory=dict)
@@ -297,6 +299,9 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     bottoms = [b.bottom for b in layout.boxes()] or [top]
     content = max([*bottoms, *(y + 1 for w in layout.wires.values() for _, y in w.path)])
     layout.height = content + 1 if content < height else content  # a margin row when there is room
+    if content + 2 <= height:
+        layout.legend_y = content + 1  # what the glyphs mean, below a blank row
+        layout.height = content + 2
     return layout
 
 

@@ -46,7 +46,31 @@ def paint_wires(layout: FlowLayout, lens: Lens | None) -> Grid:
     _header(grid, layout)
     _wires(grid, layout, lens)
     _labels(grid, layout, lens)
+    _legend(grid, layout)
     return grid
+
+
+LEGEND = (
+    ("●", "tok0", "message"),
+    ("✓", "ack", "acked"),
+    ("↺", "requeue", "requeued"),
+    ("☠", "dead", "dead-lettered"),
+    ("✗", "unroutable", "unroutable"),
+    ("\u00d7N", "bundle", "burst"),
+)
+
+
+def _legend(grid: Grid, layout: FlowLayout) -> None:
+    """One row saying what the glyphs mean, for learners (cut short on narrow screens)."""
+    if layout.legend_y is None:
+        return
+    x = 1
+    for glyph, role, meaning in LEGEND:
+        room = layout.width - x
+        if room < len(glyph) + len(meaning) + 1:
+            break
+        x += grid.text(x, layout.legend_y, glyph, role, room)
+        x += grid.text(x, layout.legend_y, f" {meaning}   ", "muted", layout.width - x)
 
 
 def paint(layout: FlowLayout, model: FlowModel, lens: Lens | None, wires: Grid | None = None) -> Grid:
