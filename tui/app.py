@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from textual import on
 from textual.app import SystemCommand
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -26,9 +27,11 @@ from tui.state import FlowState
 from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.routing_lens import RoutingLens
 from tui.widgets.status_line import StatusFacts
-from tui.workers import GROUP, EngineWorkers
+from tui.workers import GROUP, EngineWorkers, EventWaker
 
 FRAME_SECONDS = 1 / 30
+QUIET_FRAMES = 15
+"""After this many empty frames (0.5 s) the frame timer sleeps until the waker sees events."""
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
@@ -50,6 +53,8 @@ class MqscopeApp(ControlsApp):
         self.frame_hooks: list[FrameHook] = []
         """Called after each frame with its batch (benchmarks and tests observe frames here)."""
         self.frames = 0
+        self._quiet_frames = 0
+        self._waker = EventWaker(self, lambda: self.engine.events, self._events_waiting)
         self.events_handled = 0
         self._flow_screen = FlowScreen(engine, self.state)
         self.set_reactive(MqscopeApp.consumer, self._first_consumer())
@@ -65,7 +70,8 @@ class MqscopeApp(ControlsApp):
     def on_mount(self) -> None:
         self.push_screen(self._flow_screen)  # pushed (not the default screen) so a reset can swap it
         self._start_workers()
-        self.set_interval(FRAME_SECONDS, self.pump, name="event pump")
+        self._pump_timer = self.set_interval(FRAME_SECONDS, self.pump, name="event pump")
+        self._waker.start()
         self.refresh_status()
 
     def _start_workers(self) -> None:
@@ -77,13 +83,29 @@ class MqscopeApp(ControlsApp):
         """Drain everything the broker threads reported since the last frame; one batch to the screen."""
         events = self.engine.events.drain()
         if not events:
+            self._quiet_frames += 1
+            if self._quiet_frames >= QUIET_FRAMES:
+                self._pump_timer.pause()  # nothing to draw: no timer until the waker says so
+                self._waker.sleeping.set()
             return
+        self._quiet_frames = 0
         self.frames += 1
         self.events_handled += len(events)
         self._flow_screen.apply(events)
         self.refresh_status()
         for hook in self.frame_hooks:
             hook(events)
+
+    class EventsWaiting(Message):
+        """Broker events arrived after a quiet spell (posted by the waker thread)."""
+
+    def _events_waiting(self) -> None:
+        self.post_message(self.EventsWaiting())
+
+    def on_mqscope_app_events_waiting(self) -> None:
+        self._quiet_frames = 0
+        self._pump_timer.resume()
+        self.pump()
 
     def refresh_status(self) -> None:
         state = self.state

@@ -15,6 +15,7 @@ from textual.app import App
 from textual.worker import Worker, get_current_worker
 
 from core.engine import FlowEngine
+from core.events import EventStream
 
 GROUP = "engine"
 
@@ -83,3 +84,34 @@ class EngineWorkers:
 
 def _consumer_target(engine: FlowEngine, name: str) -> Callable[[Callable[[], bool]], None]:
     return lambda stop: engine.run_consumer(name, stop)
+
+
+class EventWaker:
+    """Lets the frame timer sleep while the broker is quiet: a thread blocks on the event stream and
+    posts one message when events arrive again (once per quiet spell, not per event)."""
+
+    def __init__(self, app: App[Any], stream: Callable[[], EventStream], wake: Callable[[], object]) -> None:
+        self.app = app
+        self.stream = stream
+        self.wake = wake
+        self.sleeping = threading.Event()
+        self.handle: Worker[None] | None = None
+
+    def start(self) -> None:
+        self.handle = self.app.run_worker(
+            self._watch,
+            name="event waker",
+            group="waker",
+            description="wakes the frame timer when broker events arrive",
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _watch(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            if not self.sleeping.wait(0.1):
+                continue
+            if self.stream().wait(0.1):
+                self.sleeping.clear()
+                self.wake()

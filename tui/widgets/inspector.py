@@ -16,7 +16,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from core.events import FlowEvent
-from tui.state import FlowState, MessageRecord
+from tui.state import FlowState, MessageRecord, step_text
 
 LABEL = "bold"
 
@@ -65,7 +65,7 @@ def message_text(state: FlowState, record: MessageRecord) -> Text:
             text.append("in flight", "bold yellow")
         text.append("\n")
         for step in steps:
-            text.append(f"    · {step}\n")
+            text.append(f"    · {step_text(where, step)}\n")
     for note in record.notes:
         text.append(f"note: {note}\n", "yellow")
     text.append("\nEsc closes · F1 shows the newest message · click a token or a box", "dim")
