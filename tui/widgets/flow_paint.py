@@ -244,11 +244,13 @@ def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, 
         _counts(stats.ready, " rdy ", stats.unacked, " unack"),
         _counts(stats.ready, "r ", stats.unacked, "u"),
     ]
-    chosen = options[-1]
-    for option in options:
-        if inner - sum(len(t) for t, _ in option) - 1 >= min(stats.ready, 3):
-            chosen = option
-            break
+    # Words before dots: worded counts (with a dot when there is room), letters only as a last resort.
+    lengths = [sum(len(t) for t, _ in option) for option in options]
+    worded = [(o, n) for o, n in zip(options[:2], lengths[:2], strict=True)]
+    chosen = next(
+        (o for o, n in worded if inner - n - 1 >= min(stats.ready, 1)),
+        next((o for o, n in worded if n <= inner), options[-1]),
+    )
     room = inner - sum(len(t) for t, _ in chosen) - 1
     dots_w = max(0, min(stats.ready, room, DOTS_MAX))
     shown = list(stats.waiting)[:dots_w]
@@ -270,7 +272,7 @@ def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, 
     if stats.ready and not filled:
         filled = 1
     frac = stats.ready / cap if cap else 0
-    bar_role = "bar_ok" if frac < 0.5 else "bar_warn" if frac < 0.85 else "bar_full"
+    bar_role = "bar" + _fullness(frac, spec.max_length if spec else None)
     for i in range(filled):
         grid.put(box.x + 1 + i, box.y + 2, "━", bar_role)
     if spec is not None and spec.max_length:
@@ -288,7 +290,7 @@ def _queue_line(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | N
     cap = _depth_cap(model, spec.max_length if spec else None)
     frac = stats.ready / cap if cap else 0
     filled = min(box.w, max(1 if stats.ready else 0, round(frac * box.w)))
-    fill = "qbar_ok" if frac < 0.5 else "qbar_warn" if frac < 0.85 else "qbar_full"
+    fill = "qbar" + _fullness(frac, spec.max_length if spec else None)
     name_role = "q_name"
     if lens is not None:
         name_role = "match" if name in lens.queues else "dim"
@@ -313,6 +315,14 @@ def _queue_line(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | N
     for i in range(box.w):  # every cell takes the panel colour, the first `filled` the bar's
         role = grid.roles[box.y][box.x + i]
         grid.roles[box.y][box.x + i] = f"{role}@{fill if i < filled else 'qbg'}"
+
+
+def _fullness(frac: float, max_length: int | None) -> str:
+    """Bar colour suffix: warning colours only against a real limit (max_length); without one the
+    bar compares queues with each other, so the deepest is not alarming, just the longest."""
+    if not max_length:
+        return "_rel"
+    return "_ok" if frac < 0.5 else "_warn" if frac < 0.85 else "_full"
 
 
 def _depth_cap(model: FlowModel, max_length: int | None) -> int:

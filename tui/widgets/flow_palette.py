@@ -61,6 +61,7 @@ def flow_styles(theme: Theme, base: Style) -> dict[str, Style]:
         "match": st(success, bold=True),
         "dim": st(faint),
         "bad": st(error, bold=True),
+        "bar_rel": st(primary.blend(fg, 0.25)),
         "bar_ok": st(success),
         "bar_warn": st(warning),
         "bar_full": st(error),
@@ -78,6 +79,7 @@ def flow_styles(theme: Theme, base: Style) -> dict[str, Style]:
         "bundle": st(accent, bold=True),
         # Backgrounds of one-line queues: the panel, and the depth bar filling it.
         "qbg": Style(bgcolor=(bg.blend(fg, 0.10)).rich_color),
+        "qbar_rel": Style(bgcolor=(bg.blend(primary, 0.40)).rich_color),
         "qbar_ok": Style(bgcolor=(bg.blend(success, 0.35)).rich_color),
         "qbar_warn": Style(bgcolor=(bg.blend(warning, 0.40)).rich_color),
         "qbar_full": Style(bgcolor=(bg.blend(error, 0.45)).rich_color),
