@@ -8,6 +8,7 @@ import time
 from textual.app import App, ComposeResult
 
 from core.backends import DEFAULT_BROKER_URL
+from core.broker import reset_brokers
 from core.engine import FlowEngine
 from core.events import Acked, ConsumerState, Delivered, FlowEvent, Published, QueueDepth, Routed
 from core.scenario import load_scenario
@@ -73,6 +74,7 @@ def published(
 def engine_events(scenario: str, *, speed: float = 8.0, timeout: float = 30.0) -> list[FlowEvent]:
     """Run a built-in scenario on the default (in-process) broker in plain threads until every
     published message settled, and return every event it emitted, in order (real input for the canvas)."""
+    reset_brokers()  # the in-process broker is process-wide: start from empty queues
     engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
     stop = threading.Event()
     threads = [threading.Thread(target=engine.run_producer, args=(stop.is_set,), daemon=True)]
