@@ -19,7 +19,7 @@ from core.backends import Backend
 from core.backends.inprocess import InProcessBackend
 from core.backends.memory import MemoryBackend, reset_memory_transport
 from core.engine import FlowEngine, PublishError
-from core.events import FlowEvent
+from core.events import BrokerStatus, FlowEvent
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
 from tui.screen import FlowScreen
@@ -156,9 +156,12 @@ class MqscopeApp(ControlsApp):
             return
         error = event.worker.error
         text = " ".join(str(error).split()) or type(error).__name__
-        self.state.broker.state = "error"
+        backend = self.engine.backend
+        # Through the stream, so it lands after the loop's own earlier "connecting" reports.
+        self.engine.emit(
+            BrokerStatus(broker=backend.display_url(), state="error", faithful=backend.faithful, detail=text)
+        )
         self.notify(f"{event.worker.name}: {text}", severity="error", timeout=10, markup=False)
-        self.refresh_status()
 
     def stop_workers(self) -> None:
         if self.engine_workers is not None:

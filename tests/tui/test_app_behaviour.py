@@ -6,7 +6,10 @@ from rich.text import Text
 from states import make_app, settle, type_text, wait_for
 from textual.widgets import Input, Static
 
+from core.engine import FlowEngine
 from core.events import Delivered, FlowEvent, Rejected, Requeued
+from core.scenario import load_scenario
+from tui.app import MqscopeApp
 from tui.screen import FlowScreen
 from tui.widgets.event_log import EventLog
 from tui.widgets.flow_canvas import FlowCanvas
@@ -248,3 +251,14 @@ async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
         record = app.state.messages["00000001"]
         assert record.headers == {"format": "pdf", "type": "report"}
         assert record.queues == ("any_pdf_or_log", "pdf_reports")
+
+
+async def test_an_unreachable_broker_is_reported_in_one_line_not_a_crash() -> None:
+    engine = FlowEngine(load_scenario("seed"), "amqp://guest:secret@127.0.0.1:1//", speed=4)
+    app = MqscopeApp(engine)
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.state.broker.state == "error", "the error status")
+        assert app.is_running
+        assert "secret" not in app.state.broker.url and "secret" not in app.state.broker.detail
+        assert "refused" in app.state.broker.detail.lower()
