@@ -81,6 +81,8 @@ class MqscopeApp(ControlsApp):
     # -- the frame ----------------------------------------------------------------------------
     def pump(self) -> None:
         """Drain everything the broker threads reported since the last frame; one batch to the screen."""
+        if not self._flow_screen.is_attached:
+            return  # between sessions, or shutting down: events wait in the stream
         events = self.engine.events.drain()
         if not events:
             self._quiet_frames += 1
@@ -201,7 +203,10 @@ class MqscopeApp(ControlsApp):
         self.exit(0)
 
     def on_unmount(self) -> None:
-        self.stop_workers()
+        """Stop the broker loops and wait for them (briefly): no thread outlives the app."""
+        if self.engine_workers is not None:
+            self.engine_workers.stop()
+            self.engine_workers.join(2.0)
 
 
 def _empty_broker(backend: Backend) -> None:

@@ -32,50 +32,38 @@ class FlowScreen(Screen[None]):
         super().__init__()
         self.engine = engine
         self.state = state
+        # Built up front and kept: the per-frame fan-out needs no queries (and works mid-teardown).
+        self.status = StatusLine(id="status")
+        self.canvas = FlowCanvas(engine.topology, id="canvas")
+        self.canvas.set_speed(engine.clock.speed)
+        self.lens = RoutingLens(engine.scenario, id="lens")
+        self.lens.border_title = "routing lens"
+        self.event_log = EventLog(id="log")
+        self.event_log.border_title = "event log"
+        self.inspector = Inspector(state, id="inspector")
 
     def compose(self) -> ComposeResult:
-        canvas = FlowCanvas(self.engine.topology, id="canvas")
-        canvas.border_title = self.engine.scenario.title
-        canvas.set_speed(self.engine.clock.speed)
-        lens = RoutingLens(self.engine.scenario, id="lens")
-        lens.border_title = "routing lens"
-        log = EventLog(id="log")
-        log.border_title = "event log"
-        yield StatusLine(id="status")
+        yield self.status
         with Horizontal(id="panes"):
             with Vertical(id="main"):
-                yield canvas
+                yield self.canvas
                 with Horizontal(id="bottom"):
-                    yield lens
-                    yield log
-            yield Inspector(self.state, id="inspector")
+                    yield self.lens
+                    yield self.event_log
+            yield self.inspector
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.call_later(getattr(self.app, "refresh_status", lambda: None))
 
-    @property
-    def canvas(self) -> FlowCanvas:
-        return self.query_one("#canvas", FlowCanvas)
-
-    @property
-    def lens(self) -> RoutingLens:
-        return self.query_one("#lens", RoutingLens)
-
-    @property
-    def inspector(self) -> Inspector:
-        return self.query_one("#inspector", Inspector)
-
     def show_status(self, facts: StatusFacts) -> None:
-        """Repaint the status line (before the screen is composed there is none yet)."""
-        for line in self.query(StatusLine):
-            line.show(facts)
+        self.status.show(facts)
 
     def apply(self, events: Sequence[FlowEvent]) -> None:
         """One frame's batch: model first, then every widget that shows it."""
         self.state.feed_all(events)
         self.canvas.apply(events)
-        self.query_one("#log", EventLog).add_events(events)
+        self.event_log.add_events(events)
         self.inspector.events_arrived(events)
 
     def inspect(self, kind: str, name: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -151,7 +152,7 @@ class Inspector(VerticalScroll):
         self.state = state
         self.border_title = "inspector (esc closes)"
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static(id="inspector-body", markup=False)
 
     def watch_target(self) -> None:
