@@ -262,3 +262,13 @@ async def test_an_unreachable_broker_is_reported_in_one_line_not_a_crash() -> No
         assert app.is_running
         assert "secret" not in app.state.broker.url and "secret" not in app.state.broker.detail
         assert "refused" in app.state.broker.detail.lower()
+
+
+async def test_theme_and_palette_controls_are_reachable() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Theme", "Crash worker", "Speed 0.25x", "Burst 1000", "Reset", "Switch scenario"):
+            assert wanted in titles
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "theme picker")
