@@ -98,7 +98,7 @@ class RoutingLens(Vertical):
                 )
             yield KeyInput(
                 suggestions=[*script_keys, *pattern_suggestions(patterns)],
-                placeholder="routing key, e.g. video.upload (Enter publishes)",
+                placeholder=self._key_placeholder(script_keys, patterns),
                 compact=True,
                 id="routing-key",
             )
@@ -106,6 +106,14 @@ class RoutingLens(Vertical):
         yield Static(id="lens-problem", markup=False)
         with VerticalScroll(id="matches-scroll"):
             yield Static(id="matches", markup=False)
+
+    @staticmethod
+    def _key_placeholder(script_keys: list[str], patterns: list[str]) -> str:
+        """An example from this scenario: a key its script sends, else a binding key."""
+        example = next(iter(script_keys), None) or next(
+            (p for p in patterns if "*" not in p and "#" not in p), None
+        )
+        return f"routing key, e.g. {example} (Enter publishes)" if example else "routing key"
 
     def _body_placeholder(self) -> str:
         spec = self._spec()
