@@ -24,6 +24,14 @@ from core.topology import BindingSpec, ExchangeSpec, Topology
 YES, NO = "✓", "✗"
 
 
+def key_problem(key: str) -> str | None:
+    """Why this typed key cannot be published (too long, or not encodable as UTF-8), or None."""
+    try:
+        return routing_key_problem(key)
+    except UnicodeEncodeError:
+        return "the routing key is not valid UTF-8 text"
+
+
 @dataclass(frozen=True)
 class BindingVerdict:
     """One binding of the chosen exchange, whether it takes the message, and the explanation."""
@@ -116,7 +124,7 @@ def verdict_lines(
 ) -> Text:
     """The whole panel: one line per binding, then where the message would go."""
     lines = Text()
-    if (problem := routing_key_problem(key)) is not None:
+    if (problem := key_problem(key)) is not None:
         lines.append(f"{NO} refused: {problem}\n", "bold red")
         lines.append("the broker would reject it, so no binding is consulted", "dim")
         return lines
@@ -148,7 +156,7 @@ def _binding_label(kind: str, binding: BindingSpec) -> str:
 
 def destination(topology: Topology, exchange: str, key: str, headers: Mapping[str, Any] | None) -> Text:
     """`-> queue, queue` or why the message would be dropped at the exchange."""
-    if (problem := routing_key_problem(key)) is not None:
+    if (problem := key_problem(key)) is not None:
         return Text(f"{NO} refused: {problem}", "bold red")
     result = route(topology, exchange, key, headers)
     if not result.queues:

@@ -272,3 +272,21 @@ async def test_theme_and_palette_controls_are_reachable() -> None:
             assert wanted in titles
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "theme picker")
+
+
+async def test_hostile_json_and_unencodable_keys_are_refused_in_place() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        key_input = app.screen.query_one("#routing-key", Input)
+        body = app.screen.query_one("#message-body", Input)
+        key_input.value = "video.x"
+        body.value = "[" * 100_000
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "JSON field" in _plain(app, "#lens-problem")
+        body.value = ""
+        key_input.value = "bad\udcff"  # a lone surrogate, as a broken paste can produce
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "not valid UTF-8" in _plain(app, "#lens-problem")
+        assert app.is_running and app.state.published == 0

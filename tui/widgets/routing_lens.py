@@ -19,10 +19,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Select, Static
 
-from core.routing import routing_key_problem
 from core.scenario import Scenario
 from core.topology import ExchangeSpec
-from tui.explain import bindings_of, verdict_lines
+from tui.explain import bindings_of, key_problem, verdict_lines
 from tui.widgets.key_input import KeyInput, pattern_suggestions
 
 
@@ -138,6 +137,8 @@ class RoutingLens(Vertical):
             return json.loads(text), None
         except json.JSONDecodeError as exc:
             return None, f"JSON field: {exc.msg} at column {exc.colno}"
+        except RecursionError:
+            return None, "JSON field: nested too deeply"
 
     def _headers_and_body(self) -> tuple[Any, dict[str, Any] | None, str | None]:
         """(body, headers, problem): on a headers exchange the JSON field holds the headers."""
@@ -168,7 +169,7 @@ class RoutingLens(Vertical):
     def _refresh_lens(self) -> None:
         key = self.key
         _body, headers, json_problem = self._headers_and_body()
-        problem = routing_key_problem(key) or json_problem
+        problem = key_problem(key) or json_problem
         self.show_problem(problem)
         spec = self._spec()
         matches = self.query_one("#matches", Static)
@@ -207,7 +208,7 @@ class RoutingLens(Vertical):
         event.stop()
         key = self.key
         body, headers, json_problem = self._headers_and_body()
-        problem = routing_key_problem(key) or json_problem
+        problem = key_problem(key) or json_problem
         if problem is not None:
             self.show_problem(problem)
             return
