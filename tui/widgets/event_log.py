@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Sequence
 
+from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -71,6 +72,7 @@ class EventLog(ScrollView, can_focus=False):
         background: $surface;
         scrollbar-size-vertical: 1;
         overflow-x: hidden;
+        overflow-y: scroll;
     }
     """
 
@@ -83,6 +85,7 @@ class EventLog(ScrollView, can_focus=False):
         """Lines ever written: line numbers stay stable as old lines fall off the front."""
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
         self.follow = True
+        self._base_style: Style | None = None
         """Keep the newest line in view (until the user scrolls up to read)."""
 
     def write(self, line: Text) -> None:
@@ -120,7 +123,11 @@ class EventLog(ScrollView, can_focus=False):
             self._grew()
 
     def _grew(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._lines))
+        # Assigning virtual_size re-lays out the whole screen (a reactive with layout=True), every
+        # frame under load. The scrollbar is always shown (overflow-y: scroll), so the layout cannot
+        # change: update the size and the scrollbar without one.
+        self.set_reactive(ScrollView.virtual_size, Size(self.size.width, len(self._lines)))
+        self._scroll_update(self.virtual_size)
         if self.follow:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
         self.refresh()
@@ -136,19 +143,30 @@ class EventLog(ScrollView, can_focus=False):
         if self.scroll_y >= self.max_scroll_y:
             self.follow = True
 
+    def notify_style_update(self) -> None:
+        """The theme changed: styles and cached lines are stale."""
+        super().notify_style_update()
+        self._base_style = None
+        self._strips.clear()
+
+    def _style(self) -> Style:
+        # rich_style walks the CSS each call: far too slow for every row of every frame.
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
+
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.size.width
         if index >= len(self._lines):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style())
         number = self._total - len(self._lines) + index
         key = (number, width)
         strip = self._strips.get(key)
         if strip is None:
-            text = self._lines[index]
-            segments = list(text.render(self.app.console, end=""))
-            strip = Strip(segments).crop_extend(0, width, self.rich_style)
-            strip = strip.apply_style(self.rich_style)
+            style = self._style()
+            segments = list(self._lines[index].render(self.app.console, end=""))
+            strip = Strip(segments).crop_extend(0, width, style).apply_style(style)
             self._strips[key] = strip
         return strip
 

@@ -61,6 +61,7 @@ class StatusLine(Static):
     DEFAULT_CSS = """
     StatusLine {
         height: 1;
+        width: 1fr;
         background: $panel;
         color: $text;
     }
@@ -73,4 +74,4 @@ class StatusLine(Static):
     def show(self, facts: StatusFacts) -> None:
         if facts != self.facts:
             self.facts = facts
-            self.update(status_text(facts))
+            self.update(status_text(facts), layout=False)  # one fixed row: no re-layout
