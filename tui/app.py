@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 from textual import on
@@ -16,9 +17,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from core.backends import Backend
-from core.backends.inprocess import InProcessBackend
-from core.backends.memory import MemoryBackend, reset_memory_transport
 from core.engine import FlowEngine, PublishError
 from core.events import BrokerStatus, FlowEvent
 from core.scenario import Scenario, ScenarioError, load_scenario
@@ -32,6 +30,7 @@ from tui.workers import GROUP, EngineWorkers, EventWaker
 
 FRAME_SECONDS = 1 / 30
 QUIET_FRAMES = 15
+FULL_GC_AT_LEAST_EVERY = 30.0  # seconds: a steady flow may defer full collections, not forever
 """After this many empty frames (0.5 s) the frame timer sleeps until the waker sees events."""
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
@@ -56,6 +55,7 @@ class MqscopeApp(ControlsApp):
         self.frames = 0
         self._quiet_frames = 0
         self._gc_threshold = gc.get_threshold()
+        self._last_full_gc = time.monotonic()
         self._waker = EventWaker(self, lambda: self.engine.events, self._events_waiting)
         self.events_handled = 0
         self._flow_screen = FlowScreen(engine, self.state)
@@ -92,15 +92,21 @@ class MqscopeApp(ControlsApp):
             if self._quiet_frames >= QUIET_FRAMES:
                 self._pump_timer.pause()  # nothing to draw: no timer until the waker says so
                 self._waker.sleeping.set()
-                gc.collect()  # the full collection deferred while messages flowed
+                self._collect_fully()  # the full collection deferred while messages flowed
             return
         self._quiet_frames = 0
+        if time.monotonic() - self._last_full_gc > FULL_GC_AT_LEAST_EVERY:
+            self._collect_fully()
         self.frames += 1
         self.events_handled += len(events)
         self._flow_screen.apply(events)
         self.refresh_status()
         for hook in self.frame_hooks:
             hook(events)
+
+    def _collect_fully(self) -> None:
+        gc.collect()
+        self._last_full_gc = time.monotonic()
 
     class EventsWaiting(Message):
         """Broker events arrived after a quiet spell (posted by the waker thread)."""
@@ -179,7 +185,7 @@ class MqscopeApp(ControlsApp):
         if old is not None:
             old.stop()
             await asyncio.to_thread(old.join, 3.0)
-        _empty_broker(self.engine.backend)
+        self.engine.backend.discard_state()
         self.engine = FlowEngine(scenario, self.engine.backend.url, speed=self.engine.clock.speed)
         self.state = FlowState(scenario.topology, self.engine.backend.display_url())
         self.consumer = self._first_consumer()
@@ -217,18 +223,11 @@ class MqscopeApp(ControlsApp):
 
 def _defer_full_collections() -> None:
     """Full (generation 2) collections walk everything a session keeps and stalled frames by
-    100-170 ms under load; the app runs them itself when the broker goes quiet instead."""
+    100-170 ms under load; the app runs them itself when the broker goes quiet, and at least every
+    FULL_GC_AT_LEAST_EVERY seconds under a steady flow, so reference cycles cannot pile up for ever."""
     gc.freeze()
     young, middle, _old = gc.get_threshold()
     gc.set_threshold(young, middle, 1_000_000)
-
-
-def _empty_broker(backend: Backend) -> None:
-    """A reset starts from empty queues where the broker lives in this process (not RabbitMQ)."""
-    if isinstance(backend, InProcessBackend):
-        backend.broker.reset()
-    elif isinstance(backend, MemoryBackend):
-        reset_memory_transport()
 
 
 def run_app(engine: FlowEngine, play_script: bool) -> int:

@@ -67,6 +67,9 @@ class Backend:
         """Why this broker cannot run `topology` at all (one line), or None."""
         return None
 
+    def discard_state(self) -> None:
+        """Empty broker state that lives in this process (a reset); a real broker is left alone."""
+
     def attach(self, emit: Emit, topology: Topology) -> None:
         """Start reporting broker-side events through `emit` (only brokers that can)."""
 

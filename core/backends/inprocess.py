@@ -24,6 +24,9 @@ class InProcessBackend(Backend):
     reports_routing = True
     route_source = "broker"
 
+    def discard_state(self) -> None:
+        self.broker.reset()
+
     def __init__(self, url: str) -> None:
         try:
             _port = urlsplit(url).port  # kombu parses it too, later and less politely

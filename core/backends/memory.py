@@ -24,6 +24,9 @@ class MemoryBackend(Backend):
     """kombu's memory:// compiles topic bindings to regexes: a binding like '*a' raises on publish."""
     transport_options = {"polling_interval": 0.005}
 
+    def discard_state(self) -> None:
+        reset_memory_transport()
+
     def unsupported(self, topology: Topology) -> str | None:
         headers = [e.name for e in topology.exchanges if e.type == "headers"]
         if headers:
