@@ -35,7 +35,9 @@ def status_text(facts: StatusFacts) -> Text:
         text.append("  ")
         text.append(" FROZEN: F6 steps, F5 resumes ", "bold reverse yellow")
     text.append(" │ ", "dim")
-    if facts.broker.faithful is True:
+    if facts.broker.url.startswith(("amqp://", "pyamqp://")):
+        text.append("RabbitMQ", "green")  # not "faithful to" RabbitMQ: it is RabbitMQ
+    elif facts.broker.faithful is True:
         text.append("RabbitMQ-faithful", "green")
     elif facts.broker.faithful is False:
         text.append("NOT RabbitMQ-faithful", "bold yellow")
