@@ -163,8 +163,6 @@ class ConsumerLoop:
 
     def _handle(self, body: Any, attempt: int) -> None:
         """The simulated work: sleep for work_seconds (scaled by speed), then maybe fail."""
-        if not isinstance(body, (dict, list, str, int, float, bool)) and body is not None:
-            raise SimulatedFailure(f"body is not JSON: {type(body).__name__}")
         sleep_interruptibly(self.clock.real_seconds(self.spec.work_seconds), self._should_stop, self.control)
         if self.control.take_failure():
             raise SimulatedFailure("failed on request (fail next)")

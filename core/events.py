@@ -90,10 +90,6 @@ class Rejected(FlowEvent):
     action: str
     error: str = ""
 
-    @property
-    def requeue(self) -> bool:
-        return self.action == "requeue"
-
 
 @dataclass(frozen=True, kw_only=True)
 class Requeued(FlowEvent):

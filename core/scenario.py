@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from core.routing import routing_key_problem
 from core.topology import (
@@ -77,7 +77,7 @@ class _Reader:
             allowed = ", ".join(sorted(_FIELDS[kind]))
             self.fail(f"unknown field {unknown[0]!r} (allowed: {allowed})")
 
-    def fail(self, problem: str) -> None:
+    def fail(self, problem: str) -> NoReturn:
         raise ScenarioError(f"{self.source}: {self.where}: {problem}")
 
     def get(self, name: str, types: type | tuple[type, ...], default: Any, label: str) -> Any:
@@ -141,7 +141,6 @@ def _exchange(r: _Reader) -> ExchangeSpec:
         exchange_type = as_exchange_type(kind)
     except TopologyError as exc:
         r.fail(str(exc))
-        raise
     return ExchangeSpec(
         name=r.text("name", _REQUIRED),
         type=exchange_type,
@@ -185,7 +184,6 @@ def _consumer(r: _Reader) -> ConsumerSpec:
         on_failure = as_failure_policy(policy)
     except TopologyError as exc:
         r.fail(str(exc))
-        raise
     return ConsumerSpec(
         name=r.text("name", _REQUIRED),
         queues=tuple(queues),
