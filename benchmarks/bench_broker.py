@@ -19,7 +19,6 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,10 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_throughput import KEYS, seed_without_work, tutorial_run
 
-import core.engine
 from core.backends.memory import MemoryBackend, reset_memory_transport
 from core.broker import reset_brokers
 from core.engine import FlowEngine
 from core.headless import HeadlessOptions, run_headless
-
-# The app's 8-hex message ids collide in ~5% of 20,000-message runs (birthday bound), and headless
-# then waits for a message it counts as never published: give the benchmark longer ids.
-core.engine.new_message_id = lambda: uuid.uuid4().hex[:16]
 
 MQSCOPE, MEMORY = "mqscope://bench", "memory://"
 PACE = 0.002  # seconds between latency samples: latency, not queueing

@@ -19,25 +19,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
+from bench_throughput import KEYS, seed_without_work
 from kombu import Connection
 
 from core.backends.amqp import AmqpBackend
 from core.engine import FlowEngine
 from core.headless import HeadlessOptions, run_headless
-from core.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = ("video.upload", "user.login")
-
-
-def seed_without_work() -> Scenario:
-    seed = load_scenario("seed")
-    consumers = tuple(replace(c, work_seconds=0.0) for c in seed.topology.consumers)
-    return replace(seed, topology=replace(seed.topology, consumers=consumers), publishes=())
-
 
 def headless_run(broker: str, messages: int, *, confirms: bool = True) -> float:
     """Seconds for the headless runner to publish `messages` and see every copy acked."""
