@@ -60,6 +60,8 @@ class StepGate:
 
     def wait(self, should_stop: StopCheck) -> bool:
         """Block while paused without a permit; False when asked to stop meanwhile."""
+        if not self._paused:  # the common case, without the lock every producer and consumer shares
+            return True
         with self._cond:
             while self._paused and self._permits == 0:
                 if should_stop():

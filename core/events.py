@@ -180,37 +180,44 @@ class Notice(FlowEvent):
 
 
 class EventStream:
-    """A thread-safe FIFO of events: any thread puts, one reader drains in batches."""
+    """A thread-safe FIFO of events: any thread puts, one reader drains in batches.
+
+    put() takes no lock: deque appends and pops are thread-safe, and a lock shared by the producer,
+    the consumers and the reader made them queue up behind each other (a lock convoy) at thousands of
+    events a second. Only a put onto a drained stream touches the wake-up Event.
+    """
 
     def __init__(self, maxlen: int | None = None) -> None:
         self._items: deque[FlowEvent] = deque(maxlen=maxlen)
-        self._cond = threading.Condition()
-        self.total = 0
-        """How many events were ever put (for measuring backlog)."""
+        self._waiting = threading.Event()
+        self._taken = 0
+
+    @property
+    def total(self) -> int:
+        """How many events were ever put and not dropped by maxlen (for measuring backlog)."""
+        return self._taken + len(self._items)
 
     def put(self, event: FlowEvent) -> None:
-        with self._cond:
-            self._items.append(event)
-            self.total += 1
-            if len(self._items) == 1:  # only a reader waiting on an empty stream needs waking
-                self._cond.notify_all()
+        self._items.append(event)
+        if not self._waiting.is_set():  # only a reader that found the stream empty needs waking
+            self._waiting.set()
 
     def drain(self, limit: int | None = None) -> list[FlowEvent]:
-        """Take up to `limit` events (all when None), oldest first."""
-        with self._cond:
-            if limit is None or limit >= len(self._items):
-                out = list(self._items)
-                self._items.clear()
-                return out
-            return [self._items.popleft() for _ in range(limit)]
+        """Take up to `limit` events (all when None), oldest first. One reader at a time."""
+        items = self._items
+        count = len(items) if limit is None else min(limit, len(items))
+        out = [items.popleft() for _ in range(count)]
+        self._taken += count
+        return out
 
     def wait(self, timeout: float) -> bool:
         """Block until at least one event is waiting, or `timeout` passes; True when one is."""
-        with self._cond:
-            if not self._items:
-                self._cond.wait(timeout)
-            return bool(self._items)
+        if self._items:
+            return True
+        self._waiting.clear()
+        if not self._items:  # a put that saw the flag still set, before the clear, shows up here
+            self._waiting.wait(timeout)
+        return bool(self._items)
 
     def __len__(self) -> int:
-        with self._cond:
-            return len(self._items)
+        return len(self._items)

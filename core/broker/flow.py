@@ -6,12 +6,12 @@ A mixin of Broker: every method here runs with the broker lock held (public ones
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.broker.entities import BrokerError, ExchangeState, QueueState
+from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, dead_letter_copy, dead_letter_cycle
 from core.broker.session import ChannelState, ConsumerRecord, Delivery, Unacked
 from core.events import DeadLettered, Dropped, Expired, FlowEvent, Requeued
@@ -20,7 +20,7 @@ from core.events import DeadLettered, Dropped, Expired, FlowEvent, Requeued
 class DeliveryMixin:
     """Moves copies between queues and consumers; the Broker supplies state, routing and enqueue."""
 
-    _lock: threading.Lock
+    _lock: YieldingLock
     queues: dict[str, QueueState]
     exchanges: dict[str, ExchangeState]
     _report: Callable[[FlowEvent], None]

@@ -25,6 +25,7 @@ from core.broker.entities import (
     QueueState,
 )
 from core.broker.flow import DeliveryMixin
+from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session
 from core.events import FlowEvent, Returned, Routed
@@ -37,8 +38,8 @@ class Broker(DeliveryMixin):
 
     def __init__(self, name: str = "localhost") -> None:
         self.name = name
-        self._lock = threading.Lock()
-        self._timer = threading.Condition(self._lock)
+        self._lock = YieldingLock()
+        self._timer = threading.Condition(self._lock.lock)
         self._timer_thread: threading.Thread | None = None
         self._listeners: tuple[Listener, ...] = ()
         self.exchanges: dict[str, ExchangeState] = {}

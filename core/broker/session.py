@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.broker.locking import YieldingLock
 from core.broker.message import Envelope
 
 
@@ -85,8 +86,9 @@ class ChannelState:
 class Session:
     """One connection's inbox of deliveries, with a condition on the broker's lock to wait on."""
 
-    def __init__(self, lock: threading.Lock) -> None:
-        self.cond = threading.Condition(lock)
+    def __init__(self, lock: YieldingLock) -> None:
+        self._guard = lock
+        self.cond = threading.Condition(lock.lock)
         self.inbox: deque[Delivery] = deque()
         self.closed = False
 
@@ -97,7 +99,7 @@ class Session:
 
     def take(self, timeout: float | None) -> Delivery:
         """The next delivery; waits up to `timeout` seconds, then raises socket.timeout as kombu does."""
-        with self.cond:
+        with self._guard:
             if self.inbox:
                 return self.inbox.popleft()
             if timeout is None:
