@@ -140,7 +140,9 @@ class ConsumerLoop:
         self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered))
         if not self.gate.wait(self._should_stop):
             return
-        self.set_state("working", f"{msg_id} from {queue}")
+        # No per-message working/idle state events: `delivered` starts the work and `acked` /
+        # `rejected` ends it, and at thousands of messages a second those two extra events were a
+        # third of everything the UI had to digest.
         try:
             self._handle(body, self.attempts.next(msg_id))
         except SimulatedFailure as exc:
@@ -150,7 +152,6 @@ class ConsumerLoop:
             self.emit(Acked(msg=msg_id, queue=queue, consumer=self.spec.name))
         self.in_hand.pop(msg_id, None)
         self.on_unacked(queue, -1)
-        self.set_state("idle")
 
     def _on_undecodable(self, queue: str, message: Message, exc: Exception) -> None:
         """Only JSON is accepted: anything else is rejected unread (never deserialized)."""

@@ -141,7 +141,11 @@ class Returned(FlowEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class ConsumerState(FlowEvent):
-    """A consumer changed state: idle, working, paused, crashed, stopped or disconnected."""
+    """A consumer changed state: idle, paused, crashed, stopped or disconnected.
+
+    Working on a message is not reported separately: a consumer works from its `delivered` event
+    until the `acked` or `rejected` that settles it (readers derive "working" from those).
+    """
 
     kind: ClassVar[str] = "consumer_state"
     consumer: str

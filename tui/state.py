@@ -57,6 +57,19 @@ class ConsumerStats:
     dead_lettered: int = 0
     dropped: int = 0
 
+    def start(self, msg: str, queue: str) -> None:
+        """A delivery reached its handler: working on it (no event says so; `delivered` means it)."""
+        self.current = msg
+        if self.state in ("idle", "working"):
+            self.state, self.detail = "working", f"{msg} from {queue}"
+
+    def finish(self, msg: str) -> None:
+        """The message in hand was acked or rejected: idle again."""
+        if self.current == msg:
+            self.current = None
+            if self.state == "working":
+                self.state, self.detail = "idle", ""
+
 
 @dataclass
 class MessageRecord:
@@ -173,7 +186,7 @@ class FlowState:
 
     def _delivered(self, event: Delivered) -> None:
         consumer = self.consumers.setdefault(event.consumer, ConsumerStats())
-        consumer.current = event.msg
+        consumer.start(event.msg or "", event.queue)
         record = self._record(event.queue, event)
         if record is not None:
             record.redelivered = record.redelivered or event.redelivered
@@ -184,11 +197,13 @@ class FlowState:
         consumer = self.consumers.setdefault(event.consumer, ConsumerStats())
         consumer.processed += 1
         consumer.acked += 1
+        consumer.finish(event.msg or "")
         self._record(event.queue, event)
 
     def _rejected(self, event: Rejected) -> None:
         consumer = self.consumers.setdefault(event.consumer, ConsumerStats())
         consumer.processed += 1
+        consumer.finish(event.msg or "")
         if event.action == "requeue":
             consumer.requeued += 1
         elif event.action == "dead_letter":

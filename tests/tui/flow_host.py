@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 from core.backends import DEFAULT_BROKER_URL
 from core.broker import reset_brokers
 from core.engine import FlowEngine
-from core.events import Acked, ConsumerState, Delivered, FlowEvent, Published, QueueDepth, Routed
+from core.events import Acked, Delivered, FlowEvent, Published, QueueDepth, Routed
 from core.scenario import load_scenario
 from core.settlement import SettlementTracker
 from core.topology import Topology
@@ -56,9 +56,7 @@ class FlowHost(App[None]):
 def delivered_and_acked(msg: str, queue: str, consumer: str = "worker") -> list[FlowEvent]:
     return [
         Delivered(msg=msg, queue=queue, consumer=consumer),
-        ConsumerState(consumer=consumer, state="working", detail=f"{msg} from {queue}"),
         Acked(msg=msg, queue=queue, consumer=consumer),
-        ConsumerState(consumer=consumer, state="idle"),
     ]
 
 

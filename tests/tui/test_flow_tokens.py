@@ -8,7 +8,17 @@ from itertools import pairwise
 import pytest
 from flow_host import delivered_and_acked, engine_events, published
 
-from core.events import DeadLettered, Delivered, QueueDepth, Rejected, Requeued, Returned, Routed
+from core.events import (
+    Acked,
+    ConsumerState,
+    DeadLettered,
+    Delivered,
+    QueueDepth,
+    Rejected,
+    Requeued,
+    Returned,
+    Routed,
+)
 from core.scenario import load_scenario
 from tui.widgets.flow_layout import FlowLayout, compute_layout
 from tui.widgets.flow_model import FlowModel
@@ -165,7 +175,11 @@ def test_counts_after_a_real_dead_letter_run() -> None:
 
 def test_counts_change_when_the_token_gets_there() -> None:
     board, _ = board_for()
-    events = [*published("m1", "video.upload", ("video_queue",)), *delivered_and_acked("m1", "video_queue")]
+    events = [
+        *published("m1", "video.upload", ("video_queue",)),
+        *delivered_and_acked("m1", "video_queue"),
+        ConsumerState(consumer="worker", state="paused"),
+    ]
     times = dict(
         zip((e.kind + (getattr(e, "state", "")) for e in events), board.feed(events, T0), strict=True)
     )
@@ -173,9 +187,26 @@ def test_counts_change_when_the_token_gets_there() -> None:
     assert times["published"] == T0
     assert times["routed"] == pytest.approx(route.end)
     assert times["delivered"] == pytest.approx(consume.start)
-    assert times["consumer_stateworking"] == pytest.approx(consume.start)
     assert times["acked"] == pytest.approx(consume.end)
-    assert times["consumer_stateidle"] == pytest.approx(consume.end)
+    assert times["consumer_statepaused"] == pytest.approx(consume.end)  # never before the ✓ it follows
+
+
+def test_working_is_derived_from_delivered_and_settled() -> None:
+    """Consumers report no per-message working/idle: the model infers them, and keeps real states."""
+    model = FlowModel(load_scenario("seed").topology)
+    worker = model.consumers["worker"]
+    model.feed_all(
+        [ConsumerState(consumer="worker", state="idle"), *published("m1", "video.upload", ("video_queue",))]
+    )
+    model.feed(Delivered(msg="m1", queue="video_queue", consumer="worker"))
+    assert (worker.state, worker.detail, worker.current) == ("working", "m1 from video_queue", "m1")
+    model.feed(Acked(msg="m1", queue="video_queue", consumer="worker"))
+    assert (worker.state, worker.current) == ("idle", None)
+    model.feed(ConsumerState(consumer="worker", state="paused"))
+    model.feed_all([*published("m2", "video.upload", ("video_queue",))])
+    model.feed(Delivered(msg="m2", queue="video_queue", consumer="worker"))
+    model.feed(Rejected(msg="m2", queue="video_queue", consumer="worker", action="drop", error="x"))
+    assert worker.state == "paused"  # a reported state is never overwritten by the derived one
 
 
 def test_a_lagging_copy_jumps_but_its_counts_never_run_backwards() -> None:

@@ -103,6 +103,8 @@ class FlowModel:
                 self.holders[(m, event.queue)] = event.consumer
                 if (c := self.consumers.get(event.consumer)) is not None:
                     c.in_hand.append((m, event.queue))
+                    if c.state in ("idle", "working"):  # working is derived: no event says it
+                        c.state, c.detail = "working", f"{m} from {event.queue}"
             case Acked():
                 self._release(m, event.queue)
                 if (c := self.consumers.get(event.consumer)) is not None:
@@ -175,6 +177,8 @@ class FlowModel:
         c = self.consumers.get(holder)
         if c is not None and (msg, queue) in c.in_hand:
             c.in_hand.remove((msg, queue))
+            if not c.in_hand and c.state == "working":
+                c.state, c.detail = "idle", ""
         return holder
 
 
