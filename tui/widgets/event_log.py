@@ -7,6 +7,7 @@ rows (RichLog re-rendered every written line and halved the frame rate under loa
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 from collections.abc import Sequence
 
@@ -16,11 +17,15 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from core.eventlog import describe
 from core.events import ConsumerState, FlowEvent, Published, QueueDepth
 
 LINES_PER_FRAME = 12
+BURST_REPAINT_SECONDS = 0.125
+"""During a burst the log scrolls at most this often: a repaint (lines and scrollbar) cost as much as
+the canvas, 30 times a second, for lines too fast to read anyway."""
 MAX_LINES = 1000
 MAX_KEYS = 20000
 QUIET_STATES = ("idle", "working")
@@ -85,8 +90,10 @@ class EventLog(ScrollView, can_focus=False):
         """Lines ever written: line numbers stay stable as old lines fall off the front."""
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
         self.follow = True
-        self._base_style: Style | None = None
         """Keep the newest line in view (until the user scrolls up to read)."""
+        self._base_style: Style | None = None
+        self._last_grew = 0.0
+        self._grow_timer: Timer | None = None
 
     def write(self, line: Text) -> None:
         self._lines.append(line)
@@ -120,9 +127,21 @@ class EventLog(ScrollView, can_focus=False):
         while len(keys) > MAX_KEYS:
             del keys[next(iter(keys))]
         if shown or skipped:
+            self._show_growth(burst=bool(skipped))
+
+    def _show_growth(self, *, burst: bool) -> None:
+        """Scroll to the new lines now, or, in a burst, at the next repaint slot (one timer at most)."""
+        if self._grow_timer is not None:
+            return  # the pending repaint shows these lines too
+        wait = self._last_grew + BURST_REPAINT_SECONDS - time.monotonic()
+        if burst and wait > 0:
+            self._grow_timer = self.set_timer(wait, self._grew, name="event log repaint")
+        else:
             self._grew()
 
     def _grew(self) -> None:
+        self._grow_timer = None
+        self._last_grew = time.monotonic()
         # Assigning virtual_size re-lays out the whole screen (a reactive with layout=True), every
         # frame under load. The scrollbar is always shown (overflow-y: scroll), so the layout cannot
         # change: update the size and the scrollbar without one.
@@ -171,6 +190,9 @@ class EventLog(ScrollView, can_focus=False):
         return strip
 
     def clear_log(self) -> None:
+        if self._grow_timer is not None:
+            self._grow_timer.stop()
+            self._grow_timer = None
         self._lines.clear()
         self._strips.clear()
         self.keys.clear()
