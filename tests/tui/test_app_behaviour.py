@@ -7,7 +7,7 @@ from states import make_app, settle, type_text, wait_for
 from textual.widgets import Input, Static
 
 from core.engine import FlowEngine
-from core.events import Delivered, FlowEvent, Rejected, Requeued
+from core.events import Delivered, FlowEvent, Published, Rejected, Requeued
 from core.scenario import load_scenario
 from tui.app import MqscopeApp
 from tui.screen import FlowScreen
@@ -180,6 +180,25 @@ async def test_speed_controls_and_burst() -> None:
         app.action_burst(10)
         await settle(pilot, published=10)
         assert app.state.queues["video_queue"].acked == 10
+
+
+async def test_event_log_in_a_burst_repaints_at_most_once_per_slot_and_shows_the_last_line() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        log = app.screen.query_one(EventLog)
+        await settle(pilot, published=0)
+        burst = [
+            Published(msg=f"m{n}", exchange="media_exchange", routing_key="video.upload", body={})
+            for n in range(40)
+        ]
+        log.add_events(burst)
+        log.add_events(burst)  # a second burst frame within the same repaint slot waits for it
+        assert log._grow_timer is not None
+        await wait_for(pilot, lambda: log._grow_timer is None, "the deferred repaint")
+        await pilot.pause()
+        assert log.virtual_size.height == len(log.plain_lines())
+        assert log.scroll_y == log.max_scroll_y  # following: the newest line is in view
+        assert log.plain_lines()[-1].startswith("… burst: 28 more events")
 
 
 async def test_reset_and_switch_scenario_start_fresh_sessions() -> None:
