@@ -248,3 +248,18 @@ def test_a_rejected_message_leaves_the_consumer_at_once() -> None:
     )
     assert (billing.dead_lettered, billing.requeued) == (1, 0)
     assert model.queues["orders_dead"].ready == 1 and model.queues["orders_queue"].dead_lettered == 1
+
+
+def test_a_depth_poll_racing_a_delivery_never_shows_more_unacked_than_prefetch_allows() -> None:
+    """The broker counts a copy unacked when it pushes it; `delivered` comes when the handler starts.
+    A poll in between must not make the seed's prefetch-1 queue read "2 unacked"."""
+    model = FlowModel(load_scenario("seed").topology)
+    video = model.queues["video_queue"]
+    model.feed_all(published("m1", "video.upload", ("video_queue",)))
+    model.feed(QueueDepth(queue="video_queue", ready=0, unacked=1))  # already pushed to the worker
+    model.feed(Delivered(msg="m1", queue="video_queue", consumer="worker"))
+    assert (video.ready, video.unacked) == (0, 1)
+    model.feed(Acked(msg="m1", queue="video_queue", consumer="worker"))
+    assert video.unacked == 0
+    model.feed(QueueDepth(queue="video_queue", ready=0, unacked=3))  # others consume too: as reported
+    assert video.unacked == 3

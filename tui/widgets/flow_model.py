@@ -75,6 +75,8 @@ class FlowModel:
         self.consumers = {c.name: ConsumerStats() for c in topology.consumers}
         self.holders: dict[tuple[str, str], str] = {}
         """(message id, queue) -> consumer holding that copy unacked."""
+        self.unacked_cap = _unacked_caps(topology)
+        """Queue -> the most copies its consumers' prefetch lets be unacked (None: no limit)."""
 
     def feed_all(self, events: Iterable[FlowEvent]) -> None:
         for event in events:
@@ -99,7 +101,11 @@ class FlowModel:
                 if q is not None:
                     q.waiting.pop(m, None)
                     q.ready = max(0, q.ready - 1)
-                    q.unacked += 1
+                    # A depth poll between the broker's delivery and this event already counted the
+                    # copy: never count past what prefetch allows (a "pf 1" queue showed 2 unacked).
+                    cap = self.unacked_cap.get(event.queue)
+                    if cap is None or q.unacked < cap:
+                        q.unacked += 1
                 self.holders[(m, event.queue)] = event.consumer
                 if (c := self.consumers.get(event.consumer)) is not None:
                     c.in_hand.append((m, event.queue))
@@ -180,6 +186,16 @@ class FlowModel:
             if not c.in_hand and c.state == "working":
                 c.state, c.detail = "idle", ""
         return holder
+
+
+def _unacked_caps(topology: Topology) -> dict[str, int | None]:
+    """Per queue, the sum of its consumers' prefetch; None when one of them has no limit (0)."""
+    caps: dict[str, int | None] = {}
+    for consumer in topology.consumers:
+        for queue in consumer.queues:
+            known = caps.get(queue, 0)
+            caps[queue] = None if known is None or consumer.prefetch <= 0 else known + consumer.prefetch
+    return caps
 
 
 @dataclass(frozen=True)
