@@ -37,8 +37,8 @@ SWITCH_INTERVAL = 0.02
 """Seconds a thread may keep the GIL while others wait (CPython's default is 0.005). The UI thread
 gives the GIL up at every select() of its event loop and then queues behind the broker threads for
 it; with 5 ms slices a busy broker preempted a frame several times over, and at 2,000 msg/s frames
-fell to 6 a second. At 20 ms a frame usually finishes in one slice: ~29 frames/s, p95 event-to-screen
-63-67 ms (benchmarks/bench_tui.py)."""
+fell to 6 a second. At 20 ms a frame usually finishes in one slice: 27-29 frames/s, p95 event-to-screen
+61-84 ms over six runs of benchmarks/bench_tui.py."""
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
