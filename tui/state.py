@@ -159,10 +159,7 @@ class FlowState:
     def _consumer_state(self, event: ConsumerState) -> None:
         stats = self.consumers.setdefault(event.consumer, ConsumerStats())
         stats.state, stats.detail = event.state, event.detail
-        if event.state != "working":
-            stats.current = None
-        elif event.detail:
-            stats.current = event.detail.split(" ", 1)[0]
+        stats.current = None  # reported states are never "working": that one is derived
 
     def _record(self, where: str, event: FlowEvent) -> MessageRecord | None:
         """The message's record with this event added to the copy's story (formatted only when shown)."""

@@ -28,7 +28,7 @@ BURST_REPAINT_SECONDS = 0.125
 the canvas, 30 times a second, for lines too fast to read anyway."""
 MAX_LINES = 1000
 MAX_KEYS = 20000
-QUIET_STATES = ("idle", "working")
+QUIET_STATES = ("idle",)
 
 STYLES = {
     "SENDING": "bold cyan",
@@ -51,7 +51,7 @@ STYLES = {
 
 
 def worth_a_line(event: FlowEvent) -> bool:
-    """Depth polls and routine idle/working flips are shown elsewhere (the canvas), not logged."""
+    """Depth polls and routine idle reports are shown elsewhere (the canvas), not logged."""
     if isinstance(event, QueueDepth):
         return False
     return not (isinstance(event, ConsumerState) and event.state in QUIET_STATES)
