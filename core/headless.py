@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from core.engine import FlowEngine, PublishError, PublishRequest
 from core.eventlog import describe
-from core.settlement import SettlementTracker
+from core.ledger import Ledger
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 2, 3
 BATCH_SECONDS = 0.005
@@ -101,8 +101,10 @@ def _body(body: Any, key: str, n: int) -> Any:
 def _watch(
     engine: FlowEngine, threads: _Threads, expected: int, options: HeadlessOptions, out: TextIO
 ) -> int:
-    tracker = SettlementTracker()
-    keys: dict[str, str] = {}
+    # Headless never shows a finished message again: keep none (memory stays flat however many
+    # messages run), and no per-copy stories (only the inspector reads those).
+    ledger = Ledger(engine.topology, keep=0, stories=False)
+    routing_key = ledger.routing_key
     deadline = time.monotonic() + options.timeout
     write = out.write
     while True:
@@ -110,29 +112,29 @@ def _watch(
             time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
         lines = []
         for event in engine.events.drain():
-            tracker.feed(event)
+            ledger.feed(event)  # first, so a line can name the key of a message settled by this event
             if options.as_json:
                 lines.append(json.dumps(event.to_json(), default=str, ensure_ascii=False))
             else:
-                lines.append(describe(event, keys))
+                lines.append(describe(event, routing_key))
         if lines:
             write("\n".join(lines) + "\n")
         if threads.errors:
             out.flush()
             print(f"error: {_one_line(threads.errors[0])}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        if len(tracker.messages) >= expected and tracker.all_settled:
+        if ledger.published >= expected and ledger.all_settled:
             out.flush()
             return EXIT_OK
         if time.monotonic() > deadline:
             out.flush()
-            pending = tracker.unsettled()
+            pending = ledger.unsettled()
             shown = ", ".join(
-                f"{m} ({tracker.messages[m].routing_key!r} open in "
-                f"{', '.join(sorted(tracker.messages[m].open_copies)) or 'routing'})"
+                f"{m} ({ledger.routing_key(m)!r} open in "
+                f"{', '.join(sorted(ledger.open_copies(m))) or 'routing'})"
                 for m in pending[:10]
             )
-            missing = expected - len(tracker.messages)
+            missing = expected - ledger.published
             more = f"; {missing} not yet published" if missing > 0 else ""
             print(
                 f"timeout after {options.timeout:g}s: {len(pending)} unsettled: {shown}{more}",

@@ -245,13 +245,15 @@ def run_tap_headless(engine: FlowEngine, timeout: float, as_json: bool, out: Tex
 
     thread = threading.Thread(target=produce, name="tap", daemon=True)
     thread.start()
-    keys: dict[str, str] = {}
+    no_keys: dict[str, str] = {}  # a tap runs no consumers: no RECEIVED line ever asks for a key
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and not errors:
             engine.events.wait(0.05)
             lines = [
-                json.dumps(e.to_json(), default=str, ensure_ascii=False) if as_json else describe(e, keys)
+                json.dumps(e.to_json(), default=str, ensure_ascii=False)
+                if as_json
+                else describe(e, no_keys.get)
                 for e in engine.events.drain()
             ]
             if lines:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from rich.cells import cell_len
 
+from core.ledger import Ledger
 from core.scenario import load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 from tui.widgets.flow_layout import MIN_WIDTH, Box, FlowLayout, compute_layout
-from tui.widgets.flow_model import FlowModel, lens_for
+from tui.widgets.flow_model import lens_for
 from tui.widgets.flow_paint import paint
 
 SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
@@ -109,7 +110,7 @@ def test_narrow_screens_keep_a_readable_width_and_scroll_sideways() -> None:
 def painted(topology: Topology, width: int = 80, height: int = 24, key: str | None = None) -> list[str]:
     layout = compute_layout(topology, width, height)
     lens = None if key is None else lens_for(topology, key, None)
-    grid = paint(layout, FlowModel(topology), lens)
+    grid = paint(layout, Ledger(topology), lens)
     return [grid.line(y) for y in range(grid.height)]
 
 
@@ -138,7 +139,7 @@ def test_lens_marks_matching_bindings_and_queues() -> None:
     layout = compute_layout(topology, 100, 30)
     lens = lens_for(topology, "user.login", None)
     assert lens.queues == {"audit_queue"}
-    grid = paint(layout, FlowModel(topology), lens)
+    grid = paint(layout, Ledger(topology), lens)
     video, audit = (
         layout.wires[("route", "media_exchange", "video_queue")],
         layout.wires[("route", "media_exchange", "audit_queue")],
