@@ -20,6 +20,10 @@ from core.ledger import Ledger
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 2, 3
 BATCH_SECONDS = 0.005
+WINDOW = 2000
+"""--repeat messages handed to the producer while fewer than this many are unsettled. Made all at
+once, a million requests (and the broker backlog they piled up ahead of the consumers) were most of a
+run's memory; this many in flight still keeps every consumer busy between two drains of the stream."""
 
 
 @dataclass
@@ -63,24 +67,19 @@ class _Threads:
 
 def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys.stdout) -> int:
     """Run until every message settles or the timeout passes; print one line per event."""
-    exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
     try:
-        requests = [
-            engine.make_request(exchange, key, _body(options.body, key, n))
-            for n in range(options.repeat)
-            for key in options.publish
-        ]
+        requests = _Requests(engine, options)
     except PublishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    expected = len(requests) + (len(engine.scenario.publishes) if options.play_script else 0)
+    expected = requests.total + (len(engine.scenario.publishes) if options.play_script else 0)
     threads = _Threads()
     threads.start("producer", lambda stop: engine.run_producer(stop, play_script=options.play_script))
     for consumer in engine.topology.consumers:
         threads.start(f"consumer-{consumer.name}", _consumer_target(engine, consumer.name))
-    _enqueue(engine, requests)
+    requests.top_up(settled=0)
     try:
-        return _watch(engine, threads, expected, options, out)
+        return _watch(engine, threads, expected, options, out, requests.top_up)
     finally:
         threads.join(2.0)
 
@@ -89,9 +88,34 @@ def _consumer_target(engine: FlowEngine, name: str) -> Callable[[Callable[[], bo
     return lambda stop: engine.run_consumer(name, stop)
 
 
-def _enqueue(engine: FlowEngine, requests: list[PublishRequest]) -> None:
-    for request in requests:
-        engine.enqueue(request)
+class _Requests:
+    """The --publish keys times --repeat, made as the window opens (not all up front: see WINDOW).
+
+    The first round is made at once: a bad key or exchange is refused before anything starts.
+    """
+
+    def __init__(self, engine: FlowEngine, options: HeadlessOptions) -> None:
+        self.engine = engine
+        self.keys = options.publish
+        self.body = options.body
+        self.exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
+        self.total = options.repeat * len(self.keys)
+        self.made = 0
+        self._first: list[PublishRequest] = [self._make(i) for i in range(min(len(self.keys), self.total))]
+
+    def _make(self, index: int) -> PublishRequest:
+        n, which = divmod(index, len(self.keys))
+        key = self.keys[which]
+        return self.engine.make_request(self.exchange, key, _body(self.body, key, n))
+
+    def top_up(self, settled: int) -> None:
+        """Hand the producer more messages while fewer than WINDOW are out and unsettled."""
+        while self.made < self.total and self.made - settled < WINDOW:
+            first = self._first
+            self.engine.enqueue(first[self.made] if self.made < len(first) else self._make(self.made))
+            self.made += 1
+        if self.made >= len(self._first):
+            self._first = []
 
 
 def _body(body: Any, key: str, n: int) -> Any:
@@ -99,7 +123,12 @@ def _body(body: Any, key: str, n: int) -> Any:
 
 
 def _watch(
-    engine: FlowEngine, threads: _Threads, expected: int, options: HeadlessOptions, out: TextIO
+    engine: FlowEngine,
+    threads: _Threads,
+    expected: int,
+    options: HeadlessOptions,
+    out: TextIO,
+    top_up: Callable[[int], None],
 ) -> int:
     # Headless never shows a finished message again: keep none (memory stays flat however many
     # messages run), and no per-copy stories (only the inspector reads those).
@@ -119,6 +148,7 @@ def _watch(
                 lines.append(describe(event, routing_key))
         if lines:
             write("\n".join(lines) + "\n")
+            top_up(ledger.published - ledger.in_flight)
         if threads.errors:
             out.flush()
             print(f"error: {_one_line(threads.errors[0])}", file=sys.stderr)

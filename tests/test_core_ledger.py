@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.engine import MessageIds
+from core.controls import AttemptCounter
+from core.engine import RECENT_IDS, MessageIds
 from core.events import (
     Acked,
     ConsumerState,
@@ -348,3 +349,21 @@ def test_random_histories_fold_to_consistent_counts(actions: list[tuple[int, int
     assert forgetful.queues == everything.queues and forgetful.consumers == everything.consumers
     assert forgetful.tally().ready + forgetful.tally().held == len(ref.ready) + len(ref.held)
     assert set(forgetful.records) == {m for m, r in everything.records.items() if r.open or not r.settled}
+
+
+def test_default_ids_never_repeat_and_ids_remembered_stay_bounded() -> None:
+    ids = MessageIds()
+    drawn = [ids.new() for _ in range(3 * RECENT_IDS)]
+    assert len(set(drawn)) == len(drawn) and all(len(i) == 8 for i in drawn)
+    assert len(ids._recent) == RECENT_IDS
+
+
+def test_attempts_are_counted_per_message_and_only_recent_ones_are_kept() -> None:
+    attempts = AttemptCounter(remembered=3)
+    assert [attempts.next("m1"), attempts.next("m1"), attempts.next("m2")] == [1, 2, 1]
+    for other in ("a", "b"):
+        attempts.next(other)
+    assert attempts.next("m2") == 2  # m2 was delivered recently enough to be remembered
+    for other in ("c", "d", "e"):
+        attempts.next(other)
+    assert attempts.next("m1") == 1  # three other messages since: forgotten, counted afresh
