@@ -29,7 +29,8 @@ from core.events import (
     Returned,
     Routed,
 )
-from core.ledger import CLOSED, EXCHANGE, Ledger, MessageRecord
+from core.ledger import Ledger
+from core.records import CLOSED, EXCHANGE, MessageRecord
 from core.topology import BindingSpec
 
 LABEL = "bold"
