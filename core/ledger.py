@@ -171,14 +171,16 @@ class Ledger:
 
     def _acked(self, event: Acked) -> None:
         record = self._record(event.msg)
-        copy = self._copy(record, event.queue)
-        self._release(record.msg, copy)
+        copy = record.copies.get(event.queue) or self._copy(record, event.queue)
+        if copy.holder is not None:
+            self._release(record.msg, copy)
         c = self._consumer(event.consumer)
         c.acked += 1
         c.processed += 1
         self._queue(event.queue).acked += 1
         self._close(record, copy, "acked")
-        self._step(copy, event)
+        if copy.steps is not None:
+            copy.steps.append(event)
         self._check(record)
 
     def _rejected(self, event: Rejected) -> None:
@@ -352,10 +354,12 @@ class Ledger:
         q.unacked = max(0, q.unacked - 1)
         c = self.consumers.get(holder)
         if c is not None:
-            held = (msg, copy.queue)
-            if held in c.in_hand:
-                c.in_hand.remove(held)
-            if not c.in_hand and c.state == "working":
+            in_hand, held = c.in_hand, (msg, copy.queue)
+            if in_hand and in_hand[-1] == held:
+                in_hand.pop()  # the usual case (prefetch 1): the newest delivery is the one settled
+            elif held in in_hand:
+                in_hand.remove(held)
+            if not in_hand and c.state == "working":
                 c.state, c.detail = "idle", ""
         return holder
 
