@@ -46,6 +46,7 @@ from core.topology import Topology
 KEEP_FINISHED = 5000
 """Finished messages whose records are kept by default (the inspector shows the newest of them)."""
 
+
 class Ledger:
     """Feed it events in order; read counts, records and settlement from it.
 
@@ -329,11 +330,7 @@ class Ledger:
         """Settlement and forgetting: called after every event that may close the last copy."""
         if record.published and record.settled and record.msg in self._unsettled:
             del self._unsettled[record.msg]
-        if (
-            not record.finished
-            and record.open == 0
-            and (record.queues is not None or not record.published)
-        ):
+        if not record.finished and record.open == 0 and (record.queues is not None or not record.published):
             record.finished = True
             finished = self._finished
             finished.append(record.msg)
@@ -430,7 +427,11 @@ class Ledger:
         )
 
     def messages_through(
-        self, *, queue: str | None = None, consumer: str | None = None, exchange: str | None = None,
+        self,
+        *,
+        queue: str | None = None,
+        consumer: str | None = None,
+        exchange: str | None = None,
         limit: int = 8,
     ) -> list[str]:
         """The newest kept message ids that touched a queue, a consumer or an exchange (newest first)."""

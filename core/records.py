@@ -99,9 +99,7 @@ class MessageRecord:
 
         The settlement view: copies a dead-letter exchange made are in `copies`, not here.
         """
-        return {
-            q: c.outcome for q, c in self.copies.items() if c.outcome is not None and c.origin is None
-        }
+        return {q: c.outcome for q, c in self.copies.items() if c.outcome is not None and c.origin is None}
 
     def open_queues(self) -> set[str]:
         return {q for q, c in self.copies.items() if c.status != CLOSED}
