@@ -32,6 +32,7 @@ from core.backends.memory import MemoryBackend, reset_memory_transport
 from core.broker import reset_brokers
 from core.engine import FlowEngine
 from core.headless import HeadlessOptions, run_headless
+from core.runner import LoopRunner
 
 MQSCOPE, MEMORY = "mqscope://bench", "memory://"
 PACE = 0.002  # seconds between latency samples: latency, not queueing
@@ -102,14 +103,8 @@ def engine_latency(url: str, samples: int) -> list[float]:
     """Seconds between the engine's Published and Delivered events (what the UI animates)."""
     _reset()
     engine = FlowEngine(seed_without_work(), url, speed=4.0)
-    stop = threading.Event()
-    threads = [threading.Thread(target=engine.run_producer, args=(stop.is_set,), daemon=True)]
-    threads += [
-        threading.Thread(target=engine.run_consumer, args=(c.name, stop.is_set), daemon=True)
-        for c in engine.topology.consumers
-    ]
-    for thread in threads:
-        thread.start()
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops())
     engine.declared.wait(10)
     time.sleep(0.2)
     published: dict[str, float] = {}
@@ -127,9 +122,8 @@ def engine_latency(url: str, samples: int) -> list[float]:
                 published[event.msg] = event.ts
             elif event.kind == "delivered":
                 delivered.setdefault(event.msg, event.ts)
-    stop.set()
-    for thread in threads:
-        thread.join(5)
+    runner.shutdown()
+    runner.raise_first_error()
     return [delivered[m] - published[m] for m in delivered if m in published]
 
 
