@@ -37,8 +37,10 @@ class HeadlessOptions:
     as_json: bool = True
 
 
-def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys.stdout) -> int:
-    """Run until every message settles or the timeout passes; print one line per event."""
+def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | None = None) -> int:
+    """Run until every message settles or the timeout passes; print one line per event (to stdout
+    as it is when called, when `out` is None)."""
+    out = sys.stdout if out is None else out
     exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
     try:
         requests = [
@@ -60,8 +62,11 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys
         runner.join(2.0)
 
 
-def run_tap_headless(engine: FlowEngine, timeout: float, as_json: bool, out: TextIO = sys.stdout) -> int:
+def run_tap_headless(
+    engine: FlowEngine, timeout: float, as_json: bool, out: TextIO | None = None
+) -> int:
     """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
+    out = sys.stdout if out is None else out
     runner = LoopRunner(on_error=engine.report_failure)
     runner.start_all(engine.loops(play_script=False))
     printer = _Printer(as_json, out)
