@@ -60,7 +60,11 @@ def test_the_first_error_is_kept_reported_and_stops_the_other_loops() -> None:
 def test_a_loop_that_ignores_stop_is_an_error_not_a_leak() -> None:
     release = threading.Event()
     runner = LoopRunner()
-    runner.start("stubborn", lambda _should_stop: release.wait())
+
+    def stubborn(_should_stop: StopCheck) -> None:
+        release.wait()
+
+    runner.start("stubborn", stubborn)
     with pytest.raises(RuntimeError, match="stubborn"):
         runner.shutdown(timeout=0.05)
     release.set()
