@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -61,13 +60,14 @@ def test_broker_outage_recovers_and_loses_nothing(rabbit: RabbitBroker, outage: 
             finally:
                 rabbit.control("start-app")
         else:
-            restart = threading.Thread(target=rabbit.control, args=("restart",))
-            restart.start()
+            restart = LoopRunner()
+            restart.start("rabbitmq restart", lambda _should_stop: rabbit.control("restart"))
             try:
                 assert running.wait_for(went_away, 60), "the status never said the broker went away"
                 running.enqueue(during)
             finally:
-                restart.join(180)
+                restart.shutdown(180)
+            restart.raise_first_error()
         run = running.settle(len(before) + len(during), timeout=120)
     statuses = [e.state for e in run.of(BrokerStatus)]
     last_down = max(i for i, s in enumerate(statuses) if s in ("disconnected", "reconnecting"))
