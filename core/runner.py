@@ -112,14 +112,16 @@ class LoopRunner:
 
     # -- stopping -----------------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask every loop to stop; returns at once (they notice within a tick)."""
+        """Ask every loop to stop; returns at once (they notice within a tick). Call it from the
+        thread that started them: cancelling a Textual worker is for the app's thread only."""
         self._stop.set()
         for cancel in list(self._cancels):
             cancel()
 
     def join(self, timeout: float) -> bool:
-        """Stop, then wait up to `timeout` seconds for every loop thread; True when all ended."""
-        self.stop()
+        """Set the stop flag (any thread), then wait up to `timeout` seconds for every loop thread;
+        True when all ended."""
+        self._stop.set()
         deadline = time.monotonic() + timeout
         return all(f.wait(max(0.0, deadline - time.monotonic())) for f in self.finished_events())
 
@@ -135,6 +137,7 @@ class LoopRunner:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop and join; a loop still running after `timeout` is an error, not a leak."""
+        self.stop()
         if not self.join(timeout):
             raise RuntimeError(f"loops still running {timeout:g}s after stop: {', '.join(self.running)}")
 
