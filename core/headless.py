@@ -59,7 +59,7 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | Non
     try:
         return _watch(engine, runner, expected, options, out)
     finally:
-        runner.join(2.0)
+        _join(runner)
 
 
 def run_tap_headless(
@@ -79,7 +79,14 @@ def run_tap_headless(
                 return code
         return EXIT_OK
     finally:
-        runner.join(2.0)
+        _join(runner)
+
+
+def _join(runner: LoopRunner) -> None:
+    """Stop the loops; one that does not end within 2 s is said so (its daemon thread dies with us)."""
+    runner.stop()
+    if not runner.join(2.0):
+        print(f"warning: still running 2s after stop: {', '.join(runner.running)}", file=sys.stderr)
 
 
 def _body(body: Any, key: str, n: int) -> Any:

@@ -107,6 +107,7 @@ def test_a_failing_listener_is_reported_and_the_ttl_timer_keeps_expiring() -> No
             raise RuntimeError(f"listener bug on {event.msg}")
 
     get_broker(name_from_url(url)).subscribe(breaks_on_expiry)
+    after = Recorder(url)  # subscribed after the broken listener: it still hears everything
     with Connection(url) as conn:
         declare(conn, "jobs", "direct", [("ttl_q", "k")])
         publish(conn, "jobs", "k", {}, message_id="first", expiration=0.05)
@@ -115,6 +116,7 @@ def test_a_failing_listener_is_reported_and_the_ttl_timer_keeps_expiring() -> No
         seen.wait_for("expired", 2)
         seen.wait_for("error", 2)
     assert [e.msg for e in seen.of("expired")] == ["first", "second"]
+    assert [e.msg for e in after.of("expired")] == ["first", "second"] and len(after.of("error")) == 2
     first = errors[0]
     assert "listener of broker" in first.where and first.where.endswith("-ttl")  # the timer's thread
     assert first.error == "RuntimeError: listener bug on first"

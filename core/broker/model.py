@@ -69,14 +69,17 @@ class Broker(DeliveryMixin):
     def _report(self, event: FlowEvent) -> None:
         """Tell every listener. One that raises cannot stop the others hearing of it, nor leave the
         broker half way through a step: its failure is reported to all as an InternalError."""
+        failures: list[Exception] = []
         for listener in self._listeners:
             try:
                 listener(event)
             except Exception as exc:
-                if isinstance(event, InternalError):
-                    raise  # it fails on the failure report too: the thread's own handler has it
-                where = f"a listener of broker {self.name!r} on thread {threading.current_thread().name}"
-                self._report(self._internal_error(where, exc))
+                failures.append(exc)
+        if failures and isinstance(event, InternalError):
+            raise failures[0]  # failing on the failure report too: the thread's own handler has it
+        for failure in failures:
+            where = f"a listener of broker {self.name!r} on thread {threading.current_thread().name}"
+            self._report(self._internal_error(where, failure))
 
     @staticmethod
     def _internal_error(where: str, exc: BaseException) -> InternalError:
