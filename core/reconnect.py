@@ -98,15 +98,15 @@ class Reconnect:
             except Exception as exc:
                 if not (refused or self.lost(exc)):
                     raise
-                if refused and self._gives_up(failures):
-                    assert self.unreachable is not None
-                    raise self.unreachable(reason(exc, self.backend.url)) from None
+                if refused and (give_up := self._gives_up(failures)) is not None:
+                    raise give_up(reason(exc, self.backend.url)) from None
                 delay = next(delays)
                 self.on_retry(exc, delay, self.connected_once)
                 sleep_interruptibly(delay, should_stop, None)
 
-    def _gives_up(self, failures: int) -> bool:
-        """Before any connection succeeded, `first_tries` refusals are bad input, not an outage."""
-        if self.connected_once or self.unreachable is None:
-            return False
-        return failures >= self.policy.first_tries
+    def _gives_up(self, failures: int) -> Callable[[str], BaseException] | None:
+        """Before any connection succeeded, `first_tries` refusals are bad input, not an outage:
+        the error to raise then, else None (keep trying)."""
+        if self.connected_once or failures < self.policy.first_tries:
+            return None
+        return self.unreachable

@@ -123,9 +123,9 @@ class LoopRunner:
         True when all ended."""
         self._stop.set()
         deadline = time.monotonic() + timeout
-        return all(f.wait(max(0.0, deadline - time.monotonic())) for f in self.finished_events())
+        return all(f.wait(max(0.0, deadline - time.monotonic())) for f in self._finished_events())
 
-    def finished_events(self) -> list[threading.Event]:
+    def _finished_events(self) -> list[threading.Event]:
         with self._lock:
             return list(self._finished.values())
 
