@@ -150,7 +150,7 @@ class MqscopeApp(ControlsApp):
         (bad input: wrong password, missing exchange) is one line, as the status line also says."""
         for event in events:
             if isinstance(event, InternalError):
-                if self.error_screen is None:
+                if self.error_screen is None or not self.error_screen.is_attached:
                     self.error_screen = ErrorScreen(event)
                     self.push_screen(self.error_screen, callback=self._error_screen_closed)
                 else:

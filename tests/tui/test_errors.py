@@ -80,3 +80,17 @@ async def test_a_dead_waker_is_reported_and_frames_keep_coming() -> None:
         app.engine.publish("jobs", "k", {"n": 1})
         await wait_for(pilot, lambda: app.state.published == 1, "the message after the waker died")
         assert app.state.queues["waiting"].routed == 1
+
+
+async def test_a_refused_broker_is_a_one_line_notice_not_an_error_screen() -> None:
+    """Bad input (nothing listens on loopback port 1) is told in one line; only bugs get the screen."""
+    app = _app("amqp://guest:s3cret@127.0.0.1:1//")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: bool(app._notifications), "the notification")
+        texts = [n.message for n in app._notifications]
+        assert any(t.startswith("cannot connect to amqp://guest:***@127.0.0.1:1//") for t in texts), texts
+        assert not any("s3cret" in t for t in texts)
+        assert not isinstance(app.screen, ErrorScreen) and app.error_screen is None
+        runner = app.engine_workers.runner if app.engine_workers else None
+        assert runner is not None and runner.first_error is not None
+        assert runner.join(5.0), "the consumers stop with the producer that failed"
