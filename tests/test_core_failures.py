@@ -16,9 +16,10 @@ from broker_support import fresh_url
 from core.broker import get_broker, name_from_url
 from core.engine import FlowEngine
 from core.events import FlowEvent
-from core.headless import EXIT_BAD_INPUT, EXIT_BUG, HeadlessOptions, run_headless
+from core.headless import EXIT_BAD_INPUT, EXIT_BUG, HeadlessOptions, run_headless, run_tap_headless
 from core.publishing import PublishRequest, RequestQueue
 from core.scenario import load_scenario
+from core.tap import TapSpec, tap_scenario
 from tui.cli import main
 
 
@@ -95,3 +96,16 @@ def test_cli_internal_error_exit_1_with_traceback(capsys: pytest.CaptureFixture[
     assert "ValueError: listener bug on" in captured.err
     assert not captured.err.startswith("error:")  # a bug is never dressed up as bad input
     assert '"event": "error"' in captured.out
+
+
+def test_a_tap_that_cannot_connect_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """The tap is a loop of its own under the same runner and the same bad-input rule."""
+    spec = TapSpec("media_exchange", "topic")
+    engine = FlowEngine(tap_scenario(spec, None), "amqp://guest:s3cret@127.0.0.1:1//")
+    engine.tap = spec
+    assert [name for name, _loop in engine.loops()] == ["tap"]
+    code = run_tap_headless(engine, timeout=20.0, as_json=True, out=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT
+    assert err.startswith("error: cannot tap via amqp://guest:***@127.0.0.1:1//")
+    assert len(err.strip().splitlines()) == 1 and "s3cret" not in err
