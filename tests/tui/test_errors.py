@@ -4,6 +4,7 @@ report through the event stream, and the app shows an error screen (never a fadi
 from __future__ import annotations
 
 from states import wait_for
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from broker_support import fresh_url
@@ -31,7 +32,9 @@ def _app(url: str) -> MqscopeApp:
     return app
 
 
-def _screen_text(screen: ErrorScreen) -> str:
+async def _screen_text(pilot: Pilot[int], screen: ErrorScreen) -> str:
+    """Every line the error screen shows, once its traceback widget is mounted."""
+    await wait_for(pilot, lambda: bool(screen.query("#error-text")), "the traceback on screen")
     return "\n".join(str(static.render()) for static in screen.query(Static))
 
 
@@ -50,7 +53,7 @@ async def test_a_ttl_timer_failure_shows_the_error_screen_with_its_traceback() -
         screen = app.screen
         assert isinstance(screen, ErrorScreen)
         assert screen.error.where.endswith("-ttl")  # reported from the broker's TTL timer thread
-        text = _screen_text(screen)
+        text = await _screen_text(pilot, screen)
         assert f"RuntimeError: listener bug on {msg}" in text
         assert "breaks_on_expiry" in text and "Traceback (most recent call last)" in text
         await pilot.press("escape")
@@ -73,7 +76,7 @@ async def test_a_dead_waker_is_reported_and_frames_keep_coming() -> None:
         screen = app.screen
         assert isinstance(screen, ErrorScreen)
         assert screen.error.where == "event waker"
-        assert "RuntimeError: waiting on the stream failed" in _screen_text(screen)
+        assert "RuntimeError: waiting on the stream failed" in await _screen_text(pilot, screen)
         await pilot.press("escape")
         # with no waker left the frame timer must not go back to sleep: new events still show
         await wait_for(pilot, lambda: app._quiet_frames > QUIET_FRAMES, "a quiet spell longer than a nap")

@@ -43,7 +43,7 @@ class ErrorScreen(ModalScreen[None]):
             yield Static(Text(f"mqscope hit a bug in {self.error.where}", "bold"), id="error-title")
             yield Static(Text(self.error.error), id="error-summary")
             with VerticalScroll(id="error-traceback"):
-                yield Static(Text(self.error.traceback or "(no traceback)"), markup=False)
+                yield Static(Text(self.error.traceback or "(no traceback)"), id="error-text", markup=False)
             yield Static(Text("Esc: back to the flow (it may be wrong from here on) · q: quit", "dim"))
 
     def add(self, error: InternalError) -> None:
