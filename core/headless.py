@@ -1,24 +1,27 @@
 """The headless runner behind `python -m tui --headless`: run a scenario, print events, settle, exit.
 
-Exit codes: 0 when every published message settled, 2 on bad input (one line), 3 on timeout.
-Never imports Textual.
+Exit codes: 0 when every published message settled (a tap: when its time is up), 1 on a bug (its
+traceback on stderr), 2 on bad input (one line), 3 on timeout. Never imports Textual.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from core.engine import FlowEngine, PublishError, PublishRequest
+from core.engine import FlowEngine
+from core.errors import InputError
 from core.eventlog import describe
+from core.events import FlowEvent, InternalError
 from core.ledger import Ledger
+from core.publishing import PublishError, PublishRequest
+from core.runner import LoopError, LoopRunner
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 2, 3
+EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
 WINDOW = 2000
 """--repeat messages handed to the producer while fewer than this many are unsettled. Made all at
@@ -38,54 +41,50 @@ class HeadlessOptions:
     as_json: bool = True
 
 
-class _Threads:
-    """Plain threads for the producer and each consumer; the first crash is kept to report it."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.threads: list[threading.Thread] = []
-
-    def start(self, name: str, target: Callable[[Callable[[], bool]], None]) -> None:
-        def run() -> None:
-            try:
-                target(self.stop.is_set)
-            except BaseException as exc:  # reported by the main thread as one line
-                self.errors.append(exc)
-                self.stop.set()
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def join(self, seconds: float) -> None:
-        self.stop.set()
-        deadline = time.monotonic() + seconds
-        for thread in self.threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-
-def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys.stdout) -> int:
-    """Run until every message settles or the timeout passes; print one line per event."""
+def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | None = None) -> int:
+    """Run until every message settles or the timeout passes; print one line per event (to stdout
+    as it is when called, when `out` is None)."""
+    out = sys.stdout if out is None else out
     try:
         requests = _Requests(engine, options)
     except PublishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     expected = requests.total + (len(engine.scenario.publishes) if options.play_script else 0)
-    threads = _Threads()
-    threads.start("producer", lambda stop: engine.run_producer(stop, play_script=options.play_script))
-    for consumer in engine.topology.consumers:
-        threads.start(f"consumer-{consumer.name}", _consumer_target(engine, consumer.name))
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops(play_script=options.play_script))
     requests.top_up(settled=0)
     try:
-        return _watch(engine, threads, expected, options, out, requests.top_up)
+        return _watch(engine, runner, expected, options, out, requests.top_up)
     finally:
-        threads.join(2.0)
+        _join(runner)
 
 
-def _consumer_target(engine: FlowEngine, name: str) -> Callable[[Callable[[], bool]], None]:
-    return lambda stop: engine.run_consumer(name, stop)
+def run_tap_headless(
+    engine: FlowEngine, timeout: float, as_json: bool, out: TextIO | None = None
+) -> int:
+    """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
+    out = sys.stdout if out is None else out
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops(play_script=False))
+    printer = _Printer(as_json, out)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            engine.events.wait(0.05)
+            failure = runner.first_error
+            if (code := _failed(failure, printer.print(engine.events.drain()))) is not None:
+                return code
+        return EXIT_OK
+    finally:
+        _join(runner)
+
+
+def _join(runner: LoopRunner) -> None:
+    """Stop the loops; one that does not end within 2 s is said so (its daemon thread dies with us)."""
+    runner.stop()
+    if not runner.join(2.0):
+        print(f"warning: still running 2s after stop: {', '.join(runner.running)}", file=sys.stderr)
 
 
 class _Requests:
@@ -122,9 +121,62 @@ def _body(body: Any, key: str, n: int) -> Any:
     return body if body is not None else {"key": key, "n": n}
 
 
+def _no_key(_msg: str) -> str | None:
+    """A tap runs no consumers: no RECEIVED line ever asks for a key."""
+    return None
+
+
+class _Printer:
+    """One line per event (JSON or the tutorial's log voice); says whether a bug was among them.
+
+    With a ledger, each event is folded into it just before its line is made, so a RECEIVED line can
+    name the key of a message that a later event of the same batch settles (and the ledger forgets).
+    """
+
+    def __init__(self, as_json: bool, out: TextIO, ledger: Ledger | None = None) -> None:
+        self.as_json, self.out, self.ledger = as_json, out, ledger
+        self.routing_key: Callable[[str], str | None] = ledger.routing_key if ledger else _no_key
+
+    def print(self, events: Sequence[FlowEvent]) -> InternalError | None:
+        if not events:
+            return None
+        lines = []
+        feed = self.ledger.feed if self.ledger is not None else None
+        as_json, routing_key = self.as_json, self.routing_key
+        for e in events:
+            if feed is not None:
+                feed(e)
+            if as_json:
+                lines.append(json.dumps(e.to_json(), default=str, ensure_ascii=False))
+            else:
+                lines.append(describe(e, routing_key))
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+        return next((e for e in events if isinstance(e, InternalError)), None)
+
+
+def _failed(failure: LoopError | None, bug: InternalError | None) -> int | None:
+    """The exit code when a loop failed or a thread reported a bug; None while all is well.
+
+    Bad input is one line and exit 2; anything else is a bug: exit 1 with its traceback. `failure`
+    is read before the batch is drained: the runner reports a failure (engine.report_failure puts
+    its InternalError on the stream) before it records it, so that batch holds the report.
+    """
+    if bug is not None:
+        print(f"internal error in {bug.where}:\n{bug.traceback or bug.error}", file=sys.stderr)
+        return EXIT_BUG
+    if failure is None:
+        return None
+    if isinstance(failure.error, InputError):
+        print(f"error: {failure.summary}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"internal error in {failure.loop}:\n{failure.traceback}", file=sys.stderr)
+    return EXIT_BUG
+
+
 def _watch(
     engine: FlowEngine,
-    threads: _Threads,
+    runner: LoopRunner,
     expected: int,
     options: HeadlessOptions,
     out: TextIO,
@@ -133,31 +185,20 @@ def _watch(
     # Headless never shows a finished message again: keep none (memory stays flat however many
     # messages run), and no per-copy stories (only the inspector reads those).
     ledger = Ledger(engine.topology, keep=0, stories=False)
-    routing_key = ledger.routing_key
+    printer = _Printer(options.as_json, out, ledger)
     deadline = time.monotonic() + options.timeout
-    write = out.write
     while True:
         if engine.events.wait(0.05):
             time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
-        lines = []
-        for event in engine.events.drain():
-            ledger.feed(event)  # first, so a line can name the key of a message settled by this event
-            if options.as_json:
-                lines.append(json.dumps(event.to_json(), default=str, ensure_ascii=False))
-            else:
-                lines.append(describe(event, routing_key))
-        if lines:
-            write("\n".join(lines) + "\n")
+        failure = runner.first_error
+        events = engine.events.drain()
+        if (code := _failed(failure, printer.print(events))) is not None:
+            return code
+        if events:
             top_up(ledger.published - ledger.in_flight)
-        if threads.errors:
-            out.flush()
-            print(f"error: {_one_line(threads.errors[0])}", file=sys.stderr)
-            return EXIT_BAD_INPUT
         if ledger.published >= expected and ledger.all_settled:
-            out.flush()
             return EXIT_OK
         if time.monotonic() > deadline:
-            out.flush()
             pending = ledger.unsettled()
             shown = ", ".join(
                 f"{m} ({ledger.routing_key(m)!r} open in "
@@ -171,8 +212,3 @@ def _watch(
                 file=sys.stderr,
             )
             return EXIT_TIMEOUT
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not isinstance(exc, ValueError) else text

@@ -12,7 +12,7 @@ from core.scenario import load_scenario
 
 def waiting(engine: FlowEngine) -> list[str]:
     out = []
-    while (request := engine.take_request(None)) is not None:
+    while (request := engine.requests.take(None)) is not None:
         out.append(request.routing_key)
     return out
 

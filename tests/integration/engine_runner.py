@@ -6,7 +6,6 @@ The same helper drives both sides of a differential test, so any difference is t
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from kombu import Connection
 from core.engine import FlowEngine, PublishRequest
 from core.events import Acked, Delivered, FlowEvent, Routed
 from core.ledger import Ledger
+from core.runner import LoopRunner
 from core.scenario import Scenario
 from core.topology import Topology
 
@@ -28,7 +28,6 @@ class Run:
     ledger: Ledger
     """Every record kept (keep is unbounded here: tests read the outcomes after the run)."""
     events: list[FlowEvent] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
 
     def of(self, kind: type[FlowEvent]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -55,42 +54,22 @@ class Run:
 
 
 class EngineRun:
-    """Producer and consumer threads of one engine; `settle()` waits for every message to settle."""
+    """The engine's loops under core's LoopRunner; `settle()` waits for every message to settle."""
 
     def __init__(self, engine: FlowEngine, *, play_script: bool = False) -> None:
         self.engine = engine
         self.run = Run(ledger=Ledger(engine.topology, keep=sys.maxsize, stories=False))
-        self.stop = threading.Event()
-        self.threads = [
-            threading.Thread(
-                target=self._guard(lambda s: engine.run_producer(s, play_script=play_script)),
-                daemon=True,
-            )
-        ]
-        for consumer in engine.topology.consumers:
-            self.threads.append(
-                threading.Thread(target=self._guard(_consumer(engine, consumer.name)), daemon=True)
-            )
-
-    def _guard(self, target: Callable[[Callable[[], bool]], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                target(self.stop.is_set)
-            except BaseException as exc:
-                self.run.errors.append(exc)
-
-        return run
+        self.play_script = play_script
+        self.runner = LoopRunner(on_error=engine.report_failure)
 
     def __enter__(self) -> EngineRun:
-        for thread in self.threads:
-            thread.start()
+        self.runner.start_all(self.engine.loops(play_script=self.play_script))
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(10)
+        self.runner.shutdown()
         self.drain()
+        self.runner.raise_first_error()
 
     def drain(self) -> None:
         for event in self.engine.events.drain():
@@ -102,8 +81,7 @@ class EngineRun:
         while time.monotonic() < deadline:
             self.engine.events.wait(0.05)
             self.drain()
-            if self.run.errors:
-                raise AssertionError(f"engine thread failed: {self.run.errors[0]!r}")
+            self.runner.raise_first_error()
             if predicate(self.run):
                 return True
         self.drain()
@@ -124,10 +102,6 @@ class EngineRun:
     def enqueue(self, requests: Iterable[PublishRequest]) -> None:
         for request in requests:
             self.engine.enqueue(request)
-
-
-def _consumer(engine: FlowEngine, name: str) -> Callable[[Callable[[], bool]], None]:
-    return lambda stop: engine.run_consumer(name, stop)
 
 
 def reset_rabbit(url: str, topology: Topology) -> None:
