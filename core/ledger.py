@@ -103,33 +103,40 @@ class Ledger:
         record.finished = False  # ours now: finished only once routed and closed
         self.published += 1
         self.last_msg = msg
-        self._exchange(event.exchange).published += 1
+        (self.exchanges.get(event.exchange) or self._exchange(event.exchange)).published += 1
         if not record.settled:
             self._unsettled[msg] = None
 
     def _routed(self, event: Routed) -> None:
-        record = self._record(event.msg)
-        if not event.queues:
+        record = self.records.get(event.msg or "") or self._record(event.msg)
+        queues, msg = event.queues, record.msg
+        first = record.queues is None  # else routing is known already (a second report, or a return)
+        if first:
+            record.queues, record.route_source = queues, event.source
+            if event.rabbitmq_queues is not None:
+                wanted = ", ".join(event.rabbitmq_queues) or "no queue"
+                record.notes.append(f"RabbitMQ would have routed it to {wanted}")
+        if not queues:
             self._exchange(event.exchange).unroutable += 1
-        for name in event.queues:
-            self._queue(name).routed += 1
-        if record.queues is not None:
-            return  # routing already known (a second report, or a return came first)
-        record.queues, record.route_source = event.queues, event.source
-        if event.rabbitmq_queues is not None:
-            wanted = ", ".join(event.rabbitmq_queues) or "no queue"
-            record.notes.append(f"RabbitMQ would have routed it to {wanted}")
-        if not event.queues:
-            self._exchange_outcome(record, event, "unroutable")
-        for name in event.queues:
-            copy = record.copies.get(name)
+            if first:
+                self._exchange_outcome(record, event, "unroutable")
+        counts, copies = self.queues, record.copies
+        for name in queues:
+            q = counts.get(name) or self._queue(name)
+            q.routed += 1
+            if not first:
+                continue
+            copy = copies.get(name)
             if copy is None:  # the usual case: no event of this copy raced ahead of its routing
                 copy = self._open(record, name, READY)
-                self._enqueue(name, record.msg)
-                self._step(copy, event)
+                q.waiting[msg] = None
+                q.ready += 1
+                if copy.steps is not None:
+                    copy.steps.append(event)
             elif copy.steps is not None:
                 copy.steps.insert(0, event)  # a fast consumer won the race: routing still reads first
-        self._check(record)
+        if first:
+            self._check(record)
 
     def _returned(self, event: Returned) -> None:
         record = self._record(event.msg)
@@ -140,12 +147,13 @@ class Ledger:
         self._check(record)
 
     def _delivered(self, event: Delivered) -> None:
-        record = self._record(event.msg)
-        record.redelivered = record.redelivered or event.redelivered
+        record = self.records.get(event.msg or "") or self._record(event.msg)
+        if event.redelivered:
+            record.redelivered = True
         if event.consumer not in record.consumers:
             record.consumers = (*record.consumers, event.consumer)
         copy = record.copies.get(event.queue)
-        q = self._queue(event.queue)
+        q = self.queues.get(event.queue) or self._queue(event.queue)
         if copy is None or copy.status == CLOSED:
             if copy is None:
                 copy = self._open(record, event.queue, HELD)
@@ -164,21 +172,22 @@ class Ledger:
         cap = self.unacked_cap.get(event.queue)
         if cap is None or q.unacked < cap:
             q.unacked += 1
-        c = self._consumer(event.consumer)
+        c = self.consumers.get(event.consumer) or self._consumer(event.consumer)
         c.in_hand.append((record.msg, event.queue))
         if c.state in ("idle", "working"):  # working is derived: no event says it
             c.state, c.detail = "working", f"{record.msg} from {event.queue}"
-        self._step(copy, event)
+        if copy.steps is not None:
+            copy.steps.append(event)
 
     def _acked(self, event: Acked) -> None:
-        record = self._record(event.msg)
+        record = self.records.get(event.msg or "") or self._record(event.msg)
         copy = record.copies.get(event.queue) or self._copy(record, event.queue)
         if copy.holder is not None:
             self._release(record.msg, copy)
-        c = self._consumer(event.consumer)
+        c = self.consumers.get(event.consumer) or self._consumer(event.consumer)
         c.acked += 1
         c.processed += 1
-        self._queue(event.queue).acked += 1
+        (self.queues.get(event.queue) or self._queue(event.queue)).acked += 1
         self._close(record, copy, "acked")
         if copy.steps is not None:
             copy.steps.append(event)
