@@ -23,10 +23,12 @@ from core.runner import LoopError, LoopRunner
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
-WINDOW = 2000
+WINDOW = 10_000
 """--repeat messages handed to the producer while fewer than this many are unsettled. Made all at
 once, a million requests (and the broker backlog they piled up ahead of the consumers) were most of a
-run's memory; this many in flight still keeps every consumer busy between two drains of the stream."""
+run's memory. A small window made the producer wait on the reader's top-ups (throughput fell in
+benchmarks/bench_throughput.py); at this size memory stays flat well under the issue's 50 MB and the
+producer never runs dry (see benchmarks/bench_memory.py)."""
 
 
 @dataclass
