@@ -110,13 +110,19 @@ class _Requests:
         return self.engine.make_request(self.exchange, key, _body(self.body, key, n))
 
     def top_up(self, settled: int) -> None:
-        """Hand the producer more messages while fewer than WINDOW are out and unsettled."""
-        while self.made < self.total and self.made - settled < WINDOW:
-            first = self._first
-            self.engine.enqueue(first[self.made] if self.made < len(first) else self._make(self.made))
-            self.made += 1
-        if self.made >= len(self._first):
+        """Refill the window once a quarter of it is free, with the requests made first and handed
+        over back to back: each hand-over can wake the producer, and one per settled message made
+        the reader trade the GIL with it so often that its batches (and the run) slowed down."""
+        room = min(self.total - self.made, WINDOW - (self.made - settled))
+        if room <= 0 or (room < WINDOW // 4 and self.made + room < self.total):
+            return
+        first = self._first
+        batch = [first[i] if i < len(first) else self._make(i) for i in range(self.made, self.made + room)]
+        self.made += room
+        if self.made >= len(first):
             self._first = []
+        for request in batch:
+            self.engine.enqueue(request)
 
 
 def _body(body: Any, key: str, n: int) -> Any:
