@@ -1,7 +1,7 @@
 """The routing lens's words: for a key (and headers) typed now, why each binding matches or not.
 
 Pure functions returning Rich Text built from plain strings, so routing keys and queue names are
-never read as markup. The widget that shows them lives in tui/widgets/binding_matches.py.
+never read as markup. The widget that shows them is tui/widgets/routing_lens.py.
 """
 
 from __future__ import annotations
