@@ -6,7 +6,6 @@ Never imports Textual.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from core.engine import FlowEngine, PublishError, PublishRequest
-from core.eventlog import describe
+from core.eventlog import EventPrinter
 from core.settlement import SettlementTracker
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 2, 3
@@ -32,6 +31,18 @@ class HeadlessOptions:
     play_script: bool = True
     timeout: float = 30.0
     as_json: bool = True
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """How many messages the run publishes: the scenario's script steps and the --publish requests."""
+
+    script: int
+    requests: int
+
+    @property
+    def total(self) -> int:
+        return self.script + self.requests
 
 
 class _Threads:
@@ -73,7 +84,7 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys
     except PublishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    expected = len(requests) + (len(engine.scenario.publishes) if options.play_script else 0)
+    expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, len(requests))
     threads = _Threads()
     threads.start("producer", lambda stop: engine.run_producer(stop, play_script=options.play_script))
     for consumer in engine.topology.consumers:
@@ -99,46 +110,63 @@ def _body(body: Any, key: str, n: int) -> Any:
 
 
 def _watch(
-    engine: FlowEngine, threads: _Threads, expected: int, options: HeadlessOptions, out: TextIO
+    engine: FlowEngine, threads: _Threads, expected: _Expected, options: HeadlessOptions, out: TextIO
 ) -> int:
     tracker = SettlementTracker()
-    keys: dict[str, str] = {}
+    printer = EventPrinter(out, options.as_json)
     deadline = time.monotonic() + options.timeout
-    write = out.write
     while True:
         if engine.events.wait(0.05):
             time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
-        lines = []
-        for event in engine.events.drain():
+        events = engine.events.drain()
+        for event in events:
             tracker.feed(event)
-            if options.as_json:
-                lines.append(json.dumps(event.to_json(), default=str, ensure_ascii=False))
-            else:
-                lines.append(describe(event, keys))
-        if lines:
-            write("\n".join(lines) + "\n")
+        printer.write(events)
         if threads.errors:
             out.flush()
             print(f"error: {_one_line(threads.errors[0])}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        if len(tracker.messages) >= expected and tracker.all_settled:
+        if len(tracker.messages) >= expected.total and tracker.all_settled:
             out.flush()
             return EXIT_OK
         if time.monotonic() > deadline:
             out.flush()
-            pending = tracker.unsettled()
-            shown = ", ".join(
-                f"{m} ({tracker.messages[m].routing_key!r} open in "
-                f"{', '.join(sorted(tracker.messages[m].open_copies)) or 'routing'})"
-                for m in pending[:10]
-            )
-            missing = expected - len(tracker.messages)
-            more = f"; {missing} not yet published" if missing > 0 else ""
-            print(
-                f"timeout after {options.timeout:g}s: {len(pending)} unsettled: {shown}{more}",
-                file=sys.stderr,
-            )
+            still = _still_open(tracker, expected, printer)
+            print(f"timeout after {options.timeout:g}s: {still}", file=sys.stderr)
             return EXIT_TIMEOUT
+
+
+SHOWN_UNSETTLED = 10
+
+
+def _still_open(tracker: SettlementTracker, expected: _Expected, printer: EventPrinter) -> str:
+    """What the run was still waiting for when time ran out, in words a user can act on."""
+    status = printer.last_status
+    if not printer.connected:
+        if status is None:
+            return "not connected to the broker yet"
+        return f"not connected to {status.broker} yet ({status.state}: {status.detail})"
+    pending = tracker.unsettled()
+    published = len(tracker.messages)
+    missing = expected.total - published
+    if published == 0:
+        parts = [_count(expected.script, "script step"), _count(expected.requests, "--publish message")]
+        waiting = " and ".join(p for p in parts if p)
+        return f"nothing was published yet ({waiting} pending)" if waiting else "nothing was published"
+    shown = ", ".join(
+        f"{m} ({tracker.messages[m].routing_key!r} open in "
+        f"{', '.join(sorted(tracker.messages[m].open_copies)) or 'routing'})"
+        for m in pending[:SHOWN_UNSETTLED]
+    )
+    more = f" and {len(pending) - SHOWN_UNSETTLED} more" if len(pending) > SHOWN_UNSETTLED else ""
+    not_yet = f"; {missing} not yet published" if missing > 0 else ""
+    if not pending:
+        return f"{_count(published, 'published message')} settled, none open{not_yet}"
+    return f"{len(pending)} unsettled: {shown}{more}{not_yet}"
+
+
+def _count(n: int, what: str) -> str:
+    return "" if n == 0 else f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -15,7 +15,6 @@ Only JSON bodies are decoded; anything else is shown by size and content type, n
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 import threading
 import time
@@ -27,7 +26,7 @@ from kombu import Connection, Consumer, Message, Queue
 from core.backends.amqp import scrub
 from core.backends.base import Backend, Emit
 from core.controls import StopCheck, sleep_interruptibly
-from core.eventlog import describe
+from core.eventlog import EventPrinter
 from core.events import BrokerStatus, Notice, Published, QueueDepth, Routed
 from core.routing import route
 from core.scenario import Scenario
@@ -245,21 +244,19 @@ def run_tap_headless(engine: FlowEngine, timeout: float, as_json: bool, out: Tex
 
     thread = threading.Thread(target=produce, name="tap", daemon=True)
     thread.start()
-    keys: dict[str, str] = {}
+    printer = EventPrinter(out, as_json)  # nothing on stdout until the tap is up: errors are one line
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and not errors:
             engine.events.wait(0.05)
-            lines = [
-                json.dumps(e.to_json(), default=str, ensure_ascii=False) if as_json else describe(e, keys)
-                for e in engine.events.drain()
-            ]
-            if lines:
-                out.write("\n".join(lines) + "\n")
-                out.flush()
+            printer.write(engine.events.drain())
+            out.flush()
     finally:
         stop.set()
         thread.join(2.0)
+    if not errors:
+        printer.release()  # a tap that timed out still connecting shows how far it got
+        out.flush()
     if errors:
         text = " ".join(str(errors[0]).split()) or type(errors[0]).__name__
         print(f"error: {scrub(text, engine.backend.url)}", file=sys.stderr)
