@@ -17,7 +17,6 @@ from core.backends import BrokerUrlError
 from core.backends.amqp import scrub
 from core.controls import TICK, StopCheck, sleep_interruptibly
 from core.events import BrokerStatus, Dropped, Notice, Published, QueueDepth, Returned, Routed
-from core.routing import route
 from core.tap import TapLoop
 from core.topology import PublishStep
 
@@ -220,7 +219,8 @@ class ProducerLoop:
 
     def _emit_routed(self, request: PublishRequest, channel: Any) -> None:
         """Routed from the backend's answer, with a notice when it differs from RabbitMQ's routing."""
-        expected = route(self.engine.topology, request.exchange, request.routing_key, request.headers)
+        table = self.engine.topology.binding_table
+        expected = table.route(request.exchange, request.routing_key, request.headers)
         queues = self.engine.backend.routed(channel, request.exchange, request.routing_key, request.headers)
         if queues is None:
             return
@@ -258,7 +258,8 @@ class ProducerLoop:
                 reason=reason or "NO_ROUTE",
             )
         )
-        predicted = route(self.engine.topology, request.exchange, request.routing_key, request.headers).queues
+        table = self.engine.topology.binding_table
+        predicted = table.route(request.exchange, request.routing_key, request.headers).queues
         if not predicted:
             return
         self.engine.emit(

@@ -29,7 +29,6 @@ from core.backends.base import Backend, Emit
 from core.controls import StopCheck, sleep_interruptibly
 from core.eventlog import describe
 from core.events import BrokerStatus, Notice, Published, QueueDepth, Routed
-from core.routing import route
 from core.scenario import Scenario
 from core.topology import EXCHANGE_TYPES, ExchangeSpec, Topology, as_exchange_type
 
@@ -188,7 +187,7 @@ class TapLoop:
         if not self._predicts:
             return
         try:
-            queues = route(self.topology, exchange, key, headers).queues
+            queues = self.topology.binding_table.route(exchange, key, headers).queues
         except KeyError as exc:
             self.emit(Notice(msg=msg, level="warning", text=f"cannot predict routing: {exc}"))
             return

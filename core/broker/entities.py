@@ -33,7 +33,7 @@ class ExchangeState:
     durable: bool = True
     auto_delete: bool = False
     arguments: dict[str, Any] = field(default_factory=dict)
-    bindings: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    """Its bindings live in the broker's BindingTable (core.routing), the one place routing reads."""
 
     @property
     def alternate(self) -> str | None:
