@@ -283,9 +283,7 @@ class BindingTable:
         return kept
 
     # -- routing ----------------------------------------------------------------------------------
-    def route(
-        self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None = None
-    ) -> RouteResult:
+    def route(self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None = None) -> RouteResult:
         """Route like RabbitMQ (rabbit_exchange:route): from `exchange`, every matching binding's
         destination; an exchange whose bindings took nothing hands the message to its alternate
         exchange; each exchange is crossed at most once, so loops of bindings or alternates end.

@@ -92,9 +92,7 @@ def _headers_text(exp: HeadersExplanation) -> Text:
     return text
 
 
-def verdict_lines(
-    table: BindingTable, exchange: str, key: str, headers: Mapping[str, Any] | None
-) -> Text:
+def verdict_lines(table: BindingTable, exchange: str, key: str, headers: Mapping[str, Any] | None) -> Text:
     """The whole panel: one line per binding of `exchange`, then where the message would go."""
     lines = Text()
     if (problem := key_problem(key)) is not None:
