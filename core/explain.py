@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.routing import Binding, BindingTable, RouteResult, header_matches, split_words
+from core.routing import (
+    Binding,
+    BindingTable,
+    RouteResult,
+    header_matches,
+    headers_compared,
+    split_words,
+)
 
 
 @dataclass(frozen=True)
@@ -192,12 +199,12 @@ def explain_binding(
     if exchange_type == "headers":
         arguments = binding.arguments
         found = headers or {}
+        mode = str(arguments.get("x-match", "all"))
         checks = tuple(
             HeaderCheck(name, value, header_matches(name, value, found))
-            for name, value in arguments.items()
-            if name != "x-match"
+            for name, value in headers_compared(arguments).items()
         )
-        return HeadersExplanation(str(arguments.get("x-match", "all")), checks)
+        return HeadersExplanation(mode, checks)
     return explain_topic(binding.routing_key, key)
 
 

@@ -67,16 +67,22 @@ def header_matches(name: str, value: Any, headers: Mapping[str, Any]) -> bool:
     return name in headers and (value is None or bool(headers[name] == value))
 
 
-def headers_match(arguments: Mapping[str, Any], headers: Mapping[str, Any] | None) -> bool:
-    """RabbitMQ headers exchange: x-match all (default) / any, and the *-with-x variants."""
-    headers = headers or {}
-    mode = str(arguments.get("x-match", "all"))
-    keep_x = mode.endswith("-with-x")
-    wanted = {
+def headers_compared(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of a headers binding that are compared with the message's headers: all but
+    x-match, and no other x- argument unless the mode is all-with-x / any-with-x."""
+    keep_x = str(arguments.get("x-match", "all")).endswith("-with-x")
+    return {
         name: value
         for name, value in arguments.items()
         if name != "x-match" and (keep_x or not name.startswith("x-"))
     }
+
+
+def headers_match(arguments: Mapping[str, Any], headers: Mapping[str, Any] | None) -> bool:
+    """RabbitMQ headers exchange: x-match all (default) / any, and the *-with-x variants."""
+    headers = headers or {}
+    mode = str(arguments.get("x-match", "all"))
+    wanted = headers_compared(arguments)
     if not wanted:
         return mode.startswith("all")
     if mode.startswith("any"):
