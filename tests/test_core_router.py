@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.explain import TopicExplanation, explain_exchange
 from core.routing import Binding, BindingTable, ExchangeEntry
 
 
@@ -44,6 +45,24 @@ def test_topic_routes_agree_with_a_regex_reference(bindings: list[tuple[str, int
     )
     expected = sorted({f"q{n}" for pattern, n in bindings if _regex_topic(pattern, key)})
     assert list(table.route("t", key).queues) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(topic_keys, st.integers(0, 4)), max_size=8), routing_keys)
+def test_the_lens_verdicts_are_the_routers_and_their_reasons_agree(
+    bindings: list[tuple[str, int]], key: str
+) -> None:
+    table = BindingTable(
+        {"t": ExchangeEntry("topic")},
+        [f"q{n}" for n in range(5)],
+        [Binding("t", f"q{n}", "queue", pattern) for pattern, n in bindings],
+    )
+    explained = explain_exchange(table, "t", key, None)
+    taken = {v.binding.destination for v in explained.verdicts if v.matched}
+    assert sorted(taken) == list(table.route("t", key).queues)
+    for verdict in explained.verdicts:
+        assert isinstance(verdict.why, TopicExplanation)
+        assert verdict.why.matched is verdict.matched
 
 
 EXCHANGES = ["x0", "x1", "x2", "x3"]
