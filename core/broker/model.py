@@ -226,7 +226,7 @@ class Broker(DeliveryMixin):
         self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
     ) -> None:
         with self._lock:
-            self._queue(queue)
+            self._queue(queue)  # NOT_FOUND unless both ends exist
             self._exchange(exchange)
             binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
             self._table = self._table.with_binding(binding)
