@@ -132,13 +132,6 @@ def _binding_label(kind: str, binding: Binding) -> str:
     return binding.routing_key if binding.routing_key else '""'
 
 
-def destination(table: BindingTable, exchange: str, key: str, headers: Mapping[str, Any] | None) -> Text:
-    """`-> queue, queue` or why the message would be dropped at the exchange."""
-    if (problem := key_problem(key)) is not None:
-        return Text(f"{NO} refused: {problem}", "bold red")
-    return route_text(table.route(exchange, key, headers))
-
-
 def route_text(result: RouteResult) -> Text:
     """Where the router sends it: the queues, and the exchanges it went through on the way."""
     if not result.queues:

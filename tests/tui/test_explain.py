@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.explain import BindingVerdict, explain_exchange
 from core.routing import Binding, BindingTable, ExchangeEntry
 from core.scenario import load_scenario
-from tui.explain import destination, verdict_lines, why_text
+from tui.explain import route_text, verdict_lines, why_text
 from tui.widgets.key_input import pattern_suggestions
 
 SEED = load_scenario("seed").topology.binding_table
@@ -28,7 +28,7 @@ def test_the_word_that_broke_the_match_is_named() -> None:
     assert not by_queue["video_queue"].matched
     assert "word 1: 'user' is not 'video'" in why_text(by_queue["video_queue"]).plain
     assert why_text(by_queue["audit_queue"]).plain == "#=user.login"
-    assert destination(SEED, "media_exchange", "user.login", None).plain == "-> audit_queue"
+    assert route_text(SEED.route("media_exchange", "user.login")).plain == "-> audit_queue"
 
 
 def test_a_refused_key_consults_no_binding() -> None:
