@@ -176,3 +176,20 @@ def test_lens_uses_an_alternate_exchange_only_when_nothing_else_matched() -> Non
     missed = lens_for(topology, "ex", "other", None)
     assert missed.queues == {"lost"} and missed.bindings == {("alt", "lost", 0)}
     assert missed.exchanges == {"ex", "alt"} and missed.unroutable == {"ex"}
+
+
+def test_the_lens_paints_only_the_exchange_it_is_on() -> None:
+    """Lens on `logs` with `kern.disk`: the fanout beside it is not marked as routing it."""
+    topology = Topology(
+        (ExchangeSpec("alerts", "fanout"), ExchangeSpec("logs", "topic")),
+        (
+            QueueSpec("kern_any", (BindingSpec("logs", "kern.*"),)),
+            QueueSpec("pager", (BindingSpec("alerts", ""),)),
+        ),
+    ).validate()
+    text = "\n".join(painted(topology, 100, 30, "kern.disk", exchange="logs"))
+    assert text.count("✓ routes") == 1 and "✗ no match" not in text
+    layout = compute_layout(topology, 100, 30)
+    grid = paint(layout, FlowModel(topology), lens_for(topology, "logs", "kern.disk", None))
+    pager, kern = layout.queues["pager"], layout.queues["kern_any"]
+    assert grid.roles[kern.y][kern.x] == "match" and grid.roles[pager.y][pager.x] == "dim"
