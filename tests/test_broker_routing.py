@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kombu import Connection, Producer
 
-from broker_support import Recorder, declare, depth, fresh_url, publish
+from broker_support import Recorder, declare, depth, exchange_binding_walk, fresh_url, publish
 from conformance_cases import Case, all_cases
 from core.backends.memory import reset_memory_transport
 from core.broker.model import Broker, BrokerError
@@ -210,3 +210,16 @@ def test_routes_follow_bindings_queues_and_exchanges_changed_at_runtime() -> Non
     broker.declare_exchange("logs", "topic")
     assert broker.route("logs", "kern.disk").queues == ()  # bindings die with their exchange
     assert broker.bindings() == []
+
+
+def test_exchange_to_exchange_bindings_and_alternates_route_as_rabbitmq_does() -> None:
+    """The expectations below are RabbitMQ's (tests/integration compares the same walk on it)."""
+    assert exchange_binding_walk(fresh_url()) == [
+        ("e2e_front", "kern.disk", ("e2e_kern_any",)),
+        ("e2e_front", "kern.crit", ("e2e_kern_any", "e2e_audit_q")),
+        ("e2e_front", "user.login", ("e2e_lost_q",)),
+        ("e2e_logs", "app.crit", ("e2e_audit_q", "e2e_lost_q")),
+        ("e2e_front", "drop.me", ()),
+        ("e2e_front", "kern.disk", ("e2e_lost_q",)),
+        ("e2e_front", "kern.crit", ("e2e_lost_q",)),
+    ]

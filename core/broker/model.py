@@ -238,6 +238,30 @@ class Broker(DeliveryMixin):
             binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
             self._table = self._table.without_binding(binding)
 
+    def bind_exchange(
+        self, destination: str, source: str, key: str, arguments: Mapping[str, Any] | None = None
+    ) -> None:
+        """exchange.bind: what `source` routes under this key goes on through `destination` too."""
+        with self._lock:
+            binding = Binding(source, destination, "exchange", key, dict(arguments or {}))
+            self._exchange_binding_ends(binding)
+            self._table = self._table.with_binding(binding)
+
+    def unbind_exchange(
+        self, destination: str, source: str, key: str, arguments: Mapping[str, Any] | None = None
+    ) -> None:
+        with self._lock:
+            binding = Binding(source, destination, "exchange", key, dict(arguments or {}))
+            self._exchange_binding_ends(binding)
+            self._table = self._table.without_binding(binding)
+
+    def _exchange_binding_ends(self, binding: Binding) -> None:
+        """RabbitMQ refuses the default exchange at either end, and a missing exchange."""
+        if "" in (binding.source, binding.destination):
+            raise BrokerError(403, "ACCESS_REFUSED - operation not permitted on the default exchange")
+        self._exchange(binding.source)
+        self._exchange(binding.destination)
+
     def bindings(self) -> list[tuple[str, str, str]]:
         """(exchange, routing key, queue) for every binding to a queue."""
         with self._lock:
