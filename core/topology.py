@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 
 from kombu import Exchange, Queue
 
+from core.errors import InputError
 from core.routing import MAX_NAME_BYTES, Binding, BindingTable, ExchangeEntry, binding_key_problem
 
 ExchangeType = Literal["direct", "fanout", "topic", "headers"]
@@ -17,7 +18,7 @@ FailurePolicy = Literal["requeue", "dead_letter", "drop"]
 FAILURE_POLICIES: tuple[str, ...] = ("requeue", "dead_letter", "drop")
 
 
-class TopologyError(ValueError):
+class TopologyError(InputError):
     """A topology or scenario that RabbitMQ (or mqscope) would refuse; the message says where."""
 
 
