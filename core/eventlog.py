@@ -6,8 +6,7 @@ Shared by headless text output and the TUI's event log, so both read the same.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any
 
 from core.events import (
     Acked,
@@ -18,6 +17,7 @@ from core.events import (
     Dropped,
     Expired,
     FlowEvent,
+    InternalError,
     Notice,
     Published,
     QueueDepth,
@@ -78,47 +78,6 @@ def describe(event: FlowEvent, keys: dict[str, str]) -> str:
             return f"BROKER {event.broker}: {event.state} ({event.detail}, {kind})"
         case Notice():
             return f"{event.level.upper()}: {event.text}"
+        case InternalError():
+            return f"INTERNAL ERROR in {event.where}: {event.error}"
     return f"{event.kind.upper()} [{m}]"
-
-
-class EventPrinter:
-    """Headless output: one line per event (JSON or text), held back until the broker first connects.
-
-    A broker that is never reached (wrong host, password or vhost) then shows as the one error line on
-    stderr, not as status lines on stdout followed by it; once connected, the held lines come out first.
-    """
-
-    def __init__(self, out: TextIO, as_json: bool) -> None:
-        self._out = out
-        self._as_json = as_json
-        self._keys: dict[str, str] = {}
-        self._held: list[str] | None = []
-        self.last_status: BrokerStatus | None = None
-        """The broker's latest status, to say what it was doing when a run ends early."""
-
-    @property
-    def connected(self) -> bool:
-        return self._held is None
-
-    def write(self, events: Iterable[FlowEvent]) -> None:
-        lines: list[str] = []
-        for event in events:
-            lines.append(
-                json.dumps(event.to_json(), default=str, ensure_ascii=False)
-                if self._as_json
-                else describe(event, self._keys)
-            )
-            if isinstance(event, BrokerStatus):
-                self.last_status = event
-                if self._held is not None and event.state == "connected":
-                    lines, self._held = self._held + lines, None
-        if self._held is not None:
-            self._held.extend(lines)
-        elif lines:
-            self._out.write("\n".join(lines) + "\n")
-
-    def release(self) -> None:
-        """Write what is held back without waiting for the connection (a run that ends anyway)."""
-        if self._held:
-            self._out.write("\n".join(self._held) + "\n")
-        self._held = None

@@ -1,23 +1,27 @@
 """The headless runner behind `python -m tui --headless`: run a scenario, print events, settle, exit.
 
-Exit codes: 0 when every published message settled, 2 on bad input (one line), 3 on timeout.
-Never imports Textual.
+Exit codes: 0 when every published message settled (a tap: when its time is up), 1 on a bug (its
+traceback on stderr), 2 on bad input (one line), 3 on timeout. Never imports Textual.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from core.engine import FlowEngine, PublishError, PublishRequest
-from core.eventlog import EventPrinter
+from core.engine import FlowEngine
+from core.errors import InputError
+from core.eventlog import describe
+from core.events import BrokerStatus, FlowEvent, InternalError
+from core.publishing import PublishError
+from core.runner import LoopError, LoopRunner
 from core.settlement import SettlementTracker
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 2, 3
+EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
 
 
@@ -33,6 +37,155 @@ class HeadlessOptions:
     as_json: bool = True
 
 
+def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | None = None) -> int:
+    """Run until every message settles or the timeout passes; print one line per event (to stdout
+    as it is when called, when `out` is None)."""
+    out = sys.stdout if out is None else out
+    exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
+    try:
+        requests = [
+            engine.make_request(exchange, key, _body(options.body, key, n))
+            for n in range(options.repeat)
+            for key in options.publish
+        ]
+    except PublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, len(requests))
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops(play_script=options.play_script))
+    for request in requests:
+        engine.enqueue(request)
+    try:
+        return _watch(engine, runner, expected, options, out)
+    finally:
+        _join(runner)
+
+
+def run_tap_headless(
+    engine: FlowEngine, timeout: float, as_json: bool, out: TextIO | None = None
+) -> int:
+    """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
+    out = sys.stdout if out is None else out
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops(play_script=False))
+    printer = HeadlessPrinter(as_json, out)  # nothing on stdout until the tap is up
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            engine.events.wait(0.05)
+            failure = runner.first_error
+            if (code := _failed(failure, printer.print(engine.events.drain()), printer)) is not None:
+                return code
+        printer.release()  # a tap that timed out still connecting shows how far it got
+        return EXIT_OK
+    finally:
+        _join(runner)
+
+
+def _join(runner: LoopRunner) -> None:
+    """Stop the loops; one that does not end within 2 s is said so (its daemon thread dies with us)."""
+    runner.stop()
+    if not runner.join(2.0):
+        print(f"warning: still running 2s after stop: {', '.join(runner.running)}", file=sys.stderr)
+
+
+def _body(body: Any, key: str, n: int) -> Any:
+    return body if body is not None else {"key": key, "n": n}
+
+
+class HeadlessPrinter:
+    """One line per event (JSON or the tutorial's log voice), held back until the broker first connects;
+    says whether a bug was among the events.
+
+    A broker that is never reached (wrong host, password or vhost) then shows as the one error line on
+    stderr, not as status lines on stdout followed by it; once connected, the held lines come out first.
+    """
+
+    def __init__(self, as_json: bool, out: TextIO) -> None:
+        self.as_json, self.out = as_json, out
+        self.keys: dict[str, str] = {}
+        self._held: list[str] | None = []
+        self.last_status: BrokerStatus | None = None
+        """The broker's latest status, to say what it was doing when a run ends early."""
+
+    @property
+    def connected(self) -> bool:
+        return self._held is None
+
+    def print(self, events: Sequence[FlowEvent]) -> InternalError | None:
+        lines: list[str] = []
+        for event in events:
+            lines.append(
+                json.dumps(event.to_json(), default=str, ensure_ascii=False)
+                if self.as_json
+                else describe(event, self.keys)
+            )
+            if isinstance(event, BrokerStatus):
+                self.last_status = event
+                if self._held is not None and event.state == "connected":
+                    lines, self._held = self._held + lines, None
+        if self._held is not None:
+            self._held.extend(lines)
+        elif lines:
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()
+        return next((e for e in events if isinstance(e, InternalError)), None)
+
+    def release(self) -> None:
+        """Write what is held back without waiting for the connection (a run that ends anyway)."""
+        if self._held:
+            self.out.write("\n".join(self._held) + "\n")
+            self.out.flush()
+        self._held = None
+
+
+def _failed(
+    failure: LoopError | None, bug: InternalError | None, printer: HeadlessPrinter
+) -> int | None:
+    """The exit code when a loop failed or a thread reported a bug; None while all is well.
+
+    Bad input is one line and exit 2; anything else is a bug: exit 1 with its traceback. `failure`
+    is read before the batch is drained: the runner reports a failure (engine.report_failure puts
+    its InternalError on the stream) before it records it, so that batch holds the report.
+    """
+    if bug is not None:
+        printer.release()  # a bug: everything that led up to it is worth seeing
+        print(f"internal error in {bug.where}:\n{bug.traceback or bug.error}", file=sys.stderr)
+        return EXIT_BUG
+    if failure is None:
+        return None
+    if isinstance(failure.error, InputError):
+        print(f"error: {failure.summary}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    printer.release()
+    print(f"internal error in {failure.loop}:\n{failure.traceback}", file=sys.stderr)
+    return EXIT_BUG
+
+
+def _watch(
+    engine: FlowEngine, runner: LoopRunner, expected: _Expected, options: HeadlessOptions, out: TextIO
+) -> int:
+    tracker = SettlementTracker()
+    printer = HeadlessPrinter(options.as_json, out)
+    deadline = time.monotonic() + options.timeout
+    while True:
+        if engine.events.wait(0.05):
+            time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
+        failure = runner.first_error
+        events = engine.events.drain()
+        for event in events:
+            tracker.feed(event)
+        if (code := _failed(failure, printer.print(events), printer)) is not None:
+            return code
+        if len(tracker.messages) >= expected.total and tracker.all_settled:
+            return EXIT_OK
+        if time.monotonic() > deadline:
+            still = _still_open(tracker, expected, printer)
+            print(f"timeout after {options.timeout:g}s: {still}", file=sys.stderr)
+            return EXIT_TIMEOUT
+
+
 @dataclass(frozen=True)
 class _Expected:
     """How many messages the run publishes: the scenario's script steps and the --publish requests."""
@@ -45,101 +198,10 @@ class _Expected:
         return self.script + self.requests
 
 
-class _Threads:
-    """Plain threads for the producer and each consumer; the first crash is kept to report it."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.threads: list[threading.Thread] = []
-
-    def start(self, name: str, target: Callable[[Callable[[], bool]], None]) -> None:
-        def run() -> None:
-            try:
-                target(self.stop.is_set)
-            except BaseException as exc:  # reported by the main thread as one line
-                self.errors.append(exc)
-                self.stop.set()
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def join(self, seconds: float) -> None:
-        self.stop.set()
-        deadline = time.monotonic() + seconds
-        for thread in self.threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-
-def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys.stdout) -> int:
-    """Run until every message settles or the timeout passes; print one line per event."""
-    exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
-    try:
-        requests = [
-            engine.make_request(exchange, key, _body(options.body, key, n))
-            for n in range(options.repeat)
-            for key in options.publish
-        ]
-    except PublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, len(requests))
-    threads = _Threads()
-    threads.start("producer", lambda stop: engine.run_producer(stop, play_script=options.play_script))
-    for consumer in engine.topology.consumers:
-        threads.start(f"consumer-{consumer.name}", _consumer_target(engine, consumer.name))
-    _enqueue(engine, requests)
-    try:
-        return _watch(engine, threads, expected, options, out)
-    finally:
-        threads.join(2.0)
-
-
-def _consumer_target(engine: FlowEngine, name: str) -> Callable[[Callable[[], bool]], None]:
-    return lambda stop: engine.run_consumer(name, stop)
-
-
-def _enqueue(engine: FlowEngine, requests: list[PublishRequest]) -> None:
-    for request in requests:
-        engine.enqueue(request)
-
-
-def _body(body: Any, key: str, n: int) -> Any:
-    return body if body is not None else {"key": key, "n": n}
-
-
-def _watch(
-    engine: FlowEngine, threads: _Threads, expected: _Expected, options: HeadlessOptions, out: TextIO
-) -> int:
-    tracker = SettlementTracker()
-    printer = EventPrinter(out, options.as_json)
-    deadline = time.monotonic() + options.timeout
-    while True:
-        if engine.events.wait(0.05):
-            time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
-        events = engine.events.drain()
-        for event in events:
-            tracker.feed(event)
-        printer.write(events)
-        if threads.errors:
-            out.flush()
-            print(f"error: {_one_line(threads.errors[0])}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        if len(tracker.messages) >= expected.total and tracker.all_settled:
-            out.flush()
-            return EXIT_OK
-        if time.monotonic() > deadline:
-            out.flush()
-            still = _still_open(tracker, expected, printer)
-            print(f"timeout after {options.timeout:g}s: {still}", file=sys.stderr)
-            return EXIT_TIMEOUT
-
-
 SHOWN_UNSETTLED = 10
 
 
-def _still_open(tracker: SettlementTracker, expected: _Expected, printer: EventPrinter) -> str:
+def _still_open(tracker: SettlementTracker, expected: _Expected, printer: HeadlessPrinter) -> str:
     """What the run was still waiting for when time ran out, in words a user can act on."""
     status = printer.last_status
     if not printer.connected:
@@ -167,8 +229,3 @@ def _still_open(tracker: SettlementTracker, expected: _Expected, printer: EventP
 
 def _count(n: int, what: str) -> str:
     return "" if n == 0 else f"{n} {what}" + ("" if n == 1 else "s")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not isinstance(exc, ValueError) else text

@@ -16,9 +16,8 @@ from broker_support import fresh_url
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
 from core.engine import FlowEngine
-from core.eventlog import EventPrinter
 from core.events import BrokerStatus, Published
-from core.headless import HeadlessOptions, run_headless
+from core.headless import HeadlessOptions, HeadlessPrinter, run_headless
 from core.scenario import load_scenario, parse_scenario
 
 BROKERS = sorted({"memory://", DEFAULT_BROKER_URL})
@@ -323,11 +322,11 @@ def test_cli_timeout_while_still_connecting_names_the_broker_not_messages() -> N
 
 def test_output_is_held_until_the_broker_connects_then_comes_out_in_order() -> None:
     out = io.StringIO()
-    printer = EventPrinter(out, as_json=False)
+    printer = HeadlessPrinter(as_json=False, out=out)
     status = {"broker": "mqscope://x", "faithful": True, "detail": "d"}
-    printer.write([BrokerStatus(state="connecting", **status)])
+    printer.print([BrokerStatus(state="connecting", **status)])
     assert out.getvalue() == "" and not printer.connected
-    printer.write(
+    printer.print(
         [
             BrokerStatus(state="connected", **status),
             Published(msg="m1", exchange="jobs", routing_key="job", body={}),
