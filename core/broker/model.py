@@ -28,7 +28,7 @@ from core.broker.flow import DeliveryMixin
 from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session
-from core.events import FlowEvent, Returned, Routed
+from core.events import Dropped, FlowEvent, Returned, Routed
 from core.routing import binding_matches
 
 Listener = Callable[[FlowEvent], None]
@@ -201,6 +201,8 @@ class Broker(DeliveryMixin):
         if self.queues.get(name) is not state:
             return 0
         del self.queues[name]
+        for envelope in state.ready:  # RabbitMQ discards them: say so for each copy
+            self._report(Dropped(msg=envelope.msg_id, queue=name, reason="its queue was deleted"))
         for exchange in self.exchanges.values():
             exchange.bindings = [b for b in exchange.bindings if b[0] != name]
         for consumer in list(state.consumers):
