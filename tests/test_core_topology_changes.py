@@ -148,3 +148,19 @@ def test_accepted_changes_always_leave_a_valid_topology(sequence: list[TopologyC
             assert topology.problems() == []
     # Whatever was built can be built again from its own declarations.
     assert build(declarations(topology)) == topology
+
+
+def test_text_log_names_each_change() -> None:
+    from core.eventlog import describe
+
+    lines = [describe(TopologyChanged(change=c), {}) for c in declarations(load_scenario("seed").topology)]
+    assert lines == [
+        "DECLARED exchange 'media_exchange' (topic)",
+        "DECLARED queue 'video_queue'",
+        "DECLARED queue 'audit_queue'",
+        "DECLARED binding media_exchange -> video_queue 'video.#'",
+        "DECLARED binding media_exchange -> audit_queue '#'",
+        "DECLARED consumer 'worker' (on video_queue, audit_queue, prefetch 1)",
+    ]
+    gone = describe(TopologyChanged(change=delete(QueueSpec("q"))), {})
+    assert gone == "DELETED queue 'q'"
