@@ -17,6 +17,7 @@ from core.events import (
     Dropped,
     Expired,
     FlowEvent,
+    InternalError,
     Notice,
     Published,
     QueueDepth,
@@ -95,4 +96,6 @@ def describe(event: FlowEvent, keys: dict[str, str]) -> str:
         case TopologyChanged():
             verb = "DECLARED" if event.change.op == "declare" else "DELETED"
             return f"{verb} {event.change.kind} {topology_entity_text(event)}"
+        case InternalError():
+            return f"INTERNAL ERROR in {event.where}: {event.error}"
     return f"{event.kind.upper()} [{m}]"

@@ -6,13 +6,43 @@ word, and "*" / "#" are wildcards only as whole words ("*a" is a literal word).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from core.topology import Topology
+
+class _Binding(Protocol):
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def routing_key(self) -> str: ...
+    @property
+    def arguments(self) -> Mapping[str, Any]: ...
+
+
+class _Queue(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def bindings(self) -> Iterable[_Binding]: ...
+
+
+class _Exchange(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def alternate_exchange(self) -> str | None: ...
+
+
+class Routable(Protocol):
+    """What route() reads of a topology (core.topology.Topology is one). A protocol, not an import:
+    core.topology validates keys with this module, so importing it back would be a cycle."""
+
+    @property
+    def queues(self) -> Iterable[_Queue]: ...
+    def queue(self, name: str) -> object | None: ...
+    def exchange(self, name: str) -> _Exchange | None: ...
 
 MAX_NAME_BYTES = 255
 MAX_HASH_WORDS_CURRENT = 2  # RabbitMQ main refuses more; released versions accept them.
@@ -269,7 +299,7 @@ class RouteResult:
 
 
 def route(
-    topology: Topology,
+    topology: Routable,
     exchange: str,
     routing_key: str,
     headers: Mapping[str, Any] | None = None,

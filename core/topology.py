@@ -8,6 +8,7 @@ from typing import Any, Literal, cast
 
 from kombu import Exchange, Queue
 
+from core.errors import InputError
 from core.routing import MAX_NAME_BYTES, binding_key_problem
 
 ExchangeType = Literal["direct", "fanout", "topic", "headers"]
@@ -16,7 +17,7 @@ FailurePolicy = Literal["requeue", "dead_letter", "drop"]
 FAILURE_POLICIES: tuple[str, ...] = ("requeue", "dead_letter", "drop")
 
 
-class TopologyError(ValueError):
+class TopologyError(InputError):
     """A topology or scenario that RabbitMQ (or mqscope) would refuse; the message says where."""
 
 

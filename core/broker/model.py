@@ -28,7 +28,8 @@ from core.broker.flow import DeliveryMixin
 from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session
-from core.events import Dropped, FlowEvent, Returned, Routed
+from core.errors import format_traceback, one_line
+from core.events import Dropped, FlowEvent, InternalError, Returned, Routed
 from core.routing import binding_matches
 
 Listener = Callable[[FlowEvent], None]
@@ -66,16 +67,46 @@ class Broker(DeliveryMixin):
         return unsubscribe
 
     def _report(self, event: FlowEvent) -> None:
+        """Tell every listener. One that raises cannot stop the others hearing of it, nor leave the
+        broker half way through a step: its failure is reported to all as an InternalError."""
+        failures: list[Exception] = []
         for listener in self._listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception as exc:
+                failures.append(exc)
+        if failures and isinstance(event, InternalError):
+            raise failures[0]  # failing on the failure report too: the thread's own handler has it
+        for failure in failures:
+            where = f"a listener of broker {self.name!r} on thread {threading.current_thread().name}"
+            self._report(self._internal_error(where, failure))
+
+    @staticmethod
+    def _internal_error(where: str, exc: BaseException) -> InternalError:
+        return InternalError(where=where, error=one_line(exc), traceback=format_traceback(exc))
 
     def reset(self) -> None:
-        """Forget every exchange, queue and message (tests, and a fresh run); listeners stay."""
+        """Forget every exchange, queue and message (tests, and a fresh run); listeners stay.
+
+        Every copy the broker held is reported dropped: ready in a queue, unacked on a channel (a
+        later ack of it is a no-op), or delivered but not yet read from a connection's inbox."""
         with self._lock:
+            for queue in self.queues.values():
+                for envelope in queue.ready:
+                    self._report(Dropped(msg=envelope.msg_id, queue=queue.name, reason="broker reset"))
+                queue.ready.clear()
+            for session in self._sessions:
+                for channel in session.channels:
+                    self._drop_unread(channel, channel.session.remove(channel), "broker reset")
+                    for tag in sorted(channel.unacked):
+                        unacked = channel.unacked.pop(tag)
+                        self._release(unacked)
+                        channel.forgotten.add(tag)
+                        reason = "broker reset while it was unacked"
+                        self._report(Dropped(msg=unacked.envelope.msg_id, queue=unacked.queue, reason=reason))
+                session.inbox.clear()
             self.exchanges.clear()
             self.queues.clear()
-            for session in self._sessions:
-                session.inbox.clear()
             self._declare_defaults()
 
     # -- sessions and channels ----------------------------------------------------------------
@@ -104,7 +135,9 @@ class Broker(DeliveryMixin):
 
     def open_channel(self, session: Session, owner: Any = None) -> ChannelState:
         with self._lock:
-            return ChannelState(session, owner)
+            channel = ChannelState(session, owner)
+            session.channels.append(channel)
+            return channel
 
     def close_channel(self, channel: ChannelState) -> None:
         """Cancel its consumers and give every unacked copy back to its queue, redelivered."""
@@ -114,7 +147,10 @@ class Broker(DeliveryMixin):
             channel.closed = True
             for tag in list(channel.consumers):
                 self._cancel(channel, tag, requeue_pending=False)
-            channel.session.remove(channel)
+            if channel in channel.session.channels:
+                channel.session.channels.remove(channel)
+            unread = channel.session.remove(channel)
+            self._drop_unread(channel, unread, "its no-ack consumer's channel closed before reading it")
             self._requeue_all(channel, "its consumer's channel closed before acking it")
 
     # -- declarations -------------------------------------------------------------------------
@@ -331,7 +367,8 @@ class Broker(DeliveryMixin):
             self._watch_head(queue)
 
     def _wake_timer(self) -> None:
-        if self._timer_thread is None:
+        """Called with the lock held. A timer that died of a bug (reported) is started afresh."""
+        if self._timer_thread is None or not self._timer_thread.is_alive():
             self._timer_thread = threading.Thread(
                 target=self._run_timer, name=f"mqscope-broker-{self.name}-ttl", daemon=True
             )
@@ -339,6 +376,15 @@ class Broker(DeliveryMixin):
         self._timer.notify()
 
     def _run_timer(self) -> None:
+        """The TTL timer thread: a bug in it is reported as an InternalError to every listener (and
+        the next queue head with a TTL starts a new timer), never a silent end of expiry."""
+        try:
+            self._expire_on_time()
+        except Exception as exc:
+            with self._lock:
+                self._report(self._internal_error(f"broker {self.name!r} TTL timer", exc))
+
+    def _expire_on_time(self) -> None:
         """Expire queue heads when their deadline passes; sleeps until the next one (no polling)."""
         with self._lock:
             while True:

@@ -19,7 +19,7 @@ from amqp.protocol import queue_declare_ok_t
 from kombu.transport import virtual
 from kombu.utils.uuid import uuid
 
-from core.broker.message import Envelope
+from core.broker.message import Envelope, expiration_ms
 from core.broker.model import EXCHANGE_KINDS, Broker, BrokerError
 from core.broker.registry import get_broker
 from core.broker.session import Delivery
@@ -158,12 +158,14 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             msg_id=str(msg_id),
         )
         try:
+            expiration_ms(properties)
+        except ValueError as exc:  # a malformed expiration (only that: a ValueError of a bug stays one)
+            refused = BrokerError(406, f"PRECONDITION_FAILED - {exc}")
+            raise _amqp_error(refused, "Basic.publish") from None
+        try:
             outcome = self.broker.publish(envelope, mandatory=mandatory)
         except BrokerError as exc:
             raise _amqp_error(exc, "Basic.publish") from None
-        except ValueError as exc:  # a malformed expiration
-            refused = BrokerError(406, f"PRECONDITION_FAILED - {exc}")
-            raise _amqp_error(refused, "Basic.publish") from None
         if outcome.returned:
             error = error_for_code(312, "NO_ROUTE", "Basic.return", AMQPChannelError)
             returned = self.Message(self._payload(envelope, 0, "", False), channel=self)
