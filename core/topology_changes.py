@@ -210,3 +210,20 @@ def _rebind(queue: QueueSpec, binding: Binding, op: Operation) -> QueueSpec:
     if op == "declare":
         return queue if present else replace(queue, bindings=(*queue.bindings, binding.as_spec()))
     return replace(queue, bindings=tuple(b for b in queue.bindings if not binding.same_as(b)))
+
+
+class LiveTopology:
+    """The topology as it is now on the broker: replaced whole on each change, so a reader on any
+    thread always sees one consistent snapshot (`current`), never a half-made change."""
+
+    def __init__(self, topology: Topology) -> None:
+        self._current = topology
+
+    @property
+    def current(self) -> Topology:
+        return self._current
+
+    def apply(self, change: TopologyChange) -> Topology:
+        """Fold `change` in; only the thread that carries changes out calls this."""
+        self._current = apply_change(self._current, change)
+        return self._current
