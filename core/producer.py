@@ -30,7 +30,6 @@ from core.events import (
 )
 from core.publishing import PublishRequest, Request, RequestQueue, TopologyRequest
 from core.reconnect import Reconnect, reason
-from core.routing import route
 from core.topology import PublishStep, Topology
 from core.topology_apply import perform
 from core.topology_changes import LiveTopology, declarations
@@ -162,9 +161,7 @@ class ProducerLoop:
                     self._poll_depths(conn)
                     next_depth = time.monotonic() + DEPTH_POLL_SECONDS
 
-    def _send(
-        self, conn: Connection, producer: Producer, request: Request, should_stop: StopCheck
-    ) -> None:
+    def _send(self, conn: Connection, producer: Producer, request: Request, should_stop: StopCheck) -> None:
         if isinstance(request, TopologyRequest):
             self._change(conn, request)
             return
@@ -224,8 +221,12 @@ class ProducerLoop:
             except conn.channel_errors as exc:  # the broker said no: that channel is closed now
                 self._pending = self._change_channel = None
                 why = reason(exc, self.backend.url)
-                self.emit(Notice(level="error", text=f"the broker refused to {change.op} {change.kind} "
-                                 f"{change.name}: {why}"))
+                self.emit(
+                    Notice(
+                        level="error",
+                        text=f"the broker refused to {change.op} {change.kind} {change.name}: {why}",
+                    )
+                )
                 request.refused.set()
                 return
         self._pending = None
@@ -237,7 +238,9 @@ class ProducerLoop:
 
     def _emit_routed(self, request: PublishRequest, channel: Any) -> None:
         """Routed from the backend's answer, with a notice when it differs from RabbitMQ's routing."""
-        expected = route(self.live.current, request.exchange, request.routing_key, request.headers)
+        expected = self.live.current.binding_table.route(
+            request.exchange, request.routing_key, request.headers
+        )
         queues = self.backend.routed(channel, request.exchange, request.routing_key, request.headers)
         if queues is None:
             return
@@ -275,7 +278,8 @@ class ProducerLoop:
                 reason=reason or "NO_ROUTE",
             )
         )
-        predicted = route(self.live.current, request.exchange, request.routing_key, request.headers).queues
+        table = self.live.current.binding_table
+        predicted = table.route(request.exchange, request.routing_key, request.headers).queues
         if not predicted:
             return
         self.emit(

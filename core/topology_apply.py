@@ -11,8 +11,9 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
+from core.routing import Binding
 from core.topology import ConsumerSpec, ExchangeSpec, QueueSpec
-from core.topology_changes import Binding, TopologyChange
+from core.topology_changes import TopologyChange
 
 
 def perform(channel: Any, change: TopologyChange) -> None:

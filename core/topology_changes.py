@@ -8,34 +8,34 @@ same stream as the messages, so every view folds it in order. `apply_change` is 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from core.routing import Binding
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 
 Operation = Literal["declare", "delete"]
 EntityKind = Literal["exchange", "queue", "binding", "consumer"]
 
 
-@dataclass(frozen=True)
-class Binding:
-    """A binding as RabbitMQ lists it: from an exchange (`source`) to a queue (`destination`)."""
+def binding_spec(binding: Binding) -> BindingSpec:
+    """The queue-side form the Topology keeps (a queue lists its own bindings)."""
+    return BindingSpec(binding.source, binding.routing_key, dict(binding.arguments))
 
-    source: str
-    destination: str
-    routing_key: str = ""
-    arguments: Mapping[str, Any] = field(default_factory=dict)
 
-    def as_spec(self) -> BindingSpec:
-        """The queue-side form the Topology keeps (a queue lists its own bindings)."""
-        return BindingSpec(self.source, self.routing_key, dict(self.arguments))
+def same_binding(binding: Binding, spec: BindingSpec) -> bool:
+    return (
+        spec.exchange == binding.source
+        and spec.routing_key == binding.routing_key
+        and dict(spec.arguments) == dict(binding.arguments)
+    )
 
-    def same_as(self, spec: BindingSpec) -> bool:
-        return (
-            spec.exchange == self.source
-            and spec.routing_key == self.routing_key
-            and dict(spec.arguments) == dict(self.arguments)
-        )
+
+def queue_binding(
+    source: str, queue: str, routing_key: str = "", arguments: Mapping[str, Any] | None = None
+) -> Binding:
+    """A binding from exchange `source` to a queue (the kind scenarios hold)."""
+    return Binding(source, queue, "queue", routing_key, dict(arguments or {}))
 
 
 Entity = ExchangeSpec | QueueSpec | Binding | ConsumerSpec
@@ -81,7 +81,7 @@ class TopologyChange:
                 return {
                     "source": b.source,
                     "destination": b.destination,
-                    "destination_type": "queue",
+                    "destination_type": b.destination_kind,
                     "routing_key": b.routing_key,
                     "arguments": dict(b.arguments),
                 }
@@ -110,7 +110,7 @@ def declarations(topology: Topology) -> list[TopologyChange]:
     for q in topology.queues:
         out.append(declare(replace(q, bindings=())))
     for q in topology.queues:
-        out.extend(declare(Binding(b.exchange, q.name, b.routing_key, b.arguments)) for b in q.bindings)
+        out.extend(declare(queue_binding(b.exchange, q.name, b.routing_key, b.arguments)) for b in q.bindings)
     out.extend(declare(c) for c in topology.consumers)
     return out
 
@@ -129,6 +129,8 @@ def change_problem(topology: Topology, change: TopologyChange) -> str | None:
             if existing_q is not None and existing_q.queue_arguments() != entity.queue_arguments():
                 return f"{where}: exists with other arguments; delete it first to change them"
         if isinstance(entity, Binding):
+            if entity.destination_kind != "queue":
+                return f"{where}: exchange-to-exchange bindings cannot be declared here yet"
             if topology.exchange(entity.source) is None:
                 return f"{where}: unknown exchange {entity.source!r}"
             if topology.queue(entity.destination) is None:
@@ -137,7 +139,7 @@ def change_problem(topology: Topology, change: TopologyChange) -> str | None:
         return f"{problems[0]}" if problems else None
     if isinstance(entity, Binding):
         queue = topology.queue(entity.destination)
-        if queue is None or not any(entity.same_as(b) for b in queue.bindings):
+        if queue is None or not any(same_binding(entity, b) for b in queue.bindings):
             return f"{where}: no such binding"
         return None
     if not _exists(topology, change):
@@ -206,10 +208,10 @@ def apply_change(topology: Topology, change: TopologyChange) -> Topology:
 
 
 def _rebind(queue: QueueSpec, binding: Binding, op: Operation) -> QueueSpec:
-    present = any(binding.same_as(b) for b in queue.bindings)
+    present = any(same_binding(binding, b) for b in queue.bindings)
     if op == "declare":
-        return queue if present else replace(queue, bindings=(*queue.bindings, binding.as_spec()))
-    return replace(queue, bindings=tuple(b for b in queue.bindings if not binding.same_as(b)))
+        return queue if present else replace(queue, bindings=(*queue.bindings, binding_spec(binding)))
+    return replace(queue, bindings=tuple(b for b in queue.bindings if not same_binding(binding, b)))
 
 
 class LiveTopology:

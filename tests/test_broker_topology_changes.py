@@ -9,7 +9,7 @@ from core.broker import get_broker, name_from_url
 from core.scenario import load_scenario
 from core.topology import QueueSpec
 from core.topology_apply import perform
-from core.topology_changes import Binding, declarations, declare, delete
+from core.topology_changes import declarations, declare, delete, queue_binding
 
 
 def routed_to(recorder: Recorder, count: int) -> tuple[str, ...]:
@@ -31,15 +31,15 @@ def test_a_scenario_built_change_by_change_routes_like_the_scenario() -> None:
         publish(conn, "media_exchange", "video.upload")
         assert routed_to(recorder, 1) == ("audit_queue", "video_queue")
 
-        perform(channel, delete(Binding("media_exchange", "audit_queue", "#")))
-        perform(channel, declare(Binding("media_exchange", "audit_queue", "user.*")))
+        perform(channel, delete(queue_binding("media_exchange", "audit_queue", "#")))
+        perform(channel, declare(queue_binding("media_exchange", "audit_queue", "user.*")))
         publish(conn, "media_exchange", "video.upload")
         assert routed_to(recorder, 2) == ("video_queue",)
         publish(conn, "media_exchange", "user.login")
         assert routed_to(recorder, 3) == ("audit_queue",)
 
         perform(channel, declare(QueueSpec("extra", max_length=1)))
-        perform(channel, declare(Binding("media_exchange", "extra", "#")))
+        perform(channel, declare(queue_binding("media_exchange", "extra", "#")))
         publish(conn, "media_exchange", "a")
         publish(conn, "media_exchange", "b")
         assert depth(conn, "extra") == 1  # x-max-length reached the broker with the declaration

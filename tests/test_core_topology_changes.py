@@ -11,13 +11,13 @@ from core.events import TopologyChanged
 from core.scenario import builtin_names, load_scenario
 from core.topology import ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 from core.topology_changes import (
-    Binding,
     TopologyChange,
     apply_change,
     change_problem,
     declarations,
     declare,
     delete,
+    queue_binding,
 )
 
 EMPTY = Topology(exchanges=(), queues=())
@@ -45,7 +45,7 @@ def test_declarations_come_in_an_order_a_broker_accepts() -> None:
 def test_deleting_an_exchange_removes_its_bindings_as_rabbitmq_does() -> None:
     seed = load_scenario("seed").topology
     other = declare(ExchangeSpec("other", "fanout"))
-    topology = build([other, declare(Binding("other", "video_queue"))], seed)
+    topology = build([other, declare(queue_binding("other", "video_queue"))], seed)
     after = apply_change(topology, delete(ExchangeSpec("other")))
     video = after.queue("video_queue")
     assert video is not None and [b.exchange for b in video.bindings] == ["media_exchange"]
@@ -53,11 +53,11 @@ def test_deleting_an_exchange_removes_its_bindings_as_rabbitmq_does() -> None:
 
 def test_unbind_removes_only_that_binding() -> None:
     seed = load_scenario("seed").topology
-    extra = declare(Binding("media_exchange", "audit_queue", "user.*"))
+    extra = declare(queue_binding("media_exchange", "audit_queue", "user.*"))
     topology = build([extra], seed)
     audit = topology.queue("audit_queue")
     assert audit is not None and [b.routing_key for b in audit.bindings] == ["#", "user.*"]
-    after = build([delete(Binding("media_exchange", "audit_queue", "#"))], topology)
+    after = build([delete(queue_binding("media_exchange", "audit_queue", "#"))], topology)
     audit = after.queue("audit_queue")
     assert audit is not None and [b.routing_key for b in audit.bindings] == ["user.*"]
 
@@ -79,15 +79,15 @@ def test_refusals_are_one_line_and_name_the_entity() -> None:
         ),
         "binding media_exchange -> nowhere ('a'): unknown queue 'nowhere'": (
             seed,
-            declare(Binding("media_exchange", "nowhere", "a")),
+            declare(queue_binding("media_exchange", "nowhere", "a")),
         ),
         "binding nope -> video_queue ('a'): unknown exchange 'nope'": (
             seed,
-            declare(Binding("nope", "video_queue", "a")),
+            declare(queue_binding("nope", "video_queue", "a")),
         ),
         "binding media_exchange -> video_queue ('x.#'): no such binding": (
             seed,
-            delete(Binding("media_exchange", "video_queue", "x.#")),
+            delete(queue_binding("media_exchange", "video_queue", "x.#")),
         ),
         "queue 'video_queue': consumer 'worker' still consumes it; delete or change that consumer first": (
             seed,
@@ -105,7 +105,7 @@ def test_refusals_are_one_line_and_name_the_entity() -> None:
 
 
 def test_json_form_follows_the_contract() -> None:
-    event = TopologyChanged(change=declare(Binding("media_exchange", "video_queue", "video.#")))
+    event = TopologyChanged(change=declare(queue_binding("media_exchange", "video_queue", "video.#")))
     line = json.loads(json.dumps(event.to_json()))
     assert line["event"] == "topology" and line["msg"] is None
     assert (line["op"], line["kind"]) == ("declare", "binding")
@@ -122,17 +122,14 @@ def test_json_form_follows_the_contract() -> None:
 
 names = st.sampled_from(["a", "b", "c"])
 exchange_types = st.sampled_from(["direct", "fanout", "topic", "headers"])
+keys = st.sampled_from(["#", "a.*", ""])
 changes = st.one_of(
     st.builds(lambda n, t: declare(ExchangeSpec(f"x{n}", t)), names, exchange_types),
     st.builds(lambda n: delete(ExchangeSpec(f"x{n}")), names),
     st.builds(lambda n: declare(QueueSpec(f"q{n}")), names),
     st.builds(lambda n: delete(QueueSpec(f"q{n}")), names),
-    st.builds(
-        lambda x, q, k: declare(Binding(f"x{x}", f"q{q}", k)), names, names, st.sampled_from(["#", "a.*", ""])
-    ),
-    st.builds(
-        lambda x, q, k: delete(Binding(f"x{x}", f"q{q}", k)), names, names, st.sampled_from(["#", "a.*", ""])
-    ),
+    st.builds(lambda x, q, k: declare(queue_binding(f"x{x}", f"q{q}", k)), names, names, keys),
+    st.builds(lambda x, q, k: delete(queue_binding(f"x{x}", f"q{q}", k)), names, names, keys),
     st.builds(lambda n, q: declare(ConsumerSpec(f"c{n}", (f"q{q}",))), names, names),
     st.builds(lambda n: delete(ConsumerSpec(f"c{n}", ())), names),
 )

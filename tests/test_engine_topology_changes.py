@@ -12,7 +12,7 @@ from core.engine import FlowEngine
 from core.events import TopologyChanged
 from core.scenario import load_scenario
 from core.topology import ExchangeSpec, QueueSpec, TopologyError
-from core.topology_changes import Binding, declare, delete
+from core.topology_changes import declare, delete, queue_binding
 from topology_while_flowing import exercise, seed_without_work
 
 
@@ -38,8 +38,7 @@ def test_changes_while_messages_flow_on_the_in_process_broker() -> None:
         ("binding", "scenario"),
         ("consumer", "scenario"),
     ]
-    helper = {e.consumer for e in watch.of("delivered")}
-    assert helper == {"worker", "helper"}
+    assert {e.consumer for e in watch.of("delivered")} == {"worker", "helper"}
 
 
 def test_changes_while_messages_flow_on_kombu_memory() -> None:
@@ -49,7 +48,7 @@ def test_changes_while_messages_flow_on_kombu_memory() -> None:
 def test_refused_changes_say_why_in_one_line() -> None:
     engine = FlowEngine(seed_without_work(), fresh_url())
     with pytest.raises(TopologyError, match=r"^binding media_exchange -> nowhere \('a'\): unknown queue"):
-        engine.change_topology(declare(Binding("media_exchange", "nowhere", "a")))
+        engine.change_topology(declare(queue_binding("media_exchange", "nowhere", "a")))
     engine.change_topology(declare(QueueSpec("later")))
     # Checked against the topology as it will be once queued changes are made, not only as it is.
     with pytest.raises(TopologyError, match=r"^queue 'later': exists with other arguments"):

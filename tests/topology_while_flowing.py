@@ -16,7 +16,7 @@ from core.events import FlowEvent, Routed, TopologyChanged
 from core.runner import LoopRunner
 from core.scenario import Scenario, load_scenario
 from core.topology import ConsumerSpec, QueueSpec
-from core.topology_changes import Binding, declare, delete
+from core.topology_changes import declare, delete, queue_binding
 
 WAIT = 20.0
 
@@ -98,17 +98,17 @@ def exercise(engine: FlowEngine, prefix: str = "") -> Watch:
     try:
         assert watch.routed(engine.publish(exchange, "user.login")) == (audit,)
 
-        change(declare(Binding(exchange, video, "user.*")), origin="test")
+        change(declare(queue_binding(exchange, video, "user.*")), origin="test")
         watch.change(f"declare binding {exchange} -> {video} ('user.*')")
         assert watch.routed(engine.publish(exchange, "user.login")) == tuple(sorted((audit, video)))
 
-        change(delete(Binding(exchange, audit, "#")), origin="test")
+        change(delete(queue_binding(exchange, audit, "#")), origin="test")
         watch.change(f"delete binding {exchange} -> {audit} ('#')")
         assert watch.routed(engine.publish(exchange, "video.upload")) == (video,)
 
         # A queue nobody consumes fills up; deleting it accounts for every copy it held.
         change(declare(QueueSpec(extra)), origin="test")
-        change(declare(Binding(exchange, extra, "#")), origin="test")
+        change(declare(queue_binding(exchange, extra, "#")), origin="test")
         held = [engine.publish(exchange, f"report.{n}") for n in range(3)]
         for msg in held:
             assert watch.routed(msg) == (extra,)
@@ -116,14 +116,20 @@ def exercise(engine: FlowEngine, prefix: str = "") -> Watch:
         watch.change(f"delete queue {extra}")
         assert engine.topology.queue(extra) is None
 
-        # A second worker competes for video_queue; then the first one's prefetch changes in place.
-        change(declare(ConsumerSpec("helper", (video,), prefetch=1)), origin="test")
+        # A worker added while running gets its own queue's messages; then the first one's prefetch
+        # changes in place.
+        helper_queue = prefix + "helper_queue"
+        change(declare(QueueSpec(helper_queue)), origin="test")
+        change(declare(queue_binding(exchange, helper_queue, "video.*")), origin="test")
+        change(declare(ConsumerSpec("helper", (helper_queue,), prefetch=1)), origin="test")
         watch.change("declare consumer helper")
-        for n in range(20):
-            engine.publish(exchange, f"video.{n}")
-        watch.until(lambda e: e.kind == "delivered" and getattr(e, "consumer", "") == "helper", "a delivery")
+        helped = engine.publish(exchange, "video.help")
+        watch.until(
+            lambda e: e.kind == "acked" and e.msg == helped and e.queue == helper_queue, "helper acks"
+        )
         change(delete(ConsumerSpec("helper", ())), origin="test")
-        watch.change("delete consumer helper")
+        change(delete(QueueSpec(helper_queue)), origin="test")  # allowed once nobody consumes it
+        watch.change(f"delete queue {helper_queue}")
         worker = engine.topology.consumer("worker")
         assert worker is not None
         change(declare(dataclasses.replace(worker, prefetch=5)), origin="test")

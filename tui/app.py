@@ -190,7 +190,7 @@ class MqscopeApp(ControlsApp):
 
     @on(RoutingLens.Preview)
     def preview(self, event: RoutingLens.Preview) -> None:
-        self._flow_screen.canvas.preview_route(event.routing_key, event.headers)
+        self._flow_screen.canvas.preview_route(event.exchange, event.routing_key, event.headers)
 
     # -- the canvas ---------------------------------------------------------------------------
     @on(FlowCanvas.NodeSelected)
