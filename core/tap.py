@@ -26,7 +26,6 @@ from core.controls import StopCheck
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, Notice, Published, QueueDepth, Routed
 from core.reconnect import Reconnect, reason
-from core.routing import route
 from core.scenario import Scenario
 from core.topology import EXCHANGE_TYPES, ExchangeSpec, Topology, as_exchange_type
 
@@ -175,7 +174,7 @@ class TapLoop:
         if not self._predicts:
             return
         try:
-            queues = route(self.topology, exchange, key, headers).queues
+            queues = self.topology.binding_table.route(exchange, key, headers).queues
         except KeyError as exc:
             self.emit(Notice(msg=msg, level="warning", text=f"cannot predict routing: {exc}"))
             return

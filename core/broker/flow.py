@@ -15,6 +15,7 @@ from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, dead_letter_copy, dead_letter_cycle
 from core.broker.session import ChannelState, ConsumerRecord, Delivery, Unacked
 from core.events import DeadLettered, Dropped, Expired, FlowEvent, Requeued
+from core.routing import RouteResult
 
 
 class DeliveryMixin:
@@ -27,7 +28,7 @@ class DeliveryMixin:
 
     def _route(
         self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
-    ) -> tuple[tuple[str, ...], str | None]:
+    ) -> RouteResult:
         raise NotImplementedError
 
     def _enqueue(self, queue: QueueState, envelope: Envelope, message_ttl: int | None) -> None:
@@ -244,7 +245,9 @@ class DeliveryMixin:
     ) -> None:
         """Back into its own queue at its old position (ahead of every later copy), redelivered."""
         queue = self._home(unacked)
-        if queue is None:
+        if queue is None:  # deleted while the copy was in a consumer's hands: nowhere to go back to
+            gone = Dropped(msg=unacked.envelope.msg_id, queue=unacked.queue, reason="its queue was deleted")
+            self._report(gone)
             return
         envelope = unacked.envelope.redelivery()
         ready = queue.ready
@@ -296,7 +299,7 @@ class DeliveryMixin:
         )
         queues: tuple[str, ...] = ()
         if dlx == "" or dlx in self.exchanges:
-            found, _via = self._route(dlx, copy.routing_key, copy.headers)
+            found = self._route(dlx, copy.routing_key, copy.headers).queues
             queues = tuple(q for q in found if not dead_letter_cycle(copy.headers, q, reason))
         self._report(
             DeadLettered(

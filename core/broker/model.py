@@ -1,9 +1,11 @@
 """The in-process broker: exchanges, bindings and queues with RabbitMQ 3.x semantics, thread-safe.
 
-Routing uses core.routing (RabbitMQ's topic rules); deliveries are pushed to consumers round-robin
-within each consumer's prefetch; unacked copies go back to their own queue, in their old place and
-marked redelivered, on reject(requeue) or when their channel closes; TTL, max-length (drop-head),
-dead-lettering with x-death, alternate exchanges and mandatory returns behave as RabbitMQ's do.
+Routing is core.routing's router over a BindingTable the broker keeps in step with every declare,
+bind, unbind and delete (a new table each time, so a route never sees half a change); deliveries are
+pushed to consumers round-robin within each consumer's prefetch; unacked copies go back to their own
+queue, in their old place and marked redelivered, on reject(requeue) or when their channel closes;
+TTL, max-length (drop-head), dead-lettering with x-death, alternate exchanges and mandatory returns
+behave as RabbitMQ's do.
 Every broker-side step is reported to listeners as a core.events event, under the lock, so a report
 always precedes the delivery it explains.
 """
@@ -30,7 +32,7 @@ from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session
 from core.errors import format_traceback, one_line
 from core.events import Dropped, FlowEvent, InternalError, Returned, Routed
-from core.routing import binding_matches
+from core.routing import Binding, BindingTable, ExchangeEntry, RouteResult
 
 Listener = Callable[[FlowEvent], None]
 __all__ = ["EXCHANGE_KINDS", "Broker", "BrokerError", "Listener", "PublishOutcome"]
@@ -45,13 +47,19 @@ class Broker(DeliveryMixin):
         self._listeners: tuple[Listener, ...] = ()
         self.exchanges: dict[str, ExchangeState] = {}
         self.queues: dict[str, QueueState] = {}
+        self._table = BindingTable()
+        """Exchanges, queues and bindings as the router sees them; replaced on every change."""
         self._sessions: list[Session] = []
         self._declare_defaults()
 
     def _declare_defaults(self) -> None:
         for kind in EXCHANGE_KINDS:
             name = "amq.match" if kind == "headers" else f"amq.{kind}"
-            self.exchanges[name] = ExchangeState(name, kind)
+            self._add_exchange(ExchangeState(name, kind))
+
+    def _add_exchange(self, state: ExchangeState) -> None:
+        self.exchanges[state.name] = state
+        self._table = self._table.with_exchange(state.name, ExchangeEntry(state.type, state.alternate))
 
     # -- reporting ----------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -107,6 +115,7 @@ class Broker(DeliveryMixin):
                 session.inbox.clear()
             self.exchanges.clear()
             self.queues.clear()
+            self._table = BindingTable()
             self._declare_defaults()
 
     # -- sessions and channels ----------------------------------------------------------------
@@ -173,9 +182,7 @@ class Broker(DeliveryMixin):
             if kind not in EXCHANGE_KINDS:
                 raise BrokerError(503, f"COMMAND_INVALID - unknown exchange type {kind!r}")
             if existing is None:
-                self.exchanges[name] = ExchangeState(
-                    name, kind, durable, auto_delete, dict(arguments or {})
-                )
+                self._add_exchange(ExchangeState(name, kind, durable, auto_delete, dict(arguments or {})))
             elif existing.type != kind:
                 raise BrokerError(
                     406,
@@ -185,7 +192,8 @@ class Broker(DeliveryMixin):
 
     def delete_exchange(self, name: str) -> None:
         with self._lock:
-            self.exchanges.pop(name, None)
+            if self.exchanges.pop(name, None) is not None:
+                self._table = self._table.without_exchange(name)
 
     def declare_queue(
         self,
@@ -212,6 +220,7 @@ class Broker(DeliveryMixin):
                 owner = session if exclusive else None
                 existing = QueueState(name, wanted, auto_delete=auto_delete, owner=owner)
                 self.queues[name] = existing
+                self._table = self._table.with_queue(name)
             else:
                 for key in QUEUE_ARGUMENTS:
                     if existing.arguments.get(key) != wanted.get(key):
@@ -237,8 +246,9 @@ class Broker(DeliveryMixin):
         if self.queues.get(name) is not state:
             return 0
         del self.queues[name]
-        for exchange in self.exchanges.values():
-            exchange.bindings = [b for b in exchange.bindings if b[0] != name]
+        for envelope in state.ready:  # RabbitMQ discards them: say so for each copy
+            self._report(Dropped(msg=envelope.msg_id, queue=name, reason="its queue was deleted"))
+        self._table = self._table.without_queue(name)
         for consumer in list(state.consumers):
             self._cancel(consumer.channel, consumer.tag, requeue_pending=False)
         return len(state.ready)
@@ -254,25 +264,50 @@ class Broker(DeliveryMixin):
         self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
     ) -> None:
         with self._lock:
-            self._queue(queue)
-            target = self._exchange(exchange)
-            binding = (queue, key, dict(arguments or {}))
-            if binding not in target.bindings:
-                target.bindings.append(binding)
+            self._queue(queue)  # NOT_FOUND unless both ends exist
+            self._exchange(exchange)
+            binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
+            self._table = self._table.with_binding(binding)
 
     def unbind(
         self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
     ) -> None:
         with self._lock:
-            target = self.exchanges.get(exchange)
-            if target is not None:
-                binding = (queue, key, dict(arguments or {}))
-                target.bindings = [b for b in target.bindings if b != binding]
+            binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
+            self._table = self._table.without_binding(binding)
+
+    def bind_exchange(
+        self, destination: str, source: str, key: str, arguments: Mapping[str, Any] | None = None
+    ) -> None:
+        """exchange.bind: what `source` routes under this key goes on through `destination` too."""
+        with self._lock:
+            binding = Binding(source, destination, "exchange", key, dict(arguments or {}))
+            self._exchange_binding_ends(binding)
+            self._table = self._table.with_binding(binding)
+
+    def unbind_exchange(
+        self, destination: str, source: str, key: str, arguments: Mapping[str, Any] | None = None
+    ) -> None:
+        with self._lock:
+            binding = Binding(source, destination, "exchange", key, dict(arguments or {}))
+            self._exchange_binding_ends(binding)
+            self._table = self._table.without_binding(binding)
+
+    def _exchange_binding_ends(self, binding: Binding) -> None:
+        """RabbitMQ refuses the default exchange at either end, and a missing exchange."""
+        if "" in (binding.source, binding.destination):
+            raise BrokerError(403, "ACCESS_REFUSED - operation not permitted on the default exchange")
+        self._exchange(binding.source)
+        self._exchange(binding.destination)
 
     def bindings(self) -> list[tuple[str, str, str]]:
-        """(exchange, routing key, queue) for every binding."""
+        """(exchange, routing key, queue) for every binding to a queue."""
         with self._lock:
-            return [(e.name, k, q) for e in self.exchanges.values() for q, k, _ in e.bindings]
+            return [
+                (b.source, b.routing_key, b.destination)
+                for b in self._table
+                if b.destination_kind == "queue"
+            ]
 
     def _queue(self, name: str) -> QueueState:
         state = self.queues.get(name)
@@ -289,44 +324,24 @@ class Broker(DeliveryMixin):
     # -- routing and publishing ---------------------------------------------------------------
     def route(
         self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None = None
-    ) -> tuple[tuple[str, ...], str | None]:
-        """Sorted queues a message would reach, and the alternate exchange it went through."""
+    ) -> RouteResult:
+        """Where a message would go now (nothing is published)."""
         with self._lock:
             return self._route(exchange, routing_key, headers)
 
     def _route(
         self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
-    ) -> tuple[tuple[str, ...], str | None]:
-        if exchange == "":
-            return ((routing_key,) if routing_key in self.queues else ()), None
-        state = self._exchange(exchange)
-        found = {
-            queue
-            for queue, key, args in state.bindings
-            if binding_matches(state.type, key, args, routing_key, headers)
-        }
-        via: str | None = None
-        seen = {exchange}
-        while not found and state.alternate and state.alternate not in seen:
-            alternate = self.exchanges.get(state.alternate)
-            if alternate is None:
-                break
-            via = via or alternate.name
-            seen.add(alternate.name)
-            state = alternate
-            found = {
-                queue
-                for queue, key, args in state.bindings
-                if binding_matches(state.type, key, args, routing_key, headers)
-            }
-        found &= self.queues.keys()
-        return tuple(sorted(found)), (via if found else None)
+    ) -> RouteResult:
+        if exchange != "" and exchange not in self.exchanges:
+            raise BrokerError(404, f"NOT_FOUND - no exchange {exchange!r}")
+        return self._table.route(exchange, routing_key, headers)
 
     def publish(self, envelope: Envelope, *, mandatory: bool = False) -> PublishOutcome:
         """Route and enqueue one message; reports routed (and returned) before any delivery."""
         ttl = expiration_ms(envelope.properties)  # ValueError for a malformed expiration
         with self._lock:
-            queues, via = self._route(envelope.exchange, envelope.routing_key, envelope.headers)
+            route = self._route(envelope.exchange, envelope.routing_key, envelope.headers)
+            queues, via = route.queues, route.via_alternate
             if self._listeners:
                 self._report(
                     Routed(

@@ -121,6 +121,31 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     ) -> None:
         self.broker.unbind(queue, exchange or "amq.direct", routing_key or "", arguments)
 
+    def exchange_bind(
+        self,
+        destination: str,
+        source: str = "",
+        routing_key: str = "",
+        nowait: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Exchange-to-exchange binding (kombu's Exchange.bind_to); kombu's virtual channel has none."""
+        with _amqp_errors("Exchange.bind"):
+            self.broker.bind_exchange(destination, source, routing_key or "", arguments)
+
+    def exchange_unbind(
+        self,
+        destination: str,
+        source: str = "",
+        routing_key: str = "",
+        nowait: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        with _amqp_errors("Exchange.unbind"):
+            self.broker.unbind_exchange(destination, source, routing_key or "", arguments)
+
     def queue_purge(self, queue: str, **kwargs: Any) -> int:
         with _amqp_errors("Queue.purge"):
             return self.broker.purge_queue(queue)

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from engine_runner import EngineRun, Run, reset_rabbit, run_scenario
 from kombu import Connection
-from rabbit_support import ROOT, RabbitBroker
+from rabbit_support import RabbitBroker
 
-from conformance_cases import all_cases
+from broker_support import exchange_binding_walk
+from conformance_cases import all_cases, load_cases
 from core.engine import FlowEngine
 from core.events import DeadLettered, Delivered, Published, Rejected, Returned, Routed
 from core.scenario import Scenario, load_scenario
@@ -70,7 +71,7 @@ def scenario_of(name: str, topology: Topology) -> Scenario:
 
 # -- routing: RabbitMQ's own topic test cases ---------------------------------------------------
 def conformance_groups() -> list[tuple[str, list[tuple[str, str]], list[tuple[str, list[str]]]]]:
-    data = json.loads((ROOT.parent / "shared" / "conformance" / "rabbitmq_topic_cases.json").read_text())
+    data = load_cases()
     groups: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, list[str]]]]] = {}
     for name, bindings, key, expected in all_cases(data):
         if any(k.split(".").count("#") > MAX_HASHES_ON_310 for k, _ in bindings):
@@ -324,3 +325,8 @@ def test_routed_event_comes_before_delivery_on_rabbitmq(rabbit: RabbitBroker) ->
     for msg in run.routed():
         kinds = [type(e) for e in run.events if e.msg == msg]
         assert kinds.index(Routed) < kinds.index(Delivered)
+
+
+def test_exchange_to_exchange_routing_same_on_both(rabbit: RabbitBroker) -> None:
+    """Exchange bindings, a loop, alternates reached through them, unbind and delete: as RabbitMQ."""
+    assert exchange_binding_walk(fresh_inprocess()) == exchange_binding_walk(rabbit.url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.ledger import Ledger
 from tui.widgets.flow_grid import Grid, clean, token_role
 from tui.widgets.flow_layout import E, FlowLayout, N, S, W
-from tui.widgets.flow_model import Lens
+from tui.widgets.flow_lens import Lens
 
 SOLID = {
     E | W: "─",
