@@ -119,7 +119,7 @@ class ConsumerLoop:
             if self._state == "paused":
                 self.set_state("idle")
             try:
-                conn.drain_events(timeout=0.1)
+                conn.drain_events(timeout=0.2)  # stop stays prompt; idle wakes 5 times a second
             except TimeoutError:
                 continue
 

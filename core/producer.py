@@ -17,7 +17,7 @@ from kombu import Connection, Producer
 
 from core.backends import BrokerUrlError
 from core.backends.base import Backend, Emit
-from core.controls import TICK, Clock, StepGate, StopCheck
+from core.controls import Clock, StepGate, StopCheck
 from core.events import (
     BrokerStatus,
     Dropped,
@@ -35,6 +35,13 @@ from core.topology_apply import perform
 from core.topology_changes import LiveTopology, declarations
 
 DEPTH_POLL_SECONDS = 0.25
+"""How often queue depths are polled while they change (or messages are being sent)."""
+DEPTH_POLL_QUIET_SECONDS = 2.0
+"""The longest gap between depth polls once they stop changing: the interval doubles up to this, so
+a broker at rest is not asked a few times a second for the same answer (benchmarks/bench_idle.py)."""
+IDLE_WAIT = 0.2
+"""The longest the producer blocks waiting for a request before it checks its stop flag again: stop
+stays prompt, and an idle producer wakes 5 times a second, not 50 (TICK)."""
 
 
 def declare_topology(conn: Connection, topology: Topology) -> None:
@@ -144,19 +151,26 @@ class ProducerLoop:
     def _produce(self, conn: Connection, producer: Producer, should_stop: StopCheck) -> None:
         if self._pending is not None:  # interrupted by a lost broker: send it again first
             self._send(conn, producer, self._pending, should_stop)
-        next_depth = 0.0
+        next_depth, depth_every = 0.0, DEPTH_POLL_SECONDS
         while not should_stop():
             now = time.monotonic()
             if self._next_due is not None and now >= self._next_due:
                 step = self.make_request(self._script.pop(0))
                 self._next_due = self._due_after(0)
                 self._send(conn, producer, step, should_stop)
+                depth_every = DEPTH_POLL_SECONDS
             if now >= next_depth:
-                self._poll_depths(conn)
-                next_depth = now + DEPTH_POLL_SECONDS
-            due = self._next_due
-            wait = TICK if due is None else max(0.0, min(TICK, due - time.monotonic()))
-            request = self.requests.take(wait)
+                # Back off while nothing changes; back to the short interval at the first change.
+                changed = self._poll_depths(conn)
+                depth_every = (
+                    DEPTH_POLL_SECONDS if changed else min(2 * depth_every, DEPTH_POLL_QUIET_SECONDS)
+                )
+                next_depth = time.monotonic() + depth_every
+            wake = next_depth if self._next_due is None else min(next_depth, self._next_due)
+            request = self.requests.take(max(0.0, min(IDLE_WAIT, wake - time.monotonic())))
+            if request is not None and depth_every > DEPTH_POLL_SECONDS:
+                depth_every = DEPTH_POLL_SECONDS  # messages flow again: poll at the short interval
+                next_depth = min(next_depth, time.monotonic() + DEPTH_POLL_SECONDS)
             # Send it, then what is already waiting in one go: bursts publish back to back.
             while request is not None and not should_stop():
                 self._send(conn, producer, request, should_stop)
@@ -302,21 +316,25 @@ class ProducerLoop:
                 Dropped(msg=request.msg, queue=queue_name, reason="returned: no such binding on the broker")
             )
 
-    def _poll_depths(self, conn: Connection) -> None:
-        """Passive declares on a channel of their own: a missing queue closes only that channel."""
+    def _poll_depths(self, conn: Connection) -> bool:
+        """Passive declares on a channel of their own: a missing queue closes only that channel.
+        True when a depth changed (or could not be read) since the last poll."""
         if self._depth_channel is None:
             self._depth_channel = conn.channel()
         channel = self._depth_channel
+        changed = False
         for spec in self.live.current.queues:
             try:
                 ready, unacked = self.backend.queue_depth(channel, spec.name)
             except conn.channel_errors:
                 self._depth_channel = None  # the broker closed it (queue deleted under us)
-                return
+                return True
             depth = (ready, self.unacked_for(spec.name) if unacked is None else unacked)
             if self._last_depth.get(spec.name) != depth:
                 self._last_depth[spec.name] = depth
                 self.emit(QueueDepth(queue=spec.name, ready=depth[0], unacked=depth[1]))
+                changed = True
+        return changed
 
 
 def _names(queues: tuple[str, ...]) -> str:

@@ -102,9 +102,9 @@ class EventWaker:
 
     def _watch(self, should_stop: StopCheck) -> None:
         while not should_stop():
-            if not self.sleeping.wait(0.1):
+            if not self.sleeping.wait(0.2):  # 0.2 s: quit stays prompt, idle wakes rarely
                 continue
-            if self.stream().wait(0.1):
+            if self.stream().wait(0.2):
                 self.sleeping.clear()
                 self.wake()
 
