@@ -6,6 +6,7 @@ the user already sent, so a learner sees real keys to try.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from textual.binding import Binding
@@ -48,6 +49,12 @@ def pattern_suggestions(patterns: Iterable[str]) -> list[str]:
     return out
 
 
+BLINK_SECONDS = 10.0
+"""The cursor blinks this long after the last key (or focus), then stays lit, as GTK's cursor does: a
+cursor blinking for ever repainted the screen twice a second, most of the app's CPU at rest
+(benchmarks/bench_idle.py)."""
+
+
 class KeyInput(Input):
     """An Input with a history of published keys, recalled with up and down."""
 
@@ -61,6 +68,19 @@ class KeyInput(Input):
         super().__init__(suggester=self.key_suggester, **kwargs)  # type: ignore[arg-type]
         self.history: list[str] = []
         self._cursor = 0
+        self._blink_since = time.monotonic()
+
+    def _restart_blink(self) -> None:
+        self._blink_since = time.monotonic()
+        super()._restart_blink()
+
+    def _toggle_cursor(self) -> None:
+        """Blink while the user is at it; then a steady cursor and no timer until the next key."""
+        if time.monotonic() - self._blink_since > BLINK_SECONDS and self._blink_timer is not None:
+            self._blink_timer.pause()
+            self._cursor_visible = True
+            return
+        super()._toggle_cursor()
 
     def remember(self, key: str) -> None:
         """Add a published key to the history (and the suggestions); the cursor goes past the end."""
