@@ -28,6 +28,8 @@ from core.events import (
     Routed,
     TopologyChanged,
 )
+from core.json_body import CONTENT_ENCODING, CONTENT_TYPE, kombu_json_in_use
+from core.json_body import dumps as json_dumps
 from core.publishing import PublishRequest, Request, RequestQueue, TopologyRequest
 from core.reconnect import Reconnect, reason
 from core.topology import PublishStep, Topology
@@ -201,13 +203,17 @@ class ProducerLoop:
             if predict_first:  # RabbitMQ may deliver a copy before it confirms: say where it goes first
                 self._emit_routed(request, producer.channel)
         properties: dict[str, Any] = {"message_id": request.msg}
+        body = request.body
+        if kombu_json_in_use():  # the same text as serializer="json", without its per-call set-up
+            body = json_dumps(body)
+            properties["content_type"], properties["content_encoding"] = CONTENT_TYPE, CONTENT_ENCODING
         if request.expiration is not None:
             properties["expiration"] = request.expiration  # seconds: kombu writes the ms string
         self._pending = request  # until the broker has it (confirmed, where confirms are on)
         self._returned.clear()
         try:
             producer.publish(
-                request.body,
+                body,
                 exchange=request.exchange,
                 routing_key=request.routing_key,
                 headers=dict(request.headers),

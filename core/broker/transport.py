@@ -23,6 +23,7 @@ from core.broker.message import Envelope, expiration_ms
 from core.broker.model import EXCHANGE_KINDS, Broker, BrokerError
 from core.broker.registry import get_broker
 from core.broker.session import Delivery
+from core.json_body import CONTENT_TYPE, Decoder, kombu_json_in_use
 
 _TRANSPORT_PROPERTIES = ("delivery_info", "delivery_tag", "body_encoding")
 _fallback_ids = itertools.count(1)
@@ -42,9 +43,27 @@ def _amqp_errors(method: str) -> Iterator[None]:
         raise _amqp_error(exc, method) from None
 
 
+class Message(virtual.Message):  # type: ignore[misc]
+    """A delivery as kombu's Message; JSON bodies decode without kombu's per-message decoder set-up
+    (core.json_body), exactly as kombu decodes them: same accept check first, same errors."""
+
+    def _decode(self) -> Any:
+        accept = self.accept
+        if (
+            self.content_type != CONTENT_TYPE
+            or not self.body
+            or accept is None
+            or CONTENT_TYPE not in accept
+            or not kombu_json_in_use()
+        ):
+            return super()._decode()
+        return self.channel.json_decoder.loads(self.body)
+
+
 class Channel(virtual.Channel):  # type: ignore[misc]
     """One AMQP channel on the in-process broker."""
 
+    Message = Message
     do_restore = False
     body_encoding = None  # bodies stay as the bytes kombu serialized: nothing crosses a wire
 
@@ -56,6 +75,8 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         self.events: defaultdict[str, set[Callable[..., Any]]] = defaultdict(set)
         """Handlers for `basic_return` (kombu's Producer(on_return=...)), as on pyamqp channels."""
         self._by_tag: dict[str, Callable[[Any], Any]] = {}
+        self.json_decoder = Decoder()
+        """Its own: a channel is used by one thread (the one draining its connection)."""
 
     # -- declarations -------------------------------------------------------------------------
     def exchange_declare(
