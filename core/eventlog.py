@@ -30,10 +30,12 @@ from core.events import (
 )
 
 BODY_PREVIEW = 60
+_PREVIEW_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+"""json.dumps with options builds an encoder per call (a SENDING line per message): made once."""
 
 
 def body_preview(body: Any) -> str:
-    text = json.dumps(body, ensure_ascii=False, sort_keys=True)
+    text = _PREVIEW_JSON.encode(body)
     return text if len(text) <= BODY_PREVIEW else text[: BODY_PREVIEW - 1] + "…"
 
 

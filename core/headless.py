@@ -22,6 +22,9 @@ from core.publishing import PublishError, PublishRequest
 from core.runner import LoopError, LoopRunner
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
+_JSON_LINE = json.JSONEncoder(default=str, ensure_ascii=False)
+"""json.dumps(..., default=str, ensure_ascii=False), made once: json.dumps with options builds a new
+encoder for every line, and --json prints one line per event."""
 BATCH_SECONDS = 0.005
 WINDOW = 10_000
 """--repeat messages handed to the producer while fewer than this many are unsettled. Made all at
@@ -164,7 +167,7 @@ class HeadlessPrinter:
             if feed is not None:
                 feed(event)
             lines.append(
-                json.dumps(event.to_json(), default=str, ensure_ascii=False)
+                _JSON_LINE.encode(event.to_json())
                 if as_json
                 else describe(event, routing_key)
             )
