@@ -18,7 +18,7 @@ from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
 from core.broker import reset_brokers
 from core.engine import FlowEngine
-from core.scenario import load_scenario
+from core.scenario import Scenario, load_scenario
 from tui.app import MqscopeApp
 
 SETTLE_TIMEOUT = 30.0
@@ -36,8 +36,12 @@ def reset_broker_state() -> None:
     reset_memory_transport()
 
 
-def make_app(scenario: str = "seed", *, speed: float = 4.0, play_script: bool = True) -> MqscopeApp:
-    engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
+def make_app(
+    scenario: str | Scenario = "seed", *, speed: float = 4.0, play_script: bool = True
+) -> MqscopeApp:
+    """The app on a built-in scenario (by name) or a scenario a test changed, on the default broker."""
+    loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    engine = FlowEngine(loaded, DEFAULT_BROKER_URL, speed=speed)
     app = MqscopeApp(engine, play_script=play_script)
     app.animation_level = "none"
     return app
