@@ -98,7 +98,8 @@ def test_twelve_queues_fit_down_to_13_rows_with_one_line_queues_then_scroll() ->
 
 def test_one_line_queues_keep_a_row_for_dead_letter_wires() -> None:
     layout = compute_layout(load_scenario("dead_letter").topology, 80, 5)
-    assert layout.pitch >= 2 or not any(q.compact for q in layout.queues.values())
+    assert all(q.compact for q in layout.queues.values()), "5 rows: the queues must be one line each"
+    assert layout.pitch >= 2, "the dead-letter wire needs a free row between one-line queues"
 
 
 def test_narrow_screens_keep_a_readable_width_and_scroll_sideways() -> None:
