@@ -235,7 +235,21 @@ FIELDS: dict[str, dict[str, Any]] = {
         "detail": str,
     },
     "notice": {"msg": ANY_MSG, "level": {"info", "warning", "error"}, "text": str},
+    # DESIGN.md's contract has it; core.events gains it with the topology work (see PENDING).
+    "topology": {
+        "msg": NO_MESSAGE,
+        "op": {"declare", "delete"},
+        "kind": {"exchange", "queue", "binding", "consumer"},
+    },
 }
+TOPOLOGY_ENTITY: dict[str, dict[str, Any]] = {
+    "exchange": {"name": str},
+    "queue": {"name": str},
+    "binding": {"source": str, "destination": str, "routing_key": str, "arguments": dict},
+    "consumer": {"name": str},
+}
+PENDING = {"topology"}
+"""Contract kinds core.events does not define yet: each leaves this set when it arrives."""
 
 
 @dataclass(frozen=True)
@@ -302,7 +316,8 @@ def test_every_event_has_every_field_of_its_kind_with_the_right_type(runs: dict[
                 continue
             if not isinstance(event.get("ts"), float):
                 problems.append(f"{where}: ts {event.get('ts')!r} is not a number")
-            for field, spec in FIELDS[kind].items():
+            specs = FIELDS[kind] | (TOPOLOGY_ENTITY.get(event.get("kind"), {}) if kind == "topology" else {})
+            for field, spec in specs.items():
                 if field not in event:
                     problems.append(f"{where}: no {field!r}")
                 elif (why := _problem(spec, event[field], names, published)) is not None:
@@ -313,7 +328,7 @@ def test_every_event_has_every_field_of_its_kind_with_the_right_type(runs: dict[
 def test_the_runs_produce_every_kind_of_the_contract(runs: dict[str, Run]) -> None:
     """So a kind that stops being emitted fails here, instead of its field checks passing vacuously."""
     seen = {e["event"] for run in runs.values() for e in run.events}
-    assert seen == set(FIELDS)
+    assert seen == set(FIELDS) - PENDING
     events = [e for run in runs.values() for e in run.events]
     assert [] in [e["queues"] for e in of(events, "routed")], "an unroutable message routes to []"
     assert {e["action"] for e in of(events, "rejected")} >= {"requeue", "dead_letter"}
@@ -325,4 +340,4 @@ def _kinds(cls: type[FlowEvent]) -> set[str]:
 
 def test_the_contract_table_names_every_kind_core_emits() -> None:
     """A new event kind in core.events needs its fields written down here (and produced above)."""
-    assert _kinds(FlowEvent) == set(FIELDS)
+    assert _kinds(FlowEvent) == set(FIELDS) - PENDING
