@@ -250,7 +250,6 @@ TOPOLOGY_ENTITY: dict[str, dict[str, Any]] = {
 }
 NOT_PRODUCED = {
     "error": "only a bug emits it (and headless then exits 1)",
-    "topology": "in DESIGN.md's contract; headless runs do not emit it yet",
 }
 """Kinds the runs below do not produce, and why; the coverage test says when one starts to appear."""
 
