@@ -77,7 +77,8 @@ after = 0
 FAST = ("--headless", "--json", "--speed", "4")
 RUNS: dict[str, tuple[str, ...]] = {
     "seed": FAST,
-    "dead_letter": (*FAST, "--scenario", "dead_letter"),
+    # At its own speed, as a user runs it: its script's timing makes TTL and overflow happen.
+    "dead_letter": ("--headless", "--json", "--scenario", "dead_letter"),
     "headers": (*FAST, "--scenario", "headers"),
     # memory:// requeues by re-publishing, and routes `video` unlike RabbitMQ: notices say both.
     "memory_requeue": (
@@ -177,6 +178,19 @@ def test_seed_on_the_default_broker_routes_and_acks_like_the_tutorial(runs: dict
         ("mqscope://localhost", True)
     }
     assert {e["source"] for e in of(events, "routed")} == {"broker"}
+
+
+def test_dead_letter_scenario_shows_reject_ttl_and_overflow_on_its_own(runs: dict[str, Run]) -> None:
+    """The scenario's own script, as a user runs it, dead-letters for each of the three reasons."""
+    events = runs["dead_letter"].events
+    dead = {(e["reason"], e["queue"]) for e in of(events, "dead_lettered")}
+    assert dead == {
+        ("rejected", "orders_queue"),
+        ("maxlen", "shipping"),
+        ("expired", "shipping"),
+    }
+    assert all(e["queues"] == ["orders_dead"] for e in of(events, "dead_lettered"))
+    assert len(of(events, "published")) < 10  # a handful of tokens, readable on screen
 
 
 # -- every field of every kind ------------------------------------------------------------------

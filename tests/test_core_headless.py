@@ -210,21 +210,6 @@ def test_cli_headless_text_reads_like_the_tutorial() -> None:
     assert sum(line.startswith("ACKNOWLEDGED [") for line in lines) == 3
 
 
-def test_cli_dead_letter_scenario_shows_reject_ttl_and_overflow_on_its_own() -> None:
-    """The scenario's own script, as a user runs it, dead-letters for each of the three reasons."""
-    result = cli("--headless", "--json", "--scenario", "dead_letter")
-    assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines()]
-    dead = {(e["reason"], e["queue"]) for e in of(events, "dead_lettered")}
-    assert dead == {
-        ("rejected", "orders_queue"),
-        ("maxlen", "shipping"),
-        ("expired", "shipping"),
-    }
-    assert all(e["queues"] == ["orders_dead"] for e in of(events, "dead_lettered"))
-    assert len(of(events, "published")) < 10  # a handful of tokens, readable on screen
-
-
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
