@@ -46,7 +46,7 @@ async def _publish_ok_and_settle(app: MqscopeApp, pilot) -> None:  # type: ignor
     app.screen.query_one("#routing-key", Input).focus()
     await pilot.press("enter")
     await settle(pilot, published=1)
-    assert [(r.msg, r.routing_key, r.body) for r in app.state.messages.values()] == [
+    assert [(r.msg, r.routing_key, r.body) for r in app.ledger.records.values()] == [
         ("00000001", "ok", {"file": "a"})
     ]
 
@@ -55,10 +55,10 @@ async def test_seed_script_counts_per_queue_and_consumer() -> None:
     app = make_app("seed")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, published=2)
-        queues = app.state.queues
+        queues = app.ledger.queues
         assert (queues["video_queue"].routed, queues["video_queue"].acked) == (1, 1)
         assert (queues["audit_queue"].routed, queues["audit_queue"].acked) == (2, 2)
-        worker = app.state.consumers["worker"]
+        worker = app.ledger.consumers["worker"]
         assert (worker.acked, worker.processed, worker.requeued) == (3, 3, 0)
         assert worker.state == "idle"
         log = _log_text(app)
@@ -73,9 +73,9 @@ async def test_typed_key_publishes_through_the_producer_and_is_remembered() -> N
         await type_text(pilot, "video.new")
         await pilot.press("enter")
         await settle(pilot, published=1)
-        record = app.state.messages["00000001"]
+        record = app.ledger.records["00000001"]
         assert record.queues == ("audit_queue", "video_queue")
-        assert app.state.fate("00000001") == {"audit_queue": "acked", "video_queue": "acked"}
+        assert app.ledger.fate("00000001") == {"audit_queue": "acked", "video_queue": "acked"}
         key_input = app.screen.query_one("#routing-key", Input)
         await pilot.press("ctrl+u", "up")
         assert key_input.value == "video.new"
@@ -88,13 +88,13 @@ async def test_a_paused_consumer_takes_nothing_until_resumed() -> None:
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
         app.frame_hooks.append(seen.extend)
-        worker = app.state.consumers["worker"]
+        worker = app.ledger.consumers["worker"]
         await wait_for(pilot, lambda: worker.state == "idle", "worker idle")
         await pilot.press("f2")
         await wait_for(pilot, lambda: worker.state == "paused", "paused")
         await type_text(pilot, "user.login")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.state.queues["audit_queue"].routed == 1, "the message routed")
+        await wait_for(pilot, lambda: app.ledger.queues["audit_queue"].routed == 1, "the message routed")
         # The probe: the consumer's loop takes a crash request on its next turn and reports how many
         # messages it held. That turn came after the message was waiting for it, so "holding 0"
         # means the paused consumer saw it and did not take it (an unpaused one holds or acks it).
@@ -105,7 +105,7 @@ async def test_a_paused_consumer_takes_nothing_until_resumed() -> None:
         await pilot.press("f2")
         await settle(pilot, published=1)
         assert [(e.msg, e.queue) for e in seen if isinstance(e, Delivered)] == [("00000001", "audit_queue")]
-        assert (worker.acked, app.state.fate("00000001")) == (1, {"audit_queue": "acked"})
+        assert (worker.acked, app.ledger.fate("00000001")) == (1, {"audit_queue": "acked"})
 
 
 async def test_crash_with_a_message_in_hand_redelivers_it() -> None:
@@ -113,7 +113,7 @@ async def test_crash_with_a_message_in_hand_redelivers_it() -> None:
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
         app.frame_hooks.append(seen.extend)
-        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "idle", "worker idle")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "idle", "worker idle")
         await pilot.press("f5")  # freeze: every broker action waits for a step
         await type_text(pilot, "user.login")
         await pilot.press("enter")
@@ -130,8 +130,8 @@ async def test_crash_with_a_message_in_hand_redelivers_it() -> None:
         assert [(e.msg, e.queue) for e in requeued] == [("00000001", "audit_queue")]
         deliveries = [e for e in seen if isinstance(e, Delivered)]
         assert [(d.msg, d.redelivered) for d in deliveries] == [("00000001", False), ("00000001", True)]
-        assert app.state.messages["00000001"].redelivered
-        assert app.state.fate("00000001") == {"audit_queue": "acked"}
+        assert app.ledger.records["00000001"].redelivered
+        assert app.ledger.fate("00000001") == {"audit_queue": "acked"}
 
 
 async def test_fail_next_requeues_then_succeeds() -> None:
@@ -146,7 +146,7 @@ async def test_fail_next_requeues_then_succeeds() -> None:
         rejected = [e for e in seen if isinstance(e, Rejected)]
         assert [(r.msg, r.action) for r in rejected] == [("00000001", "requeue")]
         assert any(isinstance(e, Requeued) and e.msg == "00000001" for e in seen)
-        worker = app.state.consumers["worker"]
+        worker = app.ledger.consumers["worker"]
         assert (worker.requeued, worker.acked) == (1, 1)
         assert "FAILED [00000001]" in _log_text(app)
 
@@ -161,7 +161,7 @@ async def test_hostile_keys_publish_and_render_literally() -> None:
             await pilot.press("ctrl+u")
         await settle(pilot, published=3)
         assert app.is_running
-        assert [r.routing_key for r in app.state.messages.values()] == hostile
+        assert [r.routing_key for r in app.ledger.records.values()] == hostile
         log = _log_text(app)
         for key in hostile:
             assert f"SENDING [{'0000000' + str(hostile.index(key) + 1)}] {key!r}" in log
@@ -193,14 +193,14 @@ async def test_pause_all_then_step_one_action_at_a_time() -> None:
     app = make_app(_seed_working(0.0), play_script=False)  # no work: nothing but the gate delays an ack
     async with app.run_test(size=(120, 36)) as pilot:
         app.frame_hooks.append(seen.extend)
-        worker = app.state.consumers["worker"]
+        worker = app.ledger.consumers["worker"]
         await wait_for(pilot, lambda: worker.state == "idle", "worker idle")
         await pilot.press("f5")
         assert app.engine.gate.paused
         await type_text(pilot, "user.login")
         await pilot.press("enter")
         await pilot.press("f6")  # one action: the publish
-        await wait_for(pilot, lambda: app.state.published == 1, "the stepped publish")
+        await wait_for(pilot, lambda: app.ledger.published == 1, "the stepped publish")
         await wait_for(pilot, lambda: any(isinstance(e, Delivered) for e in seen), "the delivery")
         # Unfrozen, a zero-work consumer acks right after `delivered`; frozen, it holds the copy.
         assert (worker.current, worker.acked, app.engine.unacked_for("audit_queue")) == ("00000001", 0, 1)
@@ -227,7 +227,7 @@ async def test_speed_controls_and_burst() -> None:
         await type_text(pilot, "video.burst")
         app.action_burst(10)
         await settle(pilot, published=10)
-        assert app.state.queues["video_queue"].acked == 10
+        assert app.ledger.queues["video_queue"].acked == 10
 
 
 async def test_event_log_in_a_burst_repaints_at_most_once_per_slot_and_shows_the_last_line() -> None:
@@ -255,15 +255,15 @@ async def test_reset_and_switch_scenario_start_fresh_sessions() -> None:
         await settle(pilot, published=2)
         first, first_workers = app.engine, app.engine_workers
         await app.restart(first.scenario)
-        assert app.engine is not first and app.state.published == 0
+        assert app.engine is not first and app.ledger.published == 0
         assert first_workers is not None and not first_workers.running, "the old session's loops live on"
         assert app.engine_workers is not first_workers
         await settle(pilot, published=2)
-        assert app.state.published == 2  # the script played once, in the new session only
+        assert app.ledger.published == 2  # the script played once, in the new session only
         await app.switch_scenario("dead_letter")
         assert app.engine.scenario.name == "dead_letter"
-        assert set(app.state.queues) == {"orders_queue", "shipping", "orders_dead"}
-        await wait_for(pilot, lambda: app.state.published >= 1, "the dead_letter script")
+        assert set(app.ledger.queues) == {"orders_queue", "shipping", "orders_dead"}
+        await wait_for(pilot, lambda: app.ledger.published >= 1, "the dead_letter script")
         assert app.screen.query_one("#routing-key").has_focus
 
 
@@ -272,7 +272,7 @@ async def test_quit_while_mid_message_stops_every_worker() -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await type_text(pilot, "video.upload")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "working", "working")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "working", "working")
         workers = app.engine_workers
         assert workers is not None and workers.running
         await pilot.press("ctrl+q")
@@ -303,7 +303,7 @@ async def test_scenario_picker_switches_to_the_chosen_scenario() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ScenarioPicker), "the picker")
         await pilot.press("home", "enter")  # dead_letter is first alphabetically
         await wait_for(pilot, lambda: app.engine.scenario.name == "dead_letter", "the switch")
-        await wait_for(pilot, lambda: app.state.broker.state == "connected", "the new session")
+        await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the new session")
         assert isinstance(app.screen, FlowScreen)
 
 
@@ -317,7 +317,7 @@ async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
         app.screen.query_one("#routing-key", Input).focus()
         await pilot.press("enter")
         await settle(pilot, published=1)
-        record = app.state.messages["00000001"]
+        record = app.ledger.records["00000001"]
         assert record.headers == {"format": "pdf", "type": "report"}
         assert record.queues == ("any_pdf_or_log", "pdf_reports")
 
@@ -327,10 +327,10 @@ async def test_an_unreachable_broker_is_reported_in_one_line_not_a_crash() -> No
     app = MqscopeApp(engine)
     app.animation_level = "none"
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.state.broker.state == "error", "the error status")
+        await wait_for(pilot, lambda: app.ledger.broker.state == "error", "the error status")
         assert app.is_running
-        assert "secret" not in app.state.broker.url and "secret" not in app.state.broker.detail
-        assert "refused" in app.state.broker.detail.lower()
+        assert "secret" not in app.ledger.broker.url and "secret" not in app.ledger.broker.detail
+        assert "refused" in app.ledger.broker.detail.lower()
 
 
 async def test_theme_and_palette_controls_are_reachable() -> None:
