@@ -114,11 +114,19 @@ class DeliveryMixin:
                 if queue in self.queues:
                     self._dispatch(self.queues[queue])
 
-    def cancel(self, channel: ChannelState, tag: str) -> None:
-        with self._lock:
-            self._cancel(channel, tag, requeue_pending=True)
+    def cancel(self, channel: ChannelState, tag: str) -> list[Delivery]:
+        """basic.cancel: the queue sends this consumer nothing more.
 
-    def _cancel(self, channel: ChannelState, tag: str, *, requeue_pending: bool) -> None:
+        As on RabbitMQ, copies already sent stay unacked on the channel until the client acks or
+        rejects them (or the channel closes). Those still in the connection's inbox, not yet read by
+        the client, are returned in order for the client to handle now: they are the deliveries that
+        reach a pyamqp client before its basic.cancel-ok.
+        """
+        with self._lock:
+            self._cancel(channel, tag)
+            return channel.session.remove(channel, tag)
+
+    def _cancel(self, channel: ChannelState, tag: str) -> None:
         record = channel.consumers.pop(tag, None)
         if record is None:
             return
@@ -127,13 +135,6 @@ class DeliveryMixin:
             state.consumers.remove(record)
             if state.auto_delete and not state.consumers:
                 self._drop_queue(state)
-        if requeue_pending:
-            # Deliveries still in the inbox never reached the client: give them back now.
-            for delivery in channel.session.remove(channel, tag):
-                unacked = channel.unacked.pop(delivery.delivery_tag, None)
-                if unacked is not None:
-                    self._release(unacked)
-                    self._requeue(unacked, "its consumer was cancelled", report=False)
 
     def get(self, channel: ChannelState, queue: str, *, no_ack: bool = False) -> Delivery | None:
         """basic.get: the head of the queue, or None when it is empty."""
@@ -164,13 +165,16 @@ class DeliveryMixin:
         *,
         requeue: bool,
         multiple: bool = False,
+        reason: str = "rejected",
     ) -> None:
-        """basic.reject / basic.nack: back to the head of its own queue, or dead-lettered."""
+        """basic.reject / basic.nack: back to the head of its own queue, or dead-lettered.
+
+        `reason` only words the Requeued report (RabbitMQ is never told why a client rejects)."""
         with self._lock:
             for unacked in self._take(channel, delivery_tag, multiple):
                 self._release(unacked)
                 if requeue:
-                    self._requeue(unacked, "rejected")
+                    self._requeue(unacked, reason)
                 else:
                     queue = self._home(unacked)
                     if queue is not None:

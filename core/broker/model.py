@@ -113,7 +113,7 @@ class Broker(DeliveryMixin):
                 return
             channel.closed = True
             for tag in list(channel.consumers):
-                self._cancel(channel, tag, requeue_pending=False)
+                self._cancel(channel, tag)
             channel.session.remove(channel)
             self._requeue_all(channel, "its consumer's channel closed before acking it")
 
@@ -204,7 +204,7 @@ class Broker(DeliveryMixin):
         for exchange in self.exchanges.values():
             exchange.bindings = [b for b in exchange.bindings if b[0] != name]
         for consumer in list(state.consumers):
-            self._cancel(consumer.channel, consumer.tag, requeue_pending=False)
+            self._cancel(consumer.channel, consumer.tag)
         return len(state.ready)
 
     def purge_queue(self, name: str) -> int:
