@@ -129,7 +129,7 @@ class FlowModel:
                 self._release(m, event.queue)
             case Requeued():
                 holder = self._release(m, event.queue)
-                # A crash or disconnect: no Rejected came first, so count it here.
+                # A crash, disconnect or pause hand-back: no Rejected came first, so count it here.
                 crashed = holder is not None and event.reason != "rejected"
                 if crashed and (c := self.consumers.get(holder or "")) is not None:
                     c.requeued += 1
