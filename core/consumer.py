@@ -172,8 +172,10 @@ class ConsumerLoop:
         redelivered = bool(message.delivery_info.get("redelivered", False))
         self.backend.on_delivery(self.emit, msg_id, queue, message.headers or {})
         self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered))
-        if self._cancelling or self.control.paused.is_set():
+        if self._cancelling or (self.control.paused.is_set() and self.backend.faithful):
             # Prefetched, not started, and the consumer is pausing: back to its place in the queue.
+            # (memory:// requeues by re-routing, duplicating into sibling queues: there a copy that
+            # reaches the callback just as the pause lands is finished instead.)
             self._given_back += 1
             self.backend.give_back(self.emit, self.topology, message, msg_id, queue, PAUSED)
             return
