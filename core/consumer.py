@@ -116,7 +116,7 @@ class ConsumerLoop:
     def _consume(self, conn: Connection, should_stop: StopCheck) -> None:
         channel = conn.channel()
         consumers = [
-            Consumer(  # declares its queue and sets basic.qos; basic.consume waits for _subscribe
+            Consumer(  # declares its queue and sets basic.qos; basic.consume waits until not paused
                 channel,
                 queues=[self.topology.kombu_queue(queue_name)],
                 callbacks=[partial(self._on_message, queue_name)],
@@ -170,6 +170,8 @@ class ConsumerLoop:
     def _on_message(self, queue: str, body: Any, message: Message) -> None:
         msg_id = str(message.properties.get("message_id") or message.delivery_tag)
         redelivered = bool(message.delivery_info.get("redelivered", False))
+        self.in_hand[msg_id] = (queue, message)
+        self.on_unacked(queue, +1)
         self.backend.on_delivery(self.emit, msg_id, queue, message.headers or {})
         self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered))
         if self._cancelling or (self.control.paused.is_set() and self.backend.faithful):
@@ -178,9 +180,9 @@ class ConsumerLoop:
             # reaches the callback just as the pause lands is finished instead.)
             self._given_back += 1
             self.backend.give_back(self.emit, self.topology, message, msg_id, queue, PAUSED)
+            self.in_hand.pop(msg_id, None)
+            self.on_unacked(queue, -1)
             return
-        self.in_hand[msg_id] = (queue, message)
-        self.on_unacked(queue, +1)
         if not self.gate.wait(self._should_stop):
             return
         # No per-message working/idle state events: `delivered` starts the work and `acked` /
