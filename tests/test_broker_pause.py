@@ -117,4 +117,8 @@ def test_resume_and_pause_again_many_times_loses_nothing() -> None:
     assert sorted(acks) == sorted(ids)  # once each
     backs = [e for e in run.events if isinstance(e, Requeued)]
     assert all(e.reason == "consumer paused" for e in backs)
+    # Each handed-back copy comes back exactly once, flagged redelivered; first deliveries are not.
+    delivered = [e for e in run.events if isinstance(e, Delivered)]
+    assert sorted(e.msg for e in delivered if not e.redelivered) == sorted(ids)
+    assert sorted(e.msg for e in delivered if e.redelivered) == sorted(e.msg for e in backs)
     assert get_broker(name_from_url(url)).depth(QUEUE) == (0, 0)
