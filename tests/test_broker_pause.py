@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Consumer, Queue
 
 from broker_support import WAIT, Recorder, consuming, declare, depth, drain_until, fresh_url, publish
 from core.backends.memory import reset_memory_transport
@@ -59,6 +59,49 @@ def test_basic_cancel_leaves_sent_copies_unacked_and_hands_them_to_the_callback(
             got[1][1].reject(requeue=True)
             assert broker.depth("work") == (2, 0)  # nobody subscribed: m1 and m2 wait ready
     assert [(e.msg, e.reason) for e in seen.of("requeued")] == [("m1", "rejected")]
+
+
+def test_unread_copies_a_cancel_cannot_hand_over_go_back_and_are_reported() -> None:
+    """A callback that raises on the first copy handed over at cancel: that copy stays the client's
+    (as with pyamqp, it is unsettled), the rest go back to the queue; no-ack copies reach the
+    callback the same way, and those that cannot are reported dropped, not lost unseen."""
+    url = fresh_url()
+    seen = Recorder(url)
+    broker = get_broker(name_from_url(url))
+    with Connection(url) as conn:
+        declare(conn, "jobs", "direct", [("acked_q", "a"), ("noack_q", "n")])
+        for n in range(3):
+            publish(conn, "jobs", "a", {"n": n}, message_id=f"a{n}")
+            publish(conn, "jobs", "n", {"n": n}, message_id=f"n{n}")
+        channel = conn.channel()
+
+        def refuse(body: Any, message: Any) -> None:
+            raise RuntimeError(f"callback bug on {body}")
+
+        got: list[Any] = []
+        acked = Consumer(channel, queues=[Queue("acked_q", no_declare=True)], callbacks=[refuse])
+        noack = Consumer(
+            channel,
+            queues=[Queue("noack_q", no_declare=True)],
+            callbacks=[lambda body, _message: got.append(body), refuse],
+            no_ack=True,
+        )
+        acked.consume()
+        noack.consume()  # every copy is pushed to the inbox; none is read
+        with pytest.raises(RuntimeError, match="callback bug"):
+            acked.cancel()
+        assert broker.depth("acked_q") == (2, 1)  # a0 still the client's; a1, a2 back
+        assert [(e.msg, e.reason) for e in seen.of("requeued")] == [
+            ("a1", "its consumer was cancelled before reading it"),
+            ("a2", "its consumer was cancelled before reading it"),
+        ]
+        with pytest.raises(RuntimeError, match="callback bug"):
+            noack.cancel()
+        assert got == [{"n": 0}]  # n0 reached the callback; n1, n2 left noack_q when sent: gone
+        assert [(e.msg, e.queue) for e in seen.of("dropped")] == [("n1", "noack_q"), ("n2", "noack_q")]
+        assert all("cancelled before reading it" in e.reason for e in seen.of("dropped"))
+        channel.close()
+    assert broker.depth("acked_q") == (3, 0)
 
 
 def test_pausing_hands_back_the_prefetched_copy_and_ttl_applies_while_paused() -> None:

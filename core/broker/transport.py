@@ -25,6 +25,7 @@ from core.broker.registry import get_broker
 from core.broker.session import Delivery
 
 _TRANSPORT_PROPERTIES = ("delivery_info", "delivery_tag", "body_encoding")
+CANCELLED_UNREAD = "its consumer was cancelled before reading it"
 _fallback_ids = itertools.count(1)
 
 
@@ -199,24 +200,20 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     def basic_cancel(self, consumer_tag: str) -> None:
         """basic.cancel, as a pyamqp client does it: deliveries the broker sent before the cancel and
         the client had not read yet still reach the consumer's callback (pyamqp dispatches them while
-        it waits for basic.cancel-ok), then the callback goes. The callback acks or rejects them;
-        if it raises, the copies it did not get to are rejected with requeue, as pyamqp rejects a
-        delivery for a consumer tag it no longer knows."""
+        it waits for basic.cancel-ok), then the callback goes. The callback acks or rejects them; if
+        it raises, the copies it did not get to go back unread (reported), as pyamqp rejects with
+        requeue a delivery for a consumer tag it no longer knows."""
         in_flight = self.broker.cancel(self.amqp, consumer_tag)
         callback = self._by_tag.get(consumer_tag)
         handed = 0
         try:
-            for delivery in in_flight:
-                handed += 1
-                if callback is None:
-                    self.broker.reject(self.amqp, delivery.delivery_tag, requeue=True)
-                else:
+            if callback is not None:
+                for delivery in in_flight:
+                    handed += 1
                     callback(self._message(delivery))
-        except BaseException:
-            for delivery in in_flight[handed:]:
-                self.broker.reject(self.amqp, delivery.delivery_tag, requeue=True)
-            raise
         finally:
+            if handed < len(in_flight):
+                self.broker.return_unread(self.amqp, in_flight[handed:], CANCELLED_UNREAD)
             self._consumers.discard(consumer_tag)
             self._tag_to_queue.pop(consumer_tag, None)
             self._by_tag.pop(consumer_tag, None)
@@ -253,7 +250,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         """Hand a delivery to its consumer's callback (in the thread draining the connection)."""
         callback = self._by_tag.get(delivery.consumer_tag)
         if callback is None:  # a consumer tag this channel no longer knows: back, as pyamqp does
-            self.broker.reject(self.amqp, delivery.delivery_tag, requeue=True)
+            self.broker.return_unread(self.amqp, [delivery], CANCELLED_UNREAD)
             return
         callback(self._message(delivery))
 
