@@ -40,7 +40,7 @@ from core.scenario import Scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 
 QUEUE, DEAD = "pause_q", "pause_dead"
-B_TTL = 3.0
+B_TTL = 4.0
 """Seconds B lives: long enough to be seen ready after it is handed back, short enough to wait for."""
 SPEED = 4.0
 
