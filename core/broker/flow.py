@@ -126,19 +126,19 @@ class DeliveryMixin:
             self._cancel(channel, tag)
             return channel.session.remove(channel, tag)
 
-    def return_unread(self, channel: ChannelState, unread: list[Delivery], reason: str) -> None:
-        """Deliveries the client will never read (no consumer left to take them): a copy awaiting its
+    def return_unread(self, channel: ChannelState, unread: list[Delivery]) -> None:
+        """Deliveries for a cancelled consumer that the client will never read: a copy awaiting its
         ack goes back to its place in its queue, redelivered, reported Requeued; a no-ack copy left
         its queue when it was sent and is gone, reported Dropped."""
         with self._lock:
             for delivery in unread:
                 unacked = channel.unacked.pop(delivery.delivery_tag, None)
                 if unacked is None:
-                    gone = f"{reason} (no-ack: nothing to requeue)"
+                    gone = "its no-ack consumer was cancelled before reading it"
                     self._report(Dropped(msg=delivery.envelope.msg_id, queue=delivery.queue, reason=gone))
                     continue
                 self._release(unacked)
-                self._requeue(unacked, reason)
+                self._requeue(unacked, "its consumer was cancelled before reading it")
 
     def _cancel(self, channel: ChannelState, tag: str) -> None:
         record = channel.consumers.pop(tag, None)

@@ -25,7 +25,6 @@ from core.broker.registry import get_broker
 from core.broker.session import Delivery
 
 _TRANSPORT_PROPERTIES = ("delivery_info", "delivery_tag", "body_encoding")
-CANCELLED_UNREAD = "its consumer was cancelled before reading it"
 _fallback_ids = itertools.count(1)
 
 
@@ -213,7 +212,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                     callback(self._message(delivery))
         finally:
             if handed < len(in_flight):
-                self.broker.return_unread(self.amqp, in_flight[handed:], CANCELLED_UNREAD)
+                self.broker.return_unread(self.amqp, in_flight[handed:])
             self._consumers.discard(consumer_tag)
             self._tag_to_queue.pop(consumer_tag, None)
             self._by_tag.pop(consumer_tag, None)
@@ -250,7 +249,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         """Hand a delivery to its consumer's callback (in the thread draining the connection)."""
         callback = self._by_tag.get(delivery.consumer_tag)
         if callback is None:  # a consumer tag this channel no longer knows: back, as pyamqp does
-            self.broker.return_unread(self.amqp, [delivery], CANCELLED_UNREAD)
+            self.broker.return_unread(self.amqp, [delivery])
             return
         callback(self._message(delivery))
 
