@@ -15,7 +15,6 @@ Every wait settles on an event or a depth report with a deadline; nothing sleeps
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from core.events import (
     QueueDepth,
     Requeued,
 )
+from core.runner import LoopRunner
 from core.scenario import Scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 
@@ -62,19 +62,19 @@ def pause_scenario() -> Scenario:
 
 @dataclass
 class Running:
-    """An engine's producer and consumer threads; the test thread is the one event reader."""
+    """An engine's loops under core's LoopRunner; the test thread is the one event reader."""
 
     engine: FlowEngine
+    runner: LoopRunner
     events: list[FlowEvent] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
 
     def wait_for(self, what: str, found: Callable[[list[FlowEvent]], Any], timeout: float = 30.0) -> Any:
-        """Drain events until `found(events)` is truthy; returns it. Fails after `timeout` seconds."""
+        """Drain events until `found(events)` is truthy; returns it. Fails after `timeout` seconds,
+        or at once with the traceback when an engine loop failed."""
         deadline = time.monotonic() + timeout
         while True:
             self.events.extend(self.engine.events.drain())
-            if self.errors:
-                raise AssertionError(f"an engine thread failed: {self.errors[0]!r}") from self.errors[0]
+            self.runner.raise_first_error()
             result = found(self.events)
             if result:
                 return result
@@ -95,40 +95,16 @@ class Running:
 
 @contextmanager
 def running(engine: FlowEngine) -> Iterator[Running]:
-    run = Running(engine)
-    stop = threading.Event()
-
-    def guarded(target: Callable[[], None]) -> Callable[[], None]:
-        def body() -> None:
-            try:
-                target()
-            except BaseException as exc:  # reported by the next wait_for, and again at exit
-                run.errors.append(exc)
-
-        return body
-
-    threads = [
-        threading.Thread(
-            target=guarded(lambda: engine.run_producer(stop.is_set, play_script=False)), daemon=True
-        )
-    ] + [
-        threading.Thread(
-            target=guarded(lambda name=c.name: engine.run_consumer(name, stop.is_set)), daemon=True
-        )
-        for c in engine.topology.consumers
-    ]
-    for thread in threads:
-        thread.start()
+    runner = LoopRunner(on_error=engine.report_failure)
+    run = Running(engine, runner)
+    runner.start_all(engine.loops(play_script=False))
     try:
         yield run
     finally:
-        stop.set()
         engine.gate.resume()
-        for thread in threads:
-            thread.join(10)
+        runner.shutdown()
         run.events.extend(engine.events.drain())
-    assert not [t for t in threads if t.is_alive()], "an engine thread did not stop"
-    assert not run.errors, f"an engine thread failed: {run.errors!r}"
+    runner.raise_first_error()
 
 
 def broker_view(url: str, queue: str) -> tuple[int, int]:
