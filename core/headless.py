@@ -9,20 +9,26 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from core.engine import FlowEngine
 from core.errors import InputError
 from core.eventlog import describe
-from core.events import FlowEvent, InternalError
-from core.publishing import PublishError
+from core.events import BrokerStatus, FlowEvent, InternalError
+from core.ledger import Ledger
+from core.publishing import PublishError, PublishRequest
 from core.runner import LoopError, LoopRunner
-from core.settlement import SettlementTracker
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
+WINDOW = 10_000
+"""--repeat messages handed to the producer while fewer than this many are unsettled. Made all at
+once, a million requests (and the broker backlog they piled up ahead of the consumers) were most of a
+run's memory. A small window made the producer wait on the reader's top-ups (throughput fell in
+benchmarks/bench_throughput.py); at this size memory stays flat well under the issue's 50 MB and the
+producer never runs dry (see benchmarks/bench_memory.py)."""
 
 
 @dataclass
@@ -41,23 +47,17 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | Non
     """Run until every message settles or the timeout passes; print one line per event (to stdout
     as it is when called, when `out` is None)."""
     out = sys.stdout if out is None else out
-    exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
     try:
-        requests = [
-            engine.make_request(exchange, key, _body(options.body, key, n))
-            for n in range(options.repeat)
-            for key in options.publish
-        ]
+        requests = _Requests(engine, options)
     except PublishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    expected = len(requests) + (len(engine.scenario.publishes) if options.play_script else 0)
+    expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, requests.total)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=options.play_script)
-    for request in requests:
-        engine.enqueue(request)
+    requests.top_up(settled=0)
     try:
-        return _watch(engine, runner, expected, options, out)
+        return _watch(engine, runner, expected, options, out, requests.top_up)
     finally:
         _join(runner)
 
@@ -69,14 +69,15 @@ def run_tap_headless(
     out = sys.stdout if out is None else out
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=False)
-    printer = _Printer(as_json, out)
+    printer = HeadlessPrinter(as_json, out)  # nothing on stdout until the tap is up
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             engine.events.wait(0.05)
             failure = runner.first_error
-            if (code := _failed(failure, printer.print(engine.events.drain()))) is not None:
+            if (code := _failed(failure, printer.print(engine.events.drain()), printer)) is not None:
                 return code
+        printer.release()  # a tap that timed out still connecting shows how far it got
         return EXIT_OK
     finally:
         _join(runner)
@@ -89,30 +90,106 @@ def _join(runner: LoopRunner) -> None:
         print(f"warning: still running 2s after stop: {', '.join(runner.running)}", file=sys.stderr)
 
 
+class _Requests:
+    """The --publish keys times --repeat, made as the window opens (not all up front: see WINDOW).
+
+    The first round is made at once: a bad key or exchange is refused before anything starts.
+    """
+
+    def __init__(self, engine: FlowEngine, options: HeadlessOptions) -> None:
+        self.engine = engine
+        self.keys = options.publish
+        self.body = options.body
+        self.exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
+        self.total = options.repeat * len(self.keys)
+        self.made = 0
+        self._first: list[PublishRequest] = [self._make(i) for i in range(min(len(self.keys), self.total))]
+
+    def _make(self, index: int) -> PublishRequest:
+        n, which = divmod(index, len(self.keys))
+        key = self.keys[which]
+        return self.engine.make_request(self.exchange, key, _body(self.body, key, n))
+
+    def top_up(self, settled: int) -> None:
+        """Refill the window once a quarter of it is free, with the requests made first and handed
+        over back to back: each hand-over can wake the producer, and one per settled message made
+        the reader trade the GIL with it so often that its batches (and the run) slowed down."""
+        room = min(self.total - self.made, WINDOW - (self.made - settled))
+        if room <= 0 or (room < WINDOW // 4 and self.made + room < self.total):
+            return
+        first = self._first
+        batch = [first[i] if i < len(first) else self._make(i) for i in range(self.made, self.made + room)]
+        self.made += room
+        if self.made >= len(first):
+            self._first = []
+        for request in batch:
+            self.engine.enqueue(request)
+
+
 def _body(body: Any, key: str, n: int) -> Any:
     return body if body is not None else {"key": key, "n": n}
 
 
-class _Printer:
-    """One line per event (JSON or the tutorial's log voice); says whether a bug was among them."""
+def _no_key(_msg: str) -> str | None:
+    """A tap runs no consumers: no RECEIVED line ever asks for a key."""
+    return None
 
-    def __init__(self, as_json: bool, out: TextIO) -> None:
-        self.as_json, self.out = as_json, out
-        self.keys: dict[str, str] = {}
+
+class HeadlessPrinter:
+    """One line per event (JSON or the tutorial's log voice), held back until the broker first connects;
+    says whether a bug was among the events.
+
+    A broker that is never reached (wrong host, password or vhost) then shows as the one error line on
+    stderr, not as status lines on stdout followed by it; once connected, the held lines come out first.
+    With a ledger, each event is folded into it just before its line is made, so a RECEIVED line can
+    name the key of a message that a later event of the same batch settles (and the ledger forgets).
+    """
+
+    def __init__(self, as_json: bool, out: TextIO, ledger: Ledger | None = None) -> None:
+        self.as_json, self.out, self.ledger = as_json, out, ledger
+        self.routing_key: Callable[[str], str | None] = ledger.routing_key if ledger else _no_key
+        self._held: list[str] | None = []
+        self.last_status: BrokerStatus | None = None
+        """The broker's latest status, to say what it was doing when a run ends early."""
+
+    @property
+    def connected(self) -> bool:
+        return self._held is None
 
     def print(self, events: Sequence[FlowEvent]) -> InternalError | None:
-        if not events:
-            return None
-        if self.as_json:
-            lines = [json.dumps(e.to_json(), default=str, ensure_ascii=False) for e in events]
-        else:
-            lines = [describe(e, self.keys) for e in events]
-        self.out.write("\n".join(lines) + "\n")
-        self.out.flush()
+        lines: list[str] = []
+        feed = self.ledger.feed if self.ledger is not None else None
+        as_json, routing_key = self.as_json, self.routing_key
+        for event in events:
+            if feed is not None:
+                feed(event)
+            lines.append(
+                json.dumps(event.to_json(), default=str, ensure_ascii=False)
+                if as_json
+                else describe(event, routing_key)
+            )
+            if isinstance(event, BrokerStatus):
+                self.last_status = event
+                if self._held is not None and event.state == "connected":
+                    lines, self._held = self._held + lines, None
+        if self._held is not None:
+            self._held.extend(lines)
+        elif lines:
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()
         return next((e for e in events if isinstance(e, InternalError)), None)
 
+    def release(self) -> None:
+        """Write what is held back without waiting for the connection (a run that ends anyway)."""
+        if self._held:
+            self.out.write("\n".join(self._held) + "\n")
+            self.out.flush()
+        self._held = None
 
-def _failed(failure: LoopError | None, bug: InternalError | None) -> int | None:
+
+def _failed(
+    failure: LoopError | None, bug: InternalError | None, printer: HeadlessPrinter
+) -> int | None:
     """The exit code when a loop failed or a thread reported a bug; None while all is well.
 
     Bad input is one line and exit 2; anything else is a bug: exit 1 with its traceback. `failure`
@@ -120,6 +197,7 @@ def _failed(failure: LoopError | None, bug: InternalError | None) -> int | None:
     its InternalError on the stream) before it records it, so that batch holds the report.
     """
     if bug is not None:
+        printer.release()  # a bug: everything that led up to it is worth seeing
         print(f"internal error in {bug.where}:\n{bug.traceback or bug.error}", file=sys.stderr)
         return EXIT_BUG
     if failure is None:
@@ -127,38 +205,81 @@ def _failed(failure: LoopError | None, bug: InternalError | None) -> int | None:
     if isinstance(failure.error, InputError):
         print(f"error: {failure.summary}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    printer.release()
     print(f"internal error in {failure.loop}:\n{failure.traceback}", file=sys.stderr)
     return EXIT_BUG
 
 
 def _watch(
-    engine: FlowEngine, runner: LoopRunner, expected: int, options: HeadlessOptions, out: TextIO
+    engine: FlowEngine,
+    runner: LoopRunner,
+    expected: _Expected,
+    options: HeadlessOptions,
+    out: TextIO,
+    top_up: Callable[[int], None],
 ) -> int:
-    tracker = SettlementTracker()
-    printer = _Printer(options.as_json, out)
+    # Headless never shows a finished message again: keep none (memory stays flat however many
+    # messages run), and no per-copy stories (only the inspector reads those).
+    ledger = Ledger(engine.topology, keep=0, stories=False)
+    printer = HeadlessPrinter(options.as_json, out, ledger)
     deadline = time.monotonic() + options.timeout
     while True:
         if engine.events.wait(0.05):
             time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
         failure = runner.first_error
         events = engine.events.drain()
-        for event in events:
-            tracker.feed(event)
-        if (code := _failed(failure, printer.print(events))) is not None:
+        if (code := _failed(failure, printer.print(events), printer)) is not None:
             return code
-        if len(tracker.messages) >= expected and tracker.all_settled:
+        if events:
+            top_up(ledger.published - ledger.in_flight)
+        if ledger.published >= expected.total and ledger.all_settled:
             return EXIT_OK
         if time.monotonic() > deadline:
-            pending = tracker.unsettled()
-            shown = ", ".join(
-                f"{m} ({tracker.messages[m].routing_key!r} open in "
-                f"{', '.join(sorted(tracker.messages[m].open_copies)) or 'routing'})"
-                for m in pending[:10]
-            )
-            missing = expected - len(tracker.messages)
-            more = f"; {missing} not yet published" if missing > 0 else ""
-            print(
-                f"timeout after {options.timeout:g}s: {len(pending)} unsettled: {shown}{more}",
-                file=sys.stderr,
-            )
+            still = _still_open(ledger, expected, printer)
+            print(f"timeout after {options.timeout:g}s: {still}", file=sys.stderr)
             return EXIT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """How many messages the run publishes: the scenario's script steps and the --publish requests."""
+
+    script: int
+    requests: int
+
+    @property
+    def total(self) -> int:
+        return self.script + self.requests
+
+
+SHOWN_UNSETTLED = 10
+
+
+def _still_open(ledger: Ledger, expected: _Expected, printer: HeadlessPrinter) -> str:
+    """What the run was still waiting for when time ran out, in words a user can act on."""
+    status = printer.last_status
+    if not printer.connected:
+        if status is None:
+            return "not connected to the broker yet"
+        return f"not connected to {status.broker} yet ({status.state}: {status.detail})"
+    pending = ledger.unsettled()
+    published = ledger.published
+    missing = expected.total - published
+    if published == 0:
+        parts = [_count(expected.script, "script step"), _count(expected.requests, "--publish message")]
+        waiting = " and ".join(p for p in parts if p)
+        return f"nothing was published yet ({waiting} pending)" if waiting else "nothing was published"
+    shown = ", ".join(
+        f"{m} ({ledger.routing_key(m)!r} open in "
+        f"{', '.join(sorted(ledger.open_copies(m))) or 'routing'})"
+        for m in pending[:SHOWN_UNSETTLED]
+    )
+    more = f" and {len(pending) - SHOWN_UNSETTLED} more" if len(pending) > SHOWN_UNSETTLED else ""
+    not_yet = f"; {missing} not yet published" if missing > 0 else ""
+    if not pending:
+        return f"{_count(published, 'published message')} settled, none open{not_yet}"
+    return f"{len(pending)} unsettled: {shown}{more}{not_yet}"
+
+
+def _count(n: int, what: str) -> str:
+    return "" if n == 0 else f"{n} {what}" + ("" if n == 1 else "s")

@@ -19,10 +19,10 @@ from textual.screen import Screen
 
 from core.engine import FlowEngine, PublishError
 from core.events import BrokerStatus, FlowEvent, InternalError
+from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
 from tui.screen import FlowScreen
-from tui.state import FlowState
 from tui.widgets.error_screen import ErrorScreen
 from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.routing_lens import RoutingLens
@@ -35,10 +35,9 @@ QUIET_FRAMES = 15
 FULL_GC_AT_LEAST_EVERY = 30.0  # seconds: a steady flow may defer full collections, not forever
 SWITCH_INTERVAL = 0.02
 """Seconds a thread may keep the GIL while others wait (CPython's default is 0.005). The UI thread
-gives the GIL up at every select() of its event loop and then queues behind the broker threads for
-it; with 5 ms slices a busy broker preempted a frame several times over, and at 2,000 msg/s frames
-fell to 6 a second. At 20 ms a frame usually finishes in one slice: 27-29 frames/s, p95 event-to-screen
-61-84 ms over six runs of benchmarks/bench_tui.py."""
+gives the GIL up at every select() of its event loop and then queues behind the broker threads; with
+short slices a busy broker preempts a frame several times over, with this one a frame usually finishes
+in one slice. What it buys is measured by benchmarks/bench_tui.py (figures: benchmarks/NOTES.md)."""
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
@@ -55,7 +54,8 @@ class MqscopeApp(ControlsApp):
         super().__init__()
         self.engine = engine
         self.play_script = play_script
-        self.state = FlowState(engine.topology, engine.backend.display_url())
+        self.ledger = Ledger(engine.topology, broker_url=engine.backend.display_url())
+        """The one fold of this session's events: the status line, inspector and log read it."""
         self.engine_workers: EngineWorkers | None = None
         self.frame_hooks: list[FrameHook] = []
         """Called after each frame with its batch (benchmarks and tests observe frames here)."""
@@ -71,7 +71,7 @@ class MqscopeApp(ControlsApp):
         self.error_screen: ErrorScreen | None = None
         """Shown since the first internal error (a bug), whatever thread reported it."""
         self.events_handled = 0
-        self._flow_screen = FlowScreen(engine, self.state)
+        self._flow_screen = FlowScreen(engine, self.ledger)
         self.set_reactive(MqscopeApp.consumer, self._first_consumer())
 
     def _first_consumer(self) -> str | None:
@@ -162,15 +162,15 @@ class MqscopeApp(ControlsApp):
         self.error_screen = None
 
     def refresh_status(self) -> None:
-        state = self.state
+        ledger = self.ledger
         facts = StatusFacts(
             scenario=self.engine.scenario.name,
-            broker=state.broker,
+            broker=ledger.broker,
             speed=self.engine.clock.speed,
             paused=self.engine.gate.paused,
             consumer=self.consumer,
-            published=state.published,
-            in_flight=len(state.unsettled),
+            published=ledger.published,
+            in_flight=ledger.in_flight,
         )
         self._flow_screen.show_status(facts)
 
@@ -216,9 +216,9 @@ class MqscopeApp(ControlsApp):
             await asyncio.to_thread(old.join, 3.0)
         self.engine.backend.discard_state()
         self.engine = FlowEngine(scenario, self.engine.backend.url, speed=self.engine.clock.speed)
-        self.state = FlowState(scenario.topology, self.engine.backend.display_url())
+        self.ledger = Ledger(scenario.topology, broker_url=self.engine.backend.display_url())
         self.consumer = self._first_consumer()
-        self._flow_screen = FlowScreen(self.engine, self.state)
+        self._flow_screen = FlowScreen(self.engine, self.ledger)
         while len(self.screen_stack) > 2:  # close a palette or picker left open above the flow
             await self.pop_screen()
         await self.switch_screen(self._flow_screen)
@@ -253,8 +253,8 @@ class MqscopeApp(ControlsApp):
 
 
 def _defer_full_collections() -> None:
-    """Full (generation 2) collections walk everything a session keeps and stalled frames by
-    100-170 ms under load; the app runs them itself when the broker goes quiet, and at least every
+    """Full (generation 2) collections walk everything a session keeps and stall frames under load
+    (benchmarks/NOTES.md); the app runs them itself when the broker goes quiet, and at least every
     FULL_GC_AT_LEAST_EVERY seconds under a steady flow, so reference cycles cannot pile up for ever."""
     gc.freeze()
     young, middle, _old = gc.get_threshold()
