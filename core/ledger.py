@@ -26,6 +26,7 @@ from core.events import (
     Requeued,
     Returned,
     Routed,
+    TopologyChanged,
 )
 from core.records import (
     BETWEEN,
@@ -42,6 +43,7 @@ from core.records import (
     QueueCounts,
 )
 from core.topology import Topology
+from core.topology_changes import apply_change
 
 KEEP_FINISHED = 5000
 """Finished messages whose records are kept by default (the inspector shows the newest of them)."""
@@ -74,6 +76,8 @@ class Ledger:
         """Published and not settled, in publish order (an ordered set: bursts are large)."""
         self._finished: deque[str] = deque()
         """Finished records, oldest first: the first to be forgotten past `keep`."""
+        self._deleted_queues: set[str] = set()
+        """Queues deleted while running: a copy requeued into one has nowhere to go."""
 
     # -- feeding ------------------------------------------------------------------------------
     def feed_all(self, events: Iterable[FlowEvent]) -> None:
@@ -216,6 +220,10 @@ class Ledger:
     def _requeued(self, event: Requeued) -> None:
         record = self._record(event.msg)
         copy = self._copy(record, event.queue)
+        if event.queue in self._deleted_queues:  # RabbitMQ drops it: its queue is gone
+            self._release(record.msg, copy)
+            self._gone(record, copy, event)
+            return
         holder = self._release(record.msg, copy)
         # A crash, disconnect or pause hand-back: no Rejected came first, so count it here.
         if holder is not None and event.reason != "rejected":
@@ -266,6 +274,43 @@ class Ledger:
         self._close(record, copy, f"dropped ({event.reason})")
         self._step(copy, event)
         self._check(record)
+
+    def _topology(self, event: TopologyChanged) -> None:
+        """Follow a declaration or deletion: counters for new nodes, none for deleted ones, and
+        every copy still waiting in a deleted queue closed as dropped (RabbitMQ discards them;
+        only the in-process broker reports each one, so the ledger does not wait for a report)."""
+        change = event.change
+        self.topology = apply_change(self.topology, change)
+        self.unacked_cap = _unacked_caps(self.topology)
+        kind, name = change.kind, change.name
+        if change.op == "declare":
+            if kind == "exchange":
+                self._exchange(name)
+            elif kind == "queue":
+                self._queue(name)
+                self._deleted_queues.discard(name)
+            elif kind == "consumer":
+                self._consumer(name)
+            return
+        if kind == "exchange":
+            self.exchanges.pop(name, None)
+        elif kind == "consumer":
+            self.consumers.pop(name, None)
+        elif kind == "queue":
+            self._deleted_queues.add(name)
+            for record in list(self.records.values()):  # dead-letter copies of settled ones too
+                copy = record.copies.get(name)
+                if copy is not None and copy.status in (READY, BETWEEN) and copy.holder is None:
+                    self._gone(record, copy, event)
+            self.queues.pop(name, None)
+
+    def _gone(self, record: MessageRecord, copy: Copy, event: FlowEvent) -> None:
+        """Close a copy whose queue was deleted; the queue's counters go with the queue."""
+        self._unready(record.msg, copy)
+        self._close(record, copy, "dropped (its queue was deleted)")
+        self._step(copy, event)
+        self._check(record)
+        self.queues.pop(copy.queue, None)
 
     def _consumer_state(self, event: ConsumerState) -> None:
         c = self._consumer(event.consumer)
@@ -490,5 +535,6 @@ _HANDLERS: dict[type[FlowEvent], Callable[[Ledger, Any], None]] = {
     ConsumerState: Ledger._consumer_state,
     QueueDepth: Ledger._depth,
     BrokerStatus: Ledger._broker,
+    TopologyChanged: Ledger._topology,
 }
 """Dispatch by exact event type: one dict lookup per event instead of a chain of isinstance checks."""

@@ -367,3 +367,30 @@ def test_attempts_are_counted_per_message_and_only_recent_ones_are_kept() -> Non
     for other in ("c", "d", "e"):
         attempts.next(other)
     assert attempts.next("m1") == 1  # three other messages since: forgotten, counted afresh
+
+
+def test_deleting_a_queue_settles_what_waited_in_it_and_what_comes_back_to_it() -> None:
+    """RabbitMQ says nothing about the copies a deleted queue held: the ledger closes them itself."""
+    from core.events import TopologyChanged
+    from core.topology import QueueSpec
+    from core.topology_changes import declare, delete
+
+    seed = load_scenario("seed").topology
+    ledger = Ledger(seed)
+    ledger.feed_all(
+        [
+            TopologyChanged(change=declare(QueueSpec("extra"))),
+            Published(msg="a", exchange="media_exchange", routing_key="k"),
+            Routed(msg="a", exchange="media_exchange", routing_key="k", queues=("extra",)),
+            Published(msg="b", exchange="media_exchange", routing_key="k"),
+            Routed(msg="b", exchange="media_exchange", routing_key="k", queues=("extra",)),
+            Delivered(msg="b", queue="extra", consumer="worker"),
+        ]
+    )
+    assert ledger.queues["extra"].ready == 1 and ledger.topology.queue("extra") is not None
+    ledger.feed(TopologyChanged(change=delete(QueueSpec("extra"))))
+    assert ledger.fate("a") == {"extra": "dropped (its queue was deleted)"}
+    assert ledger.unsettled() == ["b"]  # in a consumer's hands: it settles when it comes back
+    ledger.feed(Requeued(msg="b", queue="extra", reason="rejected"))
+    assert ledger.fate("b") == {"extra": "dropped (its queue was deleted)"}
+    assert ledger.all_settled and "extra" not in ledger.queues and ledger.topology.queue("extra") is None

@@ -61,7 +61,11 @@ class FlowScreen(Screen[None]):
 
     def apply(self, events: Sequence[FlowEvent]) -> None:
         """One frame's batch: the ledger first, then every widget that shows it."""
+        topology = self.ledger.topology
         self.ledger.feed_all(events)
+        if self.ledger.topology is not topology:  # declared or deleted something: redraw the shape now
+            self.canvas.show_topology(self.ledger.topology)
+            self.lens.show_topology(self.ledger.topology)
         self.canvas.apply(events)
         self.event_log.add_events(events)
         self.inspector.events_arrived(events)

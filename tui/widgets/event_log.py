@@ -183,13 +183,3 @@ class EventLog(ScrollView, can_focus=False):
             strip = Strip(segments).crop_extend(0, width, style).apply_style(style)
             self._strips[key] = strip
         return strip
-
-    def clear_log(self) -> None:
-        if self._grow_timer is not None:
-            self._grow_timer.stop()
-            self._grow_timer = None
-        self._lines.clear()
-        self._strips.clear()
-        self.keys.clear()
-        self.virtual_size = Size(self.size.width, 0)
-        self.refresh()

@@ -139,6 +139,16 @@ class FlowCanvas(ScrollView, can_focus=True):
             self.refresh()
         # else: the running frame timer repaints within 1/30 s, so a busy stream costs one render a frame.
 
+    def show_topology(self, topology: Topology) -> None:
+        """The topology changed while running: lay the boxes and wires out again at once (the
+        counts follow with their events, through the delayed ledger)."""
+        self.topology = topology
+        self.lens = None  # the routing lens previews again against the new bindings
+        if self.is_mounted:
+            self._relayout()
+        else:
+            self.layout_geometry = compute_layout(topology, 80, 24)
+
     def set_speed(self, speed: float) -> None:
         """Slow motion: token travel time scales with 1/speed (already moving tokens keep theirs)."""
         self.board.set_speed(speed)
