@@ -219,6 +219,7 @@ class ConsumerLoop:
             self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=True)
         elif policy == "dead_letter":
             message.reject(requeue=False)
-            self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=False)
+            key = str((message.delivery_info or {}).get("routing_key", ""))
+            self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=False, routing_key=key)
         else:
             message.ack()

@@ -105,8 +105,11 @@ class Backend:
         *,
         requeue: bool,
         reason: str = "rejected",
+        routing_key: str = "",
     ) -> None:
-        """Report what the broker does with a rejected copy, for brokers that do not report it."""
+        """Report what the broker does with a rejected copy, for brokers that do not report it:
+        a dead letter goes with the queues RabbitMQ routes it to (`routing_key`: the message's own,
+        used when the queue sets no x-dead-letter-routing-key)."""
         if self.reports_routing:
             return
         if requeue:
@@ -123,8 +126,14 @@ class Backend:
                 )
             )
             return
-        key = spec.dead_letter_routing_key if spec and spec.dead_letter_routing_key else ""
-        emit(DeadLettered(msg=msg, queue=queue, reason="rejected", exchange=dlx, routing_key=key))
+        key = spec.dead_letter_routing_key if spec and spec.dead_letter_routing_key else routing_key
+        table = topology.binding_table
+        queues = table.route(dlx, key).queues if dlx == "" or table.exchange(dlx) is not None else ()
+        emit(
+            DeadLettered(
+                msg=msg, queue=queue, reason="rejected", exchange=dlx, routing_key=key, queues=queues
+            )
+        )
 
     def give_back(
         self, emit: Emit, topology: Topology, message: Any, msg: str, queue: str, reason: str

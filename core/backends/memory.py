@@ -67,6 +67,7 @@ class MemoryBackend(Backend):
         *,
         requeue: bool,
         reason: str = "rejected",
+        routing_key: str = "",
     ) -> None:
         """memory:// re-routes requeues and ignores x-dead-letter-exchange: say so as it happens."""
         spec = topology.queue(queue)
