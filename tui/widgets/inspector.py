@@ -16,7 +16,18 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from core.events import FlowEvent
+from core.events import (
+    Acked,
+    DeadLettered,
+    Delivered,
+    Dropped,
+    Expired,
+    FlowEvent,
+    Rejected,
+    Requeued,
+    Returned,
+    Routed,
+)
 from tui.state import FlowState, MessageRecord, step_text
 
 LABEL = "bold"
@@ -33,6 +44,44 @@ def _field(text: Text, label: str, value: str, style: str = "") -> None:
     text.append(f"{label:<12}", LABEL)
     text.append(value, style)
     text.append("\n")
+
+
+def copy_status(where: str, steps: Sequence[FlowEvent], outcome: str | None, is_open: bool) -> tuple[str, str]:
+    """What became of one copy, never blank: the settlement's outcome when it has one, else read from
+    the copy's own story (a dead-lettered copy is born after its message settled, so the settlement
+    tracker has no entry for it)."""
+    if outcome is not None:
+        return outcome, "bold green" if outcome == "acked" else "bold red"
+    last = steps[-1] if steps else None
+    match last:
+        case Acked():
+            return "acked", "bold green"
+        case Delivered():
+            return f"unacked, with {last.consumer}", "bold yellow"
+        case Rejected() if last.action == "drop":
+            return "dropped by consumer", "bold red"
+        case Rejected() | Routed() | Requeued():
+            return f"ready in {where}", "bold yellow"
+        case DeadLettered():
+            return f"dead-lettered ({last.reason})", "bold red"
+        case Expired():
+            return "expired", "bold red"
+        case Dropped():
+            return f"dropped ({last.reason})", "bold red"
+        case Returned():
+            return "returned to the producer", "bold red"
+    return ("in flight" if is_open else "status unknown"), "bold yellow"
+
+
+def dead_letter_origin(record: MessageRecord, where: str) -> str | None:
+    """The queue that dead-lettered a copy into `where`, when `where` got its copy that way."""
+    if record.queues is not None and where in record.queues:
+        return None
+    for source, steps in record.history.items():
+        for step in steps:
+            if isinstance(step, DeadLettered) and where in step.queues:
+                return source
+    return None
 
 
 def message_text(state: FlowState, record: MessageRecord) -> Text:
@@ -59,11 +108,11 @@ def message_text(state: FlowState, record: MessageRecord) -> Text:
     for where, steps in record.history.items():
         title = "exchange" if where == "-" else where
         text.append(f"  {title}: ", "bold")
-        if where in fate:
-            outcome = fate[where]
-            text.append(outcome, "bold green" if outcome == "acked" else "bold red")
-        elif where in open_copies:
-            text.append("in flight", "bold yellow")
+        status, style = copy_status(where, steps, fate.get(where), where in open_copies)
+        text.append(status, style)
+        origin = dead_letter_origin(record, where)
+        if origin is not None:
+            text.append(f" (dead-lettered here from {origin})", "dim")
         text.append("\n")
         for step in steps:
             text.append(f"    · {step_text(where, step)}\n")

@@ -1,0 +1,39 @@
+"""The inspector says what became of every copy of a message, dead-lettered copies included."""
+
+from __future__ import annotations
+
+from flow_host import engine_events
+
+from core.events import DeadLettered
+from core.scenario import load_scenario
+from tui.state import FlowState
+from tui.widgets.inspector import message_text
+
+
+QUEUES = {q.name for q in load_scenario("dead_letter").topology.queues}
+
+
+def copy_lines(text: str) -> dict[str, str]:
+    """The `  queue: status` (or `  exchange: status`) line of each copy, as {where: status}."""
+    out = {}
+    for line in text.splitlines():
+        where, colon, status = line.strip().partition(":")
+        if line.startswith("  ") and colon and where in QUEUES | {"exchange"}:
+            out[where] = status.strip()
+    return out
+
+
+def test_every_copy_of_a_dead_lettered_message_has_a_status() -> None:
+    events = engine_events("dead_letter")
+    state = FlowState(load_scenario("dead_letter").topology)
+    state.feed_all(events)
+    (dead,) = [e for e in events if isinstance(e, DeadLettered)]
+    assert dead.msg is not None
+    copies = copy_lines(message_text(state, state.messages[dead.msg]).plain)
+    assert copies == {
+        "orders_queue": "dead-lettered (rejected)",
+        "orders_dead": "acked (dead-lettered here from orders_queue)",
+    }
+    for msg, record in state.messages.items():
+        statuses = copy_lines(message_text(state, record).plain)
+        assert statuses and all(statuses.values()), f"{msg}: a copy without a status: {statuses}"
