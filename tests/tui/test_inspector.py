@@ -9,7 +9,6 @@ from core.scenario import load_scenario
 from tui.state import FlowState
 from tui.widgets.inspector import message_text
 
-
 QUEUES = {q.name for q in load_scenario("dead_letter").topology.queues}
 
 

@@ -46,7 +46,9 @@ def _field(text: Text, label: str, value: str, style: str = "") -> None:
     text.append("\n")
 
 
-def copy_status(where: str, steps: Sequence[FlowEvent], outcome: str | None, is_open: bool) -> tuple[str, str]:
+def copy_status(
+    where: str, steps: Sequence[FlowEvent], outcome: str | None, is_open: bool
+) -> tuple[str, str]:
     """What became of one copy, never blank: the settlement's outcome when it has one, else read from
     the copy's own story (a dead-lettered copy is born after its message settled, so the settlement
     tracker has no entry for it)."""
