@@ -47,9 +47,11 @@ FIT_STEPS = (
     Wording(url=False, frozen_help=False, badge=False),
     Wording(url=False, frozen_help=False, badge=False, sent=False),
     Wording(url=False, frozen_help=False, badge=False, sent=False, consumer_label=False),
-    Wording(url=False, frozen_help=False, badge=False, sent=False, consumer_label=False, short_kind=True),
+    Wording(url=False, frozen_help=False, badge=False, sent=False, consumer=False),
     Wording(url=False, frozen_help=False, badge=False, sent=False, consumer=False, short_kind=True),
 )
+"""At 80 columns the seed reads ` seed │ RabbitMQ-faithful connected │ 4x │ 2 sent, 0 in flight │
+F2-F4: worker`; the full line (with the URL) needs about 105."""
 SEPARATOR = (" │ ", "dim")
 
 
