@@ -71,6 +71,7 @@ class FlowScreen(Screen[None]):
         """Open the inspector on a message or a node."""
         inspector = self.inspector
         inspector.display = True
+        self.add_class("-inspecting")  # on slim screens it then takes the diagram's place (app.tcss)
         inspector.target = (kind, name)
         inspector.render_target()
 
@@ -80,4 +81,7 @@ class FlowScreen(Screen[None]):
         if not inspector.display:
             return False
         inspector.display = False
+        self.remove_class("-inspecting")
+        if self.has_class("-slim"):
+            self.lens.query_one("#routing-key").focus()  # the lens was hidden: type on where it was
         return True
