@@ -156,31 +156,34 @@ def _label_text(topology: Topology, queue: str) -> str:
 
 
 def _box_widths(topology: Topology, width: int, gaps_want: int, one_line: bool) -> tuple[int, int, int]:
-    """Exchange, queue and consumer column widths: names fit where they can, and boxes shrink (to a
-    floor) before the binding labels between them are cut. The floor keeps every name whole (up to
-    `cap`): when even the floors do not fit, the diagram grows wider than the view and scrolls."""
-    specs = (
-        ([e.name for e in topology.exchanges], 16, 12, 24, 30),
-        ([q.name for q in topology.queues], 24, 16, 30, 44),
-        ([c.name for c in topology.consumers], 22, 14, 26, 40),
+    """Exchange, queue and consumer column widths: names fit where they can, and boxes shrink before
+    the binding labels between them are cut: first to a `comfort` width (room for their worded
+    counts), then to a floor that still keeps every name whole (up to `cap`). When even the floors
+    do not fit, the diagram grows wider than the view and scrolls."""
+    specs = (  # names, share %, comfort, floor, high %, cap
+        ([e.name for e in topology.exchanges], 16, 12, 12, 24, 30),
+        ([q.name for q in topology.queues], 24, 18, 16, 30, 44),
+        ([c.name for c in topology.consumers], 22, 20, 14, 26, 40),
     )
     widths: list[int] = []
-    floors: list[int] = []
+    levels: list[tuple[int, int]] = []
     # A name needs 2 cells more than its length in a top border; 8 in a one-line queue, whose
     # depth counts ("0r 0u" at the least) share its row.
     margins = (2, 8 if one_line else 2, 2)
-    for (names, share, low, high, cap), margin in zip(specs, margins, strict=True):
+    for (names, share, comfort, floor, high, cap), margin in zip(specs, margins, strict=True):
         longest = max([8, *(len(n) for n in names)])
         whole = min(cap, longest + margin)
         want = max(longest + 6, width * share // 100)
-        widths.append(_clamp(want, max(low, whole), max(low, whole, min(cap, width * high // 100))))
-        floors.append(max(low, whole))
-    while sum(widths) + gaps_want > width:
-        surplus = [w - f for w, f in zip(widths, floors, strict=True)]
-        i = max(range(3), key=lambda k: surplus[k])
-        if surplus[i] <= 0:
-            break
-        widths[i] -= 1
+        low = max(comfort, whole)
+        widths.append(_clamp(want, low, max(low, min(cap, width * high // 100))))
+        levels.append((low, max(floor, whole)))
+    for level in (0, 1):
+        while sum(widths) + gaps_want > width:
+            surplus = [w - lows[level] for w, lows in zip(widths, levels, strict=True)]
+            i = max(range(3), key=lambda k: surplus[k])
+            if surplus[i] <= 0:
+                break
+            widths[i] -= 1
     return widths[0], widths[1], widths[2]
 
 
