@@ -28,7 +28,9 @@ def test_every_copy_of_a_dead_lettered_message_has_a_status() -> None:
     state.feed_all(events)
     (dead,) = [e for e in events if isinstance(e, DeadLettered)]
     assert dead.msg is not None
-    copies = copy_lines(message_text(state, state.messages[dead.msg]).plain)
+    text = message_text(state, state.messages[dead.msg]).plain
+    assert "1 copy, 1 more by dead-lettering (routing reported by broker)" in text
+    copies = copy_lines(text)
     assert copies == {
         "orders_queue": "dead-lettered (rejected)",
         "orders_dead": "acked (dead-lettered here from orders_queue)",

@@ -104,6 +104,9 @@ def message_text(state: FlowState, record: MessageRecord) -> Text:
         text.append("routed to no queue: dropped at the exchange\n", "bold yellow")
     else:
         text.append(f"{len(record.queues)} cop{'y' if len(record.queues) == 1 else 'ies'}", LABEL)
+        reborn = sum(1 for where in record.history if dead_letter_origin(record, where) is not None)
+        if reborn:
+            text.append(f", {reborn} more by dead-lettering", LABEL)
         text.append(f" (routing reported by {record.route_source})\n", "dim")
     fate = state.fate(record.msg)
     open_copies = state.open_copies(record.msg)
