@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
 from textual.widget import Widget
 
-SEPARATOR = " │ "
+PALETTE_SEPARATOR = "│ "
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class KeyItem:
 
     @property
     def width(self) -> int:
-        return len(self.display) + 1 + len(self.description)
+        return cell_len(self.display) + 1 + cell_len(self.description)
 
 
 class KeyBar(Widget):
@@ -113,13 +114,13 @@ class KeyBar(Widget):
         description_style = self.get_component_rich_style("key-bar--description")
         tail = Text()
         if palette is not None:
-            tail.append(SEPARATOR.rstrip() + " ", Style(dim=True))
+            tail.append(PALETTE_SEPARATOR, Style(dim=True))
             tail.append(palette.display, key_style)
             tail.append(f" {palette.description} ", description_style)
         text = Text(no_wrap=True, overflow="crop")
         self.spans = []
         room = width - tail.cell_len
-        for item in self.fit(items, room - 1):
+        for item in self.fit(items, room - 1):  # one blank cell before the palette's separator
             start = text.cell_len + 1
             style = key_style if item.enabled else key_style + Style(dim=True)
             text.append(" ")
