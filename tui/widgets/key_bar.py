@@ -18,7 +18,7 @@ from textual import events
 from textual.screen import Screen
 from textual.widget import Widget
 
-PALETTE_SEPARATOR = "│ "
+PALETTE_SEPARATOR = " │ "
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class KeyBar(Widget):
         text = Text(no_wrap=True, overflow="crop")
         self.spans = []
         room = width - tail.cell_len
-        for item in self.fit(items, room - 1):  # one blank cell before the palette's separator
+        for item in self.fit(items, room - 1):  # at least two blank cells before the separator
             start = text.cell_len + 1
             style = key_style if item.enabled else key_style + Style(dim=True)
             text.append(" ")
@@ -129,7 +129,8 @@ class KeyBar(Widget):
             self.spans.append((start, text.cell_len, item.key))
         text.append(" " * max(0, room - text.cell_len))
         if palette is not None and tail.cell_len <= width:
-            self.spans.append((text.cell_len + 2, text.cell_len + tail.cell_len, palette.key))
+            start = text.cell_len + len(PALETTE_SEPARATOR)
+            self.spans.append((start, text.cell_len + tail.cell_len, palette.key))
             text.append_text(tail)
         return text
 
