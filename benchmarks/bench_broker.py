@@ -30,8 +30,10 @@ from bench_throughput import KEYS, seed_without_work, tutorial_run
 
 from core.backends.memory import MemoryBackend, reset_memory_transport
 from core.broker import reset_brokers
+from core.controls import StopCheck
 from core.engine import FlowEngine
 from core.headless import HeadlessOptions, run_headless
+from core.runner import LoopRunner
 
 MQSCOPE, MEMORY = "mqscope://bench", "memory://"
 PACE = 0.002  # seconds between latency samples: latency, not queueing
@@ -68,9 +70,9 @@ def kombu_latency(url: str, samples: int) -> list[float]:
     exchange = Exchange("lat", type="topic")
     queue = Queue("lat_q", exchange, routing_key="#")
     latencies: list[float] = []
-    ready, stop = threading.Event(), threading.Event()
+    ready = threading.Event()
 
-    def consume() -> None:
+    def consume(should_stop: StopCheck) -> None:
         with Connection(url, **_options(url)) as conn:
             def on_message(body: Any, message: Any) -> None:
                 latencies.append(time.perf_counter() - body["t"])
@@ -78,12 +80,12 @@ def kombu_latency(url: str, samples: int) -> list[float]:
 
             with Consumer(conn.channel(), [queue], callbacks=[on_message], prefetch_count=1):
                 ready.set()
-                while not stop.is_set():
+                while not should_stop():
                     with contextlib.suppress(TimeoutError):
                         conn.drain_events(timeout=0.1)
 
-    thread = threading.Thread(target=consume, daemon=True)
-    thread.start()
+    runner = LoopRunner()
+    runner.start("consumer", consume)
     ready.wait(10)
     with Connection(url, **_options(url)) as conn:
         producer = Producer(conn.default_channel, serializer="json")
@@ -93,8 +95,8 @@ def kombu_latency(url: str, samples: int) -> list[float]:
     deadline = time.monotonic() + 30
     while len(latencies) < samples and time.monotonic() < deadline:
         time.sleep(0.01)
-    stop.set()
-    thread.join(5)
+    runner.shutdown()
+    runner.raise_first_error()
     return latencies
 
 
@@ -102,14 +104,8 @@ def engine_latency(url: str, samples: int) -> list[float]:
     """Seconds between the engine's Published and Delivered events (what the UI animates)."""
     _reset()
     engine = FlowEngine(seed_without_work(), url, speed=4.0)
-    stop = threading.Event()
-    threads = [threading.Thread(target=engine.run_producer, args=(stop.is_set,), daemon=True)]
-    threads += [
-        threading.Thread(target=engine.run_consumer, args=(c.name, stop.is_set), daemon=True)
-        for c in engine.topology.consumers
-    ]
-    for thread in threads:
-        thread.start()
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops())
     engine.declared.wait(10)
     time.sleep(0.2)
     published: dict[str, float] = {}
@@ -127,9 +123,8 @@ def engine_latency(url: str, samples: int) -> list[float]:
                 published[event.msg] = event.ts
             elif event.kind == "delivered":
                 delivered.setdefault(event.msg, event.ts)
-    stop.set()
-    for thread in threads:
-        thread.join(5)
+    runner.shutdown()
+    runner.raise_first_error()
     return [delivered[m] - published[m] for m in delivered if m in published]
 
 

@@ -23,6 +23,7 @@ from core.backends import DEFAULT_BROKER_URL
 from core.broker import reset_brokers
 from core.engine import FlowEngine
 from core.events import FlowEvent
+from core.runner import LoopRunner
 from core.scenario import Scenario, parse_scenario
 from tui.app import MqscopeApp
 from tui.widgets.flow_canvas import FlowCanvas
@@ -151,16 +152,8 @@ def run_baseline(rate: int, seconds: float) -> tuple[float, int]:
     """The same load and broker with a bare drain loop and no UI: (process CPU s, events)."""
     reset_brokers()
     engine = FlowEngine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=engine.run_producer, args=(stop.is_set,), kwargs={"play_script": False}),
-        *[
-            threading.Thread(target=engine.run_consumer, args=(c.name, stop.is_set))
-            for c in engine.topology.consumers
-        ],
-    ]
-    for thread in threads:
-        thread.start()
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops(play_script=False))
     engine.declared.wait(5)
     time.sleep(0.5)
     sender = Sender(engine, rate, seconds)
@@ -171,9 +164,8 @@ def run_baseline(rate: int, seconds: float) -> tuple[float, int]:
         engine.events.wait(0.05)
         drained += len(engine.events.drain())
     cpu = time.process_time() - cpu0
-    stop.set()
-    for thread in threads:
-        thread.join(2)
+    runner.shutdown()
+    runner.raise_first_error()
     return cpu, drained
 
 

@@ -25,6 +25,7 @@ from core.controls import (
     sleep_interruptibly,
 )
 from core.events import Acked, ConsumerState, Delivered, FlowEvent, Rejected
+from core.reconnect import Reconnect, reason
 from core.topology import ConsumerSpec, Topology
 
 Emit = Callable[[FlowEvent], None]
@@ -64,23 +65,15 @@ class ConsumerLoop:
             self.emit(ConsumerState(consumer=self.spec.name, state=state, detail=detail))
 
     def run(self, should_stop: StopCheck) -> None:
+        """Consume until stopped: the reconnect supervisor retries a lost broker; a simulated crash
+        closes the connection (the broker takes back what was in hand) and restarts after a while."""
         self._should_stop = should_stop
-        backoff = 0.2
+        supervisor = Reconnect(self.backend, self._disconnected)
         while not should_stop():
             try:
-                with self.backend.connection() as conn:
-                    self._consume(conn, should_stop)
-                backoff = 0.2
+                supervisor.run(lambda conn: self._consume(conn, should_stop), should_stop)
             except ConsumerCrashed:
                 self._crashed(should_stop)
-            except (OSError, ConnectionError) as exc:
-                self._disconnected(exc, backoff, should_stop)
-                backoff = min(backoff * 2, 5.0)
-            except Exception as exc:
-                if not self.backend.consumer_connection_lost(exc):
-                    raise
-                self._disconnected(exc, backoff, should_stop)
-                backoff = min(backoff * 2, 5.0)
         self.set_state("stopped")
 
     def _crashed(self, should_stop: StopCheck) -> None:
@@ -93,12 +86,11 @@ class ConsumerLoop:
         self.set_state("crashed", f"connection dropped holding {lost} unacked message(s)")
         sleep_interruptibly(self.clock.real_seconds(CRASH_RESTART_SECONDS), should_stop, None)
 
-    def _disconnected(self, exc: BaseException, backoff: float, should_stop: StopCheck) -> None:
+    def _disconnected(self, exc: BaseException, delay: float, _connected_once: bool) -> None:
         for queue, _message in self.in_hand.values():
             self.on_unacked(queue, -1)
         self.in_hand.clear()
-        self.set_state("disconnected", f"{type(exc).__name__}: {exc}; retrying in {backoff:.1f}s")
-        sleep_interruptibly(backoff, should_stop, None)
+        self.set_state("disconnected", f"{reason(exc, self.backend.url)}; retrying in {delay:.1f}s")
 
     def _consume(self, conn: Connection, should_stop: StopCheck) -> None:
         channel = conn.channel()

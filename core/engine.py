@@ -1,50 +1,32 @@
-"""FlowEngine: declares a scenario's topology, runs the producer and consumer loops, emits events.
+"""FlowEngine: wiring only. It declares nothing itself: it builds the producer, consumer and tap
+loops with exactly the dependencies each needs, and owns the event stream they all report into.
 
-Each loop owns its own kombu Connection and runs in whatever thread calls it (a Textual thread worker
-in the app, a plain thread headless). Loops poll a `should_stop` callable between short drains, so
-they stop within ~0.1 s. Other threads talk to the loops only through thread-safe queues and flags.
+Each loop owns its own kombu Connection and runs in whatever thread a LoopRunner (core.runner) gives
+it. Loops poll a `should_stop` callable between short drains, so they stop within ~0.1 s. Other
+threads talk to the loops only through thread-safe queues and flags.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
-
-from kombu import Connection
 
 from core.backends import Backend, backend_for
 from core.consumer import ConsumerLoop
 from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, StopCheck
-from core.events import (
-    EventStream,
-    FlowEvent,
-)
+from core.errors import InputError, one_line
+from core.events import BrokerStatus, EventStream, FlowEvent, InternalError
 from core.producer import ProducerLoop
+from core.publishing import PublishError, PublishRequest, RequestQueue
 from core.routing import routing_key_problem
+from core.runner import Loop, LoopError
 from core.scenario import Scenario
-from core.tap import TapSpec
+from core.tap import TapLoop, TapSpec
 from core.topology import PublishStep, TopologyError
 
-
-class PublishError(ValueError):
-    """A publish request that cannot be sent (bad key, unknown exchange, non-JSON body)."""
-
-
-@dataclass(frozen=True)
-class PublishRequest:
-    """A message for the producer thread to send, with its id fixed up front."""
-
-    msg: str
-    exchange: str
-    routing_key: str
-    body: Any = field(default_factory=dict)
-    headers: Mapping[str, Any] = field(default_factory=dict)
-    mandatory: bool = False
-    expiration: float | None = None
+__all__ = ["FlowEngine", "MessageIds", "PublishError", "PublishRequest", "new_message_id"]
 
 
 def new_message_id() -> str:
@@ -87,7 +69,7 @@ class FlowEngine:
         self.declared = threading.Event()
         self.attempts = AttemptCounter()
         self.ids = MessageIds()
-        self._requests: queue.Queue[PublishRequest] = queue.Queue()
+        self.requests = RequestQueue()
         self._unacked: dict[str, int] = {q.name: 0 for q in self.topology.queues}
         self.tap: TapSpec | None = None
         """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
@@ -143,7 +125,7 @@ class FlowEngine:
 
     def enqueue(self, request: PublishRequest) -> None:
         """Hand an already validated request to the producer thread."""
-        self._requests.put(request)
+        self.requests.put(request)
 
     def request_from_step(self, step: PublishStep) -> PublishRequest:
         return self.make_request(
@@ -155,31 +137,6 @@ class FlowEngine:
             expiration=step.expiration,
         )
 
-    # -- declaring ----------------------------------------------------------------------------
-    def declare(self, conn: Connection) -> None:
-        """Declare exchanges, queues and bindings (idempotent) on `conn`."""
-        channel = conn.default_channel
-        for exchange in self.topology.kombu_exchanges().values():
-            exchange(channel).declare()
-        for spec in self.topology.queues:
-            for bound in self.topology.kombu_queue_bindings(spec):
-                bound(channel).declare()
-        self.declared.set()
-
-    # -- producer loop (its own thread) -------------------------------------------------------
-    def run_producer(self, should_stop: StopCheck, *, play_script: bool = True) -> None:
-        """Declare, attach broker reporting, then publish script steps and requests until stopped."""
-        ProducerLoop(self).run(should_stop, play_script=play_script)
-
-    def take_request(self, timeout: float | None) -> PublishRequest | None:
-        """The next queued publish for the producer thread (None: none within `timeout`, or now)."""
-        try:
-            if timeout is None:
-                return self._requests.get_nowait()
-            return self._requests.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
     def unacked_for(self, queue_name: str) -> int:
         """Unacked copies in `queue_name` as counted by the consumers."""
         with self._lock:
@@ -190,7 +147,31 @@ class FlowEngine:
         with self._lock:
             self._unacked[queue_name] = max(0, self._unacked.get(queue_name, 0) + delta)
 
-    # -- consumers (one thread each) ----------------------------------------------------------
+    # -- the loops ------------------------------------------------------------------------------
+    def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
+        """The named loops to run, one thread each: the tap alone in tap mode, else the producer and
+        one loop per consumer."""
+        if self.tap is not None:
+            return [("tap", self.tap_loop(self.tap).run)]
+        loops: list[tuple[str, Loop]] = [("producer", self.producer_loop(play_script=play_script).run)]
+        for spec in self.topology.consumers:
+            loops.append((f"consumer:{spec.name}", self._after_declared(self.consumer_loop(spec.name).run)))
+        return loops
+
+    def producer_loop(self, *, play_script: bool = True) -> ProducerLoop:
+        return ProducerLoop(
+            self.backend,
+            self.topology,
+            self.emit,
+            self.requests,
+            script=self.scenario.publishes if play_script else (),
+            make_request=self.request_from_step,
+            clock=self.clock,
+            gate=self.gate,
+            unacked_for=self.unacked_for,
+            declared=self.declared,
+        )
+
     def consumer_loop(self, name: str) -> ConsumerLoop:
         spec = self.topology.consumer(name)
         if spec is None:
@@ -207,11 +188,33 @@ class FlowEngine:
             attempts=self.attempts,
         )
 
-    def run_consumer(self, name: str, should_stop: StopCheck) -> None:
-        """Consume until stopped; waits for the producer thread to declare the topology first."""
-        if self.tap is not None:
-            return  # tap mode simulates no consumers: it only watches
-        while not self.declared.wait(0.05):
-            if should_stop():
-                return
-        self.consumer_loop(name).run(should_stop)
+    def tap_loop(self, spec: TapSpec) -> TapLoop:
+        return TapLoop(spec, self.topology, self.backend, self.emit)
+
+    def _after_declared(self, loop: Loop) -> Loop:
+        """Consumers start once the producer declared the topology (their queues must exist)."""
+
+        def run(should_stop: StopCheck) -> None:
+            while not self.declared.wait(0.05):
+                if should_stop():
+                    return
+            loop(should_stop)
+
+        return run
+
+    # -- errors -------------------------------------------------------------------------------
+    def report_failure(self, failure: LoopError) -> None:
+        """A loop ended by an exception (any thread): bad input becomes the broker status's error
+        line; anything else is a bug, reported as an InternalError with its traceback."""
+        if isinstance(failure.error, InputError):
+            backend = self.backend
+            self.emit(
+                BrokerStatus(
+                    broker=backend.display_url(),
+                    state="error",
+                    faithful=backend.faithful,
+                    detail=one_line(failure.error),
+                )
+            )
+            return
+        self.emit(InternalError(where=failure.loop, error=failure.summary, traceback=failure.traceback))

@@ -17,6 +17,7 @@ from core.events import (
     Dropped,
     Expired,
     FlowEvent,
+    InternalError,
     Notice,
     Published,
     QueueDepth,
@@ -77,4 +78,6 @@ def describe(event: FlowEvent, keys: dict[str, str]) -> str:
             return f"BROKER {event.broker}: {event.state} ({event.detail}, {kind})"
         case Notice():
             return f"{event.level.upper()}: {event.text}"
+        case InternalError():
+            return f"INTERNAL ERROR in {event.where}: {event.error}"
     return f"{event.kind.upper()} [{m}]"

@@ -183,6 +183,18 @@ class Notice(FlowEvent):
     text: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class InternalError(FlowEvent):
+    """A bug: a thread of mqscope's own (a loop, the broker's TTL timer, the UI waker) hit an
+    exception it was not written for. `where` names the thread, `error` is one line, `traceback` the
+    full text. JSON: `"event": "error"`. Headless exits 1 on it; the TUI shows an error screen."""
+
+    kind: ClassVar[str] = "error"
+    where: str
+    error: str
+    traceback: str = ""
+
+
 class EventStream:
     """A thread-safe FIFO of events: any thread puts, one reader drains in batches.
 

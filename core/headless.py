@@ -1,24 +1,27 @@
 """The headless runner behind `python -m tui --headless`: run a scenario, print events, settle, exit.
 
-Exit codes: 0 when every published message settled, 2 on bad input (one line), 3 on timeout.
-Never imports Textual.
+Exit codes: 0 when every published message settled (a tap: when its time is up), 1 on a bug (its
+traceback on stderr), 2 on bad input (one line), 3 on timeout. Never imports Textual.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from core.engine import FlowEngine, PublishError, PublishRequest
+from core.engine import FlowEngine
+from core.errors import InputError
 from core.eventlog import describe
+from core.events import FlowEvent, InternalError
+from core.publishing import PublishError
+from core.runner import LoopError, LoopRunner
 from core.settlement import SettlementTracker
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 2, 3
+EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
 
 
@@ -34,35 +37,10 @@ class HeadlessOptions:
     as_json: bool = True
 
 
-class _Threads:
-    """Plain threads for the producer and each consumer; the first crash is kept to report it."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.threads: list[threading.Thread] = []
-
-    def start(self, name: str, target: Callable[[Callable[[], bool]], None]) -> None:
-        def run() -> None:
-            try:
-                target(self.stop.is_set)
-            except BaseException as exc:  # reported by the main thread as one line
-                self.errors.append(exc)
-                self.stop.set()
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def join(self, seconds: float) -> None:
-        self.stop.set()
-        deadline = time.monotonic() + seconds
-        for thread in self.threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-
-def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys.stdout) -> int:
-    """Run until every message settles or the timeout passes; print one line per event."""
+def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | None = None) -> int:
+    """Run until every message settles or the timeout passes; print one line per event (to stdout
+    as it is when called, when `out` is None)."""
+    out = sys.stdout if out is None else out
     exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
     try:
         requests = [
@@ -74,58 +52,103 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO = sys
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     expected = len(requests) + (len(engine.scenario.publishes) if options.play_script else 0)
-    threads = _Threads()
-    threads.start("producer", lambda stop: engine.run_producer(stop, play_script=options.play_script))
-    for consumer in engine.topology.consumers:
-        threads.start(f"consumer-{consumer.name}", _consumer_target(engine, consumer.name))
-    _enqueue(engine, requests)
-    try:
-        return _watch(engine, threads, expected, options, out)
-    finally:
-        threads.join(2.0)
-
-
-def _consumer_target(engine: FlowEngine, name: str) -> Callable[[Callable[[], bool]], None]:
-    return lambda stop: engine.run_consumer(name, stop)
-
-
-def _enqueue(engine: FlowEngine, requests: list[PublishRequest]) -> None:
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops(play_script=options.play_script))
     for request in requests:
         engine.enqueue(request)
+    try:
+        return _watch(engine, runner, expected, options, out)
+    finally:
+        _join(runner)
+
+
+def run_tap_headless(
+    engine: FlowEngine, timeout: float, as_json: bool, out: TextIO | None = None
+) -> int:
+    """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
+    out = sys.stdout if out is None else out
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops(play_script=False))
+    printer = _Printer(as_json, out)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            engine.events.wait(0.05)
+            failure = runner.first_error
+            if (code := _failed(failure, printer.print(engine.events.drain()))) is not None:
+                return code
+        return EXIT_OK
+    finally:
+        _join(runner)
+
+
+def _join(runner: LoopRunner) -> None:
+    """Stop the loops; one that does not end within 2 s is said so (its daemon thread dies with us)."""
+    runner.stop()
+    if not runner.join(2.0):
+        print(f"warning: still running 2s after stop: {', '.join(runner.running)}", file=sys.stderr)
 
 
 def _body(body: Any, key: str, n: int) -> Any:
     return body if body is not None else {"key": key, "n": n}
 
 
+class _Printer:
+    """One line per event (JSON or the tutorial's log voice); says whether a bug was among them."""
+
+    def __init__(self, as_json: bool, out: TextIO) -> None:
+        self.as_json, self.out = as_json, out
+        self.keys: dict[str, str] = {}
+
+    def print(self, events: Sequence[FlowEvent]) -> InternalError | None:
+        if not events:
+            return None
+        if self.as_json:
+            lines = [json.dumps(e.to_json(), default=str, ensure_ascii=False) for e in events]
+        else:
+            lines = [describe(e, self.keys) for e in events]
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+        return next((e for e in events if isinstance(e, InternalError)), None)
+
+
+def _failed(failure: LoopError | None, bug: InternalError | None) -> int | None:
+    """The exit code when a loop failed or a thread reported a bug; None while all is well.
+
+    Bad input is one line and exit 2; anything else is a bug: exit 1 with its traceback. `failure`
+    is read before the batch is drained: the runner reports a failure (engine.report_failure puts
+    its InternalError on the stream) before it records it, so that batch holds the report.
+    """
+    if bug is not None:
+        print(f"internal error in {bug.where}:\n{bug.traceback or bug.error}", file=sys.stderr)
+        return EXIT_BUG
+    if failure is None:
+        return None
+    if isinstance(failure.error, InputError):
+        print(f"error: {failure.summary}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"internal error in {failure.loop}:\n{failure.traceback}", file=sys.stderr)
+    return EXIT_BUG
+
+
 def _watch(
-    engine: FlowEngine, threads: _Threads, expected: int, options: HeadlessOptions, out: TextIO
+    engine: FlowEngine, runner: LoopRunner, expected: int, options: HeadlessOptions, out: TextIO
 ) -> int:
     tracker = SettlementTracker()
-    keys: dict[str, str] = {}
+    printer = _Printer(options.as_json, out)
     deadline = time.monotonic() + options.timeout
-    write = out.write
     while True:
         if engine.events.wait(0.05):
             time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
-        lines = []
-        for event in engine.events.drain():
+        failure = runner.first_error
+        events = engine.events.drain()
+        for event in events:
             tracker.feed(event)
-            if options.as_json:
-                lines.append(json.dumps(event.to_json(), default=str, ensure_ascii=False))
-            else:
-                lines.append(describe(event, keys))
-        if lines:
-            write("\n".join(lines) + "\n")
-        if threads.errors:
-            out.flush()
-            print(f"error: {_one_line(threads.errors[0])}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+        if (code := _failed(failure, printer.print(events))) is not None:
+            return code
         if len(tracker.messages) >= expected and tracker.all_settled:
-            out.flush()
             return EXIT_OK
         if time.monotonic() > deadline:
-            out.flush()
             pending = tracker.unsettled()
             shown = ", ".join(
                 f"{m} ({tracker.messages[m].routing_key!r} open in "
@@ -139,8 +162,3 @@ def _watch(
                 file=sys.stderr,
             )
             return EXIT_TIMEOUT
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not isinstance(exc, ValueError) else text

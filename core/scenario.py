@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from core.errors import InputError
 from core.routing import routing_key_problem
 from core.topology import (
     BindingSpec,
@@ -28,7 +29,7 @@ from core.topology import (
 DEFAULT_SCENARIO = "seed"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario that cannot be loaded; str() is one line: `file: entry: problem`."""
 
 

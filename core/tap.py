@@ -15,31 +15,24 @@ Only JSON bodies are decoded; anything else is shown by size and content type, n
 from __future__ import annotations
 
 import itertools
-import json
-import sys
-import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any
 
 from kombu import Connection, Consumer, Message, Queue
 
-from core.backends.amqp import scrub
 from core.backends.base import Backend, Emit
-from core.controls import StopCheck, sleep_interruptibly
-from core.eventlog import describe
+from core.controls import StopCheck
+from core.errors import InputError, one_line
 from core.events import BrokerStatus, Notice, Published, QueueDepth, Routed
-from core.routing import route
+from core.reconnect import Reconnect, reason
 from core.scenario import Scenario
 from core.topology import EXCHANGE_TYPES, ExchangeSpec, Topology, as_exchange_type
 
 DEPTH_POLL_SECONDS = 0.5
 
-if TYPE_CHECKING:
-    from core.engine import FlowEngine
 
-
-class TapError(ValueError):
+class TapError(InputError):
     """A tap that cannot work (bad --tap value, missing exchange, non-AMQP broker): one line."""
 
 
@@ -112,24 +105,17 @@ class TapLoop:
             raise TapError(
                 f"--tap {self.spec.exchange!r} is a direct exchange: give a scenario listing its keys"
             )
-        backoff = 0.2
-        while not should_stop():
-            try:
-                with self.backend.connection() as conn:
-                    conn.ensure_connection(max_retries=1 if self.tapping else 3)
-                    self._tap(conn, bindings, should_stop)
-                return
-            except TapError:
-                raise
-            except Exception as exc:
-                reason = _reason(exc, self.backend.url)
-                if not self.tapping:  # never got going: one line, the password masked
-                    raise TapError(f"cannot tap via {self.backend.display_url()}: {reason}") from None
-                if not self.backend.consumer_connection_lost(exc):
-                    raise
-                self._status("reconnecting", f"{reason}; retrying in {backoff:.1f}s")
-                sleep_interruptibly(backoff, should_stop, None)
-                backoff = min(backoff * 2, 5.0)
+        self._status("connecting", self.backend.name)
+        supervisor = Reconnect(self.backend, self._retrying, unreachable=self._unreachable)
+        supervisor.run(lambda conn: self._tap(conn, bindings, should_stop), should_stop)
+
+    def _retrying(self, exc: BaseException, delay: float, connected_once: bool) -> None:
+        state = "reconnecting" if connected_once else "connecting"
+        self._status(state, f"{reason(exc, self.backend.url)}; retrying in {delay:.1f}s")
+
+    def _unreachable(self, why: str) -> BaseException:
+        """Never got going (wrong host, port, password, vhost): one line, the password masked."""
+        return TapError(f"cannot tap via {self.backend.display_url()}: {why}")
 
     def _tap(
         self, conn: Connection, bindings: list[tuple[str, dict[str, Any]]], should_stop: StopCheck
@@ -138,7 +124,7 @@ class TapLoop:
         try:
             channel.exchange_declare(exchange=self.spec.exchange, type="topic", passive=True)
         except conn.channel_errors as exc:
-            raise TapError(f"--tap {self.spec.exchange!r}: {_reason(exc)}") from None
+            raise TapError(f"--tap {self.spec.exchange!r}: {one_line(exc)}") from None
         name, _ready, _consumers = channel.queue_declare(
             queue="", exclusive=True, auto_delete=True, durable=False
         )
@@ -188,7 +174,7 @@ class TapLoop:
         if not self._predicts:
             return
         try:
-            queues = route(self.topology, exchange, key, headers).queues
+            queues = self.topology.binding_table.route(exchange, key, headers).queues
         except KeyError as exc:
             self.emit(Notice(msg=msg, level="warning", text=f"cannot predict routing: {exc}"))
             return
@@ -224,44 +210,3 @@ class _DepthWatch:
             if self.last.get(name) != ready:
                 self.last[name] = ready
                 self.emit(QueueDepth(queue=name, ready=ready, unacked=0))
-
-
-def _reason(exc: BaseException, url: str = "") -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return scrub(f"{type(exc).__name__}: {text}", url) if url else f"{type(exc).__name__}: {text}"
-
-
-def run_tap_headless(engine: FlowEngine, timeout: float, as_json: bool, out: TextIO = sys.stdout) -> int:
-    """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle); 2 on errors."""
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            engine.run_producer(stop.is_set, play_script=False)
-        except BaseException as exc:  # reported below as one line
-            errors.append(exc)
-            stop.set()
-
-    thread = threading.Thread(target=produce, name="tap", daemon=True)
-    thread.start()
-    keys: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and not errors:
-            engine.events.wait(0.05)
-            lines = [
-                json.dumps(e.to_json(), default=str, ensure_ascii=False) if as_json else describe(e, keys)
-                for e in engine.events.drain()
-            ]
-            if lines:
-                out.write("\n".join(lines) + "\n")
-                out.flush()
-    finally:
-        stop.set()
-        thread.join(2.0)
-    if errors:
-        text = " ".join(str(errors[0]).split()) or type(errors[0]).__name__
-        print(f"error: {scrub(text, engine.backend.url)}", file=sys.stderr)
-        return 2
-    return 0

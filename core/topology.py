@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, cast
 
 from kombu import Exchange, Queue
 
-from core.routing import MAX_NAME_BYTES, binding_key_problem
+from core.errors import InputError
+from core.routing import MAX_NAME_BYTES, Binding, BindingTable, ExchangeEntry, binding_key_problem
 
 ExchangeType = Literal["direct", "fanout", "topic", "headers"]
 EXCHANGE_TYPES: tuple[str, ...] = ("direct", "fanout", "topic", "headers")
@@ -16,7 +18,7 @@ FailurePolicy = Literal["requeue", "dead_letter", "drop"]
 FAILURE_POLICIES: tuple[str, ...] = ("requeue", "dead_letter", "drop")
 
 
-class TopologyError(ValueError):
+class TopologyError(InputError):
     """A topology or scenario that RabbitMQ (or mqscope) would refuse; the message says where."""
 
 
@@ -117,6 +119,20 @@ class Topology:
 
     def consumer(self, name: str) -> ConsumerSpec | None:
         return next((c for c in self.consumers if c.name == name), None)
+
+    @cached_property
+    def binding_table(self) -> BindingTable:
+        """The router's table of these exchanges, queues and bindings (scenario order), built once:
+        a Topology never changes, and the table remembers the routes it has worked out."""
+        return BindingTable(
+            {e.name: ExchangeEntry(e.type, e.alternate_exchange) for e in self.exchanges},
+            (q.name for q in self.queues),
+            (
+                Binding(b.exchange, q.name, "queue", b.routing_key, b.arguments)
+                for q in self.queues
+                for b in q.bindings
+            ),
+        )
 
     def problems(self) -> list[str]:
         """Every inconsistency, each as `entry: problem`."""

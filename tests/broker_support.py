@@ -116,3 +116,67 @@ def consuming(
         yield consumer
     finally:
         channel.close()
+
+
+E2E_EXCHANGES = {
+    "e2e_front": "direct",
+    "e2e_logs": "topic",
+    "e2e_audit": "fanout",
+    "e2e_alt": "fanout",
+    "e2e_empty": "fanout",
+}
+E2E_QUEUES = ("e2e_kern_any", "e2e_audit_q", "e2e_lost_q")
+
+
+def exchange_binding_walk(url: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Exchanges bound to exchanges (a loop back included) beside an alternate exchange: publish,
+    change the bindings, publish again, and read back which queues each message landed in.
+
+    The same steps run on mqscope:// and on RabbitMQ, so their answers can be compared as they are.
+    """
+    confirms = {"transport_options": {"confirm_publish": True}} if url.startswith("amqp") else {}
+    with Connection(url, **confirms) as conn:
+        ch = conn.channel()
+        for name in E2E_QUEUES:
+            ch.queue_delete(queue=name)
+        for name in E2E_EXCHANGES:
+            ch.exchange_delete(exchange=name)
+        for name, kind in E2E_EXCHANGES.items():
+            arguments = {"alternate-exchange": "e2e_alt"} if name == "e2e_front" else None
+            ch.exchange_declare(
+                exchange=name, type=kind, durable=False, auto_delete=False, arguments=arguments
+            )
+        for name in E2E_QUEUES:
+            ch.queue_declare(queue=name, durable=False, auto_delete=False)
+        ch.queue_bind(queue="e2e_kern_any", exchange="e2e_logs", routing_key="kern.*")
+        ch.queue_bind(queue="e2e_audit_q", exchange="e2e_audit", routing_key="")
+        ch.queue_bind(queue="e2e_lost_q", exchange="e2e_alt", routing_key="")
+        ch.exchange_bind(destination="e2e_logs", source="e2e_front", routing_key="kern.disk")
+        ch.exchange_bind(destination="e2e_logs", source="e2e_front", routing_key="kern.crit")
+        ch.exchange_bind(destination="e2e_audit", source="e2e_logs", routing_key="#.crit")
+        ch.exchange_bind(destination="e2e_front", source="e2e_logs", routing_key="#")  # a loop
+        ch.exchange_bind(destination="e2e_empty", source="e2e_front", routing_key="drop.me")
+        producer = Producer(ch, serializer="json")
+        landed: list[tuple[str, str, tuple[str, ...]]] = []
+
+        def send(exchange: str, key: str) -> None:
+            producer.publish({"key": key}, exchange=exchange, routing_key=key)
+            where = tuple(q for q in E2E_QUEUES if ch.queue_declare(queue=q, passive=True).message_count)
+            landed.append((exchange, key, where))
+            for name in where:
+                ch.queue_purge(queue=name)
+
+        send("e2e_front", "kern.disk")  # through logs; the loop back to front is crossed once
+        send("e2e_front", "kern.crit")  # logs, then audit from logs
+        send("e2e_front", "user.login")  # no binding of front takes it: its alternate does
+        send("e2e_logs", "app.crit")  # logs -> audit, and logs -> front, whose alternate takes it
+        send("e2e_front", "drop.me")  # front's binding took it, so no alternate, though it ends nowhere
+        ch.exchange_unbind(destination="e2e_logs", source="e2e_front", routing_key="kern.disk")
+        send("e2e_front", "kern.disk")
+        ch.exchange_delete(exchange="e2e_logs")  # its bindings both ways go with it
+        send("e2e_front", "kern.crit")
+        for name in E2E_QUEUES:
+            ch.queue_delete(queue=name)
+        for name in E2E_EXCHANGES:
+            ch.exchange_delete(exchange=name)
+        return landed

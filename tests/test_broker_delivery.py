@@ -20,6 +20,8 @@ from broker_support import (
 )
 from core.backends import backend_for
 from core.backends.memory import reset_memory_transport
+from core.controls import StopCheck
+from core.runner import LoopRunner
 
 Got = list[tuple[Any, Any]]
 
@@ -202,16 +204,16 @@ def test_a_blocked_drain_wakes_on_a_publish_from_another_thread() -> None:
         with consuming(conn, ["q"], _keep(got), prefetch=1):
             started = threading.Event()
 
-            def producer() -> None:
+            def producer(_should_stop: StopCheck) -> None:
                 started.wait(WAIT)
                 with Connection(url) as other:
                     publish(other, "x", "k", {"hello": True})
 
-            thread = threading.Thread(target=producer)
-            thread.start()
-            started.set()
-            conn.drain_events(timeout=WAIT)  # returns on the delivery, not at the timeout
-            thread.join(WAIT)
+            with LoopRunner() as runner:
+                runner.start("producer", producer)
+                started.set()
+                conn.drain_events(timeout=WAIT)  # returns on the delivery, not at the timeout
+            runner.raise_first_error()
         assert [body for body, _m in got] == [{"hello": True}]
 
 

@@ -23,6 +23,7 @@ from core.broker import reset_brokers
 from core.engine import FlowEngine
 from core.events import FlowEvent
 from core.headless import HeadlessOptions, run_headless
+from core.runner import LoopRunner
 from core.scenario import Scenario, load_scenario
 from core.settlement import SettlementTracker
 from core.topology import ConsumerSpec
@@ -56,17 +57,8 @@ def _drive(
     timeout: float = 3 * WAIT,
 ) -> list[FlowEvent]:
     """Run producer and consumers in threads until everything published has settled."""
-    stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=engine.run_producer, args=(stop.is_set,), kwargs={"play_script": False}
-        )
-    ] + [
-        threading.Thread(target=engine.run_consumer, args=(c.name, stop.is_set))
-        for c in engine.topology.consumers
-    ]
-    for thread in threads:
-        thread.start()
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops(play_script=False))
     events: list[FlowEvent] = []
     tracker = SettlementTracker()
     try:
@@ -79,10 +71,9 @@ def _drive(
                 events.append(event)
                 tracker.feed(event)
                 on_event(event)
+            runner.raise_first_error()
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(WAIT)
+        runner.shutdown()
     return events
 
 

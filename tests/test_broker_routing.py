@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from kombu import Connection, Producer
 
-from broker_support import Recorder, declare, depth, fresh_url, publish
+from broker_support import Recorder, declare, depth, exchange_binding_walk, fresh_url, publish
 from conformance_cases import Case, all_cases
 from core.backends.memory import reset_memory_transport
+from core.broker.model import Broker, BrokerError
 
 
 def _route_through(url: str, case: Case) -> list[str]:
@@ -185,3 +186,40 @@ def test_memory_ignores_mandatory() -> None:
     finally:
         reset_memory_transport()
     assert returned == []
+
+
+def test_routes_follow_bindings_queues_and_exchanges_changed_at_runtime() -> None:
+    broker = Broker("runtime")
+    broker.declare_exchange("logs", "topic")
+    broker.declare_queue("kern")
+    broker.declare_queue("all")
+    broker.bind("kern", "logs", "kern.*")
+    broker.bind("all", "logs", "#")
+    assert broker.route("logs", "kern.disk").queues == ("all", "kern")
+    broker.unbind("all", "logs", "#")
+    assert broker.route("logs", "kern.disk").queues == ("kern",)
+    broker.delete_queue("kern")
+    assert broker.route("logs", "kern.disk").queues == ()
+    broker.declare_queue("kern")
+    assert broker.route("logs", "kern.disk").queues == ()  # its binding went with the old queue
+    broker.bind("kern", "logs", "kern.*")
+    assert broker.route("", "kern").queues == ("kern",)
+    broker.delete_exchange("logs")
+    with pytest.raises(BrokerError):
+        broker.route("logs", "kern.disk")
+    broker.declare_exchange("logs", "topic")
+    assert broker.route("logs", "kern.disk").queues == ()  # bindings die with their exchange
+    assert broker.bindings() == []
+
+
+def test_exchange_to_exchange_bindings_and_alternates_route_as_rabbitmq_does() -> None:
+    """The expectations below are RabbitMQ's (tests/integration compares the same walk on it)."""
+    assert exchange_binding_walk(fresh_url()) == [
+        ("e2e_front", "kern.disk", ("e2e_kern_any",)),
+        ("e2e_front", "kern.crit", ("e2e_kern_any", "e2e_audit_q")),
+        ("e2e_front", "user.login", ("e2e_lost_q",)),
+        ("e2e_logs", "app.crit", ("e2e_audit_q", "e2e_lost_q")),
+        ("e2e_front", "drop.me", ()),
+        ("e2e_front", "kern.disk", ("e2e_lost_q",)),
+        ("e2e_front", "kern.crit", ("e2e_lost_q",)),
+    ]

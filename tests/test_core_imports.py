@@ -20,7 +20,10 @@ def _loaded_after(code: str) -> set[str]:
 def test_core_imports_no_ui() -> None:
     code = "\n".join(
         f"import core.{m}"
-        for m in ("topology", "scenario", "routing", "events", "engine", "headless", "eventlog", "backends")
+        for m in (
+            "topology", "scenario", "routing", "events", "engine", "headless", "eventlog", "backends",
+            "runner", "reconnect", "errors", "publishing",
+        )
     )
     assert not _loaded_after(code) & {"textual", "rich", "tui"}
 

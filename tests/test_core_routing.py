@@ -10,11 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance_cases import all_cases
+from core.explain import explain_topic
 from core.routing import (
     binding_key_warning,
-    explain_topic,
     headers_match,
-    route,
     routing_key_problem,
     split_words,
     topic_matches,
@@ -137,10 +136,10 @@ def test_star_inside_a_word_is_literal() -> None:
 
 
 def test_seed_routes_like_the_tutorial() -> None:
-    topology = load_scenario("seed").topology
-    assert route(topology, "media_exchange", "video.upload").queues == ("audit_queue", "video_queue")
-    assert route(topology, "media_exchange", "user.login").queues == ("audit_queue",)
-    assert route(topology, "media_exchange", "video").queues == ("audit_queue", "video_queue")
+    table = load_scenario("seed").topology.binding_table
+    assert table.route("media_exchange", "video.upload").queues == ("audit_queue", "video_queue")
+    assert table.route("media_exchange", "user.login").queues == ("audit_queue",)
+    assert table.route("media_exchange", "video").queues == ("audit_queue", "video_queue")
 
 
 @pytest.mark.parametrize(
@@ -160,9 +159,9 @@ def test_headers_exchange(arguments: dict[str, Any], headers: dict[str, Any], ex
 
 def test_headers_scenario_routes() -> None:
     topology = load_scenario("headers").topology
-    result = route(topology, "documents", "", {"format": "pdf", "type": "report"})
+    result = topology.binding_table.route("documents", "", {"format": "pdf", "type": "report"})
     assert result.queues == ("any_pdf_or_log", "pdf_reports")
-    assert route(topology, "documents", "", {"format": "txt"}).queues == ()
+    assert topology.binding_table.route("documents", "", {"format": "txt"}).queues == ()
 
 
 def test_routing_key_over_255_bytes_is_refused() -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from core.routing import route
 from core.scenario import ScenarioError, builtin_names, load_scenario, parse_scenario
 from core.topology import ExchangeSpec, QueueSpec, Topology
 
@@ -114,7 +113,7 @@ def test_scenario_from_a_file(tmp_path: Path) -> None:
     )
     scenario = load_scenario(str(path))
     assert scenario.name == "mine"
-    assert route(scenario.topology, "media_exchange", "").queues == ("all",)
+    assert scenario.topology.binding_table.route("media_exchange", "").queues == ("all",)
 
 
 def test_alternate_exchange_loop_terminates() -> None:
@@ -125,7 +124,7 @@ def test_alternate_exchange_loop_terminates() -> None:
         ),
         queues=(QueueSpec("q"),),
     ).validate()
-    assert route(topology, "a", "nothing").queues == ()
+    assert topology.binding_table.route("a", "nothing").queues == ()
 
 
 def test_queue_arguments_reach_rabbitmq_names() -> None:

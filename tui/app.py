@@ -16,18 +16,18 @@ from textual import on
 from textual.app import SystemCommand
 from textual.message import Message
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
 from core.engine import FlowEngine, PublishError
-from core.events import BrokerStatus, FlowEvent
+from core.events import BrokerStatus, FlowEvent, InternalError
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
 from tui.screen import FlowScreen
 from tui.state import FlowState
+from tui.widgets.error_screen import ErrorScreen
 from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.routing_lens import RoutingLens
 from tui.widgets.status_line import StatusFacts
-from tui.workers import GROUP, EngineWorkers, EventWaker
+from tui.workers import EngineWorkers, EventWaker
 
 FRAME_SECONDS = 1 / 30
 QUIET_FRAMES = 15
@@ -64,7 +64,12 @@ class MqscopeApp(ControlsApp):
         self._gc_threshold = gc.get_threshold()
         self._switch_interval = sys.getswitchinterval()
         self._last_full_gc = time.monotonic()
-        self._waker = EventWaker(self, lambda: self.engine.events, self._events_waiting)
+        self._waker = EventWaker(
+            self, lambda: self.engine.events, self._events_waiting, on_failure=self._waker_failed
+        )
+        self._waker_alive = True
+        self.error_screen: ErrorScreen | None = None
+        """Shown since the first internal error (a bug), whatever thread reported it."""
         self.events_handled = 0
         self._flow_screen = FlowScreen(engine, self.state)
         self.set_reactive(MqscopeApp.consumer, self._first_consumer())
@@ -98,7 +103,7 @@ class MqscopeApp(ControlsApp):
         events = self.engine.events.drain()
         if not events:
             self._quiet_frames += 1
-            if self._quiet_frames >= QUIET_FRAMES:
+            if self._quiet_frames >= QUIET_FRAMES and self._waker_alive:
                 self._pump_timer.pause()  # nothing to draw: no timer until the waker says so
                 self._waker.sleeping.set()
                 self._collect_fully()  # the full collection deferred while messages flowed
@@ -109,6 +114,7 @@ class MqscopeApp(ControlsApp):
         self.frames += 1
         self.events_handled += len(events)
         self._flow_screen.apply(events)
+        self._show_errors(events)
         self.refresh_status()
         for hook in self.frame_hooks:
             hook(events)
@@ -127,6 +133,33 @@ class MqscopeApp(ControlsApp):
         self._quiet_frames = 0
         self._pump_timer.resume()
         self.pump()
+
+    class WakerFailed(Message):
+        """The waker thread died (its InternalError is on the stream): the frame timer must not sleep."""
+
+    def _waker_failed(self) -> None:
+        self.post_message(self.WakerFailed())
+
+    def on_mqscope_app_waker_failed(self) -> None:
+        self._waker_alive = False
+        self._waker.sleeping.clear()
+        self._pump_timer.resume()
+
+    def _show_errors(self, events: Sequence[FlowEvent]) -> None:
+        """A bug shows on an error screen (never a fading toast); a loop refused by the broker
+        (bad input: wrong password, missing exchange) is one line, as the status line also says."""
+        for event in events:
+            if isinstance(event, InternalError):
+                if self.error_screen is None or not self.error_screen.is_attached:
+                    self.error_screen = ErrorScreen(event)
+                    self.push_screen(self.error_screen, callback=self._error_screen_closed)
+                else:
+                    self.error_screen.add(event)
+            elif isinstance(event, BrokerStatus) and event.state == "error":
+                self.notify(event.detail, severity="error", timeout=10, markup=False)
+
+    def _error_screen_closed(self, _result: None) -> None:
+        self.error_screen = None
 
     def refresh_status(self) -> None:
         state = self.state
@@ -157,7 +190,7 @@ class MqscopeApp(ControlsApp):
 
     @on(RoutingLens.Preview)
     def preview(self, event: RoutingLens.Preview) -> None:
-        self._flow_screen.canvas.preview_route(event.routing_key, event.headers)
+        self._flow_screen.canvas.preview_route(event.exchange, event.routing_key, event.headers)
 
     # -- the canvas ---------------------------------------------------------------------------
     @on(FlowCanvas.NodeSelected)
@@ -171,19 +204,6 @@ class MqscopeApp(ControlsApp):
         self._flow_screen.inspect("message", event.msg)
 
     # -- workers and sessions -----------------------------------------------------------------
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A broker loop that died (e.g. RabbitMQ refused us) is reported in one line."""
-        if event.worker.group != GROUP or event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        text = " ".join(str(error).split()) or type(error).__name__
-        backend = self.engine.backend
-        # Through the stream, so it lands after the loop's own earlier "connecting" reports.
-        self.engine.emit(
-            BrokerStatus(broker=backend.display_url(), state="error", faithful=backend.faithful, detail=text)
-        )
-        self.notify(f"{event.worker.name}: {text}", severity="error", timeout=10, markup=False)
-
     def stop_workers(self) -> None:
         if self.engine_workers is not None:
             self.engine_workers.stop()
@@ -223,6 +243,7 @@ class MqscopeApp(ControlsApp):
 
     def on_unmount(self) -> None:
         """Stop the broker loops and wait for them (briefly): no thread outlives the app."""
+        self._waker.stop()
         if self.engine_workers is not None:
             self.engine_workers.stop()
             self.engine_workers.join(2.0)

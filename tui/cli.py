@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from core.backends import DEFAULT_BROKER_URL, BrokerUrlError
+from core.backends import DEFAULT_BROKER_URL
 from core.controls import MAX_SPEED, MIN_SPEED
 from core.engine import FlowEngine
-from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless
-from core.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario
-from core.tap import TapError, TapSpec, run_tap_headless, tap_scenario
+from core.errors import InputError
+from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless
+from core.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from core.tap import TapError, TapSpec, tap_scenario
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,18 +68,18 @@ def _parse_body(text: str | None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"--body is not valid JSON: {exc.msg} at column {exc.colno}") from None
+        raise InputError(f"--body is not valid JSON: {exc.msg} at column {exc.colno}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if not MIN_SPEED <= args.speed <= MAX_SPEED:
-            raise ValueError(f"--speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}")
+            raise InputError(f"--speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}")
         if args.repeat < 1:
-            raise ValueError("--repeat must be at least 1")
+            raise InputError("--repeat must be at least 1")
         if args.timeout <= 0:
-            raise ValueError("--timeout must be positive")
+            raise InputError("--timeout must be positive")
         body = _parse_body(args.body)
         broker = args.broker or DEFAULT_BROKER_URL
         if args.tap is not None:
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
             engine = FlowEngine(scenario, broker, speed=args.speed)
-    except (ScenarioError, BrokerUrlError, ValueError) as exc:
+    except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.headless and engine.tap is not None:

@@ -1,25 +1,26 @@
 """The routing lens's words: for a key (and headers) typed now, why each binding matches or not.
 
-Pure functions returning Rich Text built from plain strings, so routing keys and queue names are
-never read as markup. The widget that shows them lives in tui/widgets/binding_matches.py.
+Verdicts and reasons come from core.explain (which takes them from the router); this module only
+styles them. Rich Text is built from plain strings, so routing keys and queue names are never read
+as markup. The widget that shows them is tui/widgets/routing_lens.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 
-from core.routing import (
-    binding_key_warning,
-    explain_topic,
-    headers_match,
-    route,
-    routing_key_problem,
+from core.explain import (
+    BindingVerdict,
+    DirectExplanation,
+    FanoutExplanation,
+    HeadersExplanation,
+    TopicExplanation,
+    explain_exchange,
 )
-from core.topology import BindingSpec, ExchangeSpec, Topology
+from core.routing import Binding, BindingTable, RouteResult, binding_key_warning, routing_key_problem
 
 YES, NO = "✓", "✗"
 
@@ -32,46 +33,21 @@ def key_problem(key: str) -> str | None:
         return "the routing key is not valid UTF-8 text"
 
 
-@dataclass(frozen=True)
-class BindingVerdict:
-    """One binding of the chosen exchange, whether it takes the message, and the explanation."""
-
-    queue: str
-    binding: BindingSpec
-    matched: bool
-    why: Text
-
-
-def bindings_of(topology: Topology, exchange: str) -> list[tuple[str, BindingSpec]]:
-    """(queue, binding) for every binding on `exchange`, in scenario order."""
-    return [(q.name, b) for q in topology.queues for b in q.bindings if b.exchange == exchange]
-
-
-def verdicts(
-    topology: Topology, exchange: ExchangeSpec, key: str, headers: Mapping[str, Any] | None
-) -> list[BindingVerdict]:
-    """Explain every binding of `exchange` for this key and headers."""
-    out = []
-    for queue, binding in bindings_of(topology, exchange.name):
-        matched, why = _explain(exchange.type, binding, key, headers or {})
-        out.append(BindingVerdict(queue, binding, matched, why))
-    return out
+def why_text(verdict: BindingVerdict) -> Text:
+    """The reason one binding takes the message or not, styled."""
+    why = verdict.why
+    if isinstance(why, FanoutExplanation):
+        return Text("fanout: every bound queue gets a copy, the key is ignored", "dim")
+    if isinstance(why, DirectExplanation):
+        if verdict.matched:
+            return Text("the key equals the binding key")
+        return Text(f"{why.key!r} is not {why.binding_key!r}", "red")
+    if isinstance(why, HeadersExplanation):
+        return _headers_text(why)
+    return _topic_text(why, verdict.matched)
 
 
-def _explain(kind: str, binding: BindingSpec, key: str, headers: Mapping[str, Any]) -> tuple[bool, Text]:
-    if kind == "fanout":
-        return True, Text("fanout: every bound queue gets a copy, the key is ignored", "dim")
-    if kind == "direct":
-        if binding.routing_key == key:
-            return True, Text("the key equals the binding key")
-        return False, Text(f"{key!r} is not {binding.routing_key!r}", "red")
-    if kind == "headers":
-        return _explain_headers(binding.arguments, headers)
-    return _explain_topic(binding.routing_key, key)
-
-
-def _explain_topic(pattern: str, key: str) -> tuple[bool, Text]:
-    exp = explain_topic(pattern, key)
+def _topic_text(exp: TopicExplanation, matched: bool) -> Text:
     text = Text()
     for i, step in enumerate(exp.steps):
         if i:
@@ -87,15 +63,15 @@ def _explain_topic(pattern: str, key: str) -> tuple[bool, Text]:
             text.append(_short(step.key_words[0]) if step.key_words else "?")
         else:
             text.append(step.pattern_word, "green")
-    if not exp.matched:
+    if not matched:
         if exp.steps:
             text.append("  ")
         text.append(exp.reason, "red")
     elif not exp.steps:
         text.append("empty pattern matches the empty key", "dim")
-    if (warning := binding_key_warning(pattern)) is not None:
+    if (warning := binding_key_warning(exp.pattern)) is not None:
         text.append(f"  (note: {warning})", "yellow")
-    return exp.matched, text
+    return text
 
 
 def _short(words: str, limit: int = 40) -> str:
@@ -105,48 +81,50 @@ def _short(words: str, limit: int = 40) -> str:
     return words[: limit // 2] + "…" + words[-(limit // 2 - 1) :]
 
 
-def _explain_headers(arguments: Mapping[str, Any], headers: Mapping[str, Any]) -> tuple[bool, Text]:
-    mode = str(arguments.get("x-match", "all"))
+def _headers_text(exp: HeadersExplanation) -> Text:
     text = Text()
-    text.append(f"x-match={mode}:", "dim")
-    for name, value in arguments.items():
-        if name == "x-match":
-            continue
-        ok = name in headers and (value is None or headers[name] == value)
+    text.append(f"x-match={exp.mode}:", "dim")
+    for check in exp.checks:
+        style = "green" if check.present else "red"
         text.append(" ")
-        text.append(f"{name}={value}", "green" if ok else "red")
-        text.append(YES if ok else NO, "green" if ok else "red")
-    return headers_match(arguments, headers), text
+        text.append(f"{check.name}={check.value}", style)
+        text.append(YES if check.present else NO, style)
+    return text
 
 
-def verdict_lines(
-    topology: Topology, exchange: ExchangeSpec, key: str, headers: Mapping[str, Any] | None
-) -> Text:
-    """The whole panel: one line per binding, then where the message would go."""
+def verdict_lines(table: BindingTable, exchange: str, key: str, headers: Mapping[str, Any] | None) -> Text:
+    """The whole panel: one line per binding of `exchange`, then where the message would go."""
     lines = Text()
     if (problem := key_problem(key)) is not None:
         lines.append(f"{NO} refused: {problem}\n", "bold red")
         lines.append("the broker would reject it, so no binding is consulted", "dim")
         return lines
-    results = verdicts(topology, exchange, key, headers)
-    width = max((len(v.queue) for v in results), default=0)
-    pattern_width = max((len(_binding_label(exchange.type, v.binding)) for v in results), default=0)
-    for verdict in results:
+    explained = explain_exchange(table, exchange, key, headers)
+    kind = explained.exchange_type
+    width = max((len(_destination_label(v.binding)) for v in explained.verdicts), default=0)
+    pattern_width = max((len(_binding_label(kind, v.binding)) for v in explained.verdicts), default=0)
+    for verdict in explained.verdicts:
         mark, style = (YES, "bold green") if verdict.matched else (NO, "bold red")
         lines.append(f"{mark} ", style)
-        lines.append(verdict.queue.ljust(width), "bold" if verdict.matched else "")
+        lines.append(_destination_label(verdict.binding).ljust(width), "bold" if verdict.matched else "")
         lines.append("  ")
-        lines.append(_binding_label(exchange.type, verdict.binding).ljust(pattern_width), "cyan")
+        lines.append(_binding_label(kind, verdict.binding).ljust(pattern_width), "cyan")
         lines.append("  ")
-        lines.append_text(verdict.why)
+        lines.append_text(why_text(verdict))
         lines.append("\n")
-    if not results:
-        lines.append(f"exchange {exchange.name} has no bindings\n", "dim")
-    lines.append_text(destination(topology, exchange.name, key, headers))
+    if not explained.verdicts:
+        lines.append(f"exchange {exchange} has no bindings\n", "dim")
+    lines.append_text(route_text(explained.route))
     return lines
 
 
-def _binding_label(kind: str, binding: BindingSpec) -> str:
+def _destination_label(binding: Binding) -> str:
+    if binding.destination_kind == "exchange":
+        return f"exchange {binding.destination}"
+    return binding.destination
+
+
+def _binding_label(kind: str, binding: Binding) -> str:
     if kind == "headers":
         return "headers"
     if kind == "fanout":
@@ -154,16 +132,16 @@ def _binding_label(kind: str, binding: BindingSpec) -> str:
     return binding.routing_key if binding.routing_key else '""'
 
 
-def destination(topology: Topology, exchange: str, key: str, headers: Mapping[str, Any] | None) -> Text:
-    """`-> queue, queue` or why the message would be dropped at the exchange."""
-    if (problem := key_problem(key)) is not None:
-        return Text(f"{NO} refused: {problem}", "bold red")
-    result = route(topology, exchange, key, headers)
+def route_text(result: RouteResult) -> Text:
+    """Where the router sends it: the queues, and the exchanges it went through on the way."""
     if not result.queues:
         return Text("-> no queue: unroutable, the exchange drops it", "bold yellow")
     text = Text()
     text.append("-> ", "bold")
     text.append(", ".join(result.queues), "bold green")
+    onward = [x for x in result.exchanges[1:] if x not in result.alternates]
+    if onward:
+        text.append(f"  (through exchange {', '.join(onward)})", "dim")
     if result.via_alternate:
         text.append(f"  (via alternate exchange {result.via_alternate})", "dim")
     return text

@@ -1,117 +1,114 @@
-"""The producer and the consumers as Textual thread workers, with handles kept so they can be stopped.
+"""The engine's loops, and the event waker, run by core's LoopRunner on Textual thread workers.
 
-Each loop runs core's blocking kombu code on its own thread and polls the worker's cancel flag, so a
-cancel (quit, reset, scenario switch) ends it within ~0.1 s. Nothing here touches a widget.
+The runner owns the policy (stop flag, join, first error, every other loop stopped when one fails);
+Textual only provides the threads, so they show in the worker list and are cancelled with the app.
+Each loop polls its stop check, so a cancel (quit, reset, scenario switch) ends it within ~0.1 s.
+Nothing here touches a widget: errors go through the engine's event stream.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from textual.app import App
 from textual.worker import Worker, get_current_worker
 
+from core.controls import StopCheck
 from core.engine import FlowEngine
-from core.events import EventStream
+from core.events import EventStream, InternalError
+from core.runner import LoopError, LoopRunner, Spawn
 
 GROUP = "engine"
 
 
-class EngineWorkers:
-    """Starts one thread worker for the producer and one per consumer; stops and joins them."""
+def textual_spawn(app: App[Any], group: str, descriptions: dict[str, str]) -> Spawn:
+    """A Spawn for LoopRunner: each loop a Textual thread worker whose cancel flag it polls."""
 
-    def __init__(self, app: App[Any], engine: FlowEngine, *, play_script: bool) -> None:
-        self.app = app
-        self.engine = engine
-        self.play_script = play_script
-        self.handles: dict[str, Worker[None]] = {}
-        self._finished: dict[str, threading.Event] = {}
-        self._stop = threading.Event()
-
-    def start(self) -> None:
-        """Launch the producer and every consumer of the scenario."""
-        self._launch(
-            "producer",
-            "publishes the script and your messages",
-            lambda stop: self.engine.run_producer(stop, play_script=self.play_script),
-        )
-        for spec in self.engine.topology.consumers:
-            self._launch(
-                f"consumer:{spec.name}",
-                f"consumer {spec.name}",
-                _consumer_target(self.engine, spec.name),
-            )
-
-    def _launch(self, name: str, description: str, target: Callable[[Callable[[], bool]], None]) -> None:
-        finished = threading.Event()
-        stop = self._stop
-
+    def spawn(name: str, body: Callable[[StopCheck], None]) -> Callable[[], None]:
         def work() -> None:
             worker = get_current_worker()
-            try:
-                target(lambda: stop.is_set() or worker.is_cancelled)
-            finally:
-                finished.set()
+            body(lambda: worker.is_cancelled)
 
-        self._finished[name] = finished
-        self.handles[name] = self.app.run_worker(
+        handle: Worker[None] = app.run_worker(
             work,
             name=name,
-            group=GROUP,
-            description=description,
+            group=group,
+            description=descriptions.get(name, name),
             thread=True,
             exit_on_error=False,
         )
+        return handle.cancel
+
+    return spawn
+
+
+class EngineWorkers:
+    """Runs the engine's loops (producer and consumers, or the tap); stops and joins them."""
+
+    def __init__(self, app: App[Any], engine: FlowEngine, *, play_script: bool) -> None:
+        self.engine = engine
+        self.play_script = play_script
+        descriptions = {"producer": "publishes the script and your messages", "tap": "watches the exchange"}
+        descriptions |= {f"consumer:{c.name}": f"consumer {c.name}" for c in engine.topology.consumers}
+        self.runner = LoopRunner(
+            spawn=textual_spawn(app, GROUP, descriptions), on_error=engine.report_failure
+        )
+
+    def start(self) -> None:
+        """Launch the producer and every consumer of the scenario (the tap alone in tap mode)."""
+        self.runner.start_all(self.engine.loops(play_script=self.play_script))
 
     def stop(self) -> None:
         """Ask every loop to stop (returns at once; the loops notice within a tick)."""
-        self._stop.set()
-        for handle in self.handles.values():
-            handle.cancel()
+        self.runner.stop()
 
     def join(self, timeout: float = 2.0) -> bool:
         """Block until every loop thread has returned, or `timeout` passes; True when all did."""
-        deadline = time.monotonic() + timeout
-        return all(f.wait(max(0.0, deadline - time.monotonic())) for f in self._finished.values())
+        return self.runner.join(timeout)
 
     @property
     def running(self) -> bool:
-        return any(not f.is_set() for f in self._finished.values())
-
-
-def _consumer_target(engine: FlowEngine, name: str) -> Callable[[Callable[[], bool]], None]:
-    return lambda stop: engine.run_consumer(name, stop)
+        return bool(self.runner.running)
 
 
 class EventWaker:
     """Lets the frame timer sleep while the broker is quiet: a thread blocks on the event stream and
-    posts one message when events arrive again (once per quiet spell, not per event)."""
+    calls `wake` when events arrive again (once per quiet spell, not per event).
 
-    def __init__(self, app: App[Any], stream: Callable[[], EventStream], wake: Callable[[], object]) -> None:
-        self.app = app
+    If the waker fails, the failure goes onto the stream as an InternalError and `on_failure` is
+    called, so the app stops relying on it (and shows the error) instead of never waking again.
+    """
+
+    def __init__(
+        self,
+        app: App[Any],
+        stream: Callable[[], EventStream],
+        wake: Callable[[], object],
+        on_failure: Callable[[], object] = lambda: None,
+    ) -> None:
         self.stream = stream
         self.wake = wake
+        self.on_failure = on_failure
         self.sleeping = threading.Event()
-        self.handle: Worker[None] | None = None
+        self.runner = LoopRunner(spawn=textual_spawn(app, "waker", {}), on_error=self._failed)
 
     def start(self) -> None:
-        self.handle = self.app.run_worker(
-            self._watch,
-            name="event waker",
-            group="waker",
-            description="wakes the frame timer when broker events arrive",
-            thread=True,
-            exit_on_error=False,
-        )
+        self.runner.start("event waker", self._watch)
 
-    def _watch(self) -> None:
-        worker = get_current_worker()
-        while not worker.is_cancelled:
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def _watch(self, should_stop: StopCheck) -> None:
+        while not should_stop():
             if not self.sleeping.wait(0.1):
                 continue
             if self.stream().wait(0.1):
                 self.sleeping.clear()
                 self.wake()
+
+    def _failed(self, failure: LoopError) -> None:
+        report = InternalError(where=failure.loop, error=failure.summary, traceback=failure.traceback)
+        self.stream().put(report)
+        self.on_failure()

@@ -1,8 +1,9 @@
 """RabbitMQ over AMQP 0-9-1 (amqp:// and pyamqp://): the real broker, observed from the outside.
 
-RabbitMQ does not tell a client where a message went, so routing is predicted with core.routing and
-corrected by basic.return (every publish is mandatory); publisher confirms make that exact, because
-RabbitMQ sends the return before the confirm. Dead-lettering by TTL or max-length is learned from
+RabbitMQ does not tell a client where a message went, so routing is predicted with core.routing (the
+router the in-process broker runs, here over the scenario's bindings) and corrected by basic.return
+(every publish is mandatory); publisher confirms make that exact, because RabbitMQ sends the return
+before the confirm. Dead-lettering by TTL or max-length is learned from
 the x-death header when the dead-lettered copy is delivered.
 """
 
@@ -19,7 +20,6 @@ from kombu.exceptions import OperationalError
 
 from core.backends.base import Backend, BrokerUrlError, Emit
 from core.events import DeadLettered, Expired
-from core.routing import route
 from core.topology import Topology
 
 AMQP_SCHEMES = ("amqp", "pyamqp")
@@ -106,7 +106,7 @@ class AmqpBackend(Backend):
         """The prediction, emitted before publishing; a basic.return then reports it went nowhere."""
         if self._topology is None:
             return None
-        return route(self._topology, exchange, routing_key, headers).queues
+        return self._topology.binding_table.route(exchange, routing_key, headers).queues
 
     def queue_depth(self, channel: Any, queue: str) -> tuple[int, int | None]:
         """Passive declare on the engine's depth channel: ready count only (unacked is tracked)."""
@@ -139,7 +139,9 @@ class AmqpBackend(Backend):
         spec = self._topology.queue(source) if self._topology else None
         dlx = spec.dead_letter_exchange if spec and spec.dead_letter_exchange else ""
         dl_key = spec.dead_letter_routing_key if spec and spec.dead_letter_routing_key else routing_key
-        predicted = route(self._topology, dlx, dl_key, headers).queues if self._topology and dlx else ()
+        predicted: tuple[str, ...] = ()
+        if self._topology is not None and dlx:
+            predicted = self._topology.binding_table.route(dlx, dl_key, headers).queues
         emit(
             DeadLettered(
                 msg=msg,

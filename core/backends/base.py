@@ -11,6 +11,7 @@ from typing import Any
 
 from kombu import Connection
 
+from core.errors import InputError
 from core.events import DeadLettered, Dropped, FlowEvent, Requeued
 from core.topology import Topology
 
@@ -32,7 +33,7 @@ def mask_password(url: str) -> str:
     return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
 
 
-class BrokerUrlError(ValueError):
+class BrokerUrlError(InputError):
     """A broker URL mqscope cannot use; str() is one line and never shows a password."""
 
 

@@ -28,12 +28,14 @@ class BrokerError(Exception):
 
 @dataclass
 class ExchangeState:
+    """An exchange as declared. Its bindings live in the broker's BindingTable (core.routing): the
+    one place routing reads them."""
+
     name: str
     type: str
     durable: bool = True
     auto_delete: bool = False
     arguments: dict[str, Any] = field(default_factory=dict)
-    bindings: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def alternate(self) -> str | None:

@@ -15,6 +15,7 @@ from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, dead_letter_copy, dead_letter_cycle
 from core.broker.session import ChannelState, ConsumerRecord, Delivery, Unacked
 from core.events import DeadLettered, Dropped, Expired, FlowEvent, Requeued
+from core.routing import RouteResult
 
 
 class DeliveryMixin:
@@ -27,7 +28,7 @@ class DeliveryMixin:
 
     def _route(
         self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
-    ) -> tuple[tuple[str, ...], str | None]:
+    ) -> RouteResult:
         raise NotImplementedError
 
     def _enqueue(self, queue: QueueState, envelope: Envelope, message_ttl: int | None) -> None:
@@ -128,12 +129,21 @@ class DeliveryMixin:
             if state.auto_delete and not state.consumers:
                 self._drop_queue(state)
         if requeue_pending:
-            # Deliveries still in the inbox never reached the client: give them back now.
-            for delivery in channel.session.remove(channel, tag):
+            # Deliveries still in the inbox never reached the client: give them back now. A no-ack
+            # copy left its queue when it was delivered: it has nowhere to go back to.
+            unread = channel.session.remove(channel, tag)
+            self._drop_unread(channel, unread, "its no-ack consumer was cancelled before reading it")
+            for delivery in unread:
                 unacked = channel.unacked.pop(delivery.delivery_tag, None)
                 if unacked is not None:
                     self._release(unacked)
-                    self._requeue(unacked, "its consumer was cancelled", report=False)
+                    self._requeue(unacked, "its consumer was cancelled before reading it")
+
+    def _drop_unread(self, channel: ChannelState, unread: list[Delivery], reason: str) -> None:
+        """Report the no-ack copies among deliveries taken back unread: nothing else holds them."""
+        for delivery in unread:
+            if delivery.delivery_tag not in channel.unacked:
+                self._report(Dropped(msg=delivery.envelope.msg_id, queue=delivery.queue, reason=reason))
 
     def get(self, channel: ChannelState, queue: str, *, no_ack: bool = False) -> Delivery | None:
         """basic.get: the head of the queue, or None when it is empty."""
@@ -183,6 +193,9 @@ class DeliveryMixin:
             self._requeue_all(channel, "recovered")
 
     def _take(self, channel: ChannelState, delivery_tag: int, multiple: bool) -> list[Unacked]:
+        if not multiple and delivery_tag in channel.forgotten:
+            channel.forgotten.discard(delivery_tag)  # a broker reset dropped it (and said so)
+            return []
         if multiple:
             tags = [t for t in channel.unacked if t <= delivery_tag or delivery_tag == 0]
         elif delivery_tag in channel.unacked:
@@ -284,7 +297,7 @@ class DeliveryMixin:
         )
         queues: tuple[str, ...] = ()
         if dlx == "" or dlx in self.exchanges:
-            found, _via = self._route(dlx, copy.routing_key, copy.headers)
+            found = self._route(dlx, copy.routing_key, copy.headers).queues
             queues = tuple(q for q in found if not dead_letter_cycle(copy.headers, q, reason))
         self._report(
             DeadLettered(

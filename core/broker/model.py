@@ -1,9 +1,11 @@
 """The in-process broker: exchanges, bindings and queues with RabbitMQ 3.x semantics, thread-safe.
 
-Routing uses core.routing (RabbitMQ's topic rules); deliveries are pushed to consumers round-robin
-within each consumer's prefetch; unacked copies go back to their own queue, in their old place and
-marked redelivered, on reject(requeue) or when their channel closes; TTL, max-length (drop-head),
-dead-lettering with x-death, alternate exchanges and mandatory returns behave as RabbitMQ's do.
+Routing is core.routing's router over a BindingTable the broker keeps in step with every declare,
+bind, unbind and delete (a new table each time, so a route never sees half a change); deliveries are
+pushed to consumers round-robin within each consumer's prefetch; unacked copies go back to their own
+queue, in their old place and marked redelivered, on reject(requeue) or when their channel closes;
+TTL, max-length (drop-head), dead-lettering with x-death, alternate exchanges and mandatory returns
+behave as RabbitMQ's do.
 Every broker-side step is reported to listeners as a core.events event, under the lock, so a report
 always precedes the delivery it explains.
 """
@@ -28,8 +30,9 @@ from core.broker.flow import DeliveryMixin
 from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session
-from core.events import FlowEvent, Returned, Routed
-from core.routing import binding_matches
+from core.errors import format_traceback, one_line
+from core.events import Dropped, FlowEvent, InternalError, Returned, Routed
+from core.routing import Binding, BindingTable, ExchangeEntry, RouteResult
 
 Listener = Callable[[FlowEvent], None]
 __all__ = ["EXCHANGE_KINDS", "Broker", "BrokerError", "Listener", "PublishOutcome"]
@@ -44,13 +47,19 @@ class Broker(DeliveryMixin):
         self._listeners: tuple[Listener, ...] = ()
         self.exchanges: dict[str, ExchangeState] = {}
         self.queues: dict[str, QueueState] = {}
+        self._table = BindingTable()
+        """Exchanges, queues and bindings as the router sees them; replaced on every change."""
         self._sessions: list[Session] = []
         self._declare_defaults()
 
     def _declare_defaults(self) -> None:
         for kind in EXCHANGE_KINDS:
             name = "amq.match" if kind == "headers" else f"amq.{kind}"
-            self.exchanges[name] = ExchangeState(name, kind)
+            self._add_exchange(ExchangeState(name, kind))
+
+    def _add_exchange(self, state: ExchangeState) -> None:
+        self.exchanges[state.name] = state
+        self._table = self._table.with_exchange(state.name, ExchangeEntry(state.type, state.alternate))
 
     # -- reporting ----------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -66,16 +75,47 @@ class Broker(DeliveryMixin):
         return unsubscribe
 
     def _report(self, event: FlowEvent) -> None:
+        """Tell every listener. One that raises cannot stop the others hearing of it, nor leave the
+        broker half way through a step: its failure is reported to all as an InternalError."""
+        failures: list[Exception] = []
         for listener in self._listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception as exc:
+                failures.append(exc)
+        if failures and isinstance(event, InternalError):
+            raise failures[0]  # failing on the failure report too: the thread's own handler has it
+        for failure in failures:
+            where = f"a listener of broker {self.name!r} on thread {threading.current_thread().name}"
+            self._report(self._internal_error(where, failure))
+
+    @staticmethod
+    def _internal_error(where: str, exc: BaseException) -> InternalError:
+        return InternalError(where=where, error=one_line(exc), traceback=format_traceback(exc))
 
     def reset(self) -> None:
-        """Forget every exchange, queue and message (tests, and a fresh run); listeners stay."""
+        """Forget every exchange, queue and message (tests, and a fresh run); listeners stay.
+
+        Every copy the broker held is reported dropped: ready in a queue, unacked on a channel (a
+        later ack of it is a no-op), or delivered but not yet read from a connection's inbox."""
         with self._lock:
+            for queue in self.queues.values():
+                for envelope in queue.ready:
+                    self._report(Dropped(msg=envelope.msg_id, queue=queue.name, reason="broker reset"))
+                queue.ready.clear()
+            for session in self._sessions:
+                for channel in session.channels:
+                    self._drop_unread(channel, channel.session.remove(channel), "broker reset")
+                    for tag in sorted(channel.unacked):
+                        unacked = channel.unacked.pop(tag)
+                        self._release(unacked)
+                        channel.forgotten.add(tag)
+                        reason = "broker reset while it was unacked"
+                        self._report(Dropped(msg=unacked.envelope.msg_id, queue=unacked.queue, reason=reason))
+                session.inbox.clear()
             self.exchanges.clear()
             self.queues.clear()
-            for session in self._sessions:
-                session.inbox.clear()
+            self._table = BindingTable()
             self._declare_defaults()
 
     # -- sessions and channels ----------------------------------------------------------------
@@ -104,7 +144,9 @@ class Broker(DeliveryMixin):
 
     def open_channel(self, session: Session, owner: Any = None) -> ChannelState:
         with self._lock:
-            return ChannelState(session, owner)
+            channel = ChannelState(session, owner)
+            session.channels.append(channel)
+            return channel
 
     def close_channel(self, channel: ChannelState) -> None:
         """Cancel its consumers and give every unacked copy back to its queue, redelivered."""
@@ -114,7 +156,10 @@ class Broker(DeliveryMixin):
             channel.closed = True
             for tag in list(channel.consumers):
                 self._cancel(channel, tag, requeue_pending=False)
-            channel.session.remove(channel)
+            if channel in channel.session.channels:
+                channel.session.channels.remove(channel)
+            unread = channel.session.remove(channel)
+            self._drop_unread(channel, unread, "its no-ack consumer's channel closed before reading it")
             self._requeue_all(channel, "its consumer's channel closed before acking it")
 
     # -- declarations -------------------------------------------------------------------------
@@ -137,9 +182,7 @@ class Broker(DeliveryMixin):
             if kind not in EXCHANGE_KINDS:
                 raise BrokerError(503, f"COMMAND_INVALID - unknown exchange type {kind!r}")
             if existing is None:
-                self.exchanges[name] = ExchangeState(
-                    name, kind, durable, auto_delete, dict(arguments or {})
-                )
+                self._add_exchange(ExchangeState(name, kind, durable, auto_delete, dict(arguments or {})))
             elif existing.type != kind:
                 raise BrokerError(
                     406,
@@ -149,7 +192,8 @@ class Broker(DeliveryMixin):
 
     def delete_exchange(self, name: str) -> None:
         with self._lock:
-            self.exchanges.pop(name, None)
+            if self.exchanges.pop(name, None) is not None:
+                self._table = self._table.without_exchange(name)
 
     def declare_queue(
         self,
@@ -176,6 +220,7 @@ class Broker(DeliveryMixin):
                 owner = session if exclusive else None
                 existing = QueueState(name, wanted, auto_delete=auto_delete, owner=owner)
                 self.queues[name] = existing
+                self._table = self._table.with_queue(name)
             else:
                 for key in QUEUE_ARGUMENTS:
                     if existing.arguments.get(key) != wanted.get(key):
@@ -201,8 +246,7 @@ class Broker(DeliveryMixin):
         if self.queues.get(name) is not state:
             return 0
         del self.queues[name]
-        for exchange in self.exchanges.values():
-            exchange.bindings = [b for b in exchange.bindings if b[0] != name]
+        self._table = self._table.without_queue(name)
         for consumer in list(state.consumers):
             self._cancel(consumer.channel, consumer.tag, requeue_pending=False)
         return len(state.ready)
@@ -218,25 +262,50 @@ class Broker(DeliveryMixin):
         self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
     ) -> None:
         with self._lock:
-            self._queue(queue)
-            target = self._exchange(exchange)
-            binding = (queue, key, dict(arguments or {}))
-            if binding not in target.bindings:
-                target.bindings.append(binding)
+            self._queue(queue)  # NOT_FOUND unless both ends exist
+            self._exchange(exchange)
+            binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
+            self._table = self._table.with_binding(binding)
 
     def unbind(
         self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
     ) -> None:
         with self._lock:
-            target = self.exchanges.get(exchange)
-            if target is not None:
-                binding = (queue, key, dict(arguments or {}))
-                target.bindings = [b for b in target.bindings if b != binding]
+            binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
+            self._table = self._table.without_binding(binding)
+
+    def bind_exchange(
+        self, destination: str, source: str, key: str, arguments: Mapping[str, Any] | None = None
+    ) -> None:
+        """exchange.bind: what `source` routes under this key goes on through `destination` too."""
+        with self._lock:
+            binding = Binding(source, destination, "exchange", key, dict(arguments or {}))
+            self._exchange_binding_ends(binding)
+            self._table = self._table.with_binding(binding)
+
+    def unbind_exchange(
+        self, destination: str, source: str, key: str, arguments: Mapping[str, Any] | None = None
+    ) -> None:
+        with self._lock:
+            binding = Binding(source, destination, "exchange", key, dict(arguments or {}))
+            self._exchange_binding_ends(binding)
+            self._table = self._table.without_binding(binding)
+
+    def _exchange_binding_ends(self, binding: Binding) -> None:
+        """RabbitMQ refuses the default exchange at either end, and a missing exchange."""
+        if "" in (binding.source, binding.destination):
+            raise BrokerError(403, "ACCESS_REFUSED - operation not permitted on the default exchange")
+        self._exchange(binding.source)
+        self._exchange(binding.destination)
 
     def bindings(self) -> list[tuple[str, str, str]]:
-        """(exchange, routing key, queue) for every binding."""
+        """(exchange, routing key, queue) for every binding to a queue."""
         with self._lock:
-            return [(e.name, k, q) for e in self.exchanges.values() for q, k, _ in e.bindings]
+            return [
+                (b.source, b.routing_key, b.destination)
+                for b in self._table
+                if b.destination_kind == "queue"
+            ]
 
     def _queue(self, name: str) -> QueueState:
         state = self.queues.get(name)
@@ -253,44 +322,24 @@ class Broker(DeliveryMixin):
     # -- routing and publishing ---------------------------------------------------------------
     def route(
         self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None = None
-    ) -> tuple[tuple[str, ...], str | None]:
-        """Sorted queues a message would reach, and the alternate exchange it went through."""
+    ) -> RouteResult:
+        """Where a message would go now (nothing is published)."""
         with self._lock:
             return self._route(exchange, routing_key, headers)
 
     def _route(
         self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
-    ) -> tuple[tuple[str, ...], str | None]:
-        if exchange == "":
-            return ((routing_key,) if routing_key in self.queues else ()), None
-        state = self._exchange(exchange)
-        found = {
-            queue
-            for queue, key, args in state.bindings
-            if binding_matches(state.type, key, args, routing_key, headers)
-        }
-        via: str | None = None
-        seen = {exchange}
-        while not found and state.alternate and state.alternate not in seen:
-            alternate = self.exchanges.get(state.alternate)
-            if alternate is None:
-                break
-            via = via or alternate.name
-            seen.add(alternate.name)
-            state = alternate
-            found = {
-                queue
-                for queue, key, args in state.bindings
-                if binding_matches(state.type, key, args, routing_key, headers)
-            }
-        found &= self.queues.keys()
-        return tuple(sorted(found)), (via if found else None)
+    ) -> RouteResult:
+        if exchange != "" and exchange not in self.exchanges:
+            raise BrokerError(404, f"NOT_FOUND - no exchange {exchange!r}")
+        return self._table.route(exchange, routing_key, headers)
 
     def publish(self, envelope: Envelope, *, mandatory: bool = False) -> PublishOutcome:
         """Route and enqueue one message; reports routed (and returned) before any delivery."""
         ttl = expiration_ms(envelope.properties)  # ValueError for a malformed expiration
         with self._lock:
-            queues, via = self._route(envelope.exchange, envelope.routing_key, envelope.headers)
+            route = self._route(envelope.exchange, envelope.routing_key, envelope.headers)
+            queues, via = route.queues, route.via_alternate
             if self._listeners:
                 self._report(
                     Routed(
@@ -329,7 +378,8 @@ class Broker(DeliveryMixin):
             self._watch_head(queue)
 
     def _wake_timer(self) -> None:
-        if self._timer_thread is None:
+        """Called with the lock held. A timer that died of a bug (reported) is started afresh."""
+        if self._timer_thread is None or not self._timer_thread.is_alive():
             self._timer_thread = threading.Thread(
                 target=self._run_timer, name=f"mqscope-broker-{self.name}-ttl", daemon=True
             )
@@ -337,6 +387,15 @@ class Broker(DeliveryMixin):
         self._timer.notify()
 
     def _run_timer(self) -> None:
+        """The TTL timer thread: a bug in it is reported as an InternalError to every listener (and
+        the next queue head with a TTL starts a new timer), never a silent end of expiry."""
+        try:
+            self._expire_on_time()
+        except Exception as exc:
+            with self._lock:
+                self._report(self._internal_error(f"broker {self.name!r} TTL timer", exc))
+
+    def _expire_on_time(self) -> None:
         """Expire queue heads when their deadline passes; sleeps until the next one (no polling)."""
         with self._lock:
             while True:

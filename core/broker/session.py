@@ -76,6 +76,8 @@ class ChannelState:
     unacked: dict[int, Unacked] = field(default_factory=dict)
     consumers: dict[str, ConsumerRecord] = field(default_factory=dict)
     closed: bool = False
+    forgotten: set[int] = field(default_factory=set)
+    """Delivery tags of copies a broker reset discarded (reported dropped): acking one is a no-op."""
 
     def new_tag(self) -> int:
         tag = self.next_tag
@@ -90,6 +92,7 @@ class Session:
         self._guard = lock
         self.cond = threading.Condition(lock.lock)
         self.inbox: deque[Delivery] = deque()
+        self.channels: list[ChannelState] = []
         self.closed = False
 
     def push(self, delivery: Delivery) -> None:

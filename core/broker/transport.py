@@ -19,7 +19,7 @@ from amqp.protocol import queue_declare_ok_t
 from kombu.transport import virtual
 from kombu.utils.uuid import uuid
 
-from core.broker.message import Envelope
+from core.broker.message import Envelope, expiration_ms
 from core.broker.model import EXCHANGE_KINDS, Broker, BrokerError
 from core.broker.registry import get_broker
 from core.broker.session import Delivery
@@ -121,6 +121,31 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     ) -> None:
         self.broker.unbind(queue, exchange or "amq.direct", routing_key or "", arguments)
 
+    def exchange_bind(
+        self,
+        destination: str,
+        source: str = "",
+        routing_key: str = "",
+        nowait: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Exchange-to-exchange binding (kombu's Exchange.bind_to); kombu's virtual channel has none."""
+        with _amqp_errors("Exchange.bind"):
+            self.broker.bind_exchange(destination, source, routing_key or "", arguments)
+
+    def exchange_unbind(
+        self,
+        destination: str,
+        source: str = "",
+        routing_key: str = "",
+        nowait: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        with _amqp_errors("Exchange.unbind"):
+            self.broker.unbind_exchange(destination, source, routing_key or "", arguments)
+
     def queue_purge(self, queue: str, **kwargs: Any) -> int:
         with _amqp_errors("Queue.purge"):
             return self.broker.purge_queue(queue)
@@ -158,12 +183,14 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             msg_id=str(msg_id),
         )
         try:
+            expiration_ms(properties)
+        except ValueError as exc:  # a malformed expiration (only that: a ValueError of a bug stays one)
+            refused = BrokerError(406, f"PRECONDITION_FAILED - {exc}")
+            raise _amqp_error(refused, "Basic.publish") from None
+        try:
             outcome = self.broker.publish(envelope, mandatory=mandatory)
         except BrokerError as exc:
             raise _amqp_error(exc, "Basic.publish") from None
-        except ValueError as exc:  # a malformed expiration
-            refused = BrokerError(406, f"PRECONDITION_FAILED - {exc}")
-            raise _amqp_error(refused, "Basic.publish") from None
         if outcome.returned:
             error = error_for_code(312, "NO_ROUTE", "Basic.return", AMQPChannelError)
             returned = self.Message(self._payload(envelope, 0, "", False), channel=self)

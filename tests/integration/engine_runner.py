@@ -5,7 +5,6 @@ The same helper drives both sides of a differential test, so any difference is t
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from kombu import Connection
 
 from core.engine import FlowEngine, PublishRequest
 from core.events import Acked, Delivered, FlowEvent, Routed
+from core.runner import LoopRunner
 from core.scenario import Scenario
 from core.settlement import SettlementTracker
 from core.topology import Topology
@@ -26,7 +26,6 @@ class Run:
 
     events: list[FlowEvent] = field(default_factory=list)
     tracker: SettlementTracker = field(default_factory=SettlementTracker)
-    errors: list[BaseException] = field(default_factory=list)
 
     def of(self, kind: type[FlowEvent]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -53,42 +52,22 @@ class Run:
 
 
 class EngineRun:
-    """Producer and consumer threads of one engine; `settle()` waits for every message to settle."""
+    """The engine's loops under core's LoopRunner; `settle()` waits for every message to settle."""
 
     def __init__(self, engine: FlowEngine, *, play_script: bool = False) -> None:
         self.engine = engine
         self.run = Run()
-        self.stop = threading.Event()
-        self.threads = [
-            threading.Thread(
-                target=self._guard(lambda s: engine.run_producer(s, play_script=play_script)),
-                daemon=True,
-            )
-        ]
-        for consumer in engine.topology.consumers:
-            self.threads.append(
-                threading.Thread(target=self._guard(_consumer(engine, consumer.name)), daemon=True)
-            )
-
-    def _guard(self, target: Callable[[Callable[[], bool]], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                target(self.stop.is_set)
-            except BaseException as exc:
-                self.run.errors.append(exc)
-
-        return run
+        self.play_script = play_script
+        self.runner = LoopRunner(on_error=engine.report_failure)
 
     def __enter__(self) -> EngineRun:
-        for thread in self.threads:
-            thread.start()
+        self.runner.start_all(self.engine.loops(play_script=self.play_script))
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(10)
+        self.runner.shutdown()
         self.drain()
+        self.runner.raise_first_error()
 
     def drain(self) -> None:
         for event in self.engine.events.drain():
@@ -100,8 +79,7 @@ class EngineRun:
         while time.monotonic() < deadline:
             self.engine.events.wait(0.05)
             self.drain()
-            if self.run.errors:
-                raise AssertionError(f"engine thread failed: {self.run.errors[0]!r}")
+            self.runner.raise_first_error()
             if predicate(self.run):
                 return True
         self.drain()
@@ -123,10 +101,6 @@ class EngineRun:
     def enqueue(self, requests: Iterable[PublishRequest]) -> None:
         for request in requests:
             self.engine.enqueue(request)
-
-
-def _consumer(engine: FlowEngine, name: str) -> Callable[[Callable[[], bool]], None]:
-    return lambda stop: engine.run_consumer(name, stop)
 
 
 def reset_rabbit(url: str, topology: Topology) -> None:

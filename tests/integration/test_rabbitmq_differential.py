@@ -15,6 +15,7 @@ from engine_runner import EngineRun, Run, reset_rabbit, run_scenario
 from kombu import Connection
 from rabbit_support import ROOT, RabbitBroker
 
+from broker_support import exchange_binding_walk
 from conformance_cases import all_cases
 from core.engine import FlowEngine
 from core.events import DeadLettered, Delivered, Published, Rejected, Returned, Routed
@@ -324,3 +325,8 @@ def test_routed_event_comes_before_delivery_on_rabbitmq(rabbit: RabbitBroker) ->
     for msg in run.routed():
         kinds = [type(e) for e in run.events if e.msg == msg]
         assert kinds.index(Routed) < kinds.index(Delivered)
+
+
+def test_exchange_to_exchange_routing_same_on_both(rabbit: RabbitBroker) -> None:
+    """Exchange bindings, a loop, alternates reached through them, unbind and delete: as RabbitMQ."""
+    assert exchange_binding_walk(fresh_inprocess()) == exchange_binding_walk(rabbit.url)

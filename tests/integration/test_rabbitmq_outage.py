@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -14,6 +13,7 @@ from rabbit_support import RabbitBroker
 from core.backends import backend_for
 from core.engine import FlowEngine
 from core.events import BrokerStatus, ConsumerState, EventStream, FlowEvent, Published
+from core.runner import LoopRunner
 from core.scenario import Scenario, load_scenario
 from core.tap import TapLoop, TapSpec, tap_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
@@ -60,13 +60,14 @@ def test_broker_outage_recovers_and_loses_nothing(rabbit: RabbitBroker, outage: 
             finally:
                 rabbit.control("start-app")
         else:
-            restart = threading.Thread(target=rabbit.control, args=("restart",))
-            restart.start()
+            restart = LoopRunner()
+            restart.start("rabbitmq restart", lambda _should_stop: rabbit.control("restart"))
             try:
                 assert running.wait_for(went_away, 60), "the status never said the broker went away"
                 running.enqueue(during)
             finally:
-                restart.join(180)
+                restart.shutdown(180)
+            restart.raise_first_error()
         run = running.settle(len(before) + len(during), timeout=120)
     statuses = [e.state for e in run.of(BrokerStatus)]
     last_down = max(i for i, s in enumerate(statuses) if s in ("disconnected", "reconnecting"))
@@ -99,9 +100,8 @@ def test_tap_survives_an_outage(rabbit: RabbitBroker) -> None:
         backend_for(rabbit.url),
         events.put,
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=loop.run, args=(stop.is_set,), daemon=True)
-    thread.start()
+    runner = LoopRunner()
+    runner.start("tap", loop.run)
     seen: list[FlowEvent] = []
 
     def wait_for(predicate: Callable[[], bool]) -> bool:
@@ -132,6 +132,5 @@ def test_tap_survives_an_outage(rabbit: RabbitBroker) -> None:
             )
         assert wait_for(lambda: any(isinstance(e, Published) and e.routing_key == "video.back" for e in seen))
     finally:
-        stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
+        runner.shutdown()
+    runner.raise_first_error()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -12,6 +11,7 @@ from rabbit_support import RabbitBroker
 
 from core.backends import backend_for
 from core.events import BrokerStatus, EventStream, FlowEvent, Published
+from core.runner import LoopRunner
 from core.scenario import Scenario
 from core.tap import TapLoop, TapSpec, tap_bindings, tap_scenario
 from core.topology import BindingSpec, ExchangeSpec, QueueSpec, Topology
@@ -60,9 +60,8 @@ def test_tap_sees_everything_and_takes_nothing(rabbit: RabbitBroker, kind: str) 
     spec = TapSpec(exchange.name)  # type from the scenario
     events = EventStream()
     loop = TapLoop(spec, tap_scenario(spec, scenario).topology, backend_for(rabbit.url), events.put)
-    stop = threading.Event()
-    thread = threading.Thread(target=loop.run, args=(stop.is_set,), daemon=True)
-    thread.start()
+    runner = LoopRunner()
+    runner.start("tap", loop.run)
     seen: list[FlowEvent] = []
 
     def wait_for(predicate: Any) -> bool:
@@ -83,8 +82,8 @@ def test_tap_sees_everything_and_takes_nothing(rabbit: RabbitBroker, kind: str) 
                 producer.publish({"n": n}, exchange=exchange.name, routing_key=key, headers=headers)
         assert wait_for(lambda: sum(isinstance(e, Published) for e in seen) == len(publishes)), seen
     finally:
-        stop.set()
-        thread.join(10)
+        runner.shutdown()
+    runner.raise_first_error()
     tapped = [(e.routing_key, e.body) for e in seen if isinstance(e, Published)]
     assert tapped == [(key, {"n": n}) for n, (key, _h) in enumerate(publishes)]
     with Connection(rabbit.url) as conn:

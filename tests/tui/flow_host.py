@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 from textual.app import App, ComposeResult
@@ -11,6 +10,7 @@ from core.backends import DEFAULT_BROKER_URL
 from core.broker import reset_brokers
 from core.engine import FlowEngine
 from core.events import Acked, Delivered, FlowEvent, Published, QueueDepth, Routed
+from core.runner import LoopRunner
 from core.scenario import load_scenario
 from core.settlement import SettlementTracker
 from core.topology import Topology
@@ -74,14 +74,8 @@ def engine_events(scenario: str, *, speed: float = 8.0, timeout: float = 30.0) -
     published message settled, and return every event it emitted, in order (real input for the canvas)."""
     reset_brokers()  # the in-process broker is process-wide: start from empty queues
     engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
-    stop = threading.Event()
-    threads = [threading.Thread(target=engine.run_producer, args=(stop.is_set,), daemon=True)]
-    threads += [
-        threading.Thread(target=engine.run_consumer, args=(c.name, stop.is_set), daemon=True)
-        for c in engine.topology.consumers
-    ]
-    for thread in threads:
-        thread.start()
+    runner = LoopRunner(on_error=engine.report_failure)
+    runner.start_all(engine.loops())
     tracker = SettlementTracker()
     out: list[FlowEvent] = []
     expected = len(engine.scenario.publishes)
@@ -93,10 +87,9 @@ def engine_events(scenario: str, *, speed: float = 8.0, timeout: float = 30.0) -
             for event in engine.events.drain():
                 tracker.feed(event)
                 out.append(event)
+            runner.raise_first_error()
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(5)
+        runner.shutdown()
     out.extend(engine.events.drain())
     return out
 

@@ -2,46 +2,66 @@
 
 from __future__ import annotations
 
+from core.explain import BindingVerdict, explain_exchange
+from core.routing import Binding, BindingTable, ExchangeEntry
 from core.scenario import load_scenario
-from tui.explain import destination, verdict_lines, verdicts
+from tui.explain import route_text, verdict_lines, why_text
 from tui.widgets.key_input import pattern_suggestions
 
-SEED = load_scenario("seed").topology
-MEDIA = SEED.exchanges[0]
+SEED = load_scenario("seed").topology.binding_table
+
+
+def _by_queue(
+    table: BindingTable, exchange: str, key: str, headers: dict[str, str] | None = None
+) -> dict[str, BindingVerdict]:
+    return {v.binding.destination: v for v in explain_exchange(table, exchange, key, headers).verdicts}
 
 
 def test_hash_taking_zero_words_is_said_plainly() -> None:
-    by_queue = {v.queue: v for v in verdicts(SEED, MEDIA, "video", None)}
+    by_queue = _by_queue(SEED, "media_exchange", "video")
     assert by_queue["video_queue"].matched
-    assert by_queue["video_queue"].why.plain == "video  #=zero words"
+    assert why_text(by_queue["video_queue"]).plain == "video  #=zero words"
 
 
 def test_the_word_that_broke_the_match_is_named() -> None:
-    by_queue = {v.queue: v for v in verdicts(SEED, MEDIA, "user.login", None)}
+    by_queue = _by_queue(SEED, "media_exchange", "user.login")
     assert not by_queue["video_queue"].matched
-    assert "word 1: 'user' is not 'video'" in by_queue["video_queue"].why.plain
-    assert by_queue["audit_queue"].why.plain == "#=user.login"
-    assert destination(SEED, "media_exchange", "user.login", None).plain == "-> audit_queue"
+    assert "word 1: 'user' is not 'video'" in why_text(by_queue["video_queue"]).plain
+    assert why_text(by_queue["audit_queue"]).plain == "#=user.login"
+    assert route_text(SEED.route("media_exchange", "user.login")).plain == "-> audit_queue"
 
 
 def test_a_refused_key_consults_no_binding() -> None:
-    text = verdict_lines(SEED, MEDIA, "k" * 256, None).plain
+    text = verdict_lines(SEED, "media_exchange", "k" * 256, None).plain
     assert text.startswith("✗ refused: routing key is 256 bytes")
     assert "video_queue" not in text
 
 
 def test_markup_in_keys_stays_literal() -> None:
-    text = verdict_lines(SEED, MEDIA, "[red]x.[/]", None)
+    text = verdict_lines(SEED, "media_exchange", "[red]x.[/]", None)
     assert "#=[red]x.[/]" in text.plain
 
 
 def test_headers_bindings_show_each_header() -> None:
-    headers = load_scenario("headers").topology
-    documents = headers.exchanges[0]
-    by_queue = {v.queue: v for v in verdicts(headers, documents, "", {"format": "pdf"})}
+    headers = load_scenario("headers").topology.binding_table
+    by_queue = _by_queue(headers, "documents", "", {"format": "pdf"})
     assert not by_queue["pdf_reports"].matched and by_queue["any_pdf_or_log"].matched
-    assert "format=pdf✓" in by_queue["pdf_reports"].why.plain
-    assert "type=report✗" in by_queue["pdf_reports"].why.plain
+    assert "format=pdf✓" in why_text(by_queue["pdf_reports"]).plain
+    assert "type=report✗" in why_text(by_queue["pdf_reports"]).plain
+
+
+def test_an_exchange_binding_is_a_line_and_the_route_names_the_exchange_crossed() -> None:
+    table = BindingTable(
+        {"front": ExchangeEntry("direct"), "logs": ExchangeEntry("topic")},
+        ("kern_any",),
+        (
+            Binding("front", "logs", "exchange", "kern.disk"),
+            Binding("logs", "kern_any", "queue", "kern.*"),
+        ),
+    )
+    text = verdict_lines(table, "front", "kern.disk", None).plain
+    assert "✓ exchange logs  kern.disk  the key equals the binding key" in text
+    assert text.endswith("-> kern_any  (through exchange logs)")
 
 
 def test_pattern_suggestions_are_literal_prefixes() -> None:

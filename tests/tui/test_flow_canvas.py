@@ -143,16 +143,16 @@ async def _lens() -> None:
 
         plain = colour_at(video)
         success = canvas._style("wire_match").color
-        canvas.preview_route("user.login")
+        canvas.preview_route("media_exchange", "user.login")
         await pilot.pause()
         builds = canvas.static_builds
-        canvas.preview_route("user.login")  # the same lens again: nothing to repaint
+        canvas.preview_route("media_exchange", "user.login")  # the same lens again: nothing to repaint
         await pilot.pause()
         assert canvas.static_builds == builds
         assert colour_at(audit) == success and colour_at(video) not in (success, plain)
-        canvas.preview_route("video.upload")
+        canvas.preview_route("media_exchange", "video.upload")
         assert colour_at(video) == success == colour_at(audit)
-        canvas.preview_route(None)
+        canvas.preview_route("media_exchange", None)
         assert colour_at(video) == plain == colour_at(audit)
 
 

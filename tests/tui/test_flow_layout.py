@@ -14,7 +14,8 @@ from core.scenario import load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 from tui.widgets.flow_grid import Grid
 from tui.widgets.flow_layout import LABEL_WHOLE, MIN_WIDTH, Box, FlowLayout, compute_layout
-from tui.widgets.flow_model import FlowModel, lens_for
+from tui.widgets.flow_lens import lens_for
+from tui.widgets.flow_model import FlowModel
 from tui.widgets.flow_paint import paint
 
 SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
@@ -128,9 +129,12 @@ def test_box_names_stay_whole_when_the_inspector_narrows_the_canvas() -> None:
             assert layout.legend_y is not None and "…" not in lines[layout.legend_y], (scenario, width)
 
 
-def painted(topology: Topology, width: int = 80, height: int = 24, key: str | None = None) -> list[str]:
+def painted(
+    topology: Topology, width: int = 80, height: int = 24, key: str | None = None, exchange: str = ""
+) -> list[str]:
     layout = compute_layout(topology, width, height)
-    lens = None if key is None else lens_for(topology, key, None)
+    exchange = exchange or topology.exchanges[0].name
+    lens = None if key is None else lens_for(topology, exchange, key, None)
     grid = paint(layout, FlowModel(topology), lens)
     return [grid.line(y) for y in range(grid.height)]
 
@@ -158,7 +162,7 @@ def test_hostile_and_wide_names_are_painted_literally_and_keep_rows_aligned() ->
 def test_lens_marks_matching_bindings_and_queues() -> None:
     topology = load_scenario("seed").topology
     layout = compute_layout(topology, 100, 30)
-    lens = lens_for(topology, "user.login", None)
+    lens = lens_for(topology, "media_exchange", "user.login", None)
     assert lens.queues == {"audit_queue"}
     grid = paint(layout, FlowModel(topology), lens)
     video, audit = (
@@ -171,14 +175,14 @@ def test_lens_marks_matching_bindings_and_queues() -> None:
     assert grid.roles[y][x] == "wire_dim"
     vq, aq = layout.queues["video_queue"], layout.queues["audit_queue"]
     assert grid.roles[aq.y][aq.x] == "match" and grid.roles[vq.y][vq.x] == "dim"
-    nothing = lens_for(topology, "", None)
+    nothing = lens_for(topology, "media_exchange", "", None)
     assert nothing.queues == {"audit_queue"}  # '#' matches the empty key (zero words)
 
 
 def test_lens_names_the_exchange_a_key_is_unroutable_on() -> None:
     topology = load_scenario("dead_letter").topology
-    lens = lens_for(topology, "order.cancelled", None)
-    assert lens.exchanges == {"orders"}  # the dead-letter exchange is not a publish target
+    lens = lens_for(topology, "orders", "order.cancelled", None)
+    assert lens.exchanges == {"orders"}  # the dead-letter exchange is not on the way
     assert lens.unroutable == {"orders"}
     assert "✗ no match" in "\n".join(painted(topology, 100, 30, "order.cancelled"))
 
@@ -188,11 +192,29 @@ def test_lens_uses_an_alternate_exchange_only_when_nothing_else_matched() -> Non
         (ExchangeSpec("ex", "direct", alternate_exchange="alt"), ExchangeSpec("alt", "fanout")),
         (QueueSpec("orders", (BindingSpec("ex", "order"),)), QueueSpec("lost", (BindingSpec("alt", ""),))),
     ).validate()
-    matched = lens_for(topology, "order", None)
+    matched = lens_for(topology, "ex", "order", None)
     assert matched.queues == {"orders"} and matched.bindings == {("ex", "orders", 0)}
-    missed = lens_for(topology, "other", None)
+    assert matched.exchanges == {"ex"} and matched.unroutable == set()
+    missed = lens_for(topology, "ex", "other", None)
     assert missed.queues == {"lost"} and missed.bindings == {("alt", "lost", 0)}
-    assert matched.exchanges == missed.exchanges == {"ex", "alt"}
+    assert missed.exchanges == {"ex", "alt"} and missed.unroutable == {"ex"}
+
+
+def test_the_lens_paints_only_the_exchange_it_is_on() -> None:
+    """Lens on `logs` with `kern.disk`: the fanout beside it is not marked as routing it."""
+    topology = Topology(
+        (ExchangeSpec("alerts", "fanout"), ExchangeSpec("logs", "topic")),
+        (
+            QueueSpec("kern_any", (BindingSpec("logs", "kern.*"),)),
+            QueueSpec("pager", (BindingSpec("alerts", ""),)),
+        ),
+    ).validate()
+    text = "\n".join(painted(topology, 100, 30, "kern.disk", exchange="logs"))
+    assert text.count("✓ routes") == 1 and "✗ no match" not in text
+    layout = compute_layout(topology, 100, 30)
+    grid = paint(layout, FlowModel(topology), lens_for(topology, "logs", "kern.disk", None))
+    pager, kern = layout.queues["pager"], layout.queues["kern_any"]
+    assert grid.roles[kern.y][kern.x] == "match" and grid.roles[pager.y][pager.x] == "dim"
 
 
 def lines(grid: Grid) -> list[str]:

@@ -19,7 +19,7 @@ def test_seed_tokens_in_flight_with_the_lens(snap_compare) -> None:  # type: ign
         canvas.apply(published("00000002", "user.login", ("audit_queue",)))
         canvas.apply(published("00000003", "nowhere", ()))
         app.clock.advance(0.3)
-        canvas.preview_route("video.up")
+        canvas.preview_route("media_exchange", "video.up")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(110, 26), run_before=steps)
@@ -65,7 +65,7 @@ def test_twelve_queues_on_one_line_each_with_waiting_messages(snap_compare) -> N
         for i in range(40):
             routed = (queues[i % 12], "q12_all") if i % 12 != 11 else ("q12_all",)
             app.canvas.apply(published(f"{i:08d}", "k", routed, exchange="events"))
-        app.canvas.preview_route("eu.web.order")
+        app.canvas.preview_route("events", "eu.web.order")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 16), run_before=steps)

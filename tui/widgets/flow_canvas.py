@@ -28,7 +28,8 @@ from core.events import FlowEvent
 from core.topology import Topology
 from tui.widgets.flow_grid import Grid, token_role
 from tui.widgets.flow_layout import FlowLayout, compute_layout
-from tui.widgets.flow_model import FlowModel, Lens, describe_node, lens_for
+from tui.widgets.flow_lens import Lens, lens_for
+from tui.widgets.flow_model import FlowModel, describe_node
 from tui.widgets.flow_paint import paint, paint_wires
 from tui.widgets.flow_palette import flow_styles
 from tui.widgets.flow_tokens import Sprite, TokenBoard
@@ -140,9 +141,11 @@ class FlowCanvas(ScrollView, can_focus=True):
         """Slow motion: token travel time scales with 1/speed (already moving tokens keep theirs)."""
         self.board.set_speed(speed)
 
-    def preview_route(self, routing_key: str | None, headers: Mapping[str, Any] | None = None) -> None:
-        """Highlight the bindings and queues a message with this key would reach; None clears."""
-        lens = None if routing_key is None else lens_for(self.topology, routing_key, headers)
+    def preview_route(
+        self, exchange: str, routing_key: str | None, headers: Mapping[str, Any] | None = None
+    ) -> None:
+        """Highlight what a message published to `exchange` with this key would reach; None clears."""
+        lens = None if routing_key is None else lens_for(self.topology, exchange, routing_key, headers)
         if lens != self.lens:
             self.lens = lens
             self._invalidate(wires=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from tui.widgets.flow_grid import Grid, clean, token_role
 from tui.widgets.flow_layout import Box, E, FlowLayout, N, S, W
-from tui.widgets.flow_model import FlowModel, Lens
+from tui.widgets.flow_lens import Lens
+from tui.widgets.flow_model import FlowModel
 
 SOLID = {
     E | W: "─",

@@ -21,7 +21,7 @@ from textual.widgets import Input, Select, Static
 
 from core.scenario import Scenario
 from core.topology import ExchangeSpec
-from tui.explain import bindings_of, key_problem, verdict_lines
+from tui.explain import key_problem, verdict_lines
 from tui.widgets.key_input import KeyInput, pattern_suggestions
 
 
@@ -61,9 +61,11 @@ class RoutingLens(Vertical):
 
     @dataclass
     class Preview(Message):
-        """The typed key (or headers) changed: the canvas highlights what would match."""
+        """The exchange, typed key or headers changed: the canvas highlights where the message
+        would go from `exchange`."""
 
         lens: RoutingLens
+        exchange: str
         routing_key: str | None
         headers: Mapping[str, Any] | None
 
@@ -177,19 +179,20 @@ class RoutingLens(Vertical):
             matches.update(Text("this scenario declares no exchange", "dim"))
             return
         typed = bool(key) or spec.type in ("headers", "fanout") or headers is not None
-        if not bindings_of(self.topology, spec.name):
+        table = self.topology.binding_table
+        if not table.bindings_from(spec.name):
             matches.update(Text(f"exchange {spec.name} has no bindings", "dim"))
         elif typed:
-            matches.update(verdict_lines(self.topology, spec, key, headers))
+            matches.update(verdict_lines(table, spec.name, key, headers))
         else:
             matches.update(self._idle_text(spec))
-        self.post_message(self.Preview(self, key if typed else None, headers))
+        self.post_message(self.Preview(self, spec.name, key if typed else None, headers))
 
     def _idle_text(self, spec: ExchangeSpec) -> Text:
         text = Text()
         text.append(f"{spec.name} ({spec.type}) bindings: ", "dim")
-        bound = bindings_of(self.topology, spec.name)
-        labels = [f"{queue} <- {b.routing_key or '(any)'}" for queue, b in bound]
+        bound = self.topology.binding_table.bindings_from(spec.name)
+        labels = [f"{b.destination} <- {b.routing_key or '(any)'}" for b in bound]
         text.append("; ".join(labels))
         text.append("\ntype a routing key: each binding shows whether it matches, and why", "dim")
         return text
