@@ -105,7 +105,7 @@ def engine_latency(url: str, samples: int) -> list[float]:
     _reset()
     engine = FlowEngine(seed_without_work(), url, speed=4.0)
     runner = LoopRunner(on_error=engine.report_failure)
-    runner.start_all(engine.loops())
+    engine.start(runner)
     engine.declared.wait(10)
     time.sleep(0.2)
     published: dict[str, float] = {}

@@ -153,7 +153,7 @@ def run_baseline(rate: int, seconds: float) -> tuple[float, int]:
     reset_brokers()
     engine = FlowEngine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
     runner = LoopRunner(on_error=engine.report_failure)
-    runner.start_all(engine.loops(play_script=False))
+    engine.start(runner, play_script=False)
     engine.declared.wait(5)
     time.sleep(0.5)
     sender = Sender(engine, rate, seconds)

@@ -8,6 +8,7 @@ threads talk to the loops only through thread-safe queues and flags.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 from collections.abc import Mapping
@@ -19,12 +20,13 @@ from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, Stop
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, EventStream, FlowEvent, InternalError
 from core.producer import ProducerLoop
-from core.publishing import PublishError, PublishRequest, RequestQueue
+from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest
 from core.routing import routing_key_problem
-from core.runner import Loop, LoopError
+from core.runner import Loop, LoopError, LoopRunner
 from core.scenario import Scenario
 from core.tap import TapLoop, TapSpec
-from core.topology import PublishStep, TopologyError
+from core.topology import ConsumerSpec, PublishStep, Topology, TopologyError
+from core.topology_changes import LiveTopology, TopologyChange, apply_change, change_problem
 
 __all__ = ["FlowEngine", "MessageIds", "PublishError", "PublishRequest", "new_message_id"]
 
@@ -58,14 +60,15 @@ class FlowEngine:
 
     def __init__(self, scenario: Scenario, broker_url: str, *, speed: float = 1.0) -> None:
         self.scenario = scenario
-        self.topology = scenario.topology
+        self.live = LiveTopology(scenario.topology)
+        """The topology as the broker has it now; the producer thread folds each change in."""
         self.backend: Backend = backend_for(broker_url)
-        if (problem := self.backend.unsupported(self.topology)) is not None:
+        if (problem := self.backend.unsupported(scenario.topology)) is not None:
             raise TopologyError(problem)
         self.events = EventStream()
         self.clock = Clock(speed)
         self.gate = StepGate()
-        self.controls = {c.name: ConsumerControl(c.name) for c in self.topology.consumers}
+        self.controls = {c.name: ConsumerControl(c.name) for c in scenario.topology.consumers}
         self.declared = threading.Event()
         self.attempts = AttemptCounter()
         self.ids = MessageIds()
@@ -74,6 +77,17 @@ class FlowEngine:
         self.tap: TapSpec | None = None
         """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
         self._lock = threading.Lock()
+        self._runner: LoopRunner | None = None
+        self._changes: list[TopologyRequest] = []
+        """Topology changes queued and not yet made: the next change is checked against them too."""
+        self._retire: dict[str, threading.Event] = {}
+        """Per consumer, the event that stops its current loop (set when a change replaces it)."""
+        self._generation = itertools.count(2)
+
+    @property
+    def topology(self) -> Topology:
+        """The topology as it is now (a snapshot: it is replaced whole on every change)."""
+        return self.live.current
 
     # -- events -------------------------------------------------------------------------------
     def emit(self, event: FlowEvent) -> None:
@@ -148,6 +162,11 @@ class FlowEngine:
             self._unacked[queue_name] = max(0, self._unacked.get(queue_name, 0) + delta)
 
     # -- the loops ------------------------------------------------------------------------------
+    def start(self, runner: LoopRunner, *, play_script: bool = True) -> None:
+        """Start every loop on `runner`; consumers declared later while running start on it too."""
+        self._runner = runner
+        runner.start_all(self.loops(play_script=play_script))
+
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         """The named loops to run, one thread each: the tap alone in tap mode, else the producer and
         one loop per consumer."""
@@ -155,13 +174,14 @@ class FlowEngine:
             return [("tap", self.tap_loop(self.tap).run)]
         loops: list[tuple[str, Loop]] = [("producer", self.producer_loop(play_script=play_script).run)]
         for spec in self.topology.consumers:
-            loops.append((f"consumer:{spec.name}", self._after_declared(self.consumer_loop(spec.name).run)))
+            retire = self._retire.setdefault(spec.name, threading.Event())
+            loops.append((f"consumer:{spec.name}", self._consumer_run(spec, self.declared, retire)))
         return loops
 
     def producer_loop(self, *, play_script: bool = True) -> ProducerLoop:
         return ProducerLoop(
             self.backend,
-            self.topology,
+            self.live,
             self.emit,
             self.requests,
             script=self.scenario.publishes if play_script else (),
@@ -172,16 +192,16 @@ class FlowEngine:
             declared=self.declared,
         )
 
-    def consumer_loop(self, name: str) -> ConsumerLoop:
-        spec = self.topology.consumer(name)
+    def consumer_loop(self, name: str, spec: ConsumerSpec | None = None) -> ConsumerLoop:
+        spec = spec or self.topology.consumer(name)
         if spec is None:
             raise KeyError(f"unknown consumer {name!r}")
         return ConsumerLoop(
             spec,
-            self.topology,
+            apply_change(self._planned(), TopologyChange("declare", spec)),
             self.backend,
             self.emit,
-            self.controls[name],
+            self.controls.setdefault(name, ConsumerControl(name)),
             self.clock,
             self.gate,
             on_unacked=self.track_unacked,
@@ -191,16 +211,64 @@ class FlowEngine:
     def tap_loop(self, spec: TapSpec) -> TapLoop:
         return TapLoop(spec, self.topology, self.backend, self.emit)
 
-    def _after_declared(self, loop: Loop) -> Loop:
-        """Consumers start once the producer declared the topology (their queues must exist)."""
+    def _consumer_run(self, spec: ConsumerSpec, start: threading.Event, retire: threading.Event) -> Loop:
+        """A consumer's loop: it waits until its queues exist (`start`), and ends when the runner
+        stops or a topology change replaces or deletes this consumer (`retire`)."""
+        loop = self.consumer_loop(spec.name, spec)
 
         def run(should_stop: StopCheck) -> None:
-            while not self.declared.wait(0.05):
-                if should_stop():
+            def retired() -> bool:
+                return retire.is_set() or should_stop()
+
+            while not start.wait(0.05):
+                if retired():
                     return
-            loop(should_stop)
+            loop.run(retired)
 
         return run
+
+    # -- changing the topology (any thread) -----------------------------------------------------
+    def change_topology(self, change: TopologyChange, *, origin: str = "app") -> None:
+        """Check a change against the topology as it will be, then queue it for the producer
+        thread, in order with the messages; raises TopologyError with a one-line reason.
+
+        A consumer's loop starts (or stops) on the runner when the change is made, not before.
+        """
+        with self._lock:
+            if self.tap is not None:
+                raise TopologyError("tap mode only watches the exchange: it changes nothing")
+            planned = self._planned()
+            problem = change_problem(planned, change) or self.backend.change_unsupported(planned, change)
+            if problem is not None:
+                raise TopologyError(problem)
+            request = TopologyRequest(change, origin)
+            if isinstance(change.entity, ConsumerSpec):
+                request = self._consumer_change(request, change.entity, planned)
+            self._changes.append(request)
+        self.requests.put(request)
+
+    def _consumer_change(
+        self, request: TopologyRequest, spec: ConsumerSpec, planned: Topology
+    ) -> TopologyRequest:
+        """Retire the consumer's running loop when the change is made; start its new one then."""
+        name = spec.name
+        old = self._retire.get(name) if planned.consumer(name) is not None else None
+        request = TopologyRequest(request.change, request.origin, retires=old)
+        if request.change.op == "declare":
+            if self._runner is None:
+                raise TopologyError("the engine is not running: declare consumers in the scenario")
+            retire = self._retire[name] = threading.Event()
+            generation = "" if old is None else f"#{next(self._generation)}"
+            self._runner.start(f"consumer:{name}{generation}", self._consumer_run(spec, request.done, retire))
+        return request
+
+    def _planned(self) -> Topology:
+        """The topology once every queued change is made (refused ones drop out)."""
+        self._changes = [r for r in self._changes if r.outstanding]
+        topology = self.live.current
+        for request in self._changes:
+            topology = apply_change(topology, request.change)
+        return topology
 
     # -- errors -------------------------------------------------------------------------------
     def report_failure(self, failure: LoopError) -> None:

@@ -25,6 +25,7 @@ from core.events import (
     Requeued,
     Returned,
     Routed,
+    TopologyChanged,
 )
 
 BODY_PREVIEW = 60
@@ -33,6 +34,20 @@ BODY_PREVIEW = 60
 def body_preview(body: Any) -> str:
     text = json.dumps(body, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= BODY_PREVIEW else text[: BODY_PREVIEW - 1] + "…"
+
+
+def topology_entity_text(event: TopologyChanged) -> str:
+    """The entity in a few words: `'video_queue' (x-max-length=3)` or `media_exchange -> q 'video.#'`."""
+    fields = event.change.fields()
+    if event.change.kind == "binding":
+        match = fields["routing_key"] if not fields["arguments"] else fields["arguments"]
+        return f"{fields['source']} -> {fields['destination']} {match!r}"
+    extras = [f"{k}={v}" for k, v in fields.get("arguments", {}).items()]
+    if event.change.kind == "exchange":
+        extras.insert(0, str(fields["type"]))
+    if event.change.kind == "consumer":
+        extras = [f"on {', '.join(fields['queues'])}", f"prefetch {fields['prefetch']}"]
+    return f"{fields['name']!r}" + (f" ({', '.join(extras)})" if extras else "")
 
 
 def describe(event: FlowEvent, keys: dict[str, str]) -> str:
@@ -78,6 +93,9 @@ def describe(event: FlowEvent, keys: dict[str, str]) -> str:
             return f"BROKER {event.broker}: {event.state} ({event.detail}, {kind})"
         case Notice():
             return f"{event.level.upper()}: {event.text}"
+        case TopologyChanged():
+            verb = "DECLARED" if event.change.op == "declare" else "DELETED"
+            return f"{verb} {event.change.kind} {topology_entity_text(event)}"
         case InternalError():
             return f"INTERNAL ERROR in {event.where}: {event.error}"
     return f"{event.kind.upper()} [{m}]"

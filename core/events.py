@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from core.topology_changes import TopologyChange
+
 
 @dataclass(frozen=True, kw_only=True)
 class FlowEvent:
@@ -181,6 +183,31 @@ class Notice(FlowEvent):
     kind: ClassVar[str] = "notice"
     level: str
     text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopologyChanged(FlowEvent):
+    """An exchange, queue, binding or consumer was declared or deleted on the broker, in stream order.
+
+    `origin` says who asked: the scenario at start, an edit in the app, a lesson step, a replay.
+    JSON: `"event": "topology"`, `op`, `kind` (exchange | queue | binding | consumer), then the
+    entity's own fields (see TopologyChange.fields).
+    """
+
+    kind: ClassVar[str] = "topology"
+    change: TopologyChange
+    origin: str = "scenario"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "msg": None,
+            "op": self.change.op,
+            "kind": self.change.kind,
+            **self.change.fields(),
+            "origin": self.origin,
+            "ts": self.ts,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)

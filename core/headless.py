@@ -53,7 +53,7 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | Non
         return EXIT_BAD_INPUT
     expected = len(requests) + (len(engine.scenario.publishes) if options.play_script else 0)
     runner = LoopRunner(on_error=engine.report_failure)
-    runner.start_all(engine.loops(play_script=options.play_script))
+    engine.start(runner, play_script=options.play_script)
     for request in requests:
         engine.enqueue(request)
     try:
@@ -68,7 +68,7 @@ def run_tap_headless(
     """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
     out = sys.stdout if out is None else out
     runner = LoopRunner(on_error=engine.report_failure)
-    runner.start_all(engine.loops(play_script=False))
+    engine.start(runner, play_script=False)
     printer = _Printer(as_json, out)
     deadline = time.monotonic() + timeout
     try:

@@ -18,10 +18,21 @@ from kombu import Connection, Producer
 from core.backends import BrokerUrlError
 from core.backends.base import Backend, Emit
 from core.controls import TICK, Clock, StepGate, StopCheck
-from core.events import BrokerStatus, Dropped, Notice, Published, QueueDepth, Returned, Routed
-from core.publishing import PublishRequest, RequestQueue
+from core.events import (
+    BrokerStatus,
+    Dropped,
+    Notice,
+    Published,
+    QueueDepth,
+    Returned,
+    Routed,
+    TopologyChanged,
+)
+from core.publishing import PublishRequest, Request, RequestQueue, TopologyRequest
 from core.reconnect import Reconnect, reason
 from core.topology import PublishStep, Topology
+from core.topology_apply import perform
+from core.topology_changes import LiveTopology, declarations
 
 DEPTH_POLL_SECONDS = 0.25
 
@@ -42,7 +53,7 @@ class ProducerLoop:
     def __init__(
         self,
         backend: Backend,
-        topology: Topology,
+        topology: LiveTopology,
         emit: Emit,
         requests: RequestQueue,
         *,
@@ -53,15 +64,18 @@ class ProducerLoop:
         unacked_for: Callable[[str], int],
         declared: threading.Event,
     ) -> None:
-        self.backend, self.topology, self.emit, self.requests = backend, topology, emit, requests
+        self.backend, self.live, self.emit, self.requests = backend, topology, emit, requests
         self.make_request, self.clock, self.gate = make_request, clock, gate
         self.unacked_for = unacked_for
         self.declared = declared
         """Set once the topology is declared: consumers wait for it before consuming."""
         self._script: list[PublishStep] = list(script)
         self._next_due: float | None = None
-        self._pending: PublishRequest | None = None
-        """The request being published; sent again after a reconnect until the broker has it."""
+        self._pending: Request | None = None
+        """The request being carried out; done again after a reconnect until the broker has it."""
+        self._announced = False
+        """The scenario's own topology was reported (once: a reconnect re-declares it silently)."""
+        self._change_channel: Any = None
         self._returned: dict[str, str] = {}
         self._depth_channel: Any = None
         self._last_depth: dict[str, tuple[int, int]] = {}
@@ -69,7 +83,7 @@ class ProducerLoop:
     def run(self, should_stop: StopCheck) -> None:
         """Declare, attach broker reporting, then publish script steps and requests until stopped."""
         self._status("connecting")
-        self.backend.attach(self.emit, self.topology)
+        self.backend.attach(self.emit, self.live.current)
         self._next_due = self._due_after(0)
         supervisor = Reconnect(self.backend, self._retrying, unreachable=self._unreachable)
         try:
@@ -78,7 +92,11 @@ class ProducerLoop:
             self.backend.detach()
 
     def _session(self, conn: Connection, should_stop: StopCheck) -> None:
-        declare_topology(conn, self.topology)
+        declare_topology(conn, self.live.current)
+        if not self._announced:  # the topology arrives as events, first, like any later change
+            for change in declarations(self.live.current):
+                self.emit(TopologyChanged(change=change, origin="scenario"))
+            self._announced = True
         self.declared.set()
         self._status("connected")
         self._produce(conn, self._new_producer(conn), should_stop)
@@ -104,7 +122,7 @@ class ProducerLoop:
     def _new_producer(self, conn: Connection) -> Producer:
         """Publish on the default channel; basic.return lands in `_on_return` where it is detected."""
         self._returned.clear()
-        self._depth_channel = None
+        self._depth_channel = self._change_channel = None
         on_return = self._on_return if self.backend.detects_returns else None
         return Producer(conn.default_channel, serializer="json", on_return=on_return)
 
@@ -143,9 +161,10 @@ class ProducerLoop:
                     self._poll_depths(conn)
                     next_depth = time.monotonic() + DEPTH_POLL_SECONDS
 
-    def _send(
-        self, conn: Connection, producer: Producer, request: PublishRequest, should_stop: StopCheck
-    ) -> None:
+    def _send(self, conn: Connection, producer: Producer, request: Request, should_stop: StopCheck) -> None:
+        if isinstance(request, TopologyRequest):
+            self._change(conn, request)
+            return
         if not self.gate.wait(should_stop):
             return
         # Say where it goes before sending: a fast consumer may ack a copy before publish() returns
@@ -190,9 +209,38 @@ class ProducerLoop:
             return
         self._emit_routed(request, producer.channel)
 
+    def _change(self, conn: Connection, request: TopologyRequest) -> None:
+        """Make a topology change on the broker, then report it; a refusal is that change's fate."""
+        change = request.change
+        self._pending = request  # a lost broker mid-change: made again after reconnecting
+        if change.kind != "consumer":  # consumers are the engine's loops, not broker objects
+            if self._change_channel is None:
+                self._change_channel = conn.channel()
+            try:
+                perform(self._change_channel, change)
+            except conn.channel_errors as exc:  # the broker said no: that channel is closed now
+                self._pending = self._change_channel = None
+                why = reason(exc, self.backend.url)
+                self.emit(
+                    Notice(
+                        level="error",
+                        text=f"the broker refused to {change.op} {change.kind} {change.name}: {why}",
+                    )
+                )
+                request.refused.set()
+                return
+        self._pending = None
+        self.backend.topology_changed(self.live.apply(change))
+        self.emit(TopologyChanged(change=change, origin=request.origin))
+        if request.retires is not None:
+            request.retires.set()
+        request.done.set()
+
     def _emit_routed(self, request: PublishRequest, channel: Any) -> None:
         """Routed from the backend's answer, with a notice when it differs from RabbitMQ's routing."""
-        expected = self.topology.binding_table.route(request.exchange, request.routing_key, request.headers)
+        expected = self.live.current.binding_table.route(
+            request.exchange, request.routing_key, request.headers
+        )
         queues = self.backend.routed(channel, request.exchange, request.routing_key, request.headers)
         if queues is None:
             return
@@ -230,7 +278,7 @@ class ProducerLoop:
                 reason=reason or "NO_ROUTE",
             )
         )
-        table = self.topology.binding_table
+        table = self.live.current.binding_table
         predicted = table.route(request.exchange, request.routing_key, request.headers).queues
         if not predicted:
             return
@@ -254,7 +302,7 @@ class ProducerLoop:
         if self._depth_channel is None:
             self._depth_channel = conn.channel()
         channel = self._depth_channel
-        for spec in self.topology.queues:
+        for spec in self.live.current.queues:
             try:
                 ready, unacked = self.backend.queue_depth(channel, spec.name)
             except conn.channel_errors:

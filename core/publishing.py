@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import InputError
+from core.topology_changes import TopologyChange
 
 
 class PublishError(InputError):
@@ -27,16 +29,39 @@ class PublishRequest:
     expiration: float | None = None
 
 
+@dataclass(frozen=True)
+class TopologyRequest:
+    """A topology change for the producer thread to make on the broker, in order with the messages.
+
+    `done` is set once the change is made and reported (a consumer it declares starts then);
+    `retires` is set at the same moment, to stop the consumer loop that the change replaces or deletes.
+    """
+
+    change: TopologyChange
+    origin: str
+    done: threading.Event = field(default_factory=threading.Event)
+    refused: threading.Event = field(default_factory=threading.Event)
+    retires: threading.Event | None = None
+
+    @property
+    def outstanding(self) -> bool:
+        """Not yet made nor refused by the broker."""
+        return not (self.done.is_set() or self.refused.is_set())
+
+
+Request = PublishRequest | TopologyRequest
+
+
 class RequestQueue:
     """Requests from any thread to the producer thread, in order."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[PublishRequest] = queue.Queue()
+        self._queue: queue.Queue[Request] = queue.Queue()
 
-    def put(self, request: PublishRequest) -> None:
+    def put(self, request: Request) -> None:
         self._queue.put(request)
 
-    def take(self, timeout: float | None) -> PublishRequest | None:
+    def take(self, timeout: float | None) -> Request | None:
         """The next request (None: none within `timeout`; None timeout: only one already waiting)."""
         try:
             if timeout is None:

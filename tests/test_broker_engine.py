@@ -58,7 +58,7 @@ def _drive(
 ) -> list[FlowEvent]:
     """Run producer and consumers in threads until everything published has settled."""
     runner = LoopRunner(on_error=engine.report_failure)
-    runner.start_all(engine.loops(play_script=False))
+    engine.start(runner, play_script=False)
     events: list[FlowEvent] = []
     tracker = SettlementTracker()
     try:

@@ -9,7 +9,7 @@ import pytest
 from amqp.exceptions import NotFound, ResourceLocked
 from kombu import Connection, Consumer, Exchange, Queue
 
-from broker_support import declare, fresh_url, publish
+from broker_support import Recorder, consuming, declare, drain_until, fresh_url, publish
 from core.backends import backend_for
 
 
@@ -79,3 +79,25 @@ def test_a_redeclared_queue_is_a_new_queue_for_old_unacked_copies() -> None:
         first.ack()
         second.requeue()
         assert backend.queue_depth(None, "q") == (0, 0)
+
+
+def test_deleting_a_queue_reports_every_copy_it_held() -> None:
+    """Ready copies are dropped at once; a copy in a consumer's hands is dropped when it comes back."""
+    url = fresh_url()
+    recorder = Recorder(url)
+    with Connection(url) as conn:
+        declare(conn, "x", "direct", [("q", "k")])
+        for n in range(3):
+            publish(conn, "x", "k", {"n": n}, message_id=f"m{n}")
+        got: list[Any] = []
+        with consuming(conn, ["q"], lambda _body, message: got.append(message), prefetch=1):
+            drain_until(conn, lambda: len(got) == 1)
+            conn.default_channel.queue_delete("q")
+            dropped = recorder.wait_for("dropped", 2)
+            assert sorted(e.msg for e in dropped) == ["m1", "m2"]
+            assert {e.reason for e in dropped} == {"its queue was deleted"}
+            got[0].reject(requeue=True)
+            dropped = recorder.wait_for("dropped", 3)
+        assert dropped[-1].msg == "m0" and dropped[-1].queue == "q"
+    assert recorder.of("requeued") == []
+    recorder.unsubscribe()

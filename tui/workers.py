@@ -58,7 +58,7 @@ class EngineWorkers:
 
     def start(self) -> None:
         """Launch the producer and every consumer of the scenario (the tap alone in tap mode)."""
-        self.runner.start_all(self.engine.loops(play_script=self.play_script))
+        self.engine.start(self.runner, play_script=self.play_script)
 
     def stop(self) -> None:
         """Ask every loop to stop (returns at once; the loops notice within a tick)."""

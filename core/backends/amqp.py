@@ -100,6 +100,10 @@ class AmqpBackend(Backend):
     def attach(self, emit: Emit, topology: Topology) -> None:
         self._topology = topology
 
+    def topology_changed(self, topology: Topology) -> None:
+        if self._topology is not None:  # predictions follow the bindings as they are now
+            self._topology = topology
+
     def routed(
         self, channel: Any, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
     ) -> tuple[str, ...] | None:

@@ -14,6 +14,7 @@ from kombu import Connection
 from core.errors import InputError
 from core.events import DeadLettered, Dropped, FlowEvent, Requeued
 from core.topology import Topology
+from core.topology_changes import TopologyChange, apply_change
 
 Emit = Callable[[FlowEvent], None]
 
@@ -70,6 +71,13 @@ class Backend:
 
     def discard_state(self) -> None:
         """Empty broker state that lives in this process (a reset); a real broker is left alone."""
+
+    def change_unsupported(self, topology: Topology, change: TopologyChange) -> str | None:
+        """Why this broker cannot make `change` to `topology` (one line), or None."""
+        return self.unsupported(apply_change(topology, change))
+
+    def topology_changed(self, topology: Topology) -> None:
+        """The topology changed while attached (brokers that predict from it keep the new one)."""
 
     def attach(self, emit: Emit, topology: Topology) -> None:
         """Start reporting broker-side events through `emit` (only brokers that can)."""

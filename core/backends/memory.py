@@ -11,6 +11,7 @@ from kombu.transport import memory
 from core.backends.base import Backend, Emit
 from core.events import Dropped, Notice
 from core.topology import Topology
+from core.topology_changes import TopologyChange
 
 
 class MemoryBackend(Backend):
@@ -35,6 +36,15 @@ class MemoryBackend(Backend):
                 "use the default in-process broker or RabbitMQ"
             )
         return None
+
+    def change_unsupported(self, topology: Topology, change: TopologyChange) -> str | None:
+        bound = [q.name for q in topology.queues for b in q.bindings if b.exchange == change.name]
+        if change.op == "delete" and change.kind == "exchange" and bound:
+            return (
+                f"kombu memory:// deletes the queues bound to an exchange along with it (queue "
+                f"{bound[0]!r}); unbind them first, or use the default in-process broker or RabbitMQ"
+            )
+        return super().change_unsupported(topology, change)
 
     def routed(
         self, channel: Any, exchange: str, routing_key: str, headers: Mapping[str, Any] | None

@@ -245,7 +245,9 @@ class DeliveryMixin:
     ) -> None:
         """Back into its own queue at its old position (ahead of every later copy), redelivered."""
         queue = self._home(unacked)
-        if queue is None:
+        if queue is None:  # deleted while the copy was in a consumer's hands: nowhere to go back to
+            gone = Dropped(msg=unacked.envelope.msg_id, queue=unacked.queue, reason="its queue was deleted")
+            self._report(gone)
             return
         envelope = unacked.envelope.redelivery()
         ready = queue.ready

@@ -246,6 +246,8 @@ class Broker(DeliveryMixin):
         if self.queues.get(name) is not state:
             return 0
         del self.queues[name]
+        for envelope in state.ready:  # RabbitMQ discards them: say so for each copy
+            self._report(Dropped(msg=envelope.msg_id, queue=name, reason="its queue was deleted"))
         self._table = self._table.without_queue(name)
         for consumer in list(state.consumers):
             self._cancel(consumer.channel, consumer.tag, requeue_pending=False)

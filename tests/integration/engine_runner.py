@@ -61,7 +61,7 @@ class EngineRun:
         self.runner = LoopRunner(on_error=engine.report_failure)
 
     def __enter__(self) -> EngineRun:
-        self.runner.start_all(self.engine.loops(play_script=self.play_script))
+        self.engine.start(self.runner, play_script=self.play_script)
         return self
 
     def __exit__(self, *_exc: object) -> None:

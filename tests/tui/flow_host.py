@@ -75,7 +75,7 @@ def engine_events(scenario: str, *, speed: float = 8.0, timeout: float = 30.0) -
     reset_brokers()  # the in-process broker is process-wide: start from empty queues
     engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
     runner = LoopRunner(on_error=engine.report_failure)
-    runner.start_all(engine.loops())
+    engine.start(runner)
     tracker = SettlementTracker()
     out: list[FlowEvent] = []
     expected = len(engine.scenario.publishes)

@@ -1,0 +1,60 @@
+"""Topology changes through the engine while messages flow, on the in-process broker and memory://."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from broker_support import fresh_url
+from core.backends.memory import reset_memory_transport
+from core.engine import FlowEngine
+from core.events import TopologyChanged
+from core.scenario import load_scenario
+from core.topology import ExchangeSpec, QueueSpec, TopologyError
+from core.topology_changes import declare, delete, queue_binding
+from topology_while_flowing import exercise, seed_without_work
+
+
+@pytest.fixture(autouse=True)
+def _clean_memory() -> Iterator[None]:
+    reset_memory_transport()
+    yield
+    reset_memory_transport()
+
+
+def test_changes_while_messages_flow_on_the_in_process_broker() -> None:
+    watch = exercise(FlowEngine(seed_without_work(), fresh_url()))
+    dropped = watch.of("dropped", queue="extra_queue")
+    assert len(dropped) == 3 and {e.reason for e in dropped} == {"its queue was deleted"}
+    # The scenario's own topology came first, as events, before any message.
+    first_message = next(i for i, e in enumerate(watch.events) if e.msg is not None)
+    scenario = [e for e in watch.events[:first_message] if isinstance(e, TopologyChanged)]
+    assert [(e.change.kind, e.origin) for e in scenario] == [
+        ("exchange", "scenario"),
+        ("queue", "scenario"),
+        ("queue", "scenario"),
+        ("binding", "scenario"),
+        ("binding", "scenario"),
+        ("consumer", "scenario"),
+    ]
+    assert {e.consumer for e in watch.of("delivered")} == {"worker", "helper"}
+
+
+def test_changes_while_messages_flow_on_kombu_memory() -> None:
+    exercise(FlowEngine(seed_without_work(), "memory://"))
+
+
+def test_refused_changes_say_why_in_one_line() -> None:
+    engine = FlowEngine(seed_without_work(), fresh_url())
+    with pytest.raises(TopologyError, match=r"^binding media_exchange -> nowhere \('a'\): unknown queue"):
+        engine.change_topology(declare(queue_binding("media_exchange", "nowhere", "a")))
+    engine.change_topology(declare(QueueSpec("later")))
+    # Checked against the topology as it will be once queued changes are made, not only as it is.
+    with pytest.raises(TopologyError, match=r"^queue 'later': exists with other arguments"):
+        engine.change_topology(declare(QueueSpec("later", max_length=2)))
+    memory = FlowEngine(load_scenario("seed"), "memory://")
+    with pytest.raises(TopologyError, match=r"^kombu memory:// deletes the queues bound to an exchange"):
+        memory.change_topology(delete(ExchangeSpec("media_exchange")))
+    with pytest.raises(TopologyError, match=r"^kombu memory:// has no headers exchange"):
+        memory.change_topology(declare(ExchangeSpec("h", "headers")))
