@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from core.engine import FlowEngine
 from core.errors import InputError
 from core.eventlog import describe
-from core.events import FlowEvent, InternalError
+from core.events import BrokerStatus, FlowEvent, InternalError
 from core.publishing import PublishError
 from core.runner import LoopError, LoopRunner
 from core.settlement import SettlementTracker
@@ -51,7 +51,7 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | Non
     except PublishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    expected = len(requests) + (len(engine.scenario.publishes) if options.play_script else 0)
+    expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, len(requests))
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=options.play_script)
     for request in requests:
@@ -69,14 +69,15 @@ def run_tap_headless(
     out = sys.stdout if out is None else out
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=False)
-    printer = _Printer(as_json, out)
+    printer = HeadlessPrinter(as_json, out)  # nothing on stdout until the tap is up
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             engine.events.wait(0.05)
             failure = runner.first_error
-            if (code := _failed(failure, printer.print(engine.events.drain()))) is not None:
+            if (code := _failed(failure, printer.print(engine.events.drain()), printer)) is not None:
                 return code
+        printer.release()  # a tap that timed out still connecting shows how far it got
         return EXIT_OK
     finally:
         _join(runner)
@@ -93,26 +94,55 @@ def _body(body: Any, key: str, n: int) -> Any:
     return body if body is not None else {"key": key, "n": n}
 
 
-class _Printer:
-    """One line per event (JSON or the tutorial's log voice); says whether a bug was among them."""
+class HeadlessPrinter:
+    """One line per event (JSON or the tutorial's log voice), held back until the broker first connects;
+    says whether a bug was among the events.
+
+    A broker that is never reached (wrong host, password or vhost) then shows as the one error line on
+    stderr, not as status lines on stdout followed by it; once connected, the held lines come out first.
+    """
 
     def __init__(self, as_json: bool, out: TextIO) -> None:
         self.as_json, self.out = as_json, out
         self.keys: dict[str, str] = {}
+        self._held: list[str] | None = []
+        self.last_status: BrokerStatus | None = None
+        """The broker's latest status, to say what it was doing when a run ends early."""
+
+    @property
+    def connected(self) -> bool:
+        return self._held is None
 
     def print(self, events: Sequence[FlowEvent]) -> InternalError | None:
-        if not events:
-            return None
-        if self.as_json:
-            lines = [json.dumps(e.to_json(), default=str, ensure_ascii=False) for e in events]
-        else:
-            lines = [describe(e, self.keys) for e in events]
-        self.out.write("\n".join(lines) + "\n")
-        self.out.flush()
+        lines: list[str] = []
+        for event in events:
+            lines.append(
+                json.dumps(event.to_json(), default=str, ensure_ascii=False)
+                if self.as_json
+                else describe(event, self.keys)
+            )
+            if isinstance(event, BrokerStatus):
+                self.last_status = event
+                if self._held is not None and event.state == "connected":
+                    lines, self._held = self._held + lines, None
+        if self._held is not None:
+            self._held.extend(lines)
+        elif lines:
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()
         return next((e for e in events if isinstance(e, InternalError)), None)
 
+    def release(self) -> None:
+        """Write what is held back without waiting for the connection (a run that ends anyway)."""
+        if self._held:
+            self.out.write("\n".join(self._held) + "\n")
+            self.out.flush()
+        self._held = None
 
-def _failed(failure: LoopError | None, bug: InternalError | None) -> int | None:
+
+def _failed(
+    failure: LoopError | None, bug: InternalError | None, printer: HeadlessPrinter
+) -> int | None:
     """The exit code when a loop failed or a thread reported a bug; None while all is well.
 
     Bad input is one line and exit 2; anything else is a bug: exit 1 with its traceback. `failure`
@@ -120,6 +150,7 @@ def _failed(failure: LoopError | None, bug: InternalError | None) -> int | None:
     its InternalError on the stream) before it records it, so that batch holds the report.
     """
     if bug is not None:
+        printer.release()  # a bug: everything that led up to it is worth seeing
         print(f"internal error in {bug.where}:\n{bug.traceback or bug.error}", file=sys.stderr)
         return EXIT_BUG
     if failure is None:
@@ -127,15 +158,16 @@ def _failed(failure: LoopError | None, bug: InternalError | None) -> int | None:
     if isinstance(failure.error, InputError):
         print(f"error: {failure.summary}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    printer.release()
     print(f"internal error in {failure.loop}:\n{failure.traceback}", file=sys.stderr)
     return EXIT_BUG
 
 
 def _watch(
-    engine: FlowEngine, runner: LoopRunner, expected: int, options: HeadlessOptions, out: TextIO
+    engine: FlowEngine, runner: LoopRunner, expected: _Expected, options: HeadlessOptions, out: TextIO
 ) -> int:
     tracker = SettlementTracker()
-    printer = _Printer(options.as_json, out)
+    printer = HeadlessPrinter(options.as_json, out)
     deadline = time.monotonic() + options.timeout
     while True:
         if engine.events.wait(0.05):
@@ -144,21 +176,56 @@ def _watch(
         events = engine.events.drain()
         for event in events:
             tracker.feed(event)
-        if (code := _failed(failure, printer.print(events))) is not None:
+        if (code := _failed(failure, printer.print(events), printer)) is not None:
             return code
-        if len(tracker.messages) >= expected and tracker.all_settled:
+        if len(tracker.messages) >= expected.total and tracker.all_settled:
             return EXIT_OK
         if time.monotonic() > deadline:
-            pending = tracker.unsettled()
-            shown = ", ".join(
-                f"{m} ({tracker.messages[m].routing_key!r} open in "
-                f"{', '.join(sorted(tracker.messages[m].open_copies)) or 'routing'})"
-                for m in pending[:10]
-            )
-            missing = expected - len(tracker.messages)
-            more = f"; {missing} not yet published" if missing > 0 else ""
-            print(
-                f"timeout after {options.timeout:g}s: {len(pending)} unsettled: {shown}{more}",
-                file=sys.stderr,
-            )
+            still = _still_open(tracker, expected, printer)
+            print(f"timeout after {options.timeout:g}s: {still}", file=sys.stderr)
             return EXIT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """How many messages the run publishes: the scenario's script steps and the --publish requests."""
+
+    script: int
+    requests: int
+
+    @property
+    def total(self) -> int:
+        return self.script + self.requests
+
+
+SHOWN_UNSETTLED = 10
+
+
+def _still_open(tracker: SettlementTracker, expected: _Expected, printer: HeadlessPrinter) -> str:
+    """What the run was still waiting for when time ran out, in words a user can act on."""
+    status = printer.last_status
+    if not printer.connected:
+        if status is None:
+            return "not connected to the broker yet"
+        return f"not connected to {status.broker} yet ({status.state}: {status.detail})"
+    pending = tracker.unsettled()
+    published = len(tracker.messages)
+    missing = expected.total - published
+    if published == 0:
+        parts = [_count(expected.script, "script step"), _count(expected.requests, "--publish message")]
+        waiting = " and ".join(p for p in parts if p)
+        return f"nothing was published yet ({waiting} pending)" if waiting else "nothing was published"
+    shown = ", ".join(
+        f"{m} ({tracker.messages[m].routing_key!r} open in "
+        f"{', '.join(sorted(tracker.messages[m].open_copies)) or 'routing'})"
+        for m in pending[:SHOWN_UNSETTLED]
+    )
+    more = f" and {len(pending) - SHOWN_UNSETTLED} more" if len(pending) > SHOWN_UNSETTLED else ""
+    not_yet = f"; {missing} not yet published" if missing > 0 else ""
+    if not pending:
+        return f"{_count(published, 'published message')} settled, none open{not_yet}"
+    return f"{len(pending)} unsettled: {shown}{more}{not_yet}"
+
+
+def _count(n: int, what: str) -> str:
+    return "" if n == 0 else f"{n} {what}" + ("" if n == 1 else "s")

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+CASES_FILE = Path(__file__).resolve().parent / "data" / "rabbitmq_topic_cases.json"
+"""RabbitMQ's own topic tests, kept in the project so that a clone tests on its own (data/README.md)."""
+
 Case = tuple[str, list[tuple[str, str]], str, list[str]]
+
+
+def load_cases() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(CASES_FILE.read_text(encoding="utf-8"))
+    return data
 
 
 def routing_suite_cases(data: dict[str, Any], section: str) -> list[Case]:

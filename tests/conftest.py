@@ -1,19 +1,19 @@
-"""Shared fixtures: where ../shared lives, and resetting process-global broker state between tests."""
+"""Fixtures every test may use: RabbitMQ's own topic routing cases (tests/data).
+
+Process-global broker state (the default `mqscope://` broker, memory://) is reset by the tests that use
+it, not here: most tests take a broker of their own (tests/broker_support.fresh_url).
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFORMANCE = ROOT.parent / "shared" / "conformance" / "rabbitmq_topic_cases.json"
+from conformance_cases import load_cases
 
 
 @pytest.fixture(scope="session")
 def conformance() -> dict[str, Any]:
-    """RabbitMQ's own topic routing cases (../shared/conformance); required, never skipped."""
-    assert CONFORMANCE.exists(), f"missing {CONFORMANCE}: ../shared must sit beside the repo"
-    return json.loads(CONFORMANCE.read_text())
+    """RabbitMQ's own topic routing cases (tests/data/rabbitmq_topic_cases.json)."""
+    return load_cases()

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from broker_support import fresh_url
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
 from core.engine import FlowEngine
-from core.headless import HeadlessOptions, run_headless
+from core.events import BrokerStatus, Published
+from core.headless import HeadlessOptions, HeadlessPrinter, run_headless
 from core.scenario import load_scenario, parse_scenario
 
 BROKERS = sorted({"memory://", DEFAULT_BROKER_URL})
@@ -165,6 +167,38 @@ def test_timeout_names_unsettled_messages(capsys: pytest.CaptureFixture[str]) ->
     assert "'job' open in work" in err
 
 
+LATE_SCRIPT = """
+[[exchanges]]
+name = "jobs"
+type = "direct"
+[[queues]]
+name = "work"
+bindings = [{ exchange = "jobs", routing_key = "job" }]
+[[consumers]]
+name = "w"
+queues = ["work"]
+work_seconds = 0
+[[publish]]
+exchange = "jobs"
+routing_key = "job"
+after = 0
+[[publish]]
+exchange = "jobs"
+routing_key = "job"
+after = 600
+"""
+
+
+def test_timeout_with_everything_published_settled_says_what_is_still_to_come(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine = FlowEngine(parse_scenario(LATE_SCRIPT, "late.toml"), fresh_url(), speed=4.0)
+    code = run_headless(engine, HeadlessOptions(timeout=3.0), io.StringIO())
+    assert code == 3
+    err = capsys.readouterr().err.strip()
+    assert err == "timeout after 3s: 1 published message settled, none open; 1 not yet published"
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -190,6 +224,21 @@ def test_cli_headless_text_reads_like_the_tutorial() -> None:
         line.startswith("RECEIVED [") and "via 'user.login' from audit_queue" in line for line in lines
     )
     assert sum(line.startswith("ACKNOWLEDGED [") for line in lines) == 3
+
+
+def test_cli_dead_letter_scenario_shows_reject_ttl_and_overflow_on_its_own() -> None:
+    """The scenario's own script, as a user runs it, dead-letters for each of the three reasons."""
+    result = cli("--headless", "--json", "--scenario", "dead_letter")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    dead = {(e["reason"], e["queue"]) for e in of(events, "dead_lettered")}
+    assert dead == {
+        ("rejected", "orders_queue"),
+        ("maxlen", "shipping"),
+        ("expired", "shipping"),
+    }
+    assert all(e["queues"] == ["orders_dead"] for e in of(events, "dead_lettered"))
+    assert len(of(events, "published")) < 10  # a handful of tokens, readable on screen
 
 
 @pytest.mark.parametrize(
@@ -250,3 +299,38 @@ def test_memory_transport_routing_defect_is_shown_not_fatal() -> None:
     code, events = run(scenario, DEFAULT_BROKER_URL, play_script=False, publish=["*a"])
     assert code == 0
     assert [e["queues"] for e in of(events, "routed")] == [["q"]]
+
+
+def test_cli_timeout_before_anything_was_published_says_so(tmp_path: Path) -> None:
+    late = tmp_path / "late.toml"
+    late.write_text(LATE_SCRIPT.replace("after = 0\n", "after = 600\n"))
+    result = cli("--headless", "--scenario", str(late), "--timeout", "2")  # both steps wait 600 s
+    assert result.returncode == 3
+    assert result.stderr.strip() == "timeout after 2s: nothing was published yet (2 script steps pending)"
+    assert "0 unsettled" not in result.stderr
+
+
+def test_cli_timeout_while_still_connecting_names_the_broker_not_messages() -> None:
+    # Nothing listens on port 1: the first connection retries with backoff (0.2 s, then longer)
+    # and is still retrying when the 0.3 s timeout ends the run.
+    result = cli("--headless", "--broker", "amqp://guest:s3cret@127.0.0.1:1//", "--timeout", "0.3")
+    assert result.returncode == 3
+    err = result.stderr.strip()
+    assert err.startswith("timeout after 0.3s: not connected to amqp://guest:***@127.0.0.1:1// yet (")
+    assert "s3cret" not in err and result.stdout == ""
+
+
+def test_output_is_held_until_the_broker_connects_then_comes_out_in_order() -> None:
+    out = io.StringIO()
+    printer = HeadlessPrinter(as_json=False, out=out)
+    status = {"broker": "mqscope://x", "faithful": True, "detail": "d"}
+    printer.print([BrokerStatus(state="connecting", **status)])
+    assert out.getvalue() == "" and not printer.connected
+    printer.print(
+        [
+            BrokerStatus(state="connected", **status),
+            Published(msg="m1", exchange="jobs", routing_key="job", body={}),
+        ]
+    )
+    words = [line.split()[0] for line in out.getvalue().splitlines()]
+    assert words == ["BROKER", "BROKER", "SENDING"] and "connecting" in out.getvalue().splitlines()[0]

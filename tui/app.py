@@ -35,10 +35,9 @@ QUIET_FRAMES = 15
 FULL_GC_AT_LEAST_EVERY = 30.0  # seconds: a steady flow may defer full collections, not forever
 SWITCH_INTERVAL = 0.02
 """Seconds a thread may keep the GIL while others wait (CPython's default is 0.005). The UI thread
-gives the GIL up at every select() of its event loop and then queues behind the broker threads for
-it; with 5 ms slices a busy broker preempted a frame several times over, and at 2,000 msg/s frames
-fell to 6 a second. At 20 ms a frame usually finishes in one slice: 27-29 frames/s, p95 event-to-screen
-61-84 ms over six runs of benchmarks/bench_tui.py."""
+gives the GIL up at every select() of its event loop and then queues behind the broker threads; with
+short slices a busy broker preempts a frame several times over, with this one a frame usually finishes
+in one slice. What it buys is measured by benchmarks/bench_tui.py (figures: benchmarks/NOTES.md)."""
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
@@ -253,8 +252,8 @@ class MqscopeApp(ControlsApp):
 
 
 def _defer_full_collections() -> None:
-    """Full (generation 2) collections walk everything a session keeps and stalled frames by
-    100-170 ms under load; the app runs them itself when the broker goes quiet, and at least every
+    """Full (generation 2) collections walk everything a session keeps and stall frames under load
+    (benchmarks/NOTES.md); the app runs them itself when the broker goes quiet, and at least every
     FULL_GC_AT_LEAST_EVERY seconds under a steady flow, so reference cycles cannot pile up for ever."""
     gc.freeze()
     young, middle, _old = gc.get_threshold()

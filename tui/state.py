@@ -1,7 +1,8 @@
 """What the app knows about the running scenario, rebuilt from the event stream (no Textual here).
 
-Widgets read this model; only the per-frame pump feeds it. Each message keeps a short history per
-queue copy, so the inspector can say where every copy went and what became of it.
+The inspector, the status line and the app's controls read this model (the flow canvas keeps its
+own counts in tui/widgets/flow_model.py); only the per-frame pump feeds it. Each message keeps a short
+history per queue copy, so the inspector can say where every copy went and what became of it.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 With CPython's GIL, a thread that blocks on a contended threading.Lock is woken holding that lock but
 without the GIL; the releasing thread, still running, soon wants the lock back and blocks in turn.
 From then on the producer and consumer threads hand the broker lock (and the GIL) to each other on
-every publish and ack: tens of thousands of context switches a second, and throughput fell to ~0.6x
-of kombu's memory:// transport. Yielding the GIL (time.sleep(0)) lets the holder finish its short
-critical section first, so the lock is almost always free by the time we try again.
+every publish and ack: tens of thousands of context switches a second, and throughput fell well
+below kombu's memory:// transport (benchmarks/bench_broker.py; figures in benchmarks/NOTES.md).
+Yielding the GIL (time.sleep(0)) lets the holder finish its short critical section first, so the
+lock is almost always free by the time we try again.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ def test_bad_broker_url_is_one_line_without_password(url: str) -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert result.stdout == ""  # the one line is all there is: no status lines before it
     assert SECRET not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 
@@ -52,7 +53,7 @@ def test_wrong_password_is_one_line_without_password(rabbit: RabbitBroker) -> No
     url = rabbit.url.replace("guest:guest@", f"guest:{SECRET}@")
     result = mqscope("--broker", url, "--timeout", "20")
     assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
     assert "ACCESS_REFUSED" in result.stderr and SECRET not in result.stderr + result.stdout
 
 
@@ -113,6 +114,6 @@ def test_tap_on_missing_exchange_is_one_line(rabbit: RabbitBroker) -> None:
     started = time.monotonic()
     result = mqscope("--tap", "no_such_exchange", "--broker", rabbit.url, "--timeout", "20")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and result.stdout == ""
     assert "no_such_exchange" in result.stderr and "NOT_FOUND" in result.stderr
     assert time.monotonic() - started < 20

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from engine_runner import EngineRun, Run, reset_rabbit, run_scenario
 from kombu import Connection
-from rabbit_support import ROOT, RabbitBroker
+from rabbit_support import RabbitBroker
 
 from broker_support import exchange_binding_walk
-from conformance_cases import all_cases
+from conformance_cases import all_cases, load_cases
 from core.engine import FlowEngine
 from core.events import DeadLettered, Delivered, Published, Rejected, Returned, Routed
 from core.scenario import Scenario, load_scenario
@@ -71,7 +71,7 @@ def scenario_of(name: str, topology: Topology) -> Scenario:
 
 # -- routing: RabbitMQ's own topic test cases ---------------------------------------------------
 def conformance_groups() -> list[tuple[str, list[tuple[str, str]], list[tuple[str, list[str]]]]]:
-    data = json.loads((ROOT.parent / "shared" / "conformance" / "rabbitmq_topic_cases.json").read_text())
+    data = load_cases()
     groups: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, list[str]]]]] = {}
     for name, bindings, key, expected in all_cases(data):
         if any(k.split(".").count("#") > MAX_HASHES_ON_310 for k, _ in bindings):

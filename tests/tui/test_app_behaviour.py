@@ -212,7 +212,7 @@ async def test_reset_and_switch_scenario_start_fresh_sessions() -> None:
         await settle(pilot, published=2)
         await app.switch_scenario("dead_letter")
         assert app.engine.scenario.name == "dead_letter"
-        assert set(app.state.queues) == {"orders_queue", "orders_dead"}
+        assert set(app.state.queues) == {"orders_queue", "shipping", "orders_dead"}
         await wait_for(pilot, lambda: app.state.published >= 1, "the dead_letter script")
         assert app.screen.query_one("#routing-key").has_focus
 

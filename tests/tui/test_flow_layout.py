@@ -83,10 +83,12 @@ def test_every_binding_consumer_and_dead_letter_link_has_a_wire() -> None:
     layout = compute_layout(topology, 80, 24)
     assert set(layout.wires) == {
         ("route", "orders", "orders_queue"),
+        ("route", "orders", "shipping"),
         ("route", "orders.dlx", "orders_dead"),
         ("consume", "orders_queue", "billing"),
         ("consume", "orders_dead", "janitor"),
         ("dead", "orders_queue", "orders.dlx"),
+        ("dead", "shipping", "orders.dlx"),
     }
 
 

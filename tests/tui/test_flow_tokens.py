@@ -161,10 +161,11 @@ def test_counts_after_a_real_dead_letter_run() -> None:
     model.feed_all(events)
     billing, janitor = model.consumers["billing"], model.consumers["janitor"]
     assert (billing.processed, billing.acked, billing.dead_lettered) == (2, 1, 1)
-    assert (janitor.processed, janitor.acked) == (1, 1)
-    assert model.exchanges["orders"].published == 3
+    assert (janitor.processed, janitor.acked) == (4, 4)  # one reject, one overflow, two expired
+    assert model.exchanges["orders"].published == 6
     assert model.exchanges["orders"].unroutable == 1
     assert model.queues["orders_queue"].dead_lettered == 1
+    assert model.queues["shipping"].dead_lettered == 3
     for stats in model.queues.values():
         assert (stats.ready, stats.unacked) == (0, 0)
     board, _ = board_for("dead_letter")

@@ -26,7 +26,7 @@ def test_every_copy_of_a_dead_lettered_message_has_a_status() -> None:
     events = engine_events("dead_letter")
     state = FlowState(load_scenario("dead_letter").topology)
     state.feed_all(events)
-    (dead,) = [e for e in events if isinstance(e, DeadLettered)]
+    (dead,) = [e for e in events if isinstance(e, DeadLettered) and e.reason == "rejected"]
     assert dead.msg is not None
     text = message_text(state, state.messages[dead.msg]).plain
     assert "1 copy, 1 more by dead-lettering (routing reported by broker)" in text
