@@ -63,7 +63,7 @@ async def settle(pilot: Pilot[int], published: int) -> None:
     app = app_of(pilot)
     await wait_for(
         pilot,
-        lambda: app.state.published >= published and app.state.quiet(),
+        lambda: app.ledger.published >= published and app.ledger.quiet(),
         f"{published} published messages to settle",
     )
     await pilot.pause()
@@ -109,12 +109,12 @@ async def inspector_open(pilot: Pilot[int]) -> None:
 
 
 async def dead_letter_settled(pilot: Pilot[int]) -> None:
-    """The dead_letter script's three messages, each settled before the next (the script's own timing
-    lets the janitor's ack race the next publish in the log): one acked, one dead-lettered and acked by
-    the janitor, one unroutable. The inspector shows the dead-lettered one, copy by copy."""
+    """The dead_letter script's messages, each settled before the next (the script's own timing lets
+    the janitor's acks race the next publishes in the log). The inspector shows message 2, rejected by
+    billing and dead-lettered, copy by copy."""
     app = app_of(pilot)
     await freeze_cursors(pilot)
-    await wait_for(pilot, lambda: app.state.broker.state == "connected", "the broker")
+    await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
     for sent, step in enumerate(app.engine.scenario.publishes, start=1):
         app.engine.publish(step.exchange, step.routing_key, step.body, step.headers)
         await settle(pilot, published=sent)
@@ -134,8 +134,8 @@ async def twelve_queues(pilot: Pilot[int]) -> None:
     """No script here: a prefetch-4 consumer on 12 queues acks copies in a varying order."""
     app = app_of(pilot)
     await freeze_cursors(pilot)
-    await wait_for(pilot, lambda: app.state.consumers["pool"].state == "idle", "the pool consumer")
-    await wait_for(pilot, lambda: app.state.broker.state == "connected", "the broker")
+    await wait_for(pilot, lambda: app.ledger.consumers["pool"].state == "idle", "the pool consumer")
+    await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
     await type_text(pilot, "eu.web.order")
     await pilot.pause()
 

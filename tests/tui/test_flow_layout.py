@@ -10,12 +10,12 @@ import pytest
 from rich.cells import cell_len
 
 from core.events import QueueDepth
+from core.ledger import Ledger
 from core.scenario import load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 from tui.widgets.flow_grid import Grid
 from tui.widgets.flow_layout import LABEL_WHOLE, MIN_WIDTH, Box, FlowLayout, compute_layout
 from tui.widgets.flow_lens import lens_for
-from tui.widgets.flow_model import FlowModel
 from tui.widgets.flow_paint import paint
 
 SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
@@ -137,7 +137,7 @@ def painted(
     layout = compute_layout(topology, width, height)
     exchange = exchange or topology.exchanges[0].name
     lens = None if key is None else lens_for(topology, exchange, key, None)
-    grid = paint(layout, FlowModel(topology), lens)
+    grid = paint(layout, Ledger(topology), lens)
     return [grid.line(y) for y in range(grid.height)]
 
 
@@ -166,7 +166,7 @@ def test_lens_marks_matching_bindings_and_queues() -> None:
     layout = compute_layout(topology, 100, 30)
     lens = lens_for(topology, "media_exchange", "user.login", None)
     assert lens.queues == {"audit_queue"}
-    grid = paint(layout, FlowModel(topology), lens)
+    grid = paint(layout, Ledger(topology), lens)
     video, audit = (
         layout.wires[("route", "media_exchange", "video_queue")],
         layout.wires[("route", "media_exchange", "audit_queue")],
@@ -214,7 +214,7 @@ def test_the_lens_paints_only_the_exchange_it_is_on() -> None:
     text = "\n".join(painted(topology, 100, 30, "kern.disk", exchange="logs"))
     assert text.count("✓ routes") == 1 and "✗ no match" not in text
     layout = compute_layout(topology, 100, 30)
-    grid = paint(layout, FlowModel(topology), lens_for(topology, "logs", "kern.disk", None))
+    grid = paint(layout, Ledger(topology), lens_for(topology, "logs", "kern.disk", None))
     pager, kern = layout.queues["pager"], layout.queues["kern_any"]
     assert grid.roles[kern.y][kern.x] == "match" and grid.roles[pager.y][pager.x] == "dim"
 
@@ -232,7 +232,7 @@ DEPTH = re.compile(r"\d+( ready | rdy |r )\d+( unacked| unack|u)")
 def test_every_queue_on_a_screen_reads_its_depth_one_way(scenario: str, size: tuple[int, int]) -> None:
     """One deep queue (3-digit counts) makes every queue shorten its words, not only itself."""
     topology = load_scenario(scenario).topology
-    model = FlowModel(topology)
+    model = Ledger(topology)
     model.feed(QueueDepth(queue=topology.queues[0].name, ready=0, unacked=0))
     layout = compute_layout(topology, *size)
     calm = {m.groups() for line in lines(paint(layout, model, None)) for m in DEPTH.finditer(line)}

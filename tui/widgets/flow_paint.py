@@ -6,10 +6,10 @@ read the grid as text. User and broker text goes in character by character, neve
 
 from __future__ import annotations
 
+from core.ledger import Ledger
 from tui.widgets.flow_grid import Grid, clean, token_role
 from tui.widgets.flow_layout import Box, E, FlowLayout, N, S, W
 from tui.widgets.flow_lens import Lens
-from tui.widgets.flow_model import FlowModel
 
 SOLID = {
     E | W: "─",
@@ -74,7 +74,7 @@ def _legend(grid: Grid, layout: FlowLayout) -> None:
         x += grid.text(x, layout.legend_y, f" {meaning}", "muted", layout.width - x) + 3
 
 
-def paint(layout: FlowLayout, model: FlowModel, lens: Lens | None, wires: Grid | None = None) -> Grid:
+def paint(layout: FlowLayout, model: Ledger, lens: Lens | None, wires: Grid | None = None) -> Grid:
     """The whole still picture; pass `wires` (from paint_wires, same layout and lens) to reuse it."""
     base = wires if wires is not None else paint_wires(layout, lens)
     grid = base.copy()
@@ -185,7 +185,7 @@ def _parts(grid: Grid, x: int, y: int, width: int, options: list[list[tuple[str,
         used += grid.text(x + used, y, text, role, width - used)
 
 
-def _exchange(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, name: str) -> None:
+def _exchange(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str) -> None:
     box = layout.exchanges[name]
     spec = model.topology.exchange(name)
     stats = model.exchanges[name]
@@ -230,7 +230,7 @@ def _depth_room(box: Box) -> int:
     return box.w - 4
 
 
-def depth_words(layout: FlowLayout, model: FlowModel) -> tuple[str, str]:
+def depth_words(layout: FlowLayout, model: Ledger) -> tuple[str, str]:
     """The fullest DEPTH_WORDS every queue box can show whole: a column of queues reads one way, not
     `0 ready 0 unacked` beside `0 rdy 0 unack` (the narrowest box, with its counts, decides)."""
     for words in DEPTH_WORDS:
@@ -250,7 +250,7 @@ def _width(parts: list[tuple[str, str]]) -> int:
 def _queue(
     grid: Grid,
     layout: FlowLayout,
-    model: FlowModel,
+    model: Ledger,
     lens: Lens | None,
     name: str,
     words: tuple[str, str] = DEPTH_WORDS[0],
@@ -308,7 +308,7 @@ def _queue(
 
 
 def _queue_line(
-    grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, name: str, words: tuple[str, str]
+    grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str, words: tuple[str, str]
 ) -> None:
     """A one-line queue for crowded screens: name, dots and counts on a panel whose filled part is
     the depth bar."""
@@ -347,7 +347,7 @@ def _fullness(frac: float, max_length: int | None) -> str:
     return "_ok" if frac < 0.5 else "_warn" if frac < 0.85 else "_full"
 
 
-def _depth_cap(model: FlowModel, max_length: int | None) -> int:
+def _depth_cap(model: Ledger, max_length: int | None) -> int:
     """What a full depth bar means: the queue's max length, else the deepest queue (at least 10)."""
     return max_length or max(10, *(q.ready for q in model.queues.values()))
 
@@ -356,7 +356,7 @@ def _counts(ready: int, ready_word: str, unacked: int, unacked_word: str) -> lis
     return [(str(ready), "count"), (ready_word, "muted"), (str(unacked), "count"), (unacked_word, "muted")]
 
 
-def _consumer(grid: Grid, layout: FlowLayout, model: FlowModel, name: str) -> None:
+def _consumer(grid: Grid, layout: FlowLayout, model: Ledger, name: str) -> None:
     box = layout.consumers[name]
     spec = model.topology.consumer(name)
     stats = model.consumers[name]

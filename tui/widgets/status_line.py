@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.state import BrokerInfo
+from core.records import BrokerInfo
 
 
 @dataclass(frozen=True)
