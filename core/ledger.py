@@ -225,7 +225,7 @@ class Ledger:
             self._gone(record, copy, event)
             return
         holder = self._release(record.msg, copy)
-        # A crash or disconnect: no Rejected came first, so count it here.
+        # A crash, disconnect or pause hand-back: no Rejected came first, so count it here.
         if holder is not None and event.reason != "rejected":
             self._consumer(holder).requeued += 1
         if copy.status == CLOSED:

@@ -99,7 +99,9 @@ class ControlsApp(App[int]):
         return target
 
     def action_pause_consumer(self, name: str | None = None) -> None:
-        """Toggle one consumer's pause (it stops taking messages; the broker keeps them ready)."""
+        """Toggle one consumer's pause: it finishes the message in hand, hands back (requeues) copies
+        it was sent but had not started, and cancels its subscription, so new messages wait ready in
+        the queue, where TTL still applies. Resume subscribes again."""
         if (target := self._target(name)) is None:
             return
         paused = self.engine.controls[target].paused
@@ -191,7 +193,8 @@ class ControlsApp(App[int]):
         for name in self.engine.controls:
             yield SystemCommand(
                 f"Pause/resume {name}",
-                "the consumer stops taking messages; they wait, ready, in the queue",
+                "finishes its message, requeues prefetched ones, unsubscribes: new messages wait "
+                "ready in the queue (TTL still applies)",
                 partial(self.action_pause_consumer, name),
             )
             yield SystemCommand(
@@ -207,8 +210,12 @@ class ControlsApp(App[int]):
         yield SystemCommand(
             "Next consumer for F2-F4", "choose which consumer F2-F4 act on", self.action_next_consumer
         )
-        yield SystemCommand("Pause all / resume", "freeze every broker action", self.action_toggle_pause_all)
-        yield SystemCommand("Step one event", "while paused, one broker action", self.action_step)
+        yield SystemCommand(
+            "Freeze all / resume",
+            "hold every publish and delivery where it is (not a consumer pause)",
+            self.action_toggle_pause_all,
+        )
+        yield SystemCommand("Step one event", "while frozen, one broker action", self.action_step)
         for speed in SPEEDS:
             yield SystemCommand(
                 f"Speed {speed:g}x", "simulation speed", partial(self.action_set_speed, speed)
