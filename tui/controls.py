@@ -44,6 +44,25 @@ BINDINGS: list[BindingType] = [
 ]
 
 
+FOOTER_RANK: list[tuple[str, ...]] = [
+    ("inspect_last",),
+    ("pause_consumer",),
+    ("crash_consumer",),
+    ("fail_next",),
+    ("toggle_pause_all",),
+    ("step",),
+    ("slower", "faster"),
+    ("pick_scenario",),
+    ("next_consumer",),
+    ("reset",),
+    ("burst(100)",),
+]
+"""What the footer keeps as the terminal narrows (whole groups, first ones first): the teaching controls
+(inspect, make a consumer misbehave, freeze and step) before the speed, and the session controls last.
+The seed at 80 columns shows F1-F6, at 100 adds F7/F8, at 120 ^n and ^o, from 150 all; the rest are in
+the command palette (ctrl+p), as every control is."""
+
+
 def next_speed(current: float, step: int) -> float:
     """The neighbouring speed on the 0.25x .. 4x ladder."""
     index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - current))
@@ -189,6 +208,9 @@ class ControlsApp(App[int]):
                 partial(self.action_fail_next, name),
             )
         yield SystemCommand(
+            "Next consumer for F2-F4", "choose which consumer F2-F4 act on", self.action_next_consumer
+        )
+        yield SystemCommand(
             "Freeze all / resume",
             "hold every publish and delivery where it is (not a consumer pause)",
             self.action_toggle_pause_all,
@@ -207,3 +229,4 @@ class ControlsApp(App[int]):
         yield SystemCommand("Reset", "restart broker and workers, same scenario", self.action_reset)
         yield SystemCommand("Switch scenario", "pick a built-in scenario", self.action_pick_scenario)
         yield SystemCommand("Inspect latest message", "open the inspector", self.action_inspect_last)
+        yield SystemCommand("Close inspector", "hide the inspector (Esc)", self.action_close_inspector)
