@@ -152,11 +152,13 @@ def test_requeue_policy_redelivers_in_place_with_no_copies_elsewhere() -> None:
 def test_dead_letter_scenario_rejects_expiry_and_unroutable() -> None:
     scenario = load_scenario("dead_letter")
     engine = FlowEngine(scenario, fresh_url(), speed=4)
-    engine.controls["billing"].paused.set()  # billing holds one message; the next one expires
+    # Paused from the start, billing never subscribes: both orders wait ready, and the one at the
+    # head expires (RabbitMQ expires a queue's head only, so the short-lived one goes first).
+    engine.controls["billing"].paused.set()
 
     def publish() -> int:
-        engine.publish("orders", "order.created", {"order": 1})
         engine.publish("orders", "order.created", {"order": 2}, expiration=0.2)
+        engine.publish("orders", "order.created", {"order": 1})
         engine.publish("orders", "order.cancelled", {"order": 3})
         return 3
 
@@ -167,10 +169,10 @@ def test_dead_letter_scenario_rejects_expiry_and_unroutable() -> None:
     events = _drive(engine, publish, resume_after_expiry)
     msgs = [e.msg for e in _of(events, "published")]
     (expired,) = _of(events, "expired")
-    assert (expired.msg, expired.queue) == (msgs[1], "orders_queue")
+    assert (expired.msg, expired.queue) == (msgs[0], "orders_queue")
     (dead,) = _of(events, "dead_lettered")
-    assert (dead.msg, dead.reason, dead.queues) == (msgs[1], "expired", ("orders_dead",))
-    acked = sorted((e.msg == msgs[0], e.queue) for e in _of(events, "acked"))
+    assert (dead.msg, dead.reason, dead.queues) == (msgs[0], "expired", ("orders_dead",))
+    acked = sorted((e.msg == msgs[1], e.queue) for e in _of(events, "acked"))
     assert acked == [(False, "orders_dead"), (True, "orders_queue")]
     unroutable = [e.msg for e in _of(events, "routed") if not e.queues]
     assert unroutable == [msgs[2]]
@@ -210,7 +212,7 @@ def test_queue_depths_come_from_the_broker() -> None:
     def watch(event: FlowEvent) -> None:
         if event.kind == "queue_depth":
             seen.append((event.queue, event.ready, event.unacked))  # type: ignore[attr-defined]
-            if ("audit_queue", 2, 1) in seen:
+            if ("audit_queue", 3, 0) in seen:
                 engine.controls["worker"].paused.clear()
 
     def publish() -> int:
@@ -219,5 +221,7 @@ def test_queue_depths_come_from_the_broker() -> None:
         return 3
 
     _drive(engine, publish, watch)
-    # Paused with prefetch 1: the broker reports one copy held unacked and two ready.
-    assert ("audit_queue", 2, 1) in seen
+    # Paused from the start, the worker never subscribed: the broker holds all three ready.
+    assert ("audit_queue", 3, 0) in seen
+    # Resumed with prefetch 1, it never holds more than one unacked.
+    assert max(unacked for queue, _ready, unacked in seen if queue == "audit_queue") <= 1

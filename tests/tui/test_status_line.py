@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.records import BrokerInfo
-from tui.widgets.status_line import StatusFacts, status_text
+from tui.widgets.status_line import FIT_STEPS, StatusFacts, status_text, worded
 
 
 def facts(url: str, faithful: bool | None) -> StatusFacts:
@@ -34,3 +34,22 @@ def test_broker_kind_is_named(url: str, faithful: bool, shown: str) -> None:
 def test_broker_text_is_literal() -> None:
     text = status_text(facts("mqscope://[red]x[/]", True))
     assert "mqscope://[red]x[/]" in text.plain
+
+
+def test_narrow_widths_drop_whole_pieces_never_cut_words() -> None:
+    """At every width the shortest wording fits in, the line fits; what it shows is words of the full
+    line, never a cut one, and the scenario, the broker kind, its state and what is in flight stay."""
+    full = status_text(facts("mqscope://localhost", True))
+    frozen = StatusFacts(
+        "dead_letter", BrokerInfo("memory://", "connected", False), 0.25, True, "janitor", 120, 17
+    )
+    for fact in (facts("mqscope://localhost", True), frozen):
+        whole = set(status_text(fact).plain.split())
+        for width in range(worded(fact, FIT_STEPS[-1]).cell_len, 161):
+            text = status_text(fact, width)
+            assert text.cell_len <= width, (width, text.plain)
+            assert set(text.plain.split()) <= whole | {"F2-4", "faithful", "FROZEN"}, (width, text.plain)
+            for word in (fact.scenario, "connected", "in flight", f"{fact.in_flight}"):
+                assert word in text.plain, (width, word)
+    assert status_text(frozen, 80).plain.count("NOT") == 1
+    assert "mqscope://localhost" in full.plain and "mqscope://localhost" not in status_text(frozen, 80).plain
