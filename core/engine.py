@@ -1,4 +1,4 @@
-"""FlowEngine: wiring only. It declares nothing itself: it builds the producer, consumer and tap
+"""Engine: wiring only. It declares nothing itself: it builds the producer, consumer and tap
 loops with exactly the dependencies each needs, and owns the event stream they all report into.
 
 Each loop owns its own kombu Connection and runs in whatever thread a LoopRunner (core.runner) gives
@@ -29,7 +29,7 @@ from core.tap import TapLoop, TapSpec
 from core.topology import ConsumerSpec, PublishStep, Topology, TopologyError
 from core.topology_changes import LiveTopology, TopologyChange, apply_change, change_problem
 
-__all__ = ["FlowEngine", "MessageIds", "PublishError", "PublishRequest", "new_message_id"]
+__all__ = ["Engine", "MessageIds", "PublishError", "PublishRequest", "new_message_id"]
 
 
 _ID_MASK = 0xFFFFFFFF
@@ -80,7 +80,7 @@ class MessageIds:
             return candidate
 
 
-class FlowEngine:
+class Engine:
     """The model of one running scenario on one broker; thread-safe entry points for the UI."""
 
     def __init__(self, scenario: Scenario, broker_url: str, *, speed: float = 1.0) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.errors import InputError
 from core.eventlog import describe
 from core.events import BrokerStatus, FlowEvent, InternalError
@@ -43,7 +43,7 @@ class HeadlessOptions:
     as_json: bool = True
 
 
-def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | None = None) -> int:
+def run_headless(engine: Engine, options: HeadlessOptions, out: TextIO | None = None) -> int:
     """Run until every message settles or the timeout passes; print one line per event (to stdout
     as it is when called, when `out` is None)."""
     out = sys.stdout if out is None else out
@@ -63,7 +63,7 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | Non
 
 
 def run_tap_headless(
-    engine: FlowEngine, timeout: float, as_json: bool, out: TextIO | None = None
+    engine: Engine, timeout: float, as_json: bool, out: TextIO | None = None
 ) -> int:
     """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
     out = sys.stdout if out is None else out
@@ -96,7 +96,7 @@ class _Requests:
     The first round is made at once: a bad key or exchange is refused before anything starts.
     """
 
-    def __init__(self, engine: FlowEngine, options: HeadlessOptions) -> None:
+    def __init__(self, engine: Engine, options: HeadlessOptions) -> None:
         self.engine = engine
         self.keys = options.publish
         self.body = options.body
@@ -211,7 +211,7 @@ def _failed(
 
 
 def _watch(
-    engine: FlowEngine,
+    engine: Engine,
     runner: LoopRunner,
     expected: _Expected,
     options: HeadlessOptions,

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.backends import DEFAULT_BROKER_URL
 from core.controls import MAX_SPEED, MIN_SPEED
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.errors import InputError
 from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless
 from core.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
@@ -85,13 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tap is not None:
             tap = TapSpec.parse(args.tap)
             given = load_scenario(args.scenario) if args.scenario else None
-            engine = FlowEngine(tap_scenario(tap, given), broker, speed=args.speed)
+            engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
             engine.tap = tap
             if not engine.backend.detects_returns:
                 raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
         else:
             scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
-            engine = FlowEngine(scenario, broker, speed=args.speed)
+            engine = Engine(scenario, broker, speed=args.speed)
     except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
