@@ -27,6 +27,7 @@ from core.events import (
     Routed,
     TopologyChanged,
 )
+from core.text import visible
 
 BODY_PREVIEW = 60
 
@@ -51,7 +52,14 @@ def topology_entity_text(event: TopologyChanged) -> str:
 
 
 def describe(event: FlowEvent, keys: dict[str, str]) -> str:
-    """One line for `event`; `keys` maps message id -> routing key (filled from Published events)."""
+    """One line for `event`; `keys` maps message id -> routing key (filled from Published events).
+
+    Control characters in names, keys and bodies are shown as escapes (core.text.visible): the line
+    goes to a terminal, and `ESC ]0;...` in a queue name must not retitle it."""
+    return visible(_describe(event, keys))
+
+
+def _describe(event: FlowEvent, keys: dict[str, str]) -> str:
     m = event.msg or ""
     key = keys.get(m, "?")
     match event:
