@@ -110,8 +110,8 @@ async def run_app(rate: int, seconds: float) -> Run:
         app.call_after_refresh(lambda: result.latencies.extend(time.monotonic() - t for t in stamps))
 
     async with app.run_test(size=(200, 50)) as pilot:
-        while app.state.broker.state != "connected" or any(
-            c.state != "idle" for c in app.state.consumers.values()
+        while app.ledger.broker.state != "connected" or any(
+            c.state != "idle" for c in app.ledger.consumers.values()
         ):
             await pilot.pause(0.05)
         app.frame_hooks.append(on_frame)
@@ -133,7 +133,7 @@ async def run_app(rate: int, seconds: float) -> Run:
         result.pump_frames = app.frames - frames0
         # let the broker finish, then measure rest
         deadline = time.monotonic() + 60
-        while (app.state.unsettled or canvas.animating) and time.monotonic() < deadline:
+        while (app.ledger.in_flight or canvas.animating) and time.monotonic() < deadline:
             await pilot.pause(0.1)
         await pilot.pause(0.5)
         result.produced = engine.events.total - produced0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 StopCheck = Callable[[], bool]
@@ -113,18 +114,32 @@ class ConsumerControl:
             return False
 
 
-class AttemptCounter:
-    """Counts deliveries per message id across all consumers (memory:// never sets `redelivered`)."""
+ATTEMPTS_REMEMBERED = 1 << 14
+"""Messages whose delivery count is kept, most recently delivered first to stay."""
 
-    def __init__(self) -> None:
+
+class AttemptCounter:
+    """Counts deliveries per message id across all consumers (memory:// never sets `redelivered`).
+
+    Only the ATTEMPTS_REMEMBERED most recently delivered messages are counted (every id kept for ever
+    cost ~150 bytes a message): a count restarts only if that many other messages were delivered
+    between two deliveries of one message, far more than prefetch and a requeue's wait allow.
+    """
+
+    def __init__(self, remembered: int = ATTEMPTS_REMEMBERED) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._remembered = remembered
 
     def next(self, msg: str) -> int:
         """Record one more delivery of `msg`; returns its 1-based attempt number."""
         with self._lock:
-            self._counts[msg] = self._counts.get(msg, 0) + 1
-            return self._counts[msg]
+            counts = self._counts
+            attempt = counts.pop(msg, 0) + 1
+            counts[msg] = attempt  # re-inserted: now the most recent
+            if len(counts) > self._remembered:
+                counts.popitem(last=False)
+            return attempt
 
 
 def sleep_interruptibly(seconds: float, should_stop: StopCheck, control: ConsumerControl | None) -> None:

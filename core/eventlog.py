@@ -6,6 +6,7 @@ Shared by headless text output and the TUI's event log, so both read the same.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from core.events import (
@@ -51,20 +52,18 @@ def topology_entity_text(event: TopologyChanged) -> str:
     return f"{fields['name']!r}" + (f" ({', '.join(extras)})" if extras else "")
 
 
-def describe(event: FlowEvent, keys: dict[str, str]) -> str:
-    """One line for `event`; `keys` maps message id -> routing key (filled from Published events).
+def describe(event: FlowEvent, routing_key: Callable[[str], str | None]) -> str:
+    """One line for `event`; `routing_key` looks up a message's key (the caller keeps them, bounded).
 
     Control characters in names, keys and bodies are shown as escapes (core.text.visible): the line
     goes to a terminal, and `ESC ]0;...` in a queue name must not retitle it."""
-    return visible(_describe(event, keys))
+    return visible(_describe(event, routing_key))
 
 
-def _describe(event: FlowEvent, keys: dict[str, str]) -> str:
+def _describe(event: FlowEvent, routing_key: Callable[[str], str | None]) -> str:
     m = event.msg or ""
-    key = keys.get(m, "?")
     match event:
         case Published():
-            keys[m] = event.routing_key
             return f"SENDING [{m}] {event.routing_key!r} to {event.exchange or '(default)'}: " + (
                 body_preview(event.body)
             )
@@ -75,6 +74,7 @@ def _describe(event: FlowEvent, keys: dict[str, str]) -> str:
             return f"ROUTED [{m}] {event.routing_key!r} -> {', '.join(event.queues)}{via}"
         case Delivered():
             again = " (redelivered)" if event.redelivered else ""
+            key = routing_key(m) or "?"
             return f"RECEIVED [{m}] via {key!r} from {event.queue} by {event.consumer}{again}"
         case Acked():
             return f"ACKNOWLEDGED [{m}] from {event.queue} by {event.consumer}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -16,13 +16,19 @@ from core.engine import FlowEngine
 from core.errors import InputError
 from core.eventlog import describe
 from core.events import BrokerStatus, FlowEvent, InternalError
-from core.publishing import PublishError
+from core.ledger import Ledger
+from core.publishing import PublishError, PublishRequest
 from core.runner import LoopError, LoopRunner
-from core.settlement import SettlementTracker
 from core.text import bounded, json_line, one_line_visible, visible_lines
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
+WINDOW = 10_000
+"""--repeat messages handed to the producer while fewer than this many are unsettled. Made all at
+once, a million requests (and the broker backlog they piled up ahead of the consumers) were most of a
+run's memory. A small window made the producer wait on the reader's top-ups (throughput fell in
+benchmarks/bench_throughput.py); at this size memory stays flat well under the issue's 50 MB and the
+producer never runs dry (see benchmarks/bench_memory.py)."""
 
 
 @dataclass
@@ -41,23 +47,17 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | Non
     """Run until every message settles or the timeout passes; print one line per event (to stdout
     as it is when called, when `out` is None)."""
     out = sys.stdout if out is None else out
-    exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
     try:
-        requests = [
-            engine.make_request(exchange, key, _body(options.body, key, n))
-            for n in range(options.repeat)
-            for key in options.publish
-        ]
+        requests = _Requests(engine, options)
     except PublishError as exc:
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
-    expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, len(requests))
+    expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, requests.total)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=options.play_script)
-    for request in requests:
-        engine.enqueue(request)
+    requests.top_up(settled=0)
     try:
-        return _watch(engine, runner, expected, options, out)
+        return _watch(engine, runner, expected, options, out, requests.top_up)
     finally:
         _join(runner)
 
@@ -95,8 +95,49 @@ def _join(runner: LoopRunner) -> None:
         stderr_line(f"warning: still running 2s after stop: {', '.join(runner.running)}")
 
 
+class _Requests:
+    """The --publish keys times --repeat, made as the window opens (not all up front: see WINDOW).
+
+    The first round is made at once: a bad key or exchange is refused before anything starts.
+    """
+
+    def __init__(self, engine: FlowEngine, options: HeadlessOptions) -> None:
+        self.engine = engine
+        self.keys = options.publish
+        self.body = options.body
+        self.exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
+        self.total = options.repeat * len(self.keys)
+        self.made = 0
+        self._first: list[PublishRequest] = [self._make(i) for i in range(min(len(self.keys), self.total))]
+
+    def _make(self, index: int) -> PublishRequest:
+        n, which = divmod(index, len(self.keys))
+        key = self.keys[which]
+        return self.engine.make_request(self.exchange, key, _body(self.body, key, n))
+
+    def top_up(self, settled: int) -> None:
+        """Refill the window once a quarter of it is free, with the requests made first and handed
+        over back to back: each hand-over can wake the producer, and one per settled message made
+        the reader trade the GIL with it so often that its batches (and the run) slowed down."""
+        room = min(self.total - self.made, WINDOW - (self.made - settled))
+        if room <= 0 or (room < WINDOW // 4 and self.made + room < self.total):
+            return
+        first = self._first
+        batch = [first[i] if i < len(first) else self._make(i) for i in range(self.made, self.made + room)]
+        self.made += room
+        if self.made >= len(first):
+            self._first = []
+        for request in batch:
+            self.engine.enqueue(request)
+
+
 def _body(body: Any, key: str, n: int) -> Any:
     return body if body is not None else {"key": key, "n": n}
+
+
+def _no_key(_msg: str) -> str | None:
+    """A tap runs no consumers: no RECEIVED line ever asks for a key."""
+    return None
 
 
 class HeadlessPrinter:
@@ -105,11 +146,13 @@ class HeadlessPrinter:
 
     A broker that is never reached (wrong host, password or vhost) then shows as the one error line on
     stderr, not as status lines on stdout followed by it; once connected, the held lines come out first.
+    With a ledger, each event is folded into it just before its line is made, so a RECEIVED line can
+    name the key of a message that a later event of the same batch settles (and the ledger forgets).
     """
 
-    def __init__(self, as_json: bool, out: TextIO) -> None:
-        self.as_json, self.out = as_json, out
-        self.keys: dict[str, str] = {}
+    def __init__(self, as_json: bool, out: TextIO, ledger: Ledger | None = None) -> None:
+        self.as_json, self.out, self.ledger = as_json, out, ledger
+        self.routing_key: Callable[[str], str | None] = ledger.routing_key if ledger else _no_key
         self._held: list[str] | None = []
         self.last_status: BrokerStatus | None = None
         """The broker's latest status, to say what it was doing when a run ends early."""
@@ -120,11 +163,15 @@ class HeadlessPrinter:
 
     def print(self, events: Sequence[FlowEvent]) -> InternalError | None:
         lines: list[str] = []
+        feed = self.ledger.feed if self.ledger is not None else None
+        as_json, routing_key = self.as_json, self.routing_key
         for event in events:
+            if feed is not None:
+                feed(event)
             lines.append(
                 json_line(event.to_json())
-                if self.as_json
-                else describe(event, self.keys)
+                if as_json
+                else describe(event, routing_key)
             )
             if isinstance(event, BrokerStatus):
                 self.last_status = event
@@ -169,24 +216,31 @@ def _failed(
 
 
 def _watch(
-    engine: FlowEngine, runner: LoopRunner, expected: _Expected, options: HeadlessOptions, out: TextIO
+    engine: FlowEngine,
+    runner: LoopRunner,
+    expected: _Expected,
+    options: HeadlessOptions,
+    out: TextIO,
+    top_up: Callable[[int], None],
 ) -> int:
-    tracker = SettlementTracker()
-    printer = HeadlessPrinter(options.as_json, out)
+    # Headless never shows a finished message again: keep none (memory stays flat however many
+    # messages run), and no per-copy stories (only the inspector reads those).
+    ledger = Ledger(engine.topology, keep=0, stories=False)
+    printer = HeadlessPrinter(options.as_json, out, ledger)
     deadline = time.monotonic() + options.timeout
     while True:
         if engine.events.wait(0.05):
             time.sleep(BATCH_SECONDS)  # let a batch build up: one drain per few ms, not per event
         failure = runner.first_error
         events = engine.events.drain()
-        for event in events:
-            tracker.feed(event)
         if (code := _failed(failure, printer.print(events), printer)) is not None:
             return code
-        if len(tracker.messages) >= expected.total and tracker.all_settled:
+        if events:
+            top_up(ledger.published - ledger.in_flight)
+        if ledger.published >= expected.total and ledger.all_settled:
             return EXIT_OK
         if time.monotonic() > deadline:
-            still = _still_open(tracker, expected, printer)
+            still = _still_open(ledger, expected, printer)
             stderr_line(f"timeout after {options.timeout:g}s: {still}")
             return EXIT_TIMEOUT
 
@@ -208,23 +262,23 @@ SHOWN_UNSETTLED = 3
 SHOWN_KEY = 40
 
 
-def _still_open(tracker: SettlementTracker, expected: _Expected, printer: HeadlessPrinter) -> str:
+def _still_open(ledger: Ledger, expected: _Expected, printer: HeadlessPrinter) -> str:
     """What the run was still waiting for when time ran out, in words a user can act on."""
     status = printer.last_status
     if not printer.connected:
         if status is None:
             return "not connected to the broker yet"
         return f"not connected to {status.broker} yet ({status.state}: {status.detail})"
-    pending = tracker.unsettled()
-    published = len(tracker.messages)
+    pending = ledger.unsettled()
+    published = ledger.published
     missing = expected.total - published
     if published == 0:
         parts = [_count(expected.script, "script step"), _count(expected.requests, "--publish message")]
         waiting = " and ".join(p for p in parts if p)
         return f"nothing was published yet ({waiting} pending)" if waiting else "nothing was published"
     shown = ", ".join(
-        f"{m} ({bounded(repr(tracker.messages[m].routing_key), SHOWN_KEY)} open in "
-        f"{bounded(', '.join(sorted(tracker.messages[m].open_copies)), SHOWN_KEY) or 'routing'})"
+        f"{m} ({bounded(repr(ledger.routing_key(m)), SHOWN_KEY)} open in "
+        f"{bounded(', '.join(sorted(ledger.open_copies(m))), SHOWN_KEY) or 'routing'})"
         for m in pending[:SHOWN_UNSETTLED]
     )
     more = f" and {len(pending) - SHOWN_UNSETTLED} more" if len(pending) > SHOWN_UNSETTLED else ""

@@ -81,6 +81,10 @@ class ProducerLoop:
         """The scenario's own topology was reported (once: a reconnect re-declares it silently)."""
         self._change_channel: Any = None
         self._returned: dict[str, str] = {}
+        """Message id -> return reason, read once by `_send` for the publish it belongs to. Emptied
+        before every publish, so it holds at most one publish's return: an entry left from an earlier
+        publish (a return that came after that publish was done, possible only without confirms) could
+        never be read again, and kept, they grew with every message."""
         self._depth_channel: Any = None
         self._last_depth: dict[str, tuple[int, int]] = {}
 
@@ -195,6 +199,7 @@ class ProducerLoop:
         if request.expiration is not None:
             properties["expiration"] = request.expiration  # seconds: kombu writes the ms string
         self._pending = request  # until the broker has it (confirmed, where confirms are on)
+        self._returned.clear()
         try:
             producer.publish(
                 request.body,

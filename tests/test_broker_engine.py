@@ -23,9 +23,9 @@ from core.broker import reset_brokers
 from core.engine import FlowEngine
 from core.events import FlowEvent
 from core.headless import HeadlessOptions, run_headless
+from core.ledger import Ledger
 from core.runner import LoopRunner
 from core.scenario import Scenario, load_scenario
-from core.settlement import SettlementTracker
 from core.topology import ConsumerSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,16 +60,16 @@ def _drive(
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=False)
     events: list[FlowEvent] = []
-    tracker = SettlementTracker()
+    ledger = Ledger(engine.topology, keep=0, stories=False)
     try:
         expected = publish()
         deadline = time.monotonic() + timeout
-        while not (len(tracker.messages) >= expected and tracker.all_settled):
-            assert time.monotonic() < deadline, f"unsettled: {tracker.unsettled()}"
+        while not (ledger.published >= expected and ledger.all_settled):
+            assert time.monotonic() < deadline, f"unsettled: {ledger.unsettled()}"
             engine.events.wait(0.05)
             for event in engine.events.drain():
                 events.append(event)
-                tracker.feed(event)
+                ledger.feed(event)
                 on_event(event)
             runner.raise_first_error()
     finally:

@@ -13,6 +13,7 @@ from typing import Any
 
 from core.engine import FlowEngine
 from core.events import FlowEvent, Routed, TopologyChanged
+from core.ledger import Ledger
 from core.runner import LoopRunner
 from core.scenario import Scenario, load_scenario
 from core.topology import ConsumerSpec, QueueSpec
@@ -48,6 +49,8 @@ class Watch:
     def __init__(self, engine: FlowEngine, runner: LoopRunner) -> None:
         self.engine, self.runner = engine, runner
         self.events: list[FlowEvent] = []
+        self.ledger = Ledger(engine.topology)
+        """What every view reads, fed the same events: it must follow the topology too."""
 
     def until(self, wanted: Callable[[FlowEvent], bool], what: str) -> FlowEvent:
         deadline = time.monotonic() + WAIT
@@ -60,7 +63,9 @@ class Watch:
             self.runner.raise_first_error()
             assert time.monotonic() < deadline, f"never saw {what}; last events: {self.events[-8:]}"
             self.engine.events.wait(0.05)
-            self.events.extend(self.engine.events.drain())
+            batch = self.engine.events.drain()
+            self.events.extend(batch)
+            self.ledger.feed_all(batch)
 
     def routed(self, msg: str) -> tuple[str, ...]:
         event = self.until(lambda e: isinstance(e, Routed) and e.msg == msg, f"routed {msg}")
@@ -115,6 +120,10 @@ def exercise(engine: FlowEngine, prefix: str = "") -> Watch:
         change(delete(QueueSpec(extra)), origin="test")
         watch.change(f"delete queue {extra}")
         assert engine.topology.queue(extra) is None
+        # Nothing vanishes silently: the copies the deleted queue held are settled as dropped.
+        for msg in held:
+            assert watch.ledger.fate(msg) == {extra: "dropped (its queue was deleted)"}, msg
+        assert extra not in watch.ledger.queues and watch.ledger.topology == engine.topology
 
         # A worker added while running gets its own queue's messages; then the first one's prefetch
         # changes in place.

@@ -19,10 +19,10 @@ from textual.screen import Screen
 
 from core.engine import FlowEngine, PublishError
 from core.events import BrokerStatus, FlowEvent, InternalError
+from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
 from tui.screen import FlowScreen
-from tui.state import FlowState
 from tui.widgets.error_screen import ErrorScreen
 from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.routing_lens import RoutingLens
@@ -54,7 +54,8 @@ class MqscopeApp(ControlsApp):
         super().__init__()
         self.engine = engine
         self.play_script = play_script
-        self.state = FlowState(engine.topology, engine.backend.display_url())
+        self.ledger = Ledger(engine.topology, broker_url=engine.backend.display_url())
+        """The one fold of this session's events: the status line, inspector and log read it."""
         self.engine_workers: EngineWorkers | None = None
         self.frame_hooks: list[FrameHook] = []
         """Called after each frame with its batch (benchmarks and tests observe frames here)."""
@@ -70,7 +71,7 @@ class MqscopeApp(ControlsApp):
         self.error_screen: ErrorScreen | None = None
         """Shown since the first internal error (a bug), whatever thread reported it."""
         self.events_handled = 0
-        self._flow_screen = FlowScreen(engine, self.state)
+        self._flow_screen = FlowScreen(engine, self.ledger)
         self.set_reactive(MqscopeApp.consumer, self._first_consumer())
 
     def _first_consumer(self) -> str | None:
@@ -161,15 +162,15 @@ class MqscopeApp(ControlsApp):
         self.error_screen = None
 
     def refresh_status(self) -> None:
-        state = self.state
+        ledger = self.ledger
         facts = StatusFacts(
             scenario=self.engine.scenario.name,
-            broker=state.broker,
+            broker=ledger.broker,
             speed=self.engine.clock.speed,
             paused=self.engine.gate.paused,
             consumer=self.consumer,
-            published=state.published,
-            in_flight=len(state.unsettled),
+            published=ledger.published,
+            in_flight=ledger.in_flight,
         )
         self._flow_screen.show_status(facts)
 
@@ -215,9 +216,9 @@ class MqscopeApp(ControlsApp):
             await asyncio.to_thread(old.join, 3.0)
         self.engine.backend.discard_state()
         self.engine = FlowEngine(scenario, self.engine.backend.url, speed=self.engine.clock.speed)
-        self.state = FlowState(scenario.topology, self.engine.backend.display_url())
+        self.ledger = Ledger(scenario.topology, broker_url=self.engine.backend.display_url())
         self.consumer = self._first_consumer()
-        self._flow_screen = FlowScreen(self.engine, self.state)
+        self._flow_screen = FlowScreen(self.engine, self.ledger)
         while len(self.screen_stack) > 2:  # close a palette or picker left open above the flow
             await self.pop_screen()
         await self.switch_screen(self._flow_screen)

@@ -19,9 +19,9 @@ from core.scenario import builtin_names
 
 if TYPE_CHECKING:
     from core.engine import FlowEngine
+    from core.ledger import Ledger
     from core.scenario import Scenario
     from tui.screen import FlowScreen
-    from tui.state import FlowState
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 BURSTS = (10, 100, 1000)
@@ -54,7 +54,7 @@ class ControlsApp(App[int]):
     """The actions behind the bindings and the palette; MqscopeApp adds the session around them."""
 
     engine: FlowEngine
-    state: FlowState
+    ledger: Ledger
 
     consumer: reactive[str | None] = reactive(None, init=False)
     """The consumer F2-F4 act on (ctrl+n cycles; clicking a consumer picks it)."""
@@ -144,10 +144,10 @@ class ControlsApp(App[int]):
         self.notify(f"burst: {count} messages with key {key!r}", markup=False)
 
     def action_inspect_last(self) -> None:
-        if self.state.last_msg is None:
+        if self.ledger.last_msg is None:
             self.notify("nothing published yet: type a key and press Enter", markup=False)
             return
-        self.flow_screen.inspect("message", self.state.last_msg)
+        self.flow_screen.inspect("message", self.ledger.last_msg)
 
     def action_close_inspector(self) -> None:
         self.flow_screen.close_inspector()

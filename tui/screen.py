@@ -15,7 +15,7 @@ from textual.widgets import Footer
 
 from core.engine import FlowEngine
 from core.events import FlowEvent
-from tui.state import FlowState
+from core.ledger import Ledger
 from tui.widgets.event_log import EventLog
 from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.inspector import Inspector
@@ -28,19 +28,19 @@ class FlowScreen(Screen[None]):
 
     AUTO_FOCUS = "#routing-key"
 
-    def __init__(self, engine: FlowEngine, state: FlowState) -> None:
+    def __init__(self, engine: FlowEngine, ledger: Ledger) -> None:
         super().__init__()
         self.engine = engine
-        self.state = state
+        self.ledger = ledger
         # Built up front and kept: the per-frame fan-out needs no queries (and works mid-teardown).
         self.status = StatusLine(id="status")
         self.canvas = FlowCanvas(engine.topology, id="canvas")
         self.canvas.set_speed(engine.clock.speed)
         self.lens = RoutingLens(engine.scenario, id="lens")
         self.lens.border_title = "routing lens"
-        self.event_log = EventLog(id="log")
+        self.event_log = EventLog(ledger.routing_key, id="log")
         self.event_log.border_title = "event log"
-        self.inspector = Inspector(state, id="inspector")
+        self.inspector = Inspector(ledger, id="inspector")
 
     def compose(self) -> ComposeResult:
         yield self.status
@@ -60,8 +60,12 @@ class FlowScreen(Screen[None]):
         self.status.show(facts)
 
     def apply(self, events: Sequence[FlowEvent]) -> None:
-        """One frame's batch: model first, then every widget that shows it."""
-        self.state.feed_all(events)
+        """One frame's batch: the ledger first, then every widget that shows it."""
+        topology = self.ledger.topology
+        self.ledger.feed_all(events)
+        if self.ledger.topology is not topology:  # declared or deleted something: redraw the shape now
+            self.canvas.show_topology(self.ledger.topology)
+            self.lens.show_topology(self.ledger.topology)
         self.canvas.apply(events)
         self.event_log.add_events(events)
         self.inspector.events_arrived(events)

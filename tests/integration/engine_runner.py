@@ -5,6 +5,7 @@ The same helper drives both sides of a differential test, so any difference is t
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,9 +15,9 @@ from kombu import Connection
 
 from core.engine import FlowEngine, PublishRequest
 from core.events import Acked, Delivered, FlowEvent, Routed
+from core.ledger import Ledger
 from core.runner import LoopRunner
 from core.scenario import Scenario
-from core.settlement import SettlementTracker
 from core.topology import Topology
 
 
@@ -24,8 +25,9 @@ from core.topology import Topology
 class Run:
     """What one engine run produced: every event, and the settlement view of them."""
 
+    ledger: Ledger
+    """Every record kept (keep is unbounded here: tests read the outcomes after the run)."""
     events: list[FlowEvent] = field(default_factory=list)
-    tracker: SettlementTracker = field(default_factory=SettlementTracker)
 
     def of(self, kind: type[FlowEvent]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -38,8 +40,8 @@ class Run:
         return out
 
     def outcomes(self) -> dict[str, dict[str, str]]:
-        """Message id -> {queue or '-': outcome}, as the settlement tracker saw it."""
-        return {m: dict(f.outcomes) for m, f in self.tracker.messages.items()}
+        """Message id -> {queue or '-': outcome} of our published messages, as the ledger settled them."""
+        return {m: r.fate() for m, r in self.ledger.records.items() if r.published}
 
     def acks(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
@@ -56,7 +58,7 @@ class EngineRun:
 
     def __init__(self, engine: FlowEngine, *, play_script: bool = False) -> None:
         self.engine = engine
-        self.run = Run()
+        self.run = Run(ledger=Ledger(engine.topology, keep=sys.maxsize, stories=False))
         self.play_script = play_script
         self.runner = LoopRunner(on_error=engine.report_failure)
 
@@ -72,7 +74,7 @@ class EngineRun:
     def drain(self) -> None:
         for event in self.engine.events.drain():
             self.run.events.append(event)
-            self.run.tracker.feed(event)
+            self.run.ledger.feed(event)
 
     def wait_for(self, predicate: Callable[[Run], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -87,13 +89,12 @@ class EngineRun:
 
     def settle(self, expected: int, timeout: float = 60.0) -> Run:
         """Wait until `expected` messages were published and all settled; fail with the open ones."""
-        ok = self.wait_for(lambda r: len(r.tracker.messages) >= expected and r.tracker.all_settled, timeout)
+        ok = self.wait_for(lambda r: r.ledger.published >= expected and r.ledger.all_settled, timeout)
         if not ok:
-            pending = {
-                m: sorted(f.open_copies) for m, f in self.run.tracker.messages.items() if not f.settled
-            }
+            ledger = self.run.ledger
+            pending = {m: sorted(ledger.open_copies(m)) for m in ledger.unsettled()}
             raise AssertionError(
-                f"not settled after {timeout}s: {len(self.run.tracker.messages)}/{expected} "
+                f"not settled after {timeout}s: {ledger.published}/{expected} "
                 f"published, open: {pending}"
             )
         return self.run

@@ -10,9 +10,9 @@ from core.backends import DEFAULT_BROKER_URL
 from core.broker import reset_brokers
 from core.engine import FlowEngine
 from core.events import Acked, Delivered, FlowEvent, Published, QueueDepth, Routed
+from core.ledger import Ledger
 from core.runner import LoopRunner
 from core.scenario import load_scenario
-from core.settlement import SettlementTracker
 from core.topology import Topology
 from tui.widgets.flow_canvas import FlowCanvas
 
@@ -76,16 +76,16 @@ def engine_events(scenario: str, *, speed: float = 8.0, timeout: float = 30.0) -
     engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner)
-    tracker = SettlementTracker()
+    ledger = Ledger(engine.topology, keep=0, stories=False)
     out: list[FlowEvent] = []
     expected = len(engine.scenario.publishes)
     deadline = time.monotonic() + timeout
     try:
-        while not (len(tracker.messages) >= expected and tracker.all_settled and _depths_empty(out)):
-            assert time.monotonic() < deadline, f"{scenario} did not settle: {tracker.unsettled()}"
+        while not (ledger.published >= expected and ledger.all_settled and _depths_empty(out)):
+            assert time.monotonic() < deadline, f"{scenario} did not settle: {ledger.unsettled()}"
             engine.events.wait(0.05)
             for event in engine.events.drain():
-                tracker.feed(event)
+                ledger.feed(event)
                 out.append(event)
             runner.raise_first_error()
     finally:

@@ -63,7 +63,7 @@ async def settle(pilot: Pilot[int], published: int) -> None:
     app = app_of(pilot)
     await wait_for(
         pilot,
-        lambda: app.state.published >= published and app.state.quiet(),
+        lambda: app.ledger.published >= published and app.ledger.quiet(),
         f"{published} published messages to settle",
     )
     await pilot.pause()
@@ -120,8 +120,8 @@ async def twelve_queues(pilot: Pilot[int]) -> None:
     """No script here: a prefetch-4 consumer on 12 queues acks copies in a varying order."""
     app = app_of(pilot)
     await freeze_cursors(pilot)
-    await wait_for(pilot, lambda: app.state.consumers["pool"].state == "idle", "the pool consumer")
-    await wait_for(pilot, lambda: app.state.broker.state == "connected", "the broker")
+    await wait_for(pilot, lambda: app.ledger.consumers["pool"].state == "idle", "the pool consumer")
+    await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
     await type_text(pilot, "eu.web.order")
     await pilot.pause()
 

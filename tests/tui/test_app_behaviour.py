@@ -31,10 +31,10 @@ async def test_seed_script_counts_per_queue_and_consumer() -> None:
     app = make_app("seed")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, published=2)
-        queues = app.state.queues
+        queues = app.ledger.queues
         assert (queues["video_queue"].routed, queues["video_queue"].acked) == (1, 1)
         assert (queues["audit_queue"].routed, queues["audit_queue"].acked) == (2, 2)
-        worker = app.state.consumers["worker"]
+        worker = app.ledger.consumers["worker"]
         assert (worker.acked, worker.processed, worker.requeued) == (3, 3, 0)
         assert worker.state == "idle"
         log = _log_text(app)
@@ -49,9 +49,9 @@ async def test_typed_key_publishes_through_the_producer_and_is_remembered() -> N
         await type_text(pilot, "video.new")
         await pilot.press("enter")
         await settle(pilot, published=1)
-        record = app.state.messages["00000001"]
+        record = app.ledger.records["00000001"]
         assert record.queues == ("audit_queue", "video_queue")
-        assert app.state.fate("00000001") == {"audit_queue": "acked", "video_queue": "acked"}
+        assert app.ledger.fate("00000001") == {"audit_queue": "acked", "video_queue": "acked"}
         key_input = app.screen.query_one("#routing-key", Input)
         await pilot.press("ctrl+u", "up")
         assert key_input.value == "video.new"
@@ -62,19 +62,19 @@ async def test_typed_key_publishes_through_the_producer_and_is_remembered() -> N
 async def test_pause_and_resume_a_consumer() -> None:
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "idle", "worker idle")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "idle", "worker idle")
         await pilot.press("f2")
-        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "paused", "paused")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "paused", "paused")
         await type_text(pilot, "user.login")
         await pilot.press("enter")
-        audit = app.state.queues["audit_queue"]
+        audit = app.ledger.queues["audit_queue"]
         await wait_for(pilot, lambda: audit.routed == 1, "the message routed")
         await pilot.pause(0.3)  # give a (wrongly) unpaused worker time to ack, then check it did not
-        assert app.state.consumers["worker"].acked == 0
+        assert app.ledger.consumers["worker"].acked == 0
         assert audit.ready + audit.unacked == 1  # waiting in the queue or in the paused prefetch
         await pilot.press("f2")
         await settle(pilot, published=1)
-        assert app.state.consumers["worker"].acked == 1
+        assert app.ledger.consumers["worker"].acked == 1
 
 
 async def test_crash_mid_message_redelivers_it() -> None:
@@ -84,17 +84,17 @@ async def test_crash_mid_message_redelivers_it() -> None:
         app.frame_hooks.append(seen.extend)
         await type_text(pilot, "user.login")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "working", "working")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "working", "working")
         await pilot.press("f3")
-        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "crashed", "crash")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "crashed", "crash")
         app.action_set_speed(4.0)
         await settle(pilot, published=1)
         requeued = [e for e in seen if isinstance(e, Requeued)]
         assert [(e.msg, e.queue) for e in requeued] == [("00000001", "audit_queue")]
         deliveries = [e for e in seen if isinstance(e, Delivered)]
         assert [d.redelivered for d in deliveries] == [False, True]
-        assert app.state.messages["00000001"].redelivered
-        assert app.state.fate("00000001") == {"audit_queue": "acked"}
+        assert app.ledger.records["00000001"].redelivered
+        assert app.ledger.fate("00000001") == {"audit_queue": "acked"}
 
 
 async def test_fail_next_requeues_then_succeeds() -> None:
@@ -109,7 +109,7 @@ async def test_fail_next_requeues_then_succeeds() -> None:
         rejected = [e for e in seen if isinstance(e, Rejected)]
         assert [(r.msg, r.action) for r in rejected] == [("00000001", "requeue")]
         assert any(isinstance(e, Requeued) and e.msg == "00000001" for e in seen)
-        worker = app.state.consumers["worker"]
+        worker = app.ledger.consumers["worker"]
         assert (worker.requeued, worker.acked) == (1, 1)
         assert "FAILED [00000001]" in _log_text(app)
 
@@ -124,7 +124,7 @@ async def test_hostile_keys_publish_and_render_literally() -> None:
             await pilot.press("ctrl+u")
         await settle(pilot, published=3)
         assert app.is_running
-        assert [r.routing_key for r in app.state.messages.values()] == hostile
+        assert [r.routing_key for r in app.ledger.records.values()] == hostile
         log = _log_text(app)
         for key in hostile:
             assert f"SENDING [{'0000000' + str(hostile.index(key) + 1)}] {key!r}" in log
@@ -143,30 +143,30 @@ async def test_key_over_255_bytes_is_refused_in_place() -> None:
         problem = app.screen.query_one("#lens-problem", Static)
         assert "256 bytes" in _plain(app, "#lens-problem")
         assert problem.has_class("-error")
-        assert app.state.published == 0 and app.engine.events.total >= 0
+        assert app.ledger.published == 0 and app.engine.events.total >= 0
         app.screen.query_one("#routing-key", Input).value = "ok"
         app.screen.query_one("#message-body", Input).value = '{"file": '
         await pilot.press("enter")
         await pilot.pause()
         assert "JSON field" in _plain(app, "#lens-problem")
-        assert app.state.published == 0
+        assert app.ledger.published == 0
 
 
 async def test_pause_all_then_step_one_action_at_a_time() -> None:
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "idle", "worker idle")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "idle", "worker idle")
         await pilot.press("f5")
         assert app.engine.gate.paused
         await type_text(pilot, "user.login")
         await pilot.press("enter")
         await pilot.press("f6")  # one action: the publish
-        await wait_for(pilot, lambda: app.state.published == 1, "the stepped publish")
-        await wait_for(pilot, lambda: app.state.consumers["worker"].current == "00000001", "the delivery")
-        assert app.state.consumers["worker"].acked == 0  # the worker waits for the next step
+        await wait_for(pilot, lambda: app.ledger.published == 1, "the stepped publish")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].current == "00000001", "the delivery")
+        assert app.ledger.consumers["worker"].acked == 0  # the worker waits for the next step
         await pilot.press("f5")
         await settle(pilot, published=1)
-        assert app.state.consumers["worker"].acked == 1
+        assert app.ledger.consumers["worker"].acked == 1
 
 
 async def test_speed_controls_and_burst() -> None:
@@ -179,7 +179,7 @@ async def test_speed_controls_and_burst() -> None:
         await type_text(pilot, "video.burst")
         app.action_burst(10)
         await settle(pilot, published=10)
-        assert app.state.queues["video_queue"].acked == 10
+        assert app.ledger.queues["video_queue"].acked == 10
 
 
 async def test_event_log_in_a_burst_repaints_at_most_once_per_slot_and_shows_the_last_line() -> None:
@@ -207,13 +207,13 @@ async def test_reset_and_switch_scenario_start_fresh_sessions() -> None:
         await settle(pilot, published=2)
         first = app.engine
         await app.restart(first.scenario)
-        assert app.engine is not first and app.state.published == 0
+        assert app.engine is not first and app.ledger.published == 0
         assert not first.declared.is_set() or app.engine_workers is not None
         await settle(pilot, published=2)
         await app.switch_scenario("dead_letter")
         assert app.engine.scenario.name == "dead_letter"
-        assert set(app.state.queues) == {"orders_queue", "shipping", "orders_dead"}
-        await wait_for(pilot, lambda: app.state.published >= 1, "the dead_letter script")
+        assert set(app.ledger.queues) == {"orders_queue", "shipping", "orders_dead"}
+        await wait_for(pilot, lambda: app.ledger.published >= 1, "the dead_letter script")
         assert app.screen.query_one("#routing-key").has_focus
 
 
@@ -222,7 +222,7 @@ async def test_quit_while_mid_message_stops_every_worker() -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await type_text(pilot, "video.upload")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.state.consumers["worker"].state == "working", "working")
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "working", "working")
         workers = app.engine_workers
         assert workers is not None and workers.running
         await pilot.press("ctrl+q")
@@ -253,7 +253,7 @@ async def test_scenario_picker_switches_to_the_chosen_scenario() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ScenarioPicker), "the picker")
         await pilot.press("home", "enter")  # dead_letter is first alphabetically
         await wait_for(pilot, lambda: app.engine.scenario.name == "dead_letter", "the switch")
-        await wait_for(pilot, lambda: app.state.broker.state == "connected", "the new session")
+        await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the new session")
         assert isinstance(app.screen, FlowScreen)
 
 
@@ -267,7 +267,7 @@ async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
         app.screen.query_one("#routing-key", Input).focus()
         await pilot.press("enter")
         await settle(pilot, published=1)
-        record = app.state.messages["00000001"]
+        record = app.ledger.records["00000001"]
         assert record.headers == {"format": "pdf", "type": "report"}
         assert record.queues == ("any_pdf_or_log", "pdf_reports")
 
@@ -277,10 +277,10 @@ async def test_an_unreachable_broker_is_reported_in_one_line_not_a_crash() -> No
     app = MqscopeApp(engine)
     app.animation_level = "none"
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.state.broker.state == "error", "the error status")
+        await wait_for(pilot, lambda: app.ledger.broker.state == "error", "the error status")
         assert app.is_running
-        assert "secret" not in app.state.broker.url and "secret" not in app.state.broker.detail
-        assert "refused" in app.state.broker.detail.lower()
+        assert "secret" not in app.ledger.broker.url and "secret" not in app.ledger.broker.detail
+        assert "refused" in app.ledger.broker.detail.lower()
 
 
 async def test_theme_and_palette_controls_are_reachable() -> None:
@@ -308,4 +308,4 @@ async def test_hostile_json_and_unencodable_keys_are_refused_in_place() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert "not valid UTF-8" in _plain(app, "#lens-problem")
-        assert app.is_running and app.state.published == 0
+        assert app.is_running and app.ledger.published == 0

@@ -81,8 +81,8 @@ async def test_a_dead_waker_is_reported_and_frames_keep_coming() -> None:
         # with no waker left the frame timer must not go back to sleep: new events still show
         await wait_for(pilot, lambda: app._quiet_frames > QUIET_FRAMES, "a quiet spell longer than a nap")
         app.engine.publish("jobs", "k", {"n": 1})
-        await wait_for(pilot, lambda: app.state.published == 1, "the message after the waker died")
-        assert app.state.queues["waiting"].routed == 1
+        await wait_for(pilot, lambda: app.ledger.published == 1, "the message after the waker died")
+        assert app.ledger.queues["waiting"].routed == 1
 
 
 async def test_a_refused_broker_is_a_one_line_notice_not_an_error_screen() -> None:

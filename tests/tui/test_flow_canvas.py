@@ -43,14 +43,14 @@ async def _seed_shows_names_bindings_and_counts() -> None:
         canvas.apply(published("m1", "video.upload", ("audit_queue", "video_queue")))
         await pilot.pause()
         # The count goes up when the token gets there, not before.
-        assert canvas.model.queues["video_queue"].ready == 0 and canvas.pending == 1
+        assert canvas.ledger.queues["video_queue"].ready == 0 and canvas.pending == 1
         (leg, *_) = canvas.board.legs
         app.clock.advance(leg.duration - 0.01)
         await pilot.pause(0.1)
-        assert canvas.model.queues["video_queue"].ready == 0
+        assert canvas.ledger.queues["video_queue"].ready == 0
         app.clock.advance(0.02)
         await settle(pilot, canvas)
-        assert canvas.model.queues["video_queue"].ready == 1 and canvas.pending == 0
+        assert canvas.ledger.queues["video_queue"].ready == 1 and canvas.pending == 0
         assert "1 ready" in "\n".join(screen_text(canvas))
 
 
@@ -92,8 +92,8 @@ async def _animation_none_jumps_without_a_timer() -> None:
         await pilot.pause()
         assert not canvas.animating
         assert canvas.board.moving == 0
-        assert canvas.model.consumers["worker"].acked == 1
-        assert canvas.model.queues["audit_queue"].ready == 1
+        assert canvas.ledger.consumers["worker"].acked == 1
+        assert canvas.ledger.queues["audit_queue"].ready == 1
 
 
 SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
@@ -228,7 +228,7 @@ async def _real_run(events: list[FlowEvent]) -> None:
         assert canvas.animating
         app.clock.advance(60)
         await settle(pilot, canvas)
-        worker = canvas.model.consumers["worker"]
+        worker = canvas.ledger.consumers["worker"]
         assert (worker.processed, worker.acked) == (3, 3)
         text = "\n".join(screen_text(canvas))
         assert "in 2" in text and "done 3" in text

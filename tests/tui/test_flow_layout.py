@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from rich.cells import cell_len
 
+from core.ledger import Ledger
 from core.scenario import load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 from tui.widgets.flow_layout import MIN_WIDTH, Box, FlowLayout, compute_layout
 from tui.widgets.flow_lens import lens_for
-from tui.widgets.flow_model import FlowModel
 from tui.widgets.flow_paint import paint
 
 SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
@@ -115,7 +115,7 @@ def painted(
     layout = compute_layout(topology, width, height)
     exchange = exchange or topology.exchanges[0].name
     lens = None if key is None else lens_for(topology, exchange, key, None)
-    grid = paint(layout, FlowModel(topology), lens)
+    grid = paint(layout, Ledger(topology), lens)
     return [grid.line(y) for y in range(grid.height)]
 
 
@@ -144,7 +144,7 @@ def test_lens_marks_matching_bindings_and_queues() -> None:
     layout = compute_layout(topology, 100, 30)
     lens = lens_for(topology, "media_exchange", "user.login", None)
     assert lens.queues == {"audit_queue"}
-    grid = paint(layout, FlowModel(topology), lens)
+    grid = paint(layout, Ledger(topology), lens)
     video, audit = (
         layout.wires[("route", "media_exchange", "video_queue")],
         layout.wires[("route", "media_exchange", "audit_queue")],
@@ -192,6 +192,6 @@ def test_the_lens_paints_only_the_exchange_it_is_on() -> None:
     text = "\n".join(painted(topology, 100, 30, "kern.disk", exchange="logs"))
     assert text.count("✓ routes") == 1 and "✗ no match" not in text
     layout = compute_layout(topology, 100, 30)
-    grid = paint(layout, FlowModel(topology), lens_for(topology, "logs", "kern.disk", None))
+    grid = paint(layout, Ledger(topology), lens_for(topology, "logs", "kern.disk", None))
     pager, kern = layout.queues["pager"], layout.queues["kern_any"]
     assert grid.roles[kern.y][kern.x] == "match" and grid.roles[pager.y][pager.x] == "dim"

@@ -19,9 +19,9 @@ from core.events import (
     Returned,
     Routed,
 )
+from core.ledger import Ledger
 from core.scenario import load_scenario
 from tui.widgets.flow_layout import FlowLayout, compute_layout
-from tui.widgets.flow_model import FlowModel
 from tui.widgets.flow_tokens import WIRE_CAP, TokenBoard
 
 T0 = 500.0
@@ -135,7 +135,7 @@ def test_without_animation_nothing_moves() -> None:
 
 
 def test_counts_follow_crash_requeue_and_rejects_without_double_counting() -> None:
-    model = FlowModel(load_scenario("seed").topology)
+    model = Ledger(load_scenario("seed").topology)
     model.feed_all(published("m1", "video.upload", ("audit_queue", "video_queue")))
     model.feed(Delivered(msg="m1", queue="video_queue", consumer="worker"))
     assert (model.queues["video_queue"].ready, model.queues["video_queue"].unacked) == (0, 1)
@@ -157,7 +157,7 @@ def test_counts_follow_crash_requeue_and_rejects_without_double_counting() -> No
 
 def test_counts_after_a_real_dead_letter_run() -> None:
     events = engine_events("dead_letter")
-    model = FlowModel(load_scenario("dead_letter").topology)
+    model = Ledger(load_scenario("dead_letter").topology)
     model.feed_all(events)
     billing, janitor = model.consumers["billing"], model.consumers["janitor"]
     assert (billing.processed, billing.acked, billing.dead_lettered) == (2, 1, 1)
@@ -194,7 +194,7 @@ def test_counts_change_when_the_token_gets_there() -> None:
 
 def test_working_is_derived_from_delivered_and_settled() -> None:
     """Consumers report no per-message working/idle: the model infers them, and keeps real states."""
-    model = FlowModel(load_scenario("seed").topology)
+    model = Ledger(load_scenario("seed").topology)
     worker = model.consumers["worker"]
     model.feed_all(
         [ConsumerState(consumer="worker", state="idle"), *published("m1", "video.upload", ("video_queue",))]
@@ -236,7 +236,7 @@ def test_overlapping_flashes_at_one_place_merge_into_one() -> None:
 
 
 def test_a_rejected_message_leaves_the_consumer_at_once() -> None:
-    model = FlowModel(load_scenario("dead_letter").topology)
+    model = Ledger(load_scenario("dead_letter").topology)
     model.feed_all(published("m2", "order.created", ("orders_queue",), exchange="orders"))
     model.feed(Delivered(msg="m2", queue="orders_queue", consumer="billing"))
     model.feed(Rejected(msg="m2", queue="orders_queue", consumer="billing", action="dead_letter"))
@@ -254,7 +254,7 @@ def test_a_rejected_message_leaves_the_consumer_at_once() -> None:
 def test_a_depth_poll_racing_a_delivery_never_shows_more_unacked_than_prefetch_allows() -> None:
     """The broker counts a copy unacked when it pushes it; `delivered` comes when the handler starts.
     A poll in between must not make the seed's prefetch-1 queue read "2 unacked"."""
-    model = FlowModel(load_scenario("seed").topology)
+    model = Ledger(load_scenario("seed").topology)
     video = model.queues["video_queue"]
     model.feed_all(published("m1", "video.upload", ("video_queue",)))
     model.feed(QueueDepth(queue="video_queue", ready=0, unacked=1))  # already pushed to the worker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.state import BrokerInfo
+from core.records import BrokerInfo
 from tui.widgets.status_line import StatusFacts, status_text
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.style import Style
 from rich.text import Text
@@ -20,14 +20,13 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from core.eventlog import describe
-from core.events import ConsumerState, FlowEvent, Published, QueueDepth
+from core.events import ConsumerState, FlowEvent, QueueDepth
 
 LINES_PER_FRAME = 12
 BURST_REPAINT_SECONDS = 0.125
 """During a burst the log scrolls at most this often: a repaint (lines and scrollbar) cost as much as
 the canvas, 30 times a second, for lines too fast to read anyway."""
 MAX_LINES = 1000
-MAX_KEYS = 20000
 QUIET_STATES = ("idle",)
 
 STYLES = {
@@ -81,9 +80,10 @@ class EventLog(ScrollView, can_focus=False):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, routing_key: Callable[[str], str | None], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.keys: dict[str, str] = {}
+        self.routing_key = routing_key
+        """A message's key for RECEIVED lines, from the app's ledger (fed before the log is)."""
         self.lines_written = 0
         self._lines: deque[Text] = deque(maxlen=MAX_LINES)
         self._total = 0
@@ -107,16 +107,13 @@ class EventLog(ScrollView, can_focus=False):
         """Describe a frame's events; beyond a dozen lines, count the rest by kind in one line."""
         shown = 0
         skipped: Counter[str] = Counter()
-        keys = self.keys
+        routing_key = self.routing_key
         for event in events:
             if shown >= LINES_PER_FRAME:
-                # A burst: only remember keys (for later RECEIVED lines) and count; no formatting.
-                if isinstance(event, Published) and event.msg is not None:
-                    keys[event.msg] = event.routing_key
-                if worth_a_line(event):
+                if worth_a_line(event):  # a burst: count, no formatting
                     skipped[event.kind] += 1
                 continue
-            line = describe(event, keys)
+            line = describe(event, routing_key)
             if worth_a_line(event):
                 self.write(styled(line))
                 shown += 1
@@ -124,8 +121,6 @@ class EventLog(ScrollView, can_focus=False):
             parts = ", ".join(f"{n} {kind}" for kind, n in skipped.most_common())
             self.write(Text(f"… burst: {sum(skipped.values())} more events ({parts})", "dim italic"))
         self.lines_written += shown
-        while len(keys) > MAX_KEYS:
-            del keys[next(iter(keys))]
         if shown or skipped:
             self._show_growth(burst=bool(skipped))
 
@@ -188,13 +183,3 @@ class EventLog(ScrollView, can_focus=False):
             strip = Strip(segments).crop_extend(0, width, style).apply_style(style)
             self._strips[key] = strip
         return strip
-
-    def clear_log(self) -> None:
-        if self._grow_timer is not None:
-            self._grow_timer.stop()
-            self._grow_timer = None
-        self._lines.clear()
-        self._strips.clear()
-        self.keys.clear()
-        self.virtual_size = Size(self.size.width, 0)
-        self.refresh()

@@ -16,7 +16,6 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.geometry import Size
 from textual.message import Message
@@ -25,14 +24,15 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from core.events import FlowEvent
+from core.ledger import Ledger
 from core.topology import Topology
 from tui.widgets.flow_grid import Grid, token_role
 from tui.widgets.flow_layout import FlowLayout, compute_layout
 from tui.widgets.flow_lens import Lens, lens_for
-from tui.widgets.flow_model import FlowModel, describe_node
 from tui.widgets.flow_paint import paint, paint_wires
 from tui.widgets.flow_palette import flow_styles
 from tui.widgets.flow_tokens import Sprite, TokenBoard
+from tui.widgets.inspector import node_text
 
 FRAME_SECONDS = 1 / 30
 COUNTS_SECONDS = 0.1
@@ -89,7 +89,9 @@ class FlowCanvas(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.topology = topology
         self._clock = clock
-        self.model = FlowModel(topology)
+        self.ledger = Ledger(topology, keep=0, stories=False)
+        """What the diagram shows: the same fold as the app's ledger, fed when each token gets there
+        (so the counts lag the app's by the animation); no records or stories, only counts."""
         self.layout_geometry: FlowLayout = compute_layout(topology, 80, 24)
         self.board = TokenBoard(lambda: self.layout_geometry)
         self.lens: Lens | None = None
@@ -128,7 +130,7 @@ class FlowCanvas(ScrollView, can_focus=True):
             self._counts_changed(self._release(now), now)
         else:
             self._release(math.inf)
-            self.model.feed_all(events)
+            self.ledger.feed_all(events)
             self._counts_changed(True, now)
         self._sprites = None
         self._ensure_timer(now)
@@ -136,6 +138,16 @@ class FlowCanvas(ScrollView, can_focus=True):
             self._counts_changed(False, now, force=True)
             self.refresh()
         # else: the running frame timer repaints within 1/30 s, so a busy stream costs one render a frame.
+
+    def show_topology(self, topology: Topology) -> None:
+        """The topology changed while running: lay the boxes and wires out again at once (the
+        counts follow with their events, through the delayed ledger)."""
+        self.topology = topology
+        self.lens = None  # the routing lens previews again against the new bindings
+        if self.is_mounted:
+            self._relayout()
+        else:
+            self.layout_geometry = compute_layout(topology, 80, 24)
 
     def set_speed(self, speed: float) -> None:
         """Slow motion: token travel time scales with 1/speed (already moving tokens keep theirs)."""
@@ -175,7 +187,7 @@ class FlowCanvas(ScrollView, can_focus=True):
         """Feed the counts every event whose moment on screen has come; True when any was."""
         released = False
         while self._pending and self._pending[0][0] <= now:
-            self.model.feed(heapq.heappop(self._pending)[2])
+            self.ledger.feed(heapq.heappop(self._pending)[2])
             released = True
         return released
 
@@ -269,7 +281,7 @@ class FlowCanvas(ScrollView, can_focus=True):
             if self._wires is None:
                 self._wires = paint_wires(self.layout_geometry, self.lens)
             old, old_strips = self._grid, self._strips
-            grid = self._grid = paint(self.layout_geometry, self.model, self.lens, self._wires)
+            grid = self._grid = paint(self.layout_geometry, self.ledger, self.lens, self._wires)
             same_shape = old is not None and old.width == grid.width and old.height == grid.height
             strips: list[Strip] = []
             for y in range(grid.height):
@@ -358,7 +370,7 @@ class FlowCanvas(ScrollView, can_focus=True):
             box = self.layout_geometry.box_at(
                 offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y
             )
-        self.tooltip = None if box is None else Text(describe_node(self.model, box.kind, box.name))
+        self.tooltip = None if box is None else node_text(self.ledger, box.kind, box.name, recent=0)
 
     def token_at(self, x: int, y: int) -> str | None:
         """The message drawn at (or right beside) this diagram cell, if any."""

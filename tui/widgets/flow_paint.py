@@ -6,10 +6,10 @@ read the grid as text. User and broker text goes in character by character, neve
 
 from __future__ import annotations
 
+from core.ledger import Ledger
 from tui.widgets.flow_grid import Grid, clean, token_role
 from tui.widgets.flow_layout import E, FlowLayout, N, S, W
 from tui.widgets.flow_lens import Lens
-from tui.widgets.flow_model import FlowModel
 
 SOLID = {
     E | W: "─",
@@ -74,7 +74,7 @@ def _legend(grid: Grid, layout: FlowLayout) -> None:
         x += grid.text(x, layout.legend_y, f" {meaning}   ", "muted", layout.width - x)
 
 
-def paint(layout: FlowLayout, model: FlowModel, lens: Lens | None, wires: Grid | None = None) -> Grid:
+def paint(layout: FlowLayout, model: Ledger, lens: Lens | None, wires: Grid | None = None) -> Grid:
     """The whole still picture; pass `wires` (from paint_wires, same layout and lens) to reuse it."""
     base = wires if wires is not None else paint_wires(layout, lens)
     grid = base.copy()
@@ -184,7 +184,7 @@ def _parts(grid: Grid, x: int, y: int, width: int, options: list[list[tuple[str,
         used += grid.text(x + used, y, text, role, width - used)
 
 
-def _exchange(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, name: str) -> None:
+def _exchange(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str) -> None:
     box = layout.exchanges[name]
     spec = model.topology.exchange(name)
     stats = model.exchanges[name]
@@ -218,7 +218,7 @@ def _exchange(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | Non
     _parts(grid, box.x + 2, box.y + 2, inner, [row])
 
 
-def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, name: str) -> None:
+def _queue(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str) -> None:
     box = layout.queues[name]
     spec = model.topology.queue(name)
     stats = model.queues[name]
@@ -282,7 +282,7 @@ def _queue(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, 
             grid.text(box.right - 1 - len(label), box.y + 2, label, "muted", len(label))
 
 
-def _queue_line(grid: Grid, layout: FlowLayout, model: FlowModel, lens: Lens | None, name: str) -> None:
+def _queue_line(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str) -> None:
     """A one-line queue for crowded screens: name, dots and counts on a panel whose filled part is
     the depth bar."""
     box = layout.queues[name]
@@ -326,7 +326,7 @@ def _fullness(frac: float, max_length: int | None) -> str:
     return "_ok" if frac < 0.5 else "_warn" if frac < 0.85 else "_full"
 
 
-def _depth_cap(model: FlowModel, max_length: int | None) -> int:
+def _depth_cap(model: Ledger, max_length: int | None) -> int:
     """What a full depth bar means: the queue's max length, else the deepest queue (at least 10)."""
     return max_length or max(10, *(q.ready for q in model.queues.values()))
 
@@ -335,7 +335,7 @@ def _counts(ready: int, ready_word: str, unacked: int, unacked_word: str) -> lis
     return [(str(ready), "count"), (ready_word, "muted"), (str(unacked), "count"), (unacked_word, "muted")]
 
 
-def _consumer(grid: Grid, layout: FlowLayout, model: FlowModel, name: str) -> None:
+def _consumer(grid: Grid, layout: FlowLayout, model: Ledger, name: str) -> None:
     box = layout.consumers[name]
     spec = model.topology.consumer(name)
     stats = model.consumers[name]

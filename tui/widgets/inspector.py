@@ -1,6 +1,7 @@
 """The inspector: one message (body, headers, key, redelivered, each copy's story and fate) or one node.
 
-It reads tui.state.FlowState and re-renders only when what it shows was touched by a frame's events.
+It reads the app's core.ledger.Ledger and re-renders only when what it shows was touched by a frame's
+events. `node_text` also makes the canvas's hover tooltips, so a node reads the same everywhere.
 Everything is plain Text: bodies and keys come from users and brokers.
 """
 
@@ -16,8 +17,21 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from core.events import FlowEvent
-from tui.state import FlowState, MessageRecord, step_text
+from core.events import (
+    Acked,
+    DeadLettered,
+    Delivered,
+    Dropped,
+    Expired,
+    FlowEvent,
+    Rejected,
+    Requeued,
+    Returned,
+    Routed,
+)
+from core.ledger import Ledger
+from core.records import CLOSED, EXCHANGE, MessageRecord
+from core.topology import BindingSpec
 
 LABEL = "bold"
 
@@ -35,7 +49,7 @@ def _field(text: Text, label: str, value: str, style: str = "") -> None:
     text.append("\n")
 
 
-def message_text(state: FlowState, record: MessageRecord) -> Text:
+def message_text(record: MessageRecord) -> Text:
     """Everything known about one message, copy by copy."""
     text = Text()
     text.append("message ", "dim")
@@ -54,18 +68,15 @@ def message_text(state: FlowState, record: MessageRecord) -> Text:
     else:
         text.append(f"{len(record.queues)} cop{'y' if len(record.queues) == 1 else 'ies'}", LABEL)
         text.append(f" (routing reported by {record.route_source})\n", "dim")
-    fate = state.fate(record.msg)
-    open_copies = state.open_copies(record.msg)
-    for where, steps in record.history.items():
-        title = "exchange" if where == "-" else where
-        text.append(f"  {title}: ", "bold")
-        if where in fate:
-            outcome = fate[where]
+    for where, copy in record.copies.items():
+        text.append(f"  {'exchange' if where == EXCHANGE else where}: ", "bold")
+        if copy.status == CLOSED:
+            outcome = copy.outcome or "closed"
             text.append(outcome, "bold green" if outcome == "acked" else "bold red")
-        elif where in open_copies:
-            text.append("in flight", "bold yellow")
+        else:
+            text.append(f"in flight ({copy.describe})", "bold yellow")
         text.append("\n")
-        for step in steps:
+        for step in copy.steps or ():
             text.append(f"    · {step_text(where, step)}\n")
     for note in record.notes:
         text.append(f"note: {note}\n", "yellow")
@@ -73,63 +84,123 @@ def message_text(state: FlowState, record: MessageRecord) -> Text:
     return text
 
 
-def node_text(state: FlowState, kind: str, name: str) -> Text:
-    """A queue, consumer or exchange: its settings, counts and the latest messages through it."""
+def step_text(where: str, event: FlowEvent) -> str:
+    """One line of a copy's story."""
+    match event:
+        case Routed():
+            if where == EXCHANGE:
+                return "unroutable: no binding matched, dropped at the exchange"
+            return f"routed to {where}"
+        case Delivered():
+            again = " (redelivered)" if event.redelivered else ""
+            return f"delivered to {event.consumer}{again}"
+        case Acked():
+            return f"acknowledged by {event.consumer}"
+        case Rejected():
+            reason = f": {event.error}" if event.error else ""
+            return f"failed in {event.consumer}{reason} -> {event.action}"
+        case Requeued():
+            return f"back in {event.queue} ({event.reason})"
+        case DeadLettered() if where != event.queue:
+            return f"dead-lettered here from {event.queue} ({event.reason})"
+        case DeadLettered():
+            to = ", ".join(event.queues) or event.exchange or "the default exchange"
+            return f"dead-lettered ({event.reason}) to {to}"
+        case Dropped():
+            return f"dropped: {event.reason}"
+        case Expired():
+            return "expired (TTL)"
+        case Returned():
+            return f"returned to the producer ({event.reason})"
+    return event.kind
+
+
+def node_text(ledger: Ledger, kind: str, name: str, *, recent: int = 8) -> Text:
+    """A queue, consumer or exchange: its settings, its counts and (up to `recent`) the latest messages
+    through it. The inspector shows it, and so does the canvas's hover tooltip (with recent=0)."""
     text = Text()
     text.append(f"{kind} ", "dim")
     text.append(name, "bold reverse")
     text.append("\n")
-    topology = state.topology
-    recent: list[str] = []
+    topology = ledger.topology
+    through: list[str] = []
     if kind == "queue" and (spec := topology.queue(name)) is not None:
-        stats = state.queues.get(name)
         for b in spec.bindings:
-            _field(text, "bound", f"{b.exchange} <- {b.routing_key or dict(b.arguments) or '(any)'}")
-        for arg, value in spec.queue_arguments().items():
-            _field(text, arg, str(value))
-        if stats is not None:
-            _field(text, "ready", str(stats.ready))
-            _field(text, "unacked", str(stats.unacked))
-            _field(text, "routed here", str(stats.routed))
-            _field(text, "acked", str(stats.acked))
+            source = topology.exchange(b.exchange)
+            text.append(f"bound to {b.exchange} with {_binding_label(source.type if source else '', b)}\n")
+        settings = []
+        if spec.message_ttl is not None:
+            settings.append(f"ttl {spec.message_ttl:g}s")
+        if spec.max_length is not None:
+            settings.append(f"max length {spec.max_length}")
+        if spec.dead_letter_exchange:
+            key = spec.dead_letter_routing_key
+            as_key = f" as {key!r}" if key is not None else ""
+            settings.append(f"dead letters go to {spec.dead_letter_exchange}{as_key}")
+        if settings:
+            text.append(" · ".join(settings) + "\n")
+        if (q := ledger.queues.get(name)) is not None:
+            _field(text, "ready", str(q.ready))
+            _field(text, "unacked", str(q.unacked))
+            _field(text, "routed here", str(q.routed))
+            _field(text, "acked", str(q.acked))
+            if q.expired or q.dropped or q.dead_lettered:
+                _field(text, "expired", str(q.expired))
+                _field(text, "dropped", str(q.dropped))
+                _field(text, "dead-letter", str(q.dead_lettered))
         readers = [c.name for c in topology.consumers if name in c.queues]
         _field(text, "consumers", ", ".join(readers) or "none")
-        recent = state.messages_through(queue=name)
+        through = ledger.messages_through(queue=name, limit=recent) if recent else []
     elif kind == "consumer" and (cspec := topology.consumer(name)) is not None:
-        cstats = state.consumers.get(name)
-        if cstats is not None:
-            _field(text, "state", cstats.state, "bold")
-            if cstats.detail:
-                _field(text, "detail", cstats.detail)
-            _field(text, "current", cstats.current or "-")
-            _field(text, "processed", str(cstats.processed))
-            _field(text, "acked", str(cstats.acked))
-            _field(text, "requeued", str(cstats.requeued))
-            _field(text, "dead-letter", str(cstats.dead_lettered))
+        if (c := ledger.consumers.get(name)) is not None:
+            _field(text, "state", c.state, "bold")
+            if c.detail:
+                _field(text, "detail", c.detail)
+            _field(text, "current", c.current or "-")
+            _field(text, "processed", str(c.processed))
+            _field(text, "acked", str(c.acked))
+            _field(text, "requeued", str(c.requeued))
+            _field(text, "dead-letter", str(c.dead_lettered))
+            _field(text, "dropped", str(c.dropped))
         _field(text, "queues", ", ".join(cspec.queues))
         _field(text, "prefetch", str(cspec.prefetch or "unlimited"))
         _field(text, "work", f"{cspec.work_seconds:g} s per message")
         _field(text, "on failure", cspec.on_failure)
-        recent = state.messages_through(consumer=name)
+        through = ledger.messages_through(consumer=name, limit=recent) if recent else []
     elif kind == "exchange" and (espec := topology.exchange(name)) is not None:
         _field(text, "type", espec.type)
         if espec.alternate_exchange:
             _field(text, "alternate", espec.alternate_exchange)
         bound = sum(1 for q in topology.queues for b in q.bindings if b.exchange == name)
         _field(text, "bindings", str(bound))
-        recent = [r.msg for r in reversed(state.messages.values()) if r.exchange == name][:8]
+        if (e := ledger.exchanges.get(name)) is not None:
+            _field(text, "published", str(e.published))
+            _field(text, "unroutable", str(e.unroutable))
+            _field(text, "returned", str(e.returned))
+        through = ledger.messages_through(exchange=name, limit=recent) if recent else []
     else:
         text.append("unknown\n", "dim")
-    if recent:
+    if through:
         text.append("recent messages\n", LABEL)
-        for msg in recent:
-            record = state.messages[msg]
-            outcome = ", ".join(sorted(set(state.fate(msg).values()))) or "in flight"
+        for msg in through:
+            record = ledger.records[msg]
+            outcome = ", ".join(sorted(set(record.fate().values()))) or "in flight"
             text.append(f"  {msg} ")
             text.append(record.routing_key or '""', "cyan")
             text.append(f"  {outcome}\n", "dim")
-    text.append("\nEsc closes · F1 shows the newest message", "dim")
+    if recent:
+        text.append("\nEsc closes · F1 shows the newest message", "dim")
+    else:
+        text.rstrip()  # a tooltip: no trailing blank line
     return text
+
+
+def _binding_label(exchange_type: str, binding: BindingSpec) -> str:
+    if exchange_type == "headers":
+        return " ".join(f"{k}={v}" for k, v in binding.arguments.items()) or "(no arguments)"
+    if exchange_type == "fanout":
+        return "(fanout: every message)"
+    return repr(binding.routing_key)
 
 
 class Inspector(VerticalScroll):
@@ -147,9 +218,9 @@ class Inspector(VerticalScroll):
     target: reactive[tuple[str, str] | None] = reactive(None, init=False)
     """(kind, name): kind is "message", "queue", "consumer" or "exchange"; None shows nothing."""
 
-    def __init__(self, state: FlowState, *, id: str | None = None) -> None:
+    def __init__(self, ledger: Ledger, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.state = state
+        self.ledger = ledger
         self.border_title = "inspector (esc closes)"
 
     def compose(self) -> ComposeResult:
@@ -165,14 +236,14 @@ class Inspector(VerticalScroll):
             return
         kind, name = self.target
         if kind == "message":
-            record = self.state.messages.get(name)
+            record = self.ledger.records.get(name)
             body.update(
-                message_text(self.state, record)
+                message_text(record)
                 if record is not None
                 else Text(f"message {name} is no longer remembered", "dim")
             )
         else:
-            body.update(node_text(self.state, kind, name))
+            body.update(node_text(self.ledger, kind, name))
 
     def events_arrived(self, events: Sequence[FlowEvent]) -> None:
         """Re-render only when the frame touched the shown message (or any event, for a node)."""

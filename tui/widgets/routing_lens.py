@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Select, Static
 
 from core.scenario import Scenario
-from core.topology import ExchangeSpec
+from core.topology import ExchangeSpec, Topology
 from tui.explain import key_problem, verdict_lines
 from tui.widgets.key_input import KeyInput, pattern_suggestions
 
@@ -151,6 +151,18 @@ class RoutingLens(Vertical):
         if value is not None and not isinstance(value, dict):
             return None, None, 'headers must be a JSON object, e.g. {"format": "pdf"}'
         return None, dict(value or {}), problem
+
+    def show_topology(self, topology: Topology) -> None:
+        """The topology changed while running: offer its exchanges and judge the key against its
+        bindings (a deleted exchange falls back to the first one left)."""
+        self.topology = topology
+        if self.is_mounted and self.query("#exchange"):
+            picker: Select[str] = self.query_one("#exchange", Select)
+            picker.set_options([(Text(e.name), e.name) for e in topology.exchanges])
+        if topology.exchange(self.exchange) is None:
+            self.exchange = self._first_exchange()  # its watcher refreshes the lens
+        elif self.is_mounted:
+            self._refresh_lens()
 
     # -- reacting -----------------------------------------------------------------------------
     @on(Input.Changed)

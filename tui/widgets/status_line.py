@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.state import BrokerInfo
+from core.records import BrokerInfo
 
 
 @dataclass(frozen=True)
