@@ -220,6 +220,8 @@ class ProducerLoop:
             self._producer = self._new_producer(conn, conn.channel())
             return
         except Exception as exc:  # the connection went with it: the supervisor reconnects (or raises)
+            if isinstance(exc, conn.recoverable_connection_errors):
+                raise  # the network or a broker shutting down, not this message: resent, as before
             failure = (request.msg, type(exc).__name__)
             if self._lost_on == failure:  # resent after a reconnect and it failed the same way again
                 self._pending = self._lost_on = None
