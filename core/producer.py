@@ -248,8 +248,8 @@ class ProducerLoop:
         self.emit(
             Returned(msg=request.msg, exchange=request.exchange, routing_key=request.routing_key, reason=why)
         )
-        if not predicted:
-            return
+        if not predicted or (request.exchange and self.live.current.exchange(request.exchange) is None):
+            return  # nothing was predicted (or could be: the exchange is gone from the topology too)
         table = self.live.current.binding_table
         for queue_name in table.route(request.exchange, request.routing_key, request.headers).queues:
             self.emit(Dropped(msg=request.msg, queue=queue_name, reason=f"refused by the broker: {why}"))
