@@ -262,3 +262,35 @@ def test_a_timeout_with_ten_thousand_open_messages_is_one_short_line(
     lines = err.splitlines()
     assert len(lines) == 1 and len(lines[0]) <= MAX_LINE, lines
     assert re.search(r"and \d+ more", lines[0]), lines[0]
+
+
+W2 = '[[consumers]]\nname = "w2"\nqueues = ["q"]'
+
+
+@pytest.mark.parametrize(
+    ("header", "line", "says"),
+    [
+        (W2, "work_seconds = 1e400", "consumers[2] ('w2'): work_seconds"),
+        (W2, "prefetch = 65536", "consumers[2] ('w2'): prefetch"),
+        ("[[publish]]\nexchange = \"e\"", "after = inf", "publish[2]: after"),
+        ("[[publish]]\nexchange = \"e\"", "after = nan", "publish[2]: after"),
+        ("[[publish]]\nexchange = \"e\"", "expiration = 1e400", "publish[2]: expiration"),
+        ("[[publish]]\nexchange = \"e\"", "expiration = 4294967.296", "publish[2]: expiration"),
+        ("[[publish]]\nexchange = \"e\"", "headers = { f = nan }", "publish[2]: headers.f"),
+        ("[[publish]]\nexchange = \"e\"", "headers = { d = 1979-05-27T07:32:00Z }", "publish[2]: headers.d"),
+        ("[[publish]]\nexchange = \"e\"", "body = " + nested(40, "array"), "publish[2]: body"),
+        ("[[queues]]\nname = \"q2\"", "message_ttl = 1e400", "queues[2] ('q2'): message_ttl"),
+        ("[[queues]]\nname = \"q2\"", "max_length = -1", "queues[2] ('q2'): max_length"),
+        ("[[exchanges]]", 'name = "e\\nx"', "exchange 'e\\x0ax'"),
+        ("[[queues]]\nname = \"q2\"", "x = " + nested(1000, "table"), "nested too deep"),
+    ],
+)
+def test_each_bad_value_names_file_entry_and_field(
+    header: str, line: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(f"{BASE}\n{header}\n{line}\n", encoding="utf-8")
+    code, out, err = run_cli(["--headless", "--scenario", str(path), "--broker", fresh_url()], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {path}: ") and err.count("error:") == 1, err
+    assert says in err, err
