@@ -47,7 +47,7 @@ class MqscopeApp(ControlsApp):
     CSS_PATH = "app.tcss"
     TITLE = "mqscope"
     BINDINGS = BINDINGS
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-slim"), (120, "-narrow"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
     def __init__(self, engine: FlowEngine, *, play_script: bool = True) -> None:

@@ -44,6 +44,25 @@ BINDINGS: list[BindingType] = [
 ]
 
 
+FOOTER_RANK: list[tuple[str, ...]] = [
+    ("inspect_last",),
+    ("pause_consumer",),
+    ("crash_consumer",),
+    ("fail_next",),
+    ("toggle_pause_all",),
+    ("step",),
+    ("slower", "faster"),
+    ("pick_scenario",),
+    ("next_consumer",),
+    ("reset",),
+    ("burst(100)",),
+]
+"""What the footer keeps as the terminal narrows (whole groups, first ones first): the teaching controls
+(inspect, make a consumer misbehave, freeze and step) before the speed, and the session controls last.
+The seed at 80 columns shows F1-F6, at 100 adds F7/F8, at 120 ^n and ^o, from 150 all; the rest are in
+the command palette (ctrl+p), as every control is."""
+
+
 def next_speed(current: float, step: int) -> float:
     """The neighbouring speed on the 0.25x .. 4x ladder."""
     index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - current))
@@ -80,7 +99,9 @@ class ControlsApp(App[int]):
         return target
 
     def action_pause_consumer(self, name: str | None = None) -> None:
-        """Toggle one consumer's pause (it stops taking messages; the broker keeps them ready)."""
+        """Toggle one consumer's pause: it finishes the message in hand, hands back (requeues) copies
+        it was sent but had not started, and cancels its subscription, so new messages wait ready in
+        the queue, where TTL still applies. Resume subscribes again."""
         if (target := self._target(name)) is None:
             return
         paused = self.engine.controls[target].paused
@@ -172,7 +193,8 @@ class ControlsApp(App[int]):
         for name in self.engine.controls:
             yield SystemCommand(
                 f"Pause/resume {name}",
-                "the consumer stops taking messages; they wait, ready, in the queue",
+                "finishes its message, requeues prefetched ones, unsubscribes: new messages wait "
+                "ready in the queue (TTL still applies)",
                 partial(self.action_pause_consumer, name),
             )
             yield SystemCommand(
@@ -185,8 +207,15 @@ class ControlsApp(App[int]):
                 "the next message fails: requeue, dead-letter or drop, per its policy",
                 partial(self.action_fail_next, name),
             )
-        yield SystemCommand("Pause all / resume", "freeze every broker action", self.action_toggle_pause_all)
-        yield SystemCommand("Step one event", "while paused, one broker action", self.action_step)
+        yield SystemCommand(
+            "Next consumer for F2-F4", "choose which consumer F2-F4 act on", self.action_next_consumer
+        )
+        yield SystemCommand(
+            "Freeze all / resume",
+            "hold every publish and delivery where it is (not a consumer pause)",
+            self.action_toggle_pause_all,
+        )
+        yield SystemCommand("Step one event", "while frozen, one broker action", self.action_step)
         for speed in SPEEDS:
             yield SystemCommand(
                 f"Speed {speed:g}x", "simulation speed", partial(self.action_set_speed, speed)
@@ -200,3 +229,4 @@ class ControlsApp(App[int]):
         yield SystemCommand("Reset", "restart broker and workers, same scenario", self.action_reset)
         yield SystemCommand("Switch scenario", "pick a built-in scenario", self.action_pick_scenario)
         yield SystemCommand("Inspect latest message", "open the inspector", self.action_inspect_last)
+        yield SystemCommand("Close inspector", "hide the inspector (Esc)", self.action_close_inspector)

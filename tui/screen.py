@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from core.engine import FlowEngine
 from core.events import FlowEvent
 from core.ledger import Ledger
+from tui.controls import FOOTER_RANK
 from tui.widgets.event_log import EventLog
 from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.inspector import Inspector
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.routing_lens import RoutingLens
 from tui.widgets.status_line import StatusFacts, StatusLine
 
@@ -51,7 +52,7 @@ class FlowScreen(Screen[None]):
                     yield self.lens
                     yield self.event_log
             yield self.inspector
-        yield Footer(compact=True)
+        yield KeyBar(FOOTER_RANK, id="keys")
 
     def on_mount(self) -> None:
         self.app.call_later(getattr(self.app, "refresh_status", lambda: None))
@@ -74,6 +75,7 @@ class FlowScreen(Screen[None]):
         """Open the inspector on a message or a node."""
         inspector = self.inspector
         inspector.display = True
+        self.add_class("-inspecting")  # on slim screens it then takes the diagram's place (app.tcss)
         inspector.target = (kind, name)
         inspector.render_target()
 
@@ -83,4 +85,7 @@ class FlowScreen(Screen[None]):
         if not inspector.display:
             return False
         inspector.display = False
+        self.remove_class("-inspecting")
+        if self.has_class("-slim"):
+            self.lens.query_one("#routing-key").focus()  # the lens was hidden: type on where it was
         return True

@@ -18,7 +18,7 @@ from rabbit_support import RabbitBroker
 from broker_support import exchange_binding_walk
 from conformance_cases import all_cases, load_cases
 from core.engine import FlowEngine
-from core.events import DeadLettered, Delivered, Published, Rejected, Returned, Routed
+from core.events import Acked, DeadLettered, Delivered, Published, Rejected, Returned, Routed
 from core.scenario import Scenario, load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 
@@ -130,6 +130,11 @@ def _delivered_from(run: Run, queue: str) -> int:
     return sum(1 for d in run.of(Delivered) if d.queue == queue)
 
 
+def _acked_from(run: Run, queue: str) -> int:
+    """Copies acked from `queue`: waiting for these (not deliveries) leaves no ack racing the end."""
+    return sum(1 for a in run.of(Acked) if a.queue == queue)
+
+
 def _queued(url: str, queue: str) -> int:
     with Connection(url) as conn:
         _name, ready, _consumers = conn.channel().queue_declare(queue=queue, passive=True)
@@ -213,7 +218,7 @@ def test_dead_letter_and_unroutable_same_on_both(rabbit: RabbitBroker) -> None:
         ("orders", "order.created", {"order": 2, "fail": True}, {}),
         ("orders", "order.cancelled", {"order": 3}, {}),
     ]
-    local, real = both(rabbit, scenario, publishes, until=lambda r: _delivered_from(r, "orders_dead") == 1)
+    local, real = both(rabbit, scenario, publishes, until=lambda r: _acked_from(r, "orders_dead") == 1)
     assert signature(local) == signature(real)
     outcomes = [s[2] for s in signature(real)]
     assert outcomes == [
@@ -239,7 +244,7 @@ def test_ttl_expiry_same_on_both(rabbit: RabbitBroker) -> None:
     )
     scenario = scenario_of("ttl", topology)
     publishes = [("ttl_ex", "job", {"n": n}, {}) for n in range(3)]
-    local, real = both(rabbit, scenario, publishes, until=lambda r: _delivered_from(r, "ttl_dead") == 3)
+    local, real = both(rabbit, scenario, publishes, until=lambda r: _acked_from(r, "ttl_dead") == 3)
     assert signature(local) == signature(real)
     assert all(s[2] == [("ttl_q", "expired")] for s in signature(real))
     for run in (local, real):  # and both say where the expired copies went

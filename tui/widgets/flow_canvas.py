@@ -373,10 +373,10 @@ class FlowCanvas(ScrollView, can_focus=True):
         self.tooltip = None if box is None else node_text(self.ledger, box.kind, box.name, recent=0)
 
     def token_at(self, x: int, y: int) -> str | None:
-        """The message drawn at (or right beside) this diagram cell, if any."""
-        for sprite in self._sprite_rows().get(y, []):
-            if sprite.msg and abs(sprite.x - x) <= 1:
-                return sprite.msg
+        """The message drawn at this diagram cell or one of its 8 neighbours (a moving token also where
+        it just was), or waiting in a queue or a consumer's hands exactly here; None when none is."""
+        if self._animated and (msg := self.board.token_near(self._clock(), x, y)) is not None:
+            return msg
         self._static_rows()
         if self._grid is not None and (hit := self._grid.hits.get((x, y))) is not None:
             return hit[1]

@@ -21,6 +21,9 @@ CONSUMER_H = 5
 MIN_WIDTH = 66
 """Below this the diagram keeps its width and the canvas scrolls sideways instead of squashing."""
 
+LABEL_WHOLE = 24
+"""Binding labels up to this long stay whole however narrow the view (the diagram scrolls instead)."""
+
 Cell = tuple[int, int]
 WireKey = tuple[str, str, str]
 """(kind, source, target): ("route", exchange, queue), ("consume", queue, consumer), ("dead", queue, dlx)."""
@@ -152,26 +155,35 @@ def _label_text(topology: Topology, queue: str) -> str:
     return " | ".join(parts)
 
 
-def _box_widths(topology: Topology, width: int, gaps_want: int) -> tuple[int, int, int]:
-    """Exchange, queue and consumer column widths: names fit where they can, and boxes shrink (to a
-    floor) before the binding labels between them are cut."""
-    specs = (
-        ([e.name for e in topology.exchanges], 16, 12, 24, 30),
-        ([q.name for q in topology.queues], 24, 18, 30, 44),
-        ([c.name for c in topology.consumers], 22, 20, 26, 40),
+def _box_widths(topology: Topology, width: int, gaps_want: int, one_line: bool) -> tuple[int, int, int]:
+    """Exchange, queue and consumer column widths: names fit where they can, and boxes shrink before
+    the binding labels between them are cut: first to a `comfort` width (room for their worded
+    counts), then to a floor that still keeps every name whole (up to `cap`). When even the floors
+    do not fit, the diagram grows wider than the view and scrolls."""
+    specs = (  # names, share %, comfort, floor, high %, cap
+        ([e.name for e in topology.exchanges], 16, 12, 12, 24, 30),
+        ([q.name for q in topology.queues], 24, 18, 16, 30, 44),
+        ([c.name for c in topology.consumers], 22, 20, 14, 26, 40),
     )
     widths: list[int] = []
-    floors: list[int] = []
-    for names, share, low, high, cap in specs:
-        want = max(max([8, *(len(n) for n in names)]) + 6, width * share // 100)
+    levels: list[tuple[int, int]] = []
+    # A name needs 2 cells more than its length in a top border; 8 in a one-line queue, whose
+    # depth counts ("0r 0u" at the least) share its row.
+    margins = (2, 8 if one_line else 2, 2)
+    for (names, share, comfort, floor, high, cap), margin in zip(specs, margins, strict=True):
+        longest = max([8, *(len(n) for n in names)])
+        whole = min(cap, longest + margin)
+        want = max(longest + 6, width * share // 100)
+        low = max(comfort, whole)
         widths.append(_clamp(want, low, max(low, min(cap, width * high // 100))))
-        floors.append(low)
-    while sum(widths) + gaps_want > width:
-        surplus = [w - f for w, f in zip(widths, floors, strict=True)]
-        i = max(range(3), key=lambda k: surplus[k])
-        if surplus[i] <= 0:
-            break
-        widths[i] -= 1
+        levels.append((low, max(floor, whole)))
+    for level in (0, 1):
+        while sum(widths) + gaps_want > width:
+            surplus = [w - lows[level] for w, lows in zip(widths, levels, strict=True)]
+            i = max(range(3), key=lambda k: surplus[k])
+            if surplus[i] <= 0:
+                break
+            widths[i] -= 1
     return widths[0], widths[1], widths[2]
 
 
@@ -256,9 +268,9 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     trunks = 2 * (len(routed_exchanges) + len(dlx_names)) + 1
     labels = [_label_text(topology, q.name) for q in queues]
     g1_want = trunks + max([8, *(len(t) + 5 for t in labels)])
-    g1_min = trunks + 8
+    g1_min = trunks + max(8, 3 + min(LABEL_WHOLE, max([0, *(len(t) for t in labels)])))
     g2_min = 2 * len(topology.consumers) + 4
-    widths = _box_widths(topology, width, g1_want + g2_min)
+    widths = _box_widths(topology, width, g1_want + g2_min, one_line=queue_h == 1)
     ex_w, q_w, c_w = widths
     rest = width - sum(widths)
     g1 = max(g1_min, min(rest - g2_min, max(g1_want, rest * 60 // 100)))
