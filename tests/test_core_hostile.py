@@ -8,6 +8,7 @@ because only there do undecodable argv bytes arrive as Python sees them (surroga
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -122,7 +123,7 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 FUZZ = settings(
-    max_examples=100,
+    max_examples=int(os.environ.get("MQSCOPE_FUZZ_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
