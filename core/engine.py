@@ -21,11 +21,12 @@ from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, Stop
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, EventStream, FlowEvent, InternalError
 from core.producer import ProducerLoop
-from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest
+from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest, publish_problem
 from core.routing import routing_key_problem
 from core.runner import Loop, LoopError, LoopRunner
 from core.scenario import Scenario
 from core.tap import TapLoop, TapSpec
+from core.text import visible
 from core.topology import ConsumerSpec, PublishStep, Topology, TopologyError
 from core.topology_changes import LiveTopology, TopologyChange, apply_change, change_problem
 
@@ -131,10 +132,13 @@ class Engine:
         expiration: float | None = None,
     ) -> PublishRequest:
         """Validate a publish and give it an id; raises PublishError with a one-line reason."""
-        if (problem := routing_key_problem(routing_key)) is not None:
+        problem = publish_problem(
+            exchange, routing_key, body, headers or {}, expiration
+        ) or routing_key_problem(routing_key)
+        if problem is None and exchange != "" and self.topology.exchange(exchange) is None:
+            problem = f"unknown exchange '{visible(exchange)}'"
+        if problem is not None:
             raise PublishError(problem)
-        if exchange != "" and self.topology.exchange(exchange) is None:
-            raise PublishError(f"unknown exchange {exchange!r}")
         return PublishRequest(
             self.ids.new(),
             exchange,
