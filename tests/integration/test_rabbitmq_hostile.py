@@ -11,7 +11,7 @@ from engine_runner import EngineRun, Run, reset_rabbit
 from kombu import Connection
 from rabbit_support import RabbitBroker
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import Acked, BrokerStatus, Returned
 from core.publishing import PublishError, PublishRequest
 from core.scenario import Scenario
@@ -62,7 +62,7 @@ def test_unsafe_publish_is_refused_before_sending(
 ) -> None:
     scenario = hostile_scenario()
     reset_rabbit(rabbit.url, scenario.topology)
-    engine = FlowEngine(scenario, rabbit.url)
+    engine = Engine(scenario, rabbit.url)
     with pytest.raises(PublishError) as refused:
         engine.make_request(exchange, "k", {"n": 1}, headers)
     assert "\n" not in str(refused.value)
@@ -80,7 +80,7 @@ def test_nan_header_past_validation_is_that_messages_fate(rabbit: RabbitBroker) 
     as refused, the next one is delivered, and the connection is not retried in a loop."""
     scenario = hostile_scenario()
     reset_rabbit(rabbit.url, scenario.topology)
-    engine = FlowEngine(scenario, rabbit.url)
+    engine = Engine(scenario, rabbit.url)
     bad = PublishRequest(engine.ids.new(), "hostile_exchange", "k", {"n": 1}, {"f": float("nan")})
     good = engine.make_request("hostile_exchange", "k", {"n": 2})
     with EngineRun(engine) as running:
@@ -96,7 +96,7 @@ def test_publish_to_an_exchange_deleted_behind_our_back_is_that_messages_fate(ra
     is delivered on a new channel, and nothing reconnects."""
     scenario = hostile_scenario(doomed=True)
     reset_rabbit(rabbit.url, scenario.topology)
-    engine = FlowEngine(scenario, rabbit.url)
+    engine = Engine(scenario, rabbit.url)
     bad = engine.make_request("hostile_doomed", "k", {"n": 1})
     good = engine.make_request("hostile_exchange", "k", {"n": 2})
     with EngineRun(engine) as running:
