@@ -2,6 +2,13 @@
 
 Unlike the tutorial's worker it dispatches on the queue a delivery came from (not the routing key),
 and always settles a message it failed on, so prefetch=1 never stalls.
+
+Pausing is what a RabbitMQ consumer does when it stops taking work: it finishes the message it is
+working on, cancels its subscriptions (basic.cancel), and hands back with basic.reject(requeue=True)
+every copy the broker had already sent it but it had not started (prefetched): each goes back to its
+place in the queue, marked redelivered, reported as Requeued "consumer paused". From then on the
+broker sends it nothing: new messages stay ready in the queue, where TTL and max-length apply.
+Resuming subscribes again (basic.consume). A consumer paused before it starts never subscribes.
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ from core.controls import (
     StopCheck,
     sleep_interruptibly,
 )
-from core.events import Acked, ConsumerState, Delivered, FlowEvent, Rejected
+from core.events import Acked, ConsumerState, Delivered, FlowEvent, Notice, Rejected
 from core.reconnect import Reconnect, reason
 from core.topology import ConsumerSpec, Topology
 
 Emit = Callable[[FlowEvent], None]
 CRASH_RESTART_SECONDS = 2.0  # a supervisor restarts a crashed worker after this (simulated) time
+PAUSED = "consumer paused"
+"""The Requeued reason for a prefetched copy a pausing consumer hands back unstarted."""
 
 
 class SimulatedFailure(Exception):
@@ -58,6 +67,10 @@ class ConsumerLoop:
         self.in_hand: dict[str, tuple[str, Message]] = {}
         self._state = ""
         self._should_stop: StopCheck = lambda: False
+        self._cancelling = False
+        """True while basic.cancel runs: copies that reach the callback then are handed back."""
+        self._given_back = 0
+        self._pause_noticed = False
 
     def set_state(self, state: str, detail: str = "") -> None:
         if state != self._state or detail:
@@ -94,9 +107,8 @@ class ConsumerLoop:
 
     def _consume(self, conn: Connection, should_stop: StopCheck) -> None:
         channel = conn.channel()
-        consumers = []
-        for queue_name in self.spec.queues:
-            consumer = Consumer(
+        consumers = [
+            Consumer(  # declares its queue and sets basic.qos; basic.consume waits until not paused
                 channel,
                 queues=[self.topology.kombu_queue(queue_name)],
                 callbacks=[partial(self._on_message, queue_name)],
@@ -106,22 +118,46 @@ class ConsumerLoop:
                 tag_prefix=f"mqscope.{self.spec.name}.{queue_name}.",
                 no_ack=False,
             )
-            consumer.consume()
-            consumers.append(consumer)
-        self.set_state("idle")
+            for queue_name in self.spec.queues
+        ]
+        subscribed = False
         while not should_stop():
             if self.control.take_crash():
                 raise ConsumerCrashed(self.spec.name)
             if self.control.paused.is_set():
-                self.set_state("paused")
+                if subscribed or self._state != "paused":
+                    self._pause(consumers, subscribed)
+                    subscribed = False
                 time.sleep(TICK)
                 continue
-            if self._state == "paused":
+            if not subscribed:
+                for consumer in consumers:
+                    consumer.consume()  # basic.consume; the broker starts sending at once
+                subscribed = True
                 self.set_state("idle")
             try:
                 conn.drain_events(timeout=0.2)  # stop stays prompt; idle wakes 5 times a second
             except TimeoutError:
                 continue
+
+    def _pause(self, consumers: list[Consumer], subscribed: bool) -> None:
+        """basic.cancel each subscription; deliveries that arrive meanwhile (copies the broker sent
+        before the cancel, prefetched and not started) reach _on_message, which hands them back."""
+        self._given_back = 0
+        if subscribed:
+            self._cancelling = True
+            try:
+                for consumer in consumers:
+                    consumer.cancel()
+            finally:
+                self._cancelling = False
+        if not self._pause_noticed:
+            self._pause_noticed = True
+            notice = self.backend.pause_notice(self.spec.name, self.spec.queues)
+            if notice is not None:
+                self.emit(Notice(level="warning", text=notice))
+        handed = f"; {self._given_back} prefetched message(s) handed back" if self._given_back else ""
+        self.set_state("paused", f"subscription cancelled: new messages stay ready in the queue{handed}")
 
     def _on_message(self, queue: str, body: Any, message: Message) -> None:
         msg_id = str(message.properties.get("message_id") or message.delivery_tag)
@@ -130,6 +166,15 @@ class ConsumerLoop:
         self.on_unacked(queue, +1)
         self.backend.on_delivery(self.emit, msg_id, queue, message.headers or {})
         self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered))
+        if self._cancelling or (self.control.paused.is_set() and self.backend.faithful):
+            # Prefetched, not started, and the consumer is pausing: back to its place in the queue.
+            # (memory:// requeues by re-routing, duplicating into sibling queues: there a copy that
+            # reaches the callback just as the pause lands is finished instead.)
+            self._given_back += 1
+            self.backend.give_back(self.emit, self.topology, message, msg_id, queue, PAUSED)
+            self.in_hand.pop(msg_id, None)
+            self.on_unacked(queue, -1)
+            return
         if not self.gate.wait(self._should_stop):
             return
         # No per-message working/idle state events: `delivered` starts the work and `acked` /
@@ -174,6 +219,7 @@ class ConsumerLoop:
             self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=True)
         elif policy == "dead_letter":
             message.reject(requeue=False)
-            self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=False)
+            key = str((message.delivery_info or {}).get("routing_key", ""))
+            self.backend.after_reject(self.emit, self.topology, msg_id, queue, requeue=False, routing_key=key)
         else:
             message.ack()

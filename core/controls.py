@@ -83,6 +83,8 @@ class ConsumerControl:
     def __init__(self, name: str) -> None:
         self.name = name
         self.paused = threading.Event()
+        """Set: the consumer finishes the message in hand, hands back (requeues) copies it was sent but
+        had not started, and cancels its subscriptions. Cleared: it subscribes again."""
         self._crash = threading.Event()
         self._lock = threading.Lock()
         self._fail_next = 0

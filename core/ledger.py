@@ -225,7 +225,7 @@ class Ledger:
             self._gone(record, copy, event)
             return
         holder = self._release(record.msg, copy)
-        # A crash or disconnect: no Rejected came first, so count it here.
+        # A crash, disconnect or pause hand-back: no Rejected came first, so count it here.
         if holder is not None and event.reason != "rejected":
             self._consumer(holder).requeued += 1
         if copy.status == CLOSED:
@@ -244,8 +244,17 @@ class Ledger:
         # After `expired` the copy is closed already: the first outcome stays, the new copies still count.
         self._close(record, copy, f"dead-lettered ({event.reason})")
         self._step(copy, event)
+        routed = record.queues or ()
         for name in event.queues:
             target = record.copies.get(name)
+            if target is not None and target.origin is None and name not in routed:
+                # Its delivery raced ahead of this report (RabbitMQ: the rejecting consumer reports
+                # after the broker already handed the copy on): it is this dead letter's copy.
+                target.origin = event.queue
+                if target.status != CLOSED:
+                    record.open_routed -= 1
+                self._step(target, event)
+                continue
             if target is None or target.status == CLOSED:
                 if target is None:
                     target = self._open(record, name, READY, origin=event.queue)

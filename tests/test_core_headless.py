@@ -1,4 +1,5 @@
-"""The headless runner end to end on real brokers: the seed, failure policies, and the CLI contract."""
+"""The headless runner end to end on real brokers: the seed, failure policies, and the CLI's text mode
+and bad input (the JSON contract and exit codes 0 and 3 are in test_cli_contract.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from broker_support import fresh_url
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import BrokerStatus, Published
 from core.headless import HeadlessOptions, HeadlessPrinter, run_headless
 from core.scenario import load_scenario, parse_scenario
@@ -30,7 +31,7 @@ def _fresh_memory() -> None:
 
 def run(scenario: Any, broker: str, **options: Any) -> tuple[int, list[dict[str, Any]]]:
     """Run headless in this process and return (exit code, JSON events)."""
-    engine = FlowEngine(scenario, broker, speed=options.pop("speed", 4.0))
+    engine = Engine(scenario, broker, speed=options.pop("speed", 4.0))
     out = io.StringIO()
     code = run_headless(engine, HeadlessOptions(as_json=True, timeout=20.0, **options), out)
     return code, [json.loads(line) for line in out.getvalue().splitlines()]
@@ -113,7 +114,8 @@ def test_failing_handler_requeues_and_never_stalls(broker: str) -> None:
     assert [(e["msg"], e["action"]) for e in rejected] == [(first, "requeue")]
     assert any(e["msg"] == first for e in of(events, "requeued"))
     redelivered = [e for e in of(events, "delivered") if e["msg"] == first and e["redelivered"]]
-    assert broker == "memory://" or redelivered, "RabbitMQ marks a requeued message redelivered"
+    # RabbitMQ (and mqscope://) marks a requeued message redelivered; memory:// never does.
+    assert bool(redelivered) == (broker != "memory://")
     warned = any("memory:// requeues by publishing again" in e["text"] for e in of(events, "notice"))
     assert warned == (broker == "memory://")
     # prefetch=1: the second message still gets through (the tutorial's worker stalls here)
@@ -156,17 +158,6 @@ def test_memory_transport_refuses_headers_exchange_up_front() -> None:
     assert "kombu memory:// has no headers exchange (exchange 'documents')" in result.stderr
 
 
-def test_timeout_names_unsettled_messages(capsys: pytest.CaptureFixture[str]) -> None:
-    text = ONE_QUEUE.format(policy="requeue").split("[[consumers]]")[0]  # nobody consumes
-    scenario = parse_scenario(text + '[[publish]]\nexchange = "jobs"\nrouting_key = "job"\n', "idle.toml")
-    engine = FlowEngine(scenario, DEFAULT_BROKER_URL, speed=4.0)
-    code = run_headless(engine, HeadlessOptions(timeout=1.0), io.StringIO())
-    assert code == 3
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("timeout after 1s: 1 unsettled: ")
-    assert "'job' open in work" in err
-
-
 LATE_SCRIPT = """
 [[exchanges]]
 name = "jobs"
@@ -192,7 +183,7 @@ after = 600
 def test_timeout_with_everything_published_settled_says_what_is_still_to_come(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    engine = FlowEngine(parse_scenario(LATE_SCRIPT, "late.toml"), fresh_url(), speed=4.0)
+    engine = Engine(parse_scenario(LATE_SCRIPT, "late.toml"), fresh_url(), speed=4.0)
     code = run_headless(engine, HeadlessOptions(timeout=3.0), io.StringIO())
     assert code == 3
     err = capsys.readouterr().err.strip()
@@ -208,13 +199,6 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_headless_json_seed() -> None:
-    result = cli("--headless", "--json", "--speed", "4")
-    assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {e["event"] for e in events} >= {"published", "routed", "delivered", "acked"}
-
-
 def test_cli_headless_text_reads_like_the_tutorial() -> None:
     result = cli("--headless", "--speed", "4")
     assert result.returncode == 0, result.stderr
@@ -224,21 +208,6 @@ def test_cli_headless_text_reads_like_the_tutorial() -> None:
         line.startswith("RECEIVED [") and "via 'user.login' from audit_queue" in line for line in lines
     )
     assert sum(line.startswith("ACKNOWLEDGED [") for line in lines) == 3
-
-
-def test_cli_dead_letter_scenario_shows_reject_ttl_and_overflow_on_its_own() -> None:
-    """The scenario's own script, as a user runs it, dead-letters for each of the three reasons."""
-    result = cli("--headless", "--json", "--scenario", "dead_letter")
-    assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines()]
-    dead = {(e["reason"], e["queue"]) for e in of(events, "dead_lettered")}
-    assert dead == {
-        ("rejected", "orders_queue"),
-        ("maxlen", "shipping"),
-        ("expired", "shipping"),
-    }
-    assert all(e["queues"] == ["orders_dead"] for e in of(events, "dead_lettered"))
-    assert len(of(events, "published")) < 10  # a handful of tokens, readable on screen
 
 
 @pytest.mark.parametrize(

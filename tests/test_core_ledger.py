@@ -394,3 +394,28 @@ def test_deleting_a_queue_settles_what_waited_in_it_and_what_comes_back_to_it() 
     ledger.feed(Requeued(msg="b", queue="extra", reason="rejected"))
     assert ledger.fate("b") == {"extra": "dropped (its queue was deleted)"}
     assert ledger.all_settled and "extra" not in ledger.queues and ledger.topology.queue("extra") is None
+
+
+def test_a_dead_letter_delivered_before_its_report_is_still_the_dead_letter_s_copy() -> None:
+    """On RabbitMQ the rejecting consumer reports after the broker already handed the copy on."""
+    ledger = Ledger(DEAD_LETTER)
+    ledger.feed_all(
+        [
+            Published(msg="m", exchange="orders", routing_key="order.created"),
+            Routed(msg="m", exchange="orders", routing_key="order.created", queues=("orders_queue",)),
+            Delivered(msg="m", queue="orders_queue", consumer="billing"),
+            Rejected(msg="m", queue="orders_queue", consumer="billing", action="dead_letter"),
+            Delivered(msg="m", queue="orders_dead", consumer="janitor"),
+            Acked(msg="m", queue="orders_dead", consumer="janitor"),
+            DeadLettered(
+                msg="m",
+                queue="orders_queue",
+                reason="rejected",
+                exchange="orders.dlx",
+                queues=("orders_dead",),
+            ),
+        ]
+    )
+    assert ledger.fate("m") == {"orders_queue": "dead-lettered (rejected)"}
+    assert ledger.all_settled
+    assert ledger.records["m"].copies["orders_dead"].origin == "orders_queue"

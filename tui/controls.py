@@ -18,10 +18,10 @@ from core.engine import PublishError
 from core.scenario import builtin_names
 
 if TYPE_CHECKING:
-    from core.engine import FlowEngine
+    from core.engine import Engine
     from core.ledger import Ledger
     from core.scenario import Scenario
-    from tui.screen import FlowScreen
+    from tui.screen import SessionScreen
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 BURSTS = (10, 100, 1000)
@@ -44,6 +44,25 @@ BINDINGS: list[BindingType] = [
 ]
 
 
+FOOTER_RANK: list[tuple[str, ...]] = [
+    ("inspect_last",),
+    ("pause_consumer",),
+    ("crash_consumer",),
+    ("fail_next",),
+    ("toggle_pause_all",),
+    ("step",),
+    ("slower", "faster"),
+    ("pick_scenario",),
+    ("next_consumer",),
+    ("reset",),
+    ("burst(100)",),
+]
+"""What the footer keeps as the terminal narrows (whole groups, first ones first): the teaching controls
+(inspect, make a consumer misbehave, freeze and step) before the speed, and the session controls last.
+The seed at 80 columns shows F1-F6, at 100 adds F7/F8, at 120 ^n and ^o, from 150 all; the rest are in
+the command palette (ctrl+p), as every control is."""
+
+
 def next_speed(current: float, step: int) -> float:
     """The neighbouring speed on the 0.25x .. 4x ladder."""
     index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - current))
@@ -53,14 +72,14 @@ def next_speed(current: float, step: int) -> float:
 class ControlsApp(App[int]):
     """The actions behind the bindings and the palette; MqscopeApp adds the session around them."""
 
-    engine: FlowEngine
+    engine: Engine
     ledger: Ledger
 
     consumer: reactive[str | None] = reactive(None, init=False)
     """The consumer F2-F4 act on (ctrl+n cycles; clicking a consumer picks it)."""
 
     @property
-    def flow_screen(self) -> FlowScreen:
+    def session_screen(self) -> SessionScreen:
         raise NotImplementedError
 
     def refresh_status(self) -> None:
@@ -80,7 +99,9 @@ class ControlsApp(App[int]):
         return target
 
     def action_pause_consumer(self, name: str | None = None) -> None:
-        """Toggle one consumer's pause (it stops taking messages; the broker keeps them ready)."""
+        """Toggle one consumer's pause: it finishes the message in hand, hands back (requeues) copies
+        it was sent but had not started, and cancels its subscription, so new messages wait ready in
+        the queue, where TTL still applies. Resume subscribes again."""
         if (target := self._target(name)) is None:
             return
         paused = self.engine.controls[target].paused
@@ -121,7 +142,7 @@ class ControlsApp(App[int]):
 
     def action_set_speed(self, speed: float) -> None:
         self.engine.clock.speed = speed
-        self.flow_screen.canvas.set_speed(self.engine.clock.speed)
+        self.session_screen.canvas.set_speed(self.engine.clock.speed)
         self.refresh_status()
 
     def action_slower(self) -> None:
@@ -132,7 +153,7 @@ class ControlsApp(App[int]):
 
     def action_burst(self, count: int) -> None:
         """Publish `count` messages with the lens's key (or the script's first key)."""
-        lens = self.flow_screen.lens
+        lens = self.session_screen.lens
         key = lens.key or next((p.routing_key for p in self.engine.scenario.publishes), "burst")
         try:
             requests = [self.engine.make_request(lens.exchange, key, {"burst": n}) for n in range(count)]
@@ -147,10 +168,10 @@ class ControlsApp(App[int]):
         if self.ledger.last_msg is None:
             self.notify("nothing published yet: type a key and press Enter", markup=False)
             return
-        self.flow_screen.inspect("message", self.ledger.last_msg)
+        self.session_screen.inspect("message", self.ledger.last_msg)
 
     def action_close_inspector(self) -> None:
-        self.flow_screen.close_inspector()
+        self.session_screen.close_inspector()
 
     def action_pick_scenario(self) -> None:
         from core.scenario import load_scenario
@@ -172,7 +193,8 @@ class ControlsApp(App[int]):
         for name in self.engine.controls:
             yield SystemCommand(
                 f"Pause/resume {name}",
-                "the consumer stops taking messages; they wait, ready, in the queue",
+                "finishes its message, requeues prefetched ones, unsubscribes: new messages wait "
+                "ready in the queue (TTL still applies)",
                 partial(self.action_pause_consumer, name),
             )
             yield SystemCommand(
@@ -185,8 +207,15 @@ class ControlsApp(App[int]):
                 "the next message fails: requeue, dead-letter or drop, per its policy",
                 partial(self.action_fail_next, name),
             )
-        yield SystemCommand("Pause all / resume", "freeze every broker action", self.action_toggle_pause_all)
-        yield SystemCommand("Step one event", "while paused, one broker action", self.action_step)
+        yield SystemCommand(
+            "Next consumer for F2-F4", "choose which consumer F2-F4 act on", self.action_next_consumer
+        )
+        yield SystemCommand(
+            "Freeze all / resume",
+            "hold every publish and delivery where it is (not a consumer pause)",
+            self.action_toggle_pause_all,
+        )
+        yield SystemCommand("Step one event", "while frozen, one broker action", self.action_step)
         for speed in SPEEDS:
             yield SystemCommand(
                 f"Speed {speed:g}x", "simulation speed", partial(self.action_set_speed, speed)
@@ -200,3 +229,4 @@ class ControlsApp(App[int]):
         yield SystemCommand("Reset", "restart broker and workers, same scenario", self.action_reset)
         yield SystemCommand("Switch scenario", "pick a built-in scenario", self.action_pick_scenario)
         yield SystemCommand("Inspect latest message", "open the inspector", self.action_inspect_last)
+        yield SystemCommand("Close inspector", "hide the inspector (Esc)", self.action_close_inspector)

@@ -1,4 +1,4 @@
-"""The main screen for one running scenario: status line, flow canvas, routing lens, log, inspector.
+"""The main screen for one running scenario: status line, diagram canvas, routing lens, log, inspector.
 
 A reset or a scenario switch replaces the whole screen, so no widget ever mixes two engines' state.
 `apply` is the one place a frame's batch of events fans out to the widgets.
@@ -11,30 +11,31 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import FlowEvent
 from core.ledger import Ledger
+from tui.controls import FOOTER_RANK
+from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.event_log import EventLog
-from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.inspector import Inspector
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.routing_lens import RoutingLens
 from tui.widgets.status_line import StatusFacts, StatusLine
 
 
-class FlowScreen(Screen[None]):
+class SessionScreen(Screen[None]):
     """Everything about one engine; the app feeds it events once per frame."""
 
     AUTO_FOCUS = "#routing-key"
 
-    def __init__(self, engine: FlowEngine, ledger: Ledger) -> None:
+    def __init__(self, engine: Engine, ledger: Ledger) -> None:
         super().__init__()
         self.engine = engine
         self.ledger = ledger
         # Built up front and kept: the per-frame fan-out needs no queries (and works mid-teardown).
         self.status = StatusLine(id="status")
-        self.canvas = FlowCanvas(engine.topology, id="canvas")
+        self.canvas = DiagramCanvas(engine.topology, id="canvas")
         self.canvas.set_speed(engine.clock.speed)
         self.lens = RoutingLens(engine.scenario, id="lens")
         self.lens.border_title = "routing lens"
@@ -51,7 +52,7 @@ class FlowScreen(Screen[None]):
                     yield self.lens
                     yield self.event_log
             yield self.inspector
-        yield Footer(compact=True)
+        yield KeyBar(FOOTER_RANK, id="keys")
 
     def on_mount(self) -> None:
         self.app.call_later(getattr(self.app, "refresh_status", lambda: None))
@@ -74,6 +75,7 @@ class FlowScreen(Screen[None]):
         """Open the inspector on a message or a node."""
         inspector = self.inspector
         inspector.display = True
+        self.add_class("-inspecting")  # on slim screens it then takes the diagram's place (app.tcss)
         inspector.target = (kind, name)
         inspector.render_target()
 
@@ -83,4 +85,7 @@ class FlowScreen(Screen[None]):
         if not inspector.display:
             return False
         inspector.display = False
+        self.remove_class("-inspecting")
+        if self.has_class("-slim"):
+            self.lens.query_one("#routing-key").focus()  # the lens was hidden: type on where it was
         return True

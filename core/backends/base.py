@@ -96,12 +96,24 @@ class Backend:
         _name, ready, _consumers = channel.queue_declare(queue=queue, passive=True)
         return int(ready), None
 
-    def after_reject(self, emit: Emit, topology: Topology, msg: str, queue: str, *, requeue: bool) -> None:
-        """Report what the broker does with a rejected copy, for brokers that do not report it."""
+    def after_reject(
+        self,
+        emit: Emit,
+        topology: Topology,
+        msg: str,
+        queue: str,
+        *,
+        requeue: bool,
+        reason: str = "rejected",
+        routing_key: str = "",
+    ) -> None:
+        """Report what the broker does with a rejected copy, for brokers that do not report it:
+        a dead letter goes with the queues RabbitMQ routes it to (`routing_key`: the message's own,
+        used when the queue sets no x-dead-letter-routing-key)."""
         if self.reports_routing:
             return
         if requeue:
-            emit(Requeued(msg=msg, queue=queue, reason="rejected"))
+            emit(Requeued(msg=msg, queue=queue, reason=reason))
             return
         spec = topology.queue(queue)
         dlx = spec.dead_letter_exchange if spec else None
@@ -114,8 +126,26 @@ class Backend:
                 )
             )
             return
-        key = spec.dead_letter_routing_key if spec and spec.dead_letter_routing_key else ""
-        emit(DeadLettered(msg=msg, queue=queue, reason="rejected", exchange=dlx, routing_key=key))
+        key = spec.dead_letter_routing_key if spec and spec.dead_letter_routing_key else routing_key
+        table = topology.binding_table
+        queues = table.route(dlx, key).queues if dlx == "" or table.exchange(dlx) is not None else ()
+        emit(
+            DeadLettered(
+                msg=msg, queue=queue, reason="rejected", exchange=dlx, routing_key=key, queues=queues
+            )
+        )
+
+    def give_back(
+        self, emit: Emit, topology: Topology, message: Any, msg: str, queue: str, reason: str
+    ) -> None:
+        """Hand back a delivered copy the consumer will not work on (basic.reject, requeue=True):
+        RabbitMQ puts it back at its place in `queue`, marked redelivered; reported as Requeued."""
+        message.reject(requeue=True)
+        self.after_reject(emit, topology, msg, queue, requeue=True, reason=reason)
+
+    def pause_notice(self, consumer: str, queues: tuple[str, ...]) -> str | None:
+        """Where pausing `consumer` behaves unlike RabbitMQ on this broker (one line), or None."""
+        return None
 
     def after_crash(self, emit: Emit, in_hand: list[tuple[str, str]]) -> None:
         """Report the copies a crashed consumer held, for brokers that do not report it."""

@@ -50,6 +50,13 @@ class InProcessBackend(Backend):
             self._unsubscribe()
             self._unsubscribe = None
 
+    def give_back(
+        self, emit: Emit, topology: Topology, message: Any, msg: str, queue: str, reason: str
+    ) -> None:
+        """basic.reject(requeue=True) on mqscope's own channel, which lets the broker's Requeued
+        report carry `reason` (the broker reports it; nothing to emit here)."""
+        message.channel.basic_reject(message.delivery_tag, requeue=True, reason=reason)
+
     def queue_depth(self, channel: Any, queue: str) -> tuple[int, int | None]:
         """Exact (ready, unacked), straight from the broker."""
         return self.broker.depth(queue)

@@ -58,11 +58,21 @@ class MemoryBackend(Backend):
             return ()  # kombu raises for this key (e.g. a binding '*a'): it reaches no queue
         return tuple(sorted({q for q in found if q}))
 
-    def after_reject(self, emit: Emit, topology: Topology, msg: str, queue: str, *, requeue: bool) -> None:
+    def after_reject(
+        self,
+        emit: Emit,
+        topology: Topology,
+        msg: str,
+        queue: str,
+        *,
+        requeue: bool,
+        reason: str = "rejected",
+        routing_key: str = "",
+    ) -> None:
         """memory:// re-routes requeues and ignores x-dead-letter-exchange: say so as it happens."""
         spec = topology.queue(queue)
         if requeue:
-            super().after_reject(emit, topology, msg, queue, requeue=True)
+            super().after_reject(emit, topology, msg, queue, requeue=True, reason=reason)
             emit(
                 Notice(
                     msg=msg,
@@ -87,6 +97,15 @@ class MemoryBackend(Backend):
                     f"{spec.dead_letter_exchange!r}"
                 ),
             )
+        )
+
+    def pause_notice(self, consumer: str, queues: tuple[str, ...]) -> str | None:
+        """Pausing works as on RabbitMQ here (basic.cancel; memory:// hands a consumer one message per
+        drain, so none is ever prefetched), but what then waits in the queue never expires."""
+        return (
+            f"memory:// ignores TTL and max-length: messages waiting in {', '.join(queues)} while "
+            f"{consumer} is paused never expire or overflow; RabbitMQ would expire them (dead-lettered "
+            "where the queue has a dead-letter exchange) and drop the oldest beyond max-length"
         )
 
     def after_crash(self, emit: Emit, in_hand: list[tuple[str, str]]) -> None:

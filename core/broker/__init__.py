@@ -8,6 +8,8 @@ Behaves as RabbitMQ 3.x: direct/fanout/topic/headers routing (core.routing), the
 alternate exchanges, mandatory returns (kombu `on_return`); push delivery round-robin among a queue's
 consumers within basic.qos (per consumer, or channel-wide with global=true); ack/nack/reject with
 requeue to the copy's old place marked redelivered; unacked copies returned when a channel closes;
+basic.cancel stops deliveries but leaves copies already sent unacked (the client's callback gets the
+unread ones before basic_cancel returns, as pyamqp's do before basic.cancel-ok);
 queue TTL and per-message expiration (at the queue head only), x-max-length drop-head,
 dead-lettering with x-death / x-first-death-* and RabbitMQ's cycle rule; auto-delete and exclusive
 queues; channel errors as amqp's exceptions (404, 405, 406).

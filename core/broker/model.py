@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from core.broker.delivery import DeliveryMixin
 from core.broker.entities import (
     EXCHANGE_KINDS,
     QUEUE_ARGUMENTS,
@@ -26,7 +27,6 @@ from core.broker.entities import (
     PublishOutcome,
     QueueState,
 )
-from core.broker.flow import DeliveryMixin
 from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session
@@ -155,7 +155,7 @@ class Broker(DeliveryMixin):
                 return
             channel.closed = True
             for tag in list(channel.consumers):
-                self._cancel(channel, tag, requeue_pending=False)
+                self._cancel(channel, tag)
             if channel in channel.session.channels:
                 channel.session.channels.remove(channel)
             unread = channel.session.remove(channel)
@@ -250,7 +250,7 @@ class Broker(DeliveryMixin):
             self._report(Dropped(msg=envelope.msg_id, queue=name, reason="its queue was deleted"))
         self._table = self._table.without_queue(name)
         for consumer in list(state.consumers):
-            self._cancel(consumer.channel, consumer.tag, requeue_pending=False)
+            self._cancel(consumer.channel, consumer.tag)
         return len(state.ready)
 
     def purge_queue(self, name: str) -> int:

@@ -245,11 +245,26 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         return tag
 
     def basic_cancel(self, consumer_tag: str) -> None:
-        self.broker.cancel(self.amqp, consumer_tag)
-        self._consumers.discard(consumer_tag)
-        self._tag_to_queue.pop(consumer_tag, None)
-        self._by_tag.pop(consumer_tag, None)
-        self.no_ack_consumers.discard(consumer_tag)
+        """basic.cancel, as a pyamqp client does it: deliveries the broker sent before the cancel and
+        the client had not read yet still reach the consumer's callback (pyamqp dispatches them while
+        it waits for basic.cancel-ok), then the callback goes. The callback acks or rejects them; if
+        it raises, the copies it did not get to go back unread (reported), as pyamqp rejects with
+        requeue a delivery for a consumer tag it no longer knows."""
+        in_flight = self.broker.cancel(self.amqp, consumer_tag)
+        callback = self._by_tag.get(consumer_tag)
+        handed = 0
+        try:
+            if callback is not None:
+                for delivery in in_flight:
+                    handed += 1
+                    callback(self._message(delivery))
+        finally:
+            if handed < len(in_flight):
+                self.broker.return_unread(self.amqp, in_flight[handed:])
+            self._consumers.discard(consumer_tag)
+            self._tag_to_queue.pop(consumer_tag, None)
+            self._by_tag.pop(consumer_tag, None)
+            self.no_ack_consumers.discard(consumer_tag)
 
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
         with _amqp_errors("Basic.get"):
@@ -262,9 +277,10 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         except BrokerError as exc:
             raise _amqp_error(exc, "Basic.ack") from None
 
-    def basic_reject(self, delivery_tag: int, requeue: bool = False) -> None:
+    def basic_reject(self, delivery_tag: int, requeue: bool = False, reason: str = "rejected") -> None:
+        """basic.reject; `reason` (mqscope's own) only words the broker's Requeued report."""
         try:
-            self.broker.reject(self.amqp, delivery_tag, requeue=requeue)
+            self.broker.reject(self.amqp, delivery_tag, requeue=requeue, reason=reason)
         except BrokerError as exc:
             raise _amqp_error(exc, "Basic.reject") from None
 
@@ -280,8 +296,8 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     def deliver(self, delivery: Delivery) -> None:
         """Hand a delivery to its consumer's callback (in the thread draining the connection)."""
         callback = self._by_tag.get(delivery.consumer_tag)
-        if callback is None:  # cancelled meanwhile: the broker takes it back
-            self.broker.reject(self.amqp, delivery.delivery_tag, requeue=True)
+        if callback is None:  # a consumer tag this channel no longer knows: back, as pyamqp does
+            self.broker.return_unread(self.amqp, [delivery])
             return
         callback(self._message(delivery))
 

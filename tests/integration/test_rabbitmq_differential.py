@@ -17,8 +17,8 @@ from rabbit_support import RabbitBroker
 
 from broker_support import exchange_binding_walk
 from conformance_cases import all_cases, load_cases
-from core.engine import FlowEngine
-from core.events import DeadLettered, Delivered, Published, Rejected, Returned, Routed
+from core.engine import Engine
+from core.events import Acked, DeadLettered, Delivered, Published, Rejected, Returned, Routed
 from core.scenario import Scenario, load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 
@@ -105,7 +105,7 @@ def conformance_topology(bindings: list[tuple[str, str]], queues: set[str]) -> T
 def rabbit_routing(url: str, topology: Topology, keys: list[str]) -> tuple[list[tuple[str, ...]], set[int]]:
     """Publish every key through the engine, then read back which queues RabbitMQ put each one in."""
     reset_rabbit(url, topology)
-    engine = FlowEngine(scenario_of("conformance", topology), url)
+    engine = Engine(scenario_of("conformance", topology), url)
     requests = [engine.make_request("conf_topic", k, {"n": n}) for n, k in enumerate(keys)]
     sentinel = engine.make_request("", SENTINEL, {"sentinel": True})
     with EngineRun(engine) as running:
@@ -130,6 +130,11 @@ def _delivered_from(run: Run, queue: str) -> int:
     return sum(1 for d in run.of(Delivered) if d.queue == queue)
 
 
+def _acked_from(run: Run, queue: str) -> int:
+    """Copies acked from `queue`: waiting for these (not deliveries) leaves no ack racing the end."""
+    return sum(1 for a in run.of(Acked) if a.queue == queue)
+
+
 def _queued(url: str, queue: str) -> int:
     with Connection(url) as conn:
         _name, ready, _consumers = conn.channel().queue_declare(queue=queue, passive=True)
@@ -137,7 +142,7 @@ def _queued(url: str, queue: str) -> int:
 
 
 def inprocess_routing(topology: Topology, keys: list[str]) -> list[tuple[str, ...]]:
-    engine = FlowEngine(scenario_of("conformance", topology), fresh_inprocess())
+    engine = Engine(scenario_of("conformance", topology), fresh_inprocess())
     requests = [engine.make_request("conf_topic", k, {"n": n}) for n, k in enumerate(keys)]
     with EngineRun(engine) as running:
         running.enqueue(requests)
@@ -213,7 +218,7 @@ def test_dead_letter_and_unroutable_same_on_both(rabbit: RabbitBroker) -> None:
         ("orders", "order.created", {"order": 2, "fail": True}, {}),
         ("orders", "order.cancelled", {"order": 3}, {}),
     ]
-    local, real = both(rabbit, scenario, publishes, until=lambda r: _delivered_from(r, "orders_dead") == 1)
+    local, real = both(rabbit, scenario, publishes, until=lambda r: _acked_from(r, "orders_dead") == 1)
     assert signature(local) == signature(real)
     outcomes = [s[2] for s in signature(real)]
     assert outcomes == [
@@ -239,7 +244,7 @@ def test_ttl_expiry_same_on_both(rabbit: RabbitBroker) -> None:
     )
     scenario = scenario_of("ttl", topology)
     publishes = [("ttl_ex", "job", {"n": n}, {}) for n in range(3)]
-    local, real = both(rabbit, scenario, publishes, until=lambda r: _delivered_from(r, "ttl_dead") == 3)
+    local, real = both(rabbit, scenario, publishes, until=lambda r: _acked_from(r, "ttl_dead") == 3)
     assert signature(local) == signature(real)
     assert all(s[2] == [("ttl_q", "expired")] for s in signature(real))
     for run in (local, real):  # and both say where the expired copies went
@@ -252,7 +257,7 @@ def test_crash_redelivery_same_on_both(rabbit: RabbitBroker) -> None:
     runs = []
     reset_rabbit(rabbit.url, topology)
     for url in (fresh_inprocess(), rabbit.url):
-        engine = FlowEngine(scenario, url, speed=4.0)
+        engine = Engine(scenario, url, speed=4.0)
         request = engine.make_request("cr_ex", "job", {"n": 1})
         with EngineRun(engine) as running:
             running.enqueue([request])
@@ -276,7 +281,7 @@ def test_max_length_reaches_rabbitmq(rabbit: RabbitBroker) -> None:
     )
     scenario = scenario_of("maxlen", topology)
     reset_rabbit(rabbit.url, topology)
-    engine = FlowEngine(scenario, rabbit.url)
+    engine = Engine(scenario, rabbit.url)
     requests = [engine.make_request("ml_ex", "job", {"n": n}) for n in range(3)]
     with EngineRun(engine) as running:
         running.enqueue(requests)
@@ -300,7 +305,7 @@ def test_non_json_body_is_rejected_unread(rabbit: RabbitBroker, tmp_path: Any) -
     topology = worker_topology("nj", "requeue")
     scenario = scenario_of("nonjson", topology)
     reset_rabbit(rabbit.url, topology)
-    engine = FlowEngine(scenario, rabbit.url)
+    engine = Engine(scenario, rabbit.url)
     with EngineRun(engine) as running:
         assert running.wait_for(lambda r: engine.declared.is_set(), 30)
         with Connection(rabbit.url) as conn:

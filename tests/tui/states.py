@@ -17,8 +17,8 @@ from textual.widgets import Input
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
 from core.broker import reset_brokers
-from core.engine import FlowEngine
-from core.scenario import load_scenario
+from core.engine import Engine
+from core.scenario import Scenario, load_scenario
 from tui.app import MqscopeApp
 
 SETTLE_TIMEOUT = 30.0
@@ -36,8 +36,12 @@ def reset_broker_state() -> None:
     reset_memory_transport()
 
 
-def make_app(scenario: str = "seed", *, speed: float = 4.0, play_script: bool = True) -> MqscopeApp:
-    engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
+def make_app(
+    scenario: str | Scenario = "seed", *, speed: float = 4.0, play_script: bool = True
+) -> MqscopeApp:
+    """The app on a built-in scenario (by name) or a scenario a test changed, on the default broker."""
+    loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    engine = Engine(loaded, DEFAULT_BROKER_URL, speed=speed)
     app = MqscopeApp(engine, play_script=play_script)
     app.animation_level = "none"
     return app
@@ -108,6 +112,20 @@ async def inspector_open(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def dead_letter_settled(pilot: Pilot[int]) -> None:
+    """The dead_letter script's messages, each settled before the next (the script's own timing lets
+    the janitor's acks race the next publishes in the log). The inspector shows message 2, rejected by
+    billing and dead-lettered, copy by copy."""
+    app = app_of(pilot)
+    await freeze_cursors(pilot)
+    await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
+    for sent, step in enumerate(app.engine.scenario.publishes, start=1):
+        app.engine.publish(step.exchange, step.routing_key, step.body, step.headers)
+        await settle(pilot, published=sent)
+    app.session_screen.inspect("message", "00000002")
+    await pilot.pause()
+
+
 async def invalid_key(pilot: Pilot[int]) -> None:
     await seed_at_start(pilot)
     app = app_of(pilot)
@@ -145,5 +163,10 @@ STATES = [
     SnapState("invalid_key", "seed", (120, 36), invalid_key),
     SnapState("twelve", "twelve", (200, 50), twelve_queues, play_script=False),
     SnapState("small_80x24", "seed", (80, 24), lens_typing),
+    # Each width says what fits on purpose (footer, status line, depth words): 80, 100 and 120 columns.
+    SnapState("seed_100x30", "seed", (100, 30), seed_at_start),
+    SnapState("inspector_120x40", "seed", (120, 40), inspector_open),
+    SnapState("dead_letter_80x24", "dead_letter", (80, 24), dead_letter_settled, play_script=False),
+    SnapState("dead_letter_120x40", "dead_letter", (120, 40), dead_letter_settled, play_script=False),
 ]
 STATE_BY_NAME = {s.name: s for s in STATES}

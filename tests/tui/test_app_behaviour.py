@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich.text import Text
 from states import make_app, settle, type_text, wait_for
 from textual.widgets import Input, Static
 
-from core.engine import FlowEngine
-from core.events import Delivered, FlowEvent, Published, Rejected, Requeued
-from core.scenario import load_scenario
+from core.engine import Engine
+from core.events import Acked, ConsumerState, Delivered, FlowEvent, Published, Rejected, Requeued
+from core.scenario import Scenario, load_scenario
 from tui.app import MqscopeApp
-from tui.screen import FlowScreen
+from tui.screen import SessionScreen
+from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.event_log import EventLog
-from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.scenario_picker import ScenarioPicker
 
 
@@ -25,6 +27,28 @@ def _plain(app, selector: str) -> str:  # type: ignore[no-untyped-def]
 def _log_text(app) -> str:  # type: ignore[no-untyped-def]
     log = app.screen.query_one(EventLog)
     return "\n".join(log.plain_lines())
+
+
+def _seed_working(seconds: float) -> Scenario:
+    """The seed with its worker's simulated work set to `seconds` (0: it acks as soon as it may)."""
+    seed = load_scenario("seed")
+    (worker,) = seed.topology.consumers
+    changed = dataclasses.replace(worker, work_seconds=seconds)
+    topology = dataclasses.replace(seed.topology, consumers=(changed,))
+    return dataclasses.replace(seed, topology=topology)
+
+
+async def _publish_ok_and_settle(app: MqscopeApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    """Publish a valid message after refused ones and settle on it: had a refused one gone out
+    it would have been published first, so "only this one" is known, not waited for."""
+    app.screen.query_one("#routing-key", Input).value = "ok"
+    app.screen.query_one("#message-body", Input).value = '{"file": "a"}'
+    app.screen.query_one("#routing-key", Input).focus()
+    await pilot.press("enter")
+    await settle(pilot, published=1)
+    assert [(r.msg, r.routing_key, r.body) for r in app.ledger.records.values()] == [
+        ("00000001", "ok", {"file": "a"})
+    ]
 
 
 async def test_seed_script_counts_per_queue_and_consumer() -> None:
@@ -59,40 +83,53 @@ async def test_typed_key_publishes_through_the_producer_and_is_remembered() -> N
         assert key_input.value == ""
 
 
-async def test_pause_and_resume_a_consumer() -> None:
+async def test_a_paused_consumer_takes_nothing_until_resumed() -> None:
+    seen: list[FlowEvent] = []
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "idle", "worker idle")
+        app.frame_hooks.append(seen.extend)
+        worker = app.ledger.consumers["worker"]
+        await wait_for(pilot, lambda: worker.state == "idle", "worker idle")
         await pilot.press("f2")
-        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "paused", "paused")
+        await wait_for(pilot, lambda: worker.state == "paused", "paused")
         await type_text(pilot, "user.login")
         await pilot.press("enter")
-        audit = app.ledger.queues["audit_queue"]
-        await wait_for(pilot, lambda: audit.routed == 1, "the message routed")
-        await pilot.pause(0.3)  # give a (wrongly) unpaused worker time to ack, then check it did not
-        assert app.ledger.consumers["worker"].acked == 0
-        assert audit.ready + audit.unacked == 1  # waiting in the queue or in the paused prefetch
+        await wait_for(pilot, lambda: app.ledger.queues["audit_queue"].routed == 1, "the message routed")
+        # The probe: the consumer's loop takes a crash request on its next turn and reports how many
+        # messages it held. That turn came after the message was waiting for it, so "holding 0"
+        # means the paused consumer saw it and did not take it (an unpaused one holds or acks it).
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: worker.state == "crashed", "the probing crash")
+        assert "holding 0 unacked" in worker.detail
+        assert not [e for e in seen if isinstance(e, Delivered | Acked)]
         await pilot.press("f2")
         await settle(pilot, published=1)
-        assert app.ledger.consumers["worker"].acked == 1
+        assert [(e.msg, e.queue) for e in seen if isinstance(e, Delivered)] == [("00000001", "audit_queue")]
+        assert (worker.acked, app.ledger.fate("00000001")) == (1, {"audit_queue": "acked"})
 
 
-async def test_crash_mid_message_redelivers_it() -> None:
+async def test_crash_with_a_message_in_hand_redelivers_it() -> None:
     seen: list[FlowEvent] = []
-    app = make_app("seed", speed=0.25, play_script=False)  # 2 s of work: time to crash mid-message
+    app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
         app.frame_hooks.append(seen.extend)
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "idle", "worker idle")
+        await pilot.press("f5")  # freeze: every broker action waits for a step
         await type_text(pilot, "user.login")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "working", "working")
+        await pilot.press("f6")  # one action: the publish
+        # Delivered, the consumer holds the copy unacked and waits for the next step before working.
+        await wait_for(pilot, lambda: any(isinstance(e, Delivered) for e in seen), "the delivery")
         await pilot.press("f3")
-        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "crashed", "crash")
-        app.action_set_speed(4.0)
+        assert app.engine.controls["worker"].crash_requested
+        await pilot.press("f5")  # unfreeze: the handler starts, finds the crash request and crashes
         await settle(pilot, published=1)
+        crashed = [e.detail for e in seen if isinstance(e, ConsumerState) and e.state == "crashed"]
+        assert crashed == ["connection dropped holding 1 unacked message(s)"]
         requeued = [e for e in seen if isinstance(e, Requeued)]
         assert [(e.msg, e.queue) for e in requeued] == [("00000001", "audit_queue")]
         deliveries = [e for e in seen if isinstance(e, Delivered)]
-        assert [d.redelivered for d in deliveries] == [False, True]
+        assert [(d.msg, d.redelivered) for d in deliveries] == [("00000001", False), ("00000001", True)]
         assert app.ledger.records["00000001"].redelivered
         assert app.ledger.fate("00000001") == {"audit_queue": "acked"}
 
@@ -143,30 +180,41 @@ async def test_key_over_255_bytes_is_refused_in_place() -> None:
         problem = app.screen.query_one("#lens-problem", Static)
         assert "256 bytes" in _plain(app, "#lens-problem")
         assert problem.has_class("-error")
-        assert app.ledger.published == 0 and app.engine.events.total >= 0
         app.screen.query_one("#routing-key", Input).value = "ok"
         app.screen.query_one("#message-body", Input).value = '{"file": '
         await pilot.press("enter")
         await pilot.pause()
         assert "JSON field" in _plain(app, "#lens-problem")
-        assert app.ledger.published == 0
+        await _publish_ok_and_settle(app, pilot)
 
 
 async def test_pause_all_then_step_one_action_at_a_time() -> None:
-    app = make_app("seed", play_script=False)
+    seen: list[FlowEvent] = []
+    app = make_app(_seed_working(0.0), play_script=False)  # no work: nothing but the gate delays an ack
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.ledger.consumers["worker"].state == "idle", "worker idle")
+        app.frame_hooks.append(seen.extend)
+        worker = app.ledger.consumers["worker"]
+        await wait_for(pilot, lambda: worker.state == "idle", "worker idle")
         await pilot.press("f5")
         assert app.engine.gate.paused
         await type_text(pilot, "user.login")
         await pilot.press("enter")
         await pilot.press("f6")  # one action: the publish
         await wait_for(pilot, lambda: app.ledger.published == 1, "the stepped publish")
-        await wait_for(pilot, lambda: app.ledger.consumers["worker"].current == "00000001", "the delivery")
-        assert app.ledger.consumers["worker"].acked == 0  # the worker waits for the next step
+        await wait_for(pilot, lambda: any(isinstance(e, Delivered) for e in seen), "the delivery")
+        # Unfrozen, a zero-work consumer acks right after `delivered`; frozen, it holds the copy.
+        assert (worker.current, worker.acked, app.engine.unacked_for("audit_queue")) == ("00000001", 0, 1)
+        await pilot.press("f6")  # one more action: the consumer handles its copy
+        await wait_for(pilot, lambda: worker.acked == 1, "the stepped ack")
+        assert app.engine.gate.paused
+        assert [type(e).__name__ for e in seen if e.msg == "00000001"] == [
+            "Published",
+            "Routed",
+            "Delivered",
+            "Acked",
+        ]
         await pilot.press("f5")
         await settle(pilot, published=1)
-        assert app.ledger.consumers["worker"].acked == 1
 
 
 async def test_speed_controls_and_burst() -> None:
@@ -205,11 +253,13 @@ async def test_reset_and_switch_scenario_start_fresh_sessions() -> None:
     app = make_app("seed")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, published=2)
-        first = app.engine
+        first, first_workers = app.engine, app.engine_workers
         await app.restart(first.scenario)
         assert app.engine is not first and app.ledger.published == 0
-        assert not first.declared.is_set() or app.engine_workers is not None
+        assert first_workers is not None and not first_workers.running, "the old session's loops live on"
+        assert app.engine_workers is not first_workers
         await settle(pilot, published=2)
+        assert app.ledger.published == 2  # the script played once, in the new session only
         await app.switch_scenario("dead_letter")
         assert app.engine.scenario.name == "dead_letter"
         assert set(app.ledger.queues) == {"orders_queue", "shipping", "orders_dead"}
@@ -218,7 +268,7 @@ async def test_reset_and_switch_scenario_start_fresh_sessions() -> None:
 
 
 async def test_quit_while_mid_message_stops_every_worker() -> None:
-    app = make_app("seed", speed=0.25, play_script=False)  # 2 s of work per message
+    app = make_app(_seed_working(3600.0), play_script=False)  # mid-message until stopped
     async with app.run_test(size=(120, 36)) as pilot:
         await type_text(pilot, "video.upload")
         await pilot.press("enter")
@@ -234,7 +284,7 @@ async def test_clicking_a_queue_box_opens_the_inspector_on_it() -> None:
     app = make_app("seed")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, published=2)
-        canvas = app.screen.query_one(FlowCanvas)
+        canvas = app.screen.query_one(DiagramCanvas)
         box = next(b for b in canvas.layout_geometry.boxes() if b.name == "video_queue")
         scroll = canvas.scroll_offset
         await pilot.click(canvas, offset=(box.x + 2 - scroll.x, box.y + 1 - scroll.y))
@@ -254,7 +304,7 @@ async def test_scenario_picker_switches_to_the_chosen_scenario() -> None:
         await pilot.press("home", "enter")  # dead_letter is first alphabetically
         await wait_for(pilot, lambda: app.engine.scenario.name == "dead_letter", "the switch")
         await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the new session")
-        assert isinstance(app.screen, FlowScreen)
+        assert isinstance(app.screen, SessionScreen)
 
 
 async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
@@ -273,7 +323,7 @@ async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
 
 
 async def test_an_unreachable_broker_is_reported_in_one_line_not_a_crash() -> None:
-    engine = FlowEngine(load_scenario("seed"), "amqp://guest:secret@127.0.0.1:1//", speed=4)
+    engine = Engine(load_scenario("seed"), "amqp://guest:secret@127.0.0.1:1//", speed=4)
     app = MqscopeApp(engine)
     app.animation_level = "none"
     async with app.run_test(size=(120, 36)) as pilot:
@@ -308,4 +358,4 @@ async def test_hostile_json_and_unencodable_keys_are_refused_in_place() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert "not valid UTF-8" in _plain(app, "#lens-problem")
-        assert app.is_running and app.ledger.published == 0
+        await _publish_ok_and_settle(app, pilot)

@@ -67,6 +67,9 @@ def message_text(record: MessageRecord) -> Text:
         text.append("routed to no queue: dropped at the exchange\n", "bold yellow")
     else:
         text.append(f"{len(record.queues)} cop{'y' if len(record.queues) == 1 else 'ies'}", LABEL)
+        reborn = sum(1 for copy in record.copies.values() if copy.origin is not None)
+        if reborn:
+            text.append(f", {reborn} more by dead-lettering", LABEL)
         text.append(f" (routing reported by {record.route_source})\n", "dim")
     for where, copy in record.copies.items():
         text.append(f"  {'exchange' if where == EXCHANGE else where}: ", "bold")

@@ -1,6 +1,7 @@
 """The top line: scenario, broker (and whether it behaves like RabbitMQ), connection, speed, pause.
 
-Rebuilt from plain values as Text; broker URLs and names are never read as markup.
+Rebuilt from plain values as Text; broker URLs and names are never read as markup. It never cuts a
+word: at narrower widths it says less (`FIT_STEPS`), least useful first, and repaints on resize.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from core.records import BrokerInfo
 
@@ -26,39 +27,82 @@ class StatusFacts:
     in_flight: int
 
 
-def status_text(facts: StatusFacts) -> Text:
-    """Most important first, so a narrow terminal cuts the least useful part."""
+@dataclass(frozen=True)
+class Wording:
+    """How much the status line says; each FIT_STEPS entry says less than the one before."""
+
+    badge: bool = True
+    url: bool = True
+    frozen_help: bool = True
+    sent: bool = True
+    consumer_label: bool = True
+    consumer: bool = True
+    short_kind: bool = False
+
+
+FIT_STEPS = (
+    Wording(),
+    Wording(url=False),  # the URL is in the event log's first lines; the broker kind stays
+    Wording(url=False, frozen_help=False),  # the footer names F5 and F6
+    Wording(url=False, frozen_help=False, badge=False),
+    Wording(url=False, frozen_help=False, badge=False, sent=False),
+    Wording(url=False, frozen_help=False, badge=False, sent=False, consumer_label=False),
+    Wording(url=False, frozen_help=False, badge=False, sent=False, consumer=False),
+    Wording(url=False, frozen_help=False, badge=False, sent=False, consumer=False, short_kind=True),
+)
+"""At 80 columns the seed reads ` seed │ RabbitMQ-faithful connected │ 4x │ 2 sent, 0 in flight │
+F2-F4: worker`; the full line (with the URL) needs about 105."""
+SEPARATOR = (" │ ", "dim")
+
+
+def status_text(facts: StatusFacts, width: int | None = None) -> Text:
+    """The fullest wording that fits `width` cells (all of it when width is None)."""
     text = Text()
-    text.append(" mqscope ", "bold reverse")
+    for wording in FIT_STEPS:
+        text = worded(facts, wording)
+        if width is None or text.cell_len <= width:
+            break
+    return text
+
+
+def worded(facts: StatusFacts, say: Wording) -> Text:
+    """Most important first: scenario, pause, broker kind and state, speed, counts, F2-F4's target."""
+    text = Text()
+    if say.badge:
+        text.append(" mqscope ", "bold reverse")
     text.append(f" {facts.scenario}", "bold")
     if facts.paused:
         text.append("  ")
-        text.append(" FROZEN: F6 steps, F5 resumes ", "bold reverse yellow")
-    text.append(" │ ", "dim")
+        banner = " FROZEN: F6 steps, F5 resumes " if say.frozen_help else " FROZEN "
+        text.append(banner, "bold reverse yellow")
+    text.append(*SEPARATOR)
     if facts.broker.url.startswith(("amqp://", "pyamqp://")):
         text.append("RabbitMQ", "green")  # not "faithful to" RabbitMQ: it is RabbitMQ
     elif facts.broker.faithful is True:
-        text.append("RabbitMQ-faithful", "green")
+        text.append("faithful" if say.short_kind else "RabbitMQ-faithful", "green")
     elif facts.broker.faithful is False:
-        text.append("NOT RabbitMQ-faithful", "bold yellow")
-    text.append(" ")
-    text.append(facts.broker.url or "broker", "cyan")
+        text.append("NOT faithful" if say.short_kind else "NOT RabbitMQ-faithful", "bold yellow")
+    if say.url:
+        text.append(" ")
+        text.append(facts.broker.url or "broker", "cyan")
     state = facts.broker.state
     text.append(" ")
     text.append(state, "green" if state == "connected" else "bold red" if state == "error" else "yellow")
-    text.append(" │ ", "dim")
+    text.append(*SEPARATOR)
     text.append(f"{facts.speed:g}x", "bold" if facts.speed != 1 else "")
-    text.append(" │ ", "dim")
-    text.append(f"{facts.published} sent, {facts.in_flight} in flight")
-    if facts.consumer:
-        text.append(" │ ", "dim")
-        text.append("F2-F4: ", "dim")
+    text.append(*SEPARATOR)
+    if say.sent:
+        text.append(f"{facts.published} sent, ")
+    text.append(f"{facts.in_flight} in flight")
+    if facts.consumer and say.consumer:
+        text.append(*SEPARATOR)
+        text.append("F2-F4: " if say.consumer_label else "F2-4 ", "dim")
         text.append(facts.consumer, "bold")
     return text
 
 
-class StatusLine(Static):
-    """One line at the top; `show` repaints only when the facts changed."""
+class StatusLine(Widget):
+    """One line at the top; `show` repaints only when the facts changed, a resize rewords it."""
 
     DEFAULT_CSS = """
     StatusLine {
@@ -70,10 +114,15 @@ class StatusLine(Static):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, markup=False)
+        super().__init__(id=id)
         self.facts: StatusFacts | None = None
 
     def show(self, facts: StatusFacts) -> None:
         if facts != self.facts:
             self.facts = facts
-            self.update(status_text(facts), layout=False)  # one fixed row: no re-layout
+            self.refresh()  # one fixed row: a repaint, no re-layout
+
+    def render(self) -> Text:
+        if self.facts is None:
+            return Text()
+        return status_text(self.facts, self.content_region.width)

@@ -115,11 +115,33 @@ class DeliveryMixin:
                 if queue in self.queues:
                     self._dispatch(self.queues[queue])
 
-    def cancel(self, channel: ChannelState, tag: str) -> None:
-        with self._lock:
-            self._cancel(channel, tag, requeue_pending=True)
+    def cancel(self, channel: ChannelState, tag: str) -> list[Delivery]:
+        """basic.cancel: the queue sends this consumer nothing more.
 
-    def _cancel(self, channel: ChannelState, tag: str, *, requeue_pending: bool) -> None:
+        As on RabbitMQ, copies already sent stay unacked on the channel until the client acks or
+        rejects them (or the channel closes). Those still in the connection's inbox, not yet read by
+        the client, are returned in order for the client to handle now: they are the deliveries that
+        reach a pyamqp client before its basic.cancel-ok.
+        """
+        with self._lock:
+            self._cancel(channel, tag)
+            return channel.session.remove(channel, tag)
+
+    def return_unread(self, channel: ChannelState, unread: list[Delivery]) -> None:
+        """Deliveries for a cancelled consumer that the client will never read: a copy awaiting its
+        ack goes back to its place in its queue, redelivered, reported Requeued; a no-ack copy left
+        its queue when it was sent and is gone, reported Dropped."""
+        with self._lock:
+            for delivery in unread:
+                unacked = channel.unacked.pop(delivery.delivery_tag, None)
+                if unacked is None:
+                    gone = "its no-ack consumer was cancelled before reading it"
+                    self._report(Dropped(msg=delivery.envelope.msg_id, queue=delivery.queue, reason=gone))
+                    continue
+                self._release(unacked)
+                self._requeue(unacked, "its consumer was cancelled before reading it")
+
+    def _cancel(self, channel: ChannelState, tag: str) -> None:
         record = channel.consumers.pop(tag, None)
         if record is None:
             return
@@ -128,16 +150,6 @@ class DeliveryMixin:
             state.consumers.remove(record)
             if state.auto_delete and not state.consumers:
                 self._drop_queue(state)
-        if requeue_pending:
-            # Deliveries still in the inbox never reached the client: give them back now. A no-ack
-            # copy left its queue when it was delivered: it has nowhere to go back to.
-            unread = channel.session.remove(channel, tag)
-            self._drop_unread(channel, unread, "its no-ack consumer was cancelled before reading it")
-            for delivery in unread:
-                unacked = channel.unacked.pop(delivery.delivery_tag, None)
-                if unacked is not None:
-                    self._release(unacked)
-                    self._requeue(unacked, "its consumer was cancelled before reading it")
 
     def _drop_unread(self, channel: ChannelState, unread: list[Delivery], reason: str) -> None:
         """Report the no-ack copies among deliveries taken back unread: nothing else holds them."""
@@ -174,13 +186,16 @@ class DeliveryMixin:
         *,
         requeue: bool,
         multiple: bool = False,
+        reason: str = "rejected",
     ) -> None:
-        """basic.reject / basic.nack: back to the head of its own queue, or dead-lettered."""
+        """basic.reject / basic.nack: back to the head of its own queue, or dead-lettered.
+
+        `reason` only words the Requeued report (RabbitMQ is never told why a client rejects)."""
         with self._lock:
             for unacked in self._take(channel, delivery_tag, multiple):
                 self._release(unacked)
                 if requeue:
-                    self._requeue(unacked, "rejected")
+                    self._requeue(unacked, reason)
                 else:
                     queue = self._home(unacked)
                     if queue is not None:

@@ -1,4 +1,4 @@
-"""Geometry of the flow diagram: where boxes sit and which cells each wire runs through.
+"""Geometry of the diagram: where boxes sit and which cells each wire runs through.
 
 Plain Python (no Textual) so the layout can be unit-tested; the canvas paints and animates on top of it.
 Exchanges stand on the left, queues in the middle (one lane each), consumers on the right. Every wire is
@@ -20,6 +20,9 @@ EXCHANGE_H = 4
 CONSUMER_H = 5
 MIN_WIDTH = 66
 """Below this the diagram keeps its width and the canvas scrolls sideways instead of squashing."""
+
+LABEL_WHOLE = 24
+"""Binding labels up to this long stay whole however narrow the view (the diagram scrolls instead)."""
 
 Cell = tuple[int, int]
 WireKey = tuple[str, str, str]
@@ -87,7 +90,7 @@ class Label:
 
 
 @dataclass
-class FlowLayout:
+class DiagramLayout:
     """Everything the painter and the token board need to place things."""
 
     width: int
@@ -152,26 +155,35 @@ def _label_text(topology: Topology, queue: str) -> str:
     return " | ".join(parts)
 
 
-def _box_widths(topology: Topology, width: int, gaps_want: int) -> tuple[int, int, int]:
-    """Exchange, queue and consumer column widths: names fit where they can, and boxes shrink (to a
-    floor) before the binding labels between them are cut."""
-    specs = (
-        ([e.name for e in topology.exchanges], 16, 12, 24, 30),
-        ([q.name for q in topology.queues], 24, 18, 30, 44),
-        ([c.name for c in topology.consumers], 22, 20, 26, 40),
+def _box_widths(topology: Topology, width: int, gaps_want: int, one_line: bool) -> tuple[int, int, int]:
+    """Exchange, queue and consumer column widths: names fit where they can, and boxes shrink before
+    the binding labels between them are cut: first to a `comfort` width (room for their worded
+    counts), then to a floor that still keeps every name whole (up to `cap`). When even the floors
+    do not fit, the diagram grows wider than the view and scrolls."""
+    specs = (  # names, share %, comfort, floor, high %, cap
+        ([e.name for e in topology.exchanges], 16, 12, 12, 24, 30),
+        ([q.name for q in topology.queues], 24, 18, 16, 30, 44),
+        ([c.name for c in topology.consumers], 22, 20, 14, 26, 40),
     )
     widths: list[int] = []
-    floors: list[int] = []
-    for names, share, low, high, cap in specs:
-        want = max(max([8, *(len(n) for n in names)]) + 6, width * share // 100)
+    levels: list[tuple[int, int]] = []
+    # A name needs 2 cells more than its length in a top border; 8 in a one-line queue, whose
+    # depth counts ("0r 0u" at the least) share its row.
+    margins = (2, 8 if one_line else 2, 2)
+    for (names, share, comfort, floor, high, cap), margin in zip(specs, margins, strict=True):
+        longest = max([8, *(len(n) for n in names)])
+        whole = min(cap, longest + margin)
+        want = max(longest + 6, width * share // 100)
+        low = max(comfort, whole)
         widths.append(_clamp(want, low, max(low, min(cap, width * high // 100))))
-        floors.append(low)
-    while sum(widths) + gaps_want > width:
-        surplus = [w - f for w, f in zip(widths, floors, strict=True)]
-        i = max(range(3), key=lambda k: surplus[k])
-        if surplus[i] <= 0:
-            break
-        widths[i] -= 1
+        levels.append((low, max(floor, whole)))
+    for level in (0, 1):
+        while sum(widths) + gaps_want > width:
+            surplus = [w - lows[level] for w, lows in zip(widths, levels, strict=True)]
+            i = max(range(3), key=lambda k: surplus[k])
+            if surplus[i] <= 0:
+                break
+            widths[i] -= 1
     return widths[0], widths[1], widths[2]
 
 
@@ -227,7 +239,7 @@ def _opposite(bit: int) -> int:
     return {N: S, S: N, E: W, W: E}.get(bit, 0)
 
 
-def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
+def compute_layout(topology: Topology, width: int, height: int) -> DiagramLayout:
     """Lay the topology out in `width` x `height` cells (taller or wider when it cannot fit: it scrolls).
 
     A diagram shorter than the screen is centred vertically below the column titles.
@@ -239,7 +251,7 @@ def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
     return layout
 
 
-def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayout:
+def _compute(topology: Topology, width: int, height: int, top: int) -> DiagramLayout:
     width = max(width, MIN_WIDTH)
     queues = list(topology.queues)
     has_dlx = any(q.dead_letter_exchange for q in queues)
@@ -256,9 +268,9 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     trunks = 2 * (len(routed_exchanges) + len(dlx_names)) + 1
     labels = [_label_text(topology, q.name) for q in queues]
     g1_want = trunks + max([8, *(len(t) + 5 for t in labels)])
-    g1_min = trunks + 8
+    g1_min = trunks + max(8, 3 + min(LABEL_WHOLE, max([0, *(len(t) for t in labels)])))
     g2_min = 2 * len(topology.consumers) + 4
-    widths = _box_widths(topology, width, g1_want + g2_min)
+    widths = _box_widths(topology, width, g1_want + g2_min, one_line=queue_h == 1)
     ex_w, q_w, c_w = widths
     rest = width - sum(widths)
     g1 = max(g1_min, min(rest - g2_min, max(g1_want, rest * 60 // 100)))
@@ -266,7 +278,7 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     width = max(width, ex_w + g1 + q_w + g2 + c_w)
     ex_x, q_x = 0, ex_w + g1
     c_x = q_x + q_w + g2
-    layout = FlowLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x), top=top)
+    layout = DiagramLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x), top=top)
 
     for i, q in enumerate(queues):
         layout.queues[q.name] = Box("queue", q.name, q_x, top + i * pitch, q_w, queue_h)
@@ -305,7 +317,7 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     return layout
 
 
-def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_names: list[str]) -> None:
+def _route_wires(layout: DiagramLayout, topology: Topology, routed: list[str], dlx_names: list[str]) -> None:
     """Exchange -> queue wires on one trunk per exchange; queue -> DLX wires on one trunk per DLX."""
     ex_right = next(iter(layout.exchanges.values())).right if layout.exchanges else 0
     q_x = layout.columns[1]
@@ -349,7 +361,7 @@ def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_
         layout.labels.append(Label(start, row, q_x - 2 - start, name, shown))
 
 
-def _consume_wires(layout: FlowLayout, topology: Topology) -> None:
+def _consume_wires(layout: DiagramLayout, topology: Topology) -> None:
     """Queue -> consumer wires, one trunk per consumer just left of the consumer column."""
     c_x = layout.columns[2]
     count = len(topology.consumers)

@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 from rich.cells import cell_len
 
+from core.events import QueueDepth
 from core.ledger import Ledger
 from core.scenario import load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
-from tui.widgets.flow_layout import MIN_WIDTH, Box, FlowLayout, compute_layout
-from tui.widgets.flow_lens import lens_for
-from tui.widgets.flow_paint import paint
+from tui.widgets.diagram_grid import Grid
+from tui.widgets.diagram_layout import LABEL_WHOLE, MIN_WIDTH, Box, DiagramLayout, compute_layout
+from tui.widgets.diagram_lens import lens_for
+from tui.widgets.diagram_paint import paint
 
 SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
 SIZES = ((66, 20), (80, 24), (120, 40), (200, 50))
@@ -38,7 +43,7 @@ def test_boxes_fit_and_never_overlap(scenario: str, size: tuple[int, int]) -> No
     if size[0] >= 80:
         assert layout.width == size[0], "from 80 columns up the diagram fits the width exactly"
     else:
-        assert MIN_WIDTH <= layout.width <= 76, "narrower screens scroll sideways a little"
+        assert MIN_WIDTH <= layout.width <= 78, "narrower screens scroll sideways, to 80 columns' width"
     for i, a in enumerate(boxes):
         assert a.x >= 0 and a.right <= layout.width and a.y > 0 and a.bottom <= layout.height
         for b in boxes[i + 1 :]:
@@ -65,7 +70,7 @@ def test_wires_join_their_boxes_and_cross_none(scenario: str, size: tuple[int, i
         assert all(abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 for a, b in steps), "wires are continuous"
 
 
-def _ends(layout: FlowLayout, kind: str, source: str, target: str) -> tuple[Box, Box]:
+def _ends(layout: DiagramLayout, kind: str, source: str, target: str) -> tuple[Box, Box]:
     if kind == "route":
         return layout.exchanges[source], layout.queues[target]
     if kind == "consume":
@@ -101,12 +106,30 @@ def test_twelve_queues_fit_down_to_13_rows_with_one_line_queues_then_scroll() ->
 
 def test_one_line_queues_keep_a_row_for_dead_letter_wires() -> None:
     layout = compute_layout(load_scenario("dead_letter").topology, 80, 5)
-    assert layout.pitch >= 2 or not any(q.compact for q in layout.queues.values())
+    assert all(q.compact for q in layout.queues.values()), "5 rows: the queues must be one line each"
+    assert layout.pitch >= 2, "the dead-letter wire needs a free row between one-line queues"
 
 
 def test_narrow_screens_keep_a_readable_width_and_scroll_sideways() -> None:
     layout = compute_layout(load_scenario("seed").topology, 30, 24)
-    assert MIN_WIDTH <= layout.width <= 70
+    assert MIN_WIDTH <= layout.width <= 80
+
+
+def test_box_names_stay_whole_when_the_inspector_narrows_the_canvas() -> None:
+    """At 120 columns the inspector leaves the canvas ~73 cells: `media_exchange` was cut to
+    `media_exchan…`. Names, binding labels (up to LABEL_WHOLE cells) and the legend's words are whole
+    at every width; below that the diagram scrolls sideways instead."""
+    for scenario in ("seed", "dead_letter", "headers", "twelve"):
+        topology = load_scenario(scenario).topology
+        names = [n.name for n in (*topology.exchanges, *topology.queues, *topology.consumers)]
+        for width, height in itertools.product((30, 50, 73, 80, 120), (40, 16)):
+            layout = compute_layout(topology, width, height)
+            labels = [" | ".join(part[0] for part in label.parts) for label in layout.labels]
+            lines = painted(topology, width, height)
+            text = "\n".join(lines)
+            for name in names + [label for label in labels if len(label) <= LABEL_WHOLE]:
+                assert name in text, (scenario, width, name)
+            assert layout.legend_y is not None and "…" not in lines[layout.legend_y], (scenario, width)
 
 
 def painted(
@@ -195,3 +218,27 @@ def test_the_lens_paints_only_the_exchange_it_is_on() -> None:
     grid = paint(layout, Ledger(topology), lens_for(topology, "logs", "kern.disk", None))
     pager, kern = layout.queues["pager"], layout.queues["kern_any"]
     assert grid.roles[kern.y][kern.x] == "match" and grid.roles[pager.y][pager.x] == "dim"
+
+
+def lines(grid: Grid) -> list[str]:
+    return [grid.line(y) for y in range(grid.height)]
+
+
+DEPTH = re.compile(r"\d+( ready | rdy |r )\d+( unacked| unack|u)")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "size"), [("seed", (80, 16)), ("dead_letter", (73, 30)), ("twelve", (100, 16))]
+)
+def test_every_queue_on_a_screen_reads_its_depth_one_way(scenario: str, size: tuple[int, int]) -> None:
+    """One deep queue (3-digit counts) makes every queue shorten its words, not only itself."""
+    topology = load_scenario(scenario).topology
+    model = Ledger(topology)
+    model.feed(QueueDepth(queue=topology.queues[0].name, ready=0, unacked=0))
+    layout = compute_layout(topology, *size)
+    calm = {m.groups() for line in lines(paint(layout, model, None)) for m in DEPTH.finditer(line)}
+    model.feed(QueueDepth(queue=topology.queues[-1].name, ready=123, unacked=45))
+    deep = paint(layout, model, None)
+    found = [m.groups() for line in lines(deep) for m in DEPTH.finditer(line)]
+    assert len(found) == len(topology.queues), "every queue shows its depth whole"
+    assert len(set(found)) == 1 and len(calm) == 1, (calm, set(found))

@@ -24,7 +24,7 @@ from core.events import (
     Returned,
     Routed,
 )
-from tui.widgets.flow_layout import Cell, FlowLayout, WireKey
+from tui.widgets.diagram_layout import Cell, DiagramLayout, WireKey
 
 WIRE_CAP = 6
 """Tokens animated at once on one wire; more become a bundle."""
@@ -33,6 +33,9 @@ MAX_LEGS = 400
 CELLS_PER_SECOND = 40.0
 MIN_LEG, MAX_LEG = 0.35, 1.1
 FLASH_SECONDS = 0.7
+HIT_TRAIL = 0.4
+"""Seconds a moving token stays clickable where it just was: a click lands a reaction time after the
+eye saw the token, and at 0.25x a token has moved on by then."""
 MAX_LAG = 2.5
 """A copy never queues more than this (seconds of animation) behind real time; later legs then jump."""
 
@@ -95,7 +98,7 @@ class Bundle:
 class TokenBoard:
     """All moving tokens; `feed` events, ask `sprites(now)` each frame and `busy(now)` for the timer."""
 
-    layout_ref: Callable[[], FlowLayout]
+    layout_ref: Callable[[], DiagramLayout]
     speed: float = 1.0
     animate: bool = True
     legs: list[Leg] = field(default_factory=list)
@@ -327,6 +330,41 @@ class TokenBoard:
                 out.append(Sprite(cell[0], cell[1], f.glyph, f.role, f.msg))
         return out
 
+    def token_near(self, now: float, x: int, y: int) -> str | None:
+        """The message whose token is at or next to (x, y) (any of the 8 neighbours), or was there
+        within the last HIT_TRAIL seconds: a moving token is a small target, and by the time a click
+        lands it has moved on. The closest wins; among equals, the one there most recently."""
+        layout = self.layout_ref()
+        best: tuple[int, float, str] | None = None
+        for leg in self.legs:
+            if not leg.start <= now < leg.end + HIT_TRAIL:
+                continue
+            wire = layout.wires.get(leg.wire)
+            if wire is None:
+                continue
+            last = self._index(leg, len(wire.path), min(now, leg.end - 1e-9))
+            first = self._index(leg, len(wire.path), max(leg.start, now - HIT_TRAIL))
+            for i in range(first, last + 1):
+                cx, cy = wire.path[len(wire.path) - 1 - i if leg.reverse else i]
+                near = max(abs(cx - x), abs(cy - y))
+                if near <= 1:
+                    age = max(0.0, now - (leg.start + i * leg.duration / len(wire.path)))
+                    candidate = (near, age, leg.msg)
+                    if best is None or candidate[:2] < best[:2]:
+                        best = candidate
+        for f in self.flashes:
+            if f.start <= now < f.end and (cell := flash_cell(layout, f.anchor)) is not None:
+                near = max(abs(cell[0] - x), abs(cell[1] - y))
+                if near <= 1 and (best is None or (near, 0.0) < best[:2]):
+                    best = (near, 0.0, f.msg)
+        return best[2] if best is not None else None
+
+    @staticmethod
+    def _index(leg: Leg, cells: int, at: float) -> int:
+        """The path index a leg's token is drawn at, at time `at` (the same rule as `sprites`)."""
+        frac = (at - leg.start) / leg.duration
+        return max(0, min(cells - 1, int(frac * cells)))
+
     def bundle_labels(self, now: float) -> list[tuple[int, int, str]]:
         """(x, y, "\u00d7N") for every wire carrying a bundle: on a binding wire just before its queue
         (each queue has its own branch there), on other wires just after the queue they leave."""
@@ -345,7 +383,7 @@ class TokenBoard:
         return out
 
 
-def flash_cell(layout: FlowLayout, anchor: tuple[str, str]) -> Cell | None:
+def flash_cell(layout: DiagramLayout, anchor: tuple[str, str]) -> Cell | None:
     """Where a flash shows: just right of an exchange, inside a queue's right end, left of a consumer."""
     kind, name = anchor
     if kind == "exchange" and (box := layout.exchanges.get(name)) is not None:

@@ -7,9 +7,9 @@ read the grid as text. User and broker text goes in character by character, neve
 from __future__ import annotations
 
 from core.ledger import Ledger
-from tui.widgets.flow_grid import Grid, clean, token_role
-from tui.widgets.flow_layout import E, FlowLayout, N, S, W
-from tui.widgets.flow_lens import Lens
+from tui.widgets.diagram_grid import Grid, clean, token_role
+from tui.widgets.diagram_layout import Box, DiagramLayout, E, N, S, W
+from tui.widgets.diagram_lens import Lens
 
 SOLID = {
     E | W: "─",
@@ -41,7 +41,7 @@ STATE_GLYPH = {
 DOTS_MAX = 12
 
 
-def paint_wires(layout: FlowLayout, lens: Lens | None) -> Grid:
+def paint_wires(layout: DiagramLayout, lens: Lens | None) -> Grid:
     """The part that changes only with the layout or the lens: titles, wires and binding labels."""
     grid = Grid(layout.width, layout.height)
     _header(grid, layout)
@@ -61,8 +61,8 @@ LEGEND = (
 )
 
 
-def _legend(grid: Grid, layout: FlowLayout) -> None:
-    """One row saying what the glyphs mean, for learners (cut short on narrow screens)."""
+def _legend(grid: Grid, layout: DiagramLayout) -> None:
+    """One row saying what the glyphs mean, for learners (whole entries only: fewer on narrow screens)."""
     if layout.legend_y is None:
         return
     x = 1
@@ -71,23 +71,24 @@ def _legend(grid: Grid, layout: FlowLayout) -> None:
         if room < len(glyph) + len(meaning) + 1:
             break
         x += grid.text(x, layout.legend_y, glyph, role, room)
-        x += grid.text(x, layout.legend_y, f" {meaning}   ", "muted", layout.width - x)
+        x += grid.text(x, layout.legend_y, f" {meaning}", "muted", layout.width - x) + 3
 
 
-def paint(layout: FlowLayout, model: Ledger, lens: Lens | None, wires: Grid | None = None) -> Grid:
+def paint(layout: DiagramLayout, model: Ledger, lens: Lens | None, wires: Grid | None = None) -> Grid:
     """The whole still picture; pass `wires` (from paint_wires, same layout and lens) to reuse it."""
     base = wires if wires is not None else paint_wires(layout, lens)
     grid = base.copy()
     for box in layout.exchanges.values():
         _exchange(grid, layout, model, lens, box.name)
+    words = depth_words(layout, model)
     for box in layout.queues.values():
-        _queue(grid, layout, model, lens, box.name)
+        _queue(grid, layout, model, lens, box.name, words)
     for box in layout.consumers.values():
         _consumer(grid, layout, model, box.name)
     return grid
 
 
-def _header(grid: Grid, layout: FlowLayout) -> None:
+def _header(grid: Grid, layout: DiagramLayout) -> None:
     ex_x, q_x, c_x = layout.columns
     y = layout.top - 1
     grid.text(ex_x + 1, y, "EXCHANGES", "header", q_x - ex_x - 2)
@@ -109,7 +110,7 @@ def _wire_role(kind: str, wire_key: tuple[str, str, str], lens: Lens | None) -> 
     return "wire_match" if q in lens.queues else "wire_dim"
 
 
-def _wires(grid: Grid, layout: FlowLayout, lens: Lens | None) -> None:
+def _wires(grid: Grid, layout: DiagramLayout, lens: Lens | None) -> None:
     bits: dict[tuple[int, int], int] = {}
     role: dict[tuple[int, int], str] = {}
     dashed: set[tuple[int, int]] = set()
@@ -131,7 +132,7 @@ def _wires(grid: Grid, layout: FlowLayout, lens: Lens | None) -> None:
         del key
 
 
-def _labels(grid: Grid, layout: FlowLayout, lens: Lens | None) -> None:
+def _labels(grid: Grid, layout: DiagramLayout, lens: Lens | None) -> None:
     for label in layout.labels:
         if label.width < 3:
             continue
@@ -184,7 +185,7 @@ def _parts(grid: Grid, x: int, y: int, width: int, options: list[list[tuple[str,
         used += grid.text(x + used, y, text, role, width - used)
 
 
-def _exchange(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str) -> None:
+def _exchange(grid: Grid, layout: DiagramLayout, model: Ledger, lens: Lens | None, name: str) -> None:
     box = layout.exchanges[name]
     spec = model.topology.exchange(name)
     stats = model.exchanges[name]
@@ -218,12 +219,47 @@ def _exchange(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, 
     _parts(grid, box.x + 2, box.y + 2, inner, [row])
 
 
-def _queue(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str) -> None:
+DEPTH_WORDS = ((" ready ", " unacked"), (" rdy ", " unack"), ("r ", "u"))
+"""How queue depths read, fullest first; one of them for every queue on the screen (depth_words)."""
+
+
+def _depth_room(box: Box) -> int:
+    """Cells a queue box has for its depth counts: inside the frame, or right of a one-line box's name."""
+    if box.compact:
+        return box.w - (min(len(clean(box.name)), box.w - 8) + 1) - 2
+    return box.w - 4
+
+
+def depth_words(layout: DiagramLayout, model: Ledger) -> tuple[str, str]:
+    """The fullest DEPTH_WORDS every queue box can show whole: a column of queues reads one way, not
+    `0 ready 0 unacked` beside `0 rdy 0 unack` (the narrowest box, with its counts, decides)."""
+    for words in DEPTH_WORDS:
+        if all(
+            _width(_counts(model.queues[name].ready, words[0], model.queues[name].unacked, words[1]))
+            <= _depth_room(box)
+            for name, box in layout.queues.items()
+        ):
+            return words
+    return DEPTH_WORDS[-1]
+
+
+def _width(parts: list[tuple[str, str]]) -> int:
+    return sum(len(text) for text, _ in parts)
+
+
+def _queue(
+    grid: Grid,
+    layout: DiagramLayout,
+    model: Ledger,
+    lens: Lens | None,
+    name: str,
+    words: tuple[str, str] = DEPTH_WORDS[0],
+) -> None:
     box = layout.queues[name]
     spec = model.topology.queue(name)
     stats = model.queues[name]
     if box.compact:
-        _queue_line(grid, layout, model, lens, name)
+        _queue_line(grid, layout, model, lens, name, words)
         return
     border = "q_border"
     if lens is not None:
@@ -240,19 +276,8 @@ def _queue(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, nam
     if tail and used + len(tail) + 1 <= inner:
         grid.text(box.x + 2 + inner - len(tail), box.y, tail, "muted", len(tail))
     # Waiting messages: a few coloured dots (as many as the counts leave room for), then the counts.
-    options = [
-        _counts(stats.ready, " ready ", stats.unacked, " unacked"),
-        _counts(stats.ready, " rdy ", stats.unacked, " unack"),
-        _counts(stats.ready, "r ", stats.unacked, "u"),
-    ]
-    # Words before dots: worded counts (with a dot when there is room), letters only as a last resort.
-    lengths = [sum(len(t) for t, _ in option) for option in options]
-    worded = [(o, n) for o, n in zip(options[:2], lengths[:2], strict=True)]
-    chosen = next(
-        (o for o, n in worded if inner - n - 1 >= min(stats.ready, 1)),
-        next((o for o, n in worded if n <= inner), options[-1]),
-    )
-    room = inner - sum(len(t) for t, _ in chosen) - 1
+    chosen = _counts(stats.ready, words[0], stats.unacked, words[1])
+    room = inner - _width(chosen) - 1
     dots_w = max(0, min(stats.ready, room, DOTS_MAX))
     shown = list(stats.waiting)[:dots_w]
     x = box.x + 2
@@ -282,7 +307,9 @@ def _queue(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, nam
             grid.text(box.right - 1 - len(label), box.y + 2, label, "muted", len(label))
 
 
-def _queue_line(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str) -> None:
+def _queue_line(
+    grid: Grid, layout: DiagramLayout, model: Ledger, lens: Lens | None, name: str, words: tuple[str, str]
+) -> None:
     """A one-line queue for crowded screens: name, dots and counts on a panel whose filled part is
     the depth bar."""
     box = layout.queues[name]
@@ -298,14 +325,8 @@ def _queue_line(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None
     for i in range(box.w):
         grid.put(box.x + i, box.y, " ", "box")
     used = grid.text(box.x + 1, box.y, name, name_role, box.w - 8) + 1
-    counts = [
-        _counts(stats.ready, " ready ", stats.unacked, " unacked"),
-        _counts(stats.ready, " rdy ", stats.unacked, " unack"),
-        _counts(stats.ready, "r ", stats.unacked, "u"),
-    ]
-    room = box.w - used - 2
-    chosen = next((c for c in counts if sum(len(t) for t, _ in c) <= room), counts[-1])
-    width = sum(len(t) for t, _ in chosen)
+    chosen = _counts(stats.ready, words[0], stats.unacked, words[1])
+    width = _width(chosen)
     x = box.right - 1 - width
     for text, role in chosen:
         x += grid.text(x, box.y, text, role, box.right - 1 - x)
@@ -335,7 +356,7 @@ def _counts(ready: int, ready_word: str, unacked: int, unacked_word: str) -> lis
     return [(str(ready), "count"), (ready_word, "muted"), (str(unacked), "count"), (unacked_word, "muted")]
 
 
-def _consumer(grid: Grid, layout: FlowLayout, model: Ledger, name: str) -> None:
+def _consumer(grid: Grid, layout: DiagramLayout, model: Ledger, name: str) -> None:
     box = layout.consumers[name]
     spec = model.topology.consumer(name)
     stats = model.consumers[name]
