@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from core.backends import DEFAULT_BROKER_URL
 from core.broker import reset_brokers
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.ledger import Ledger
 from core.runner import LoopRunner
 from core.scenario import Scenario, load_scenario
@@ -86,7 +86,7 @@ def scenario() -> Scenario:
 
 def engine_at_rest(seconds: float) -> Rest:
     reset_brokers()
-    engine = FlowEngine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
+    engine = Engine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
     ledger = Ledger(engine.topology, keep=0, stories=False)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=True)
@@ -112,7 +112,7 @@ async def tui_rest(seconds: float) -> Rest:
     from tui.widgets.key_input import BLINK_SECONDS
 
     reset_brokers()
-    engine = FlowEngine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
+    engine = Engine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
     app = MqscopeApp(engine, play_script=True)
     started = time.monotonic()
     async with app.run_test(size=(200, 50)) as pilot:
