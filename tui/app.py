@@ -22,7 +22,9 @@ from core.events import BrokerStatus, FlowEvent, InternalError
 from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
+from tui.palette import PlainCommands
 from tui.screen import FlowScreen
+from tui.text import visible_lines
 from tui.widgets.error_screen import ErrorScreen
 from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.routing_lens import RoutingLens
@@ -47,6 +49,8 @@ class MqscopeApp(ControlsApp):
     CSS_PATH = "app.tcss"
     TITLE = "mqscope"
     BINDINGS = BINDINGS
+    COMMANDS = {PlainCommands}
+    """The system commands with literal titles: Textual's own provider reads titles as markup."""
     HORIZONTAL_BREAKPOINTS = [(0, "-slim"), (120, "-narrow"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
@@ -156,7 +160,7 @@ class MqscopeApp(ControlsApp):
                 else:
                     self.error_screen.add(event)
             elif isinstance(event, BrokerStatus) and event.state == "error":
-                self.notify(event.detail, severity="error", timeout=10, markup=False)
+                self.notify(visible_lines(event.detail), severity="error", timeout=10, markup=False)
 
     def _error_screen_closed(self, _result: None) -> None:
         self.error_screen = None
@@ -229,7 +233,7 @@ class MqscopeApp(ControlsApp):
         try:
             scenario = load_scenario(name)
         except ScenarioError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(visible_lines(str(exc)), severity="error", markup=False)
             return
         await self.restart(scenario)
 

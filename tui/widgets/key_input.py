@@ -12,6 +12,8 @@ from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
 
+from tui.text import visible
+
 
 class KeySuggester(Suggester):
     """Suggests the first known key starting with what was typed; the list can grow."""
@@ -23,7 +25,7 @@ class KeySuggester(Suggester):
 
     def extend(self, candidates: Iterable[str]) -> None:
         for candidate in candidates:
-            if candidate and candidate not in self.candidates:
+            if candidate and candidate.isprintable() and candidate not in self.candidates:
                 self.candidates.append(candidate)
 
     async def get_suggestion(self, value: str) -> str | None:
@@ -48,7 +50,19 @@ def pattern_suggestions(patterns: Iterable[str]) -> list[str]:
     return out
 
 
-class KeyInput(Input):
+class LensInput(Input):
+    """An Input that never holds a control character: a paste (the only way one gets in: typed
+    control keys are bindings, not text) or a value set in code has each shown as its escape
+    (`\\x1b`), so what the input shows is what it holds, and what is published."""
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        super().replace(visible(text), start, end)  # before the cursor moves by the pasted length
+
+    def validate_value(self, value: str) -> str:
+        return visible(value)
+
+
+class KeyInput(LensInput):
     """An Input with a history of published keys, recalled with up and down."""
 
     BINDINGS = [

@@ -22,7 +22,8 @@ from textual.widgets import Input, Select, Static
 from core.scenario import Scenario
 from core.topology import ExchangeSpec, Topology
 from tui.explain import key_problem, verdict_lines
-from tui.widgets.key_input import KeyInput, pattern_suggestions
+from tui.text import ShownText, visible
+from tui.widgets.key_input import KeyInput, LensInput, pattern_suggestions
 
 
 class RoutingLens(Vertical):
@@ -91,7 +92,7 @@ class RoutingLens(Vertical):
         with Horizontal(id="lens-row"):
             if len(self.topology.exchanges) > 1:
                 yield Select(
-                    [(Text(e.name), e.name) for e in self.topology.exchanges],
+                    [(Text(visible(e.name)), e.name) for e in self.topology.exchanges],
                     value=self.exchange,
                     allow_blank=False,
                     compact=True,
@@ -103,7 +104,7 @@ class RoutingLens(Vertical):
                 compact=True,
                 id="routing-key",
             )
-            yield Input(placeholder=self._body_placeholder(), compact=True, id="message-body")
+            yield LensInput(placeholder=self._body_placeholder(), compact=True, id="message-body")
         yield Static(id="lens-problem", markup=False)
         with VerticalScroll(id="matches-scroll"):
             yield Static(id="matches", markup=False)
@@ -141,6 +142,8 @@ class RoutingLens(Vertical):
             return None, f"JSON field: {exc.msg} at column {exc.colno}"
         except RecursionError:
             return None, "JSON field: nested too deeply"
+        except ValueError as exc:  # e.g. an integer past Python's 4,300-digit conversion limit
+            return None, f"JSON field: {str(exc).splitlines()[0]}"
 
     def _headers_and_body(self) -> tuple[Any, dict[str, Any] | None, str | None]:
         """(body, headers, problem): on a headers exchange the JSON field holds the headers."""
@@ -158,7 +161,7 @@ class RoutingLens(Vertical):
         self.topology = topology
         if self.is_mounted and self.query("#exchange"):
             picker: Select[str] = self.query_one("#exchange", Select)
-            picker.set_options([(Text(e.name), e.name) for e in topology.exchanges])
+            picker.set_options([(Text(visible(e.name)), e.name) for e in topology.exchanges])
         if topology.exchange(self.exchange) is None:
             self.exchange = self._first_exchange()  # its watcher refreshes the lens
         elif self.is_mounted:
@@ -193,7 +196,7 @@ class RoutingLens(Vertical):
         typed = bool(key) or spec.type in ("headers", "fanout") or headers is not None
         table = self.topology.binding_table
         if not table.bindings_from(spec.name):
-            matches.update(Text(f"exchange {spec.name} has no bindings", "dim"))
+            matches.update(ShownText(f"exchange {spec.name} has no bindings", "dim"))
         elif typed:
             matches.update(verdict_lines(table, spec.name, key, headers))
         else:
@@ -201,7 +204,7 @@ class RoutingLens(Vertical):
         self.post_message(self.Preview(self, spec.name, key if typed else None, headers))
 
     def _idle_text(self, spec: ExchangeSpec) -> Text:
-        text = Text()
+        text = ShownText()
         text.append(f"{spec.name} ({spec.type}) bindings: ", "dim")
         bound = self.topology.binding_table.bindings_from(spec.name)
         labels = [f"{b.destination} <- {b.routing_key or '(any)'}" for b in bound]
@@ -214,7 +217,7 @@ class RoutingLens(Vertical):
         line = self.query_one("#lens-problem", Static)
         line.set_class(problem is not None, "-error")
         if problem is not None:
-            line.update(Text(problem))
+            line.update(ShownText(problem))
         else:
             line.update(Text("Enter publishes  ↑/↓ history  → accepts a suggestion"))
 
