@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import TracebackType
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
+from rich.traceback import Traceback
 from states import make_app, settle, wait_for
 from textual.command import CommandList, CommandPalette
 from textual.content import Content
@@ -20,7 +22,7 @@ from core.ledger import Ledger
 from core.records import BrokerInfo
 from core.scenario import load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
-from tui.app import MqscopeApp
+from tui.app import MqscopeApp, panic_reason
 from tui.explain import verdict_lines
 from tui.screen import FlowScreen
 from tui.text import visible
@@ -327,3 +329,25 @@ def test_generated_names_are_shown_literally_in_every_text_view(name: str) -> No
     grid = Grid(60, 1)
     grid.text(0, 0, name, "q_name", 60)
     _shown(grid.line(0))
+
+
+async def test_undecodable_terminal_input_ends_the_app_with_status_1_and_a_reason() -> None:
+    """Textual's input thread cannot decode non-UTF-8 bytes and panics the app with the traceback
+    (its LinuxDriver does exactly this); mqscope turns Textual's exit status 0 into 1 and names it."""
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        try:
+            b"ab\xff\xfe".decode("utf-8")
+        except UnicodeDecodeError:
+            app.call_later(app.panic, Traceback())
+        await pilot.pause()
+    assert app.return_code == 1
+    assert "not UTF-8" in panic_reason([Traceback.from_exception(*_decode_error())])
+
+
+def _decode_error() -> tuple[type[BaseException], BaseException, TracebackType | None]:
+    try:
+        b"\xff".decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return type(exc), exc, exc.__traceback__
+    raise AssertionError("\\xff decoded")

@@ -115,7 +115,7 @@ class RoutingLens(Vertical):
         example = next(iter(script_keys), None) or next(
             (p for p in patterns if "*" not in p and "#" not in p), None
         )
-        return f"routing key, e.g. {example} (Enter publishes)" if example else "routing key"
+        return f"routing key, e.g. {visible(example)} (Enter publishes)" if example else "routing key"
 
     def _body_placeholder(self) -> str:
         spec = self._spec()
