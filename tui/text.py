@@ -59,12 +59,25 @@ class ShownText(Text):
     (Rich itself drops BEL, CR and BS but keeps ESC; escaping first shows all of them.)"""
 
     def __init__(self, text: str = "", style: str | Style = "", **kwargs: Any) -> None:
-        super().__init__(visible_lines(text), style, **kwargs)
+        super().__init__(self.shown(text), style, **kwargs)
+
+    @staticmethod
+    def shown(text: str) -> str:
+        """Multi-line views keep line breaks (a name holding one breaks the line, harmlessly)."""
+        return visible_lines(text)
 
     def append(self, text: str | Text, style: str | Style | None = None) -> Text:
         if isinstance(text, str):
-            text = visible_lines(text)
+            text = self.shown(text)
         return super().append(text, style)
+
+
+class LineText(ShownText):
+    """ShownText for one-line views (status line, log lines): a line break shows as `\\x0a` too."""
+
+    @staticmethod
+    def shown(text: str) -> str:
+        return visible(text)
 
 
 def _shown(text: str) -> bool:

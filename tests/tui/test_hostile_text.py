@@ -25,7 +25,7 @@ from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, To
 from tui.app import MqscopeApp, panic_reason
 from tui.explain import verdict_lines
 from tui.screen import FlowScreen
-from tui.text import visible
+from tui.text import visible, visible_lines
 from tui.widgets.error_screen import ErrorScreen
 from tui.widgets.event_log import EventLog
 from tui.widgets.flow_grid import Grid
@@ -317,10 +317,10 @@ def test_generated_names_are_shown_literally_in_every_text_view(name: str) -> No
         (ConsumerSpec(f"c{name}", (f"q{name}",)),),
     ).validate()
     lens = verdict_lines(topology.binding_table, "ex", "a.b", None)
-    assert f"q{visible(name)}" in lens.plain
+    assert f"q{visible_lines(name)}" in lens.plain
     _terminal_safe(lens)
     node = node_text(Ledger(topology), "consumer", f"c{name}")
-    assert f"c{visible(name)}" in node.plain
+    assert f"c{visible_lines(name)}" in node.plain
     _terminal_safe(node)
     facts = StatusFacts(name, BrokerInfo(url=f"mqscope://{name}"), 1.0, False, name, 0, 0)
     status = status_text(facts)
@@ -351,3 +351,24 @@ def _decode_error() -> tuple[type[BaseException], BaseException, TracebackType |
     except UnicodeDecodeError as exc:
         return type(exc), exc, exc.__traceback__
     raise AssertionError("\\xff decoded")
+
+
+async def test_a_5_mb_paste_into_the_body_field_is_refused_with_a_reason() -> None:
+    """Input re-renders its whole value on each repaint: the lens fields take 64 K characters, and a
+    longer paste is refused whole with a notification (the field keeps what it had)."""
+    app = make_app("seed", play_script=False)
+    notes: list[str] = []
+    async with app.run_test(size=(120, 36)) as pilot:
+        body = app.screen.query_one("#message-body", Input)
+        body.notify = lambda message, **kwargs: notes.append(message)  # type: ignore[assignment,method-assign]
+        body.focus()
+        body.insert_text_at_cursor('{"a": 1}')
+        body.insert_text_at_cursor(json.dumps({"blob": "x" * 5_000_000}))
+        await pilot.pause()
+        assert body.value == '{"a": 1}'
+        assert notes == ["refused: this field holds at most 65,536 characters"]
+        await pilot.press("shift+tab")
+        app.screen.query_one("#routing-key", Input).value = "user.ok"
+        await pilot.press("enter")
+        await settle(pilot, published=1)
+        assert app.ledger.records["00000001"].body == {"a": 1}

@@ -7,12 +7,17 @@ the user already sent, so a learner sees real keys to try.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
 
 from tui.text import visible
+
+MAX_FIELD = 65_536
+"""Characters a lens field takes (a routing key may have 255 bytes; the lens says why a longer one
+is refused, so the key field takes the same room)."""
 
 
 class KeySuggester(Suggester):
@@ -53,7 +58,21 @@ def pattern_suggestions(patterns: Iterable[str]) -> list[str]:
 class LensInput(Input):
     """An Input that never holds a control character: a paste (the only way one gets in: typed
     control keys are bindings, not text) or a value set in code has each shown as its escape
-    (`\\x1b`), so what the input shows is what it holds, and what is published."""
+    (`\\x1b`), so what the input shows is what it holds, and what is published. Its length is capped
+    (MAX_FIELD): Input re-renders its whole value on every repaint, and a 5 MB paste made each
+    keystroke cost a tenth of a second."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_FIELD)
+        super().__init__(**kwargs)
+
+    def restricted(self) -> None:
+        """A paste past `max_length` is refused whole (Textual's Input): say so, do not just beep."""
+        self.notify(
+            f"refused: this field holds at most {self.max_length:,} characters",
+            severity="warning",
+            markup=False,
+        )
 
     def replace(self, text: str, start: int, end: int) -> None:
         super().replace(visible(text), start, end)  # before the cursor moves by the pasted length
@@ -72,7 +91,7 @@ class KeyInput(LensInput):
 
     def __init__(self, *, suggestions: Iterable[str] = (), **kwargs: object) -> None:
         self.key_suggester = KeySuggester(suggestions)
-        super().__init__(suggester=self.key_suggester, **kwargs)  # type: ignore[arg-type]
+        super().__init__(suggester=self.key_suggester, **kwargs)
         self.history: list[str] = []
         self._cursor = 0
 

@@ -79,6 +79,8 @@ class RoutingLens(Vertical):
         self.scenario = scenario
         self.topology = scenario.topology
         self.set_reactive(RoutingLens.exchange, self._first_exchange())
+        self._parsed: tuple[str, tuple[Any, str | None]] | None = None
+        """The body field's last text and what it parsed to."""
 
     def _first_exchange(self) -> str:
         return self.topology.exchanges[0].name if self.topology.exchanges else ""
@@ -136,6 +138,13 @@ class RoutingLens(Vertical):
         text = self.query_one("#message-body", Input).value.strip()
         if not text:
             return None, None
+        if self._parsed is not None and self._parsed[0] == text:
+            return self._parsed[1]  # every key typed re-reads the body: parse it once per change
+        self._parsed = (text, self._parse(text))
+        return self._parsed[1]
+
+    @staticmethod
+    def _parse(text: str) -> tuple[Any, str | None]:
         try:
             return json.loads(text), None
         except json.JSONDecodeError as exc:
@@ -225,6 +234,7 @@ class RoutingLens(Vertical):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         key = self.key
+        self._parsed = None  # each publish gets its own freshly parsed body, shared with no other
         body, headers, json_problem = self._headers_and_body()
         problem = key_problem(key) or json_problem
         if problem is not None:
