@@ -27,7 +27,7 @@ from tui.explain import verdict_lines
 from tui.screen import FlowScreen
 from tui.text import visible, visible_lines
 from tui.widgets.error_screen import ErrorScreen
-from tui.widgets.event_log import EventLog
+from tui.widgets.event_log import EventLog, styled
 from tui.widgets.flow_grid import Grid
 from tui.widgets.inspector import node_text
 from tui.widgets.scenario_picker import ScenarioPicker
@@ -326,6 +326,9 @@ def test_generated_names_are_shown_literally_in_every_text_view(name: str) -> No
     status = status_text(facts)
     assert visible(name) in status.plain
     _terminal_safe(status)
+    line = styled(f"RECEIVED [00000001] via {name!r} from q{name} by c{name}")
+    assert f"from q{visible(name)} by c{visible(name)}" in line.plain and "\n" not in line.plain
+    _terminal_safe(line)
     grid = Grid(60, 1)
     grid.text(0, 0, name, "q_name", 60)
     _shown(grid.line(0))
