@@ -31,7 +31,7 @@ from bench_throughput import KEYS, seed_without_work, tutorial_run
 from core.backends.memory import MemoryBackend, reset_memory_transport
 from core.broker import reset_brokers
 from core.controls import StopCheck
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.headless import HeadlessOptions, run_headless
 from core.runner import LoopRunner
 
@@ -41,7 +41,7 @@ PACE = 0.002  # seconds between latency samples: latency, not queueing
 
 def headless_run(url: str, messages: int, sink: io.StringIO, timeout: float = 120.0) -> float:
     """bench_throughput's headless run (text output into `sink`), with a bounded timeout."""
-    engine = FlowEngine(seed_without_work(), url, speed=4.0)
+    engine = Engine(seed_without_work(), url, speed=4.0)
     options = HeadlessOptions(
         publish=list(KEYS), repeat=messages // 2, play_script=False, timeout=timeout, as_json=False
     )
@@ -103,7 +103,7 @@ def kombu_latency(url: str, samples: int) -> list[float]:
 def engine_latency(url: str, samples: int) -> list[float]:
     """Seconds between the engine's Published and Delivered events (what the UI animates)."""
     _reset()
-    engine = FlowEngine(seed_without_work(), url, speed=4.0)
+    engine = Engine(seed_without_work(), url, speed=4.0)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner)
     engine.declared.wait(10)

@@ -18,7 +18,7 @@ from textual.app import App, ComposeResult
 
 from core.events import Acked, Delivered, FlowEvent, Published, Routed
 from core.scenario import load_scenario
-from tui.widgets.flow_canvas import FlowCanvas
+from tui.widgets.diagram_canvas import DiagramCanvas
 
 SIZES = ((120, 40), (200, 50))
 TOKENS = (50, 200)
@@ -28,7 +28,7 @@ SLOW = 0.02
 
 class Host(App[None]):
     def compose(self) -> ComposeResult:
-        yield FlowCanvas(load_scenario("twelve").topology, id="flow")
+        yield DiagramCanvas(load_scenario("twelve").topology, id="flow")
 
 
 @dataclass
@@ -50,7 +50,7 @@ def burst(n: int, start: int) -> list[Published | Routed]:
     return out
 
 
-def canvas_only_ms(canvas: FlowCanvas, repeats: int = 30, trials: int = 5) -> float:
+def canvas_only_ms(canvas: DiagramCanvas, repeats: int = 30, trials: int = 5) -> float:
     """Render every visible line, invalidating the token overlay each time as a frame tick does.
 
     Best of `trials` (the machine is shared: the minimum is the least disturbed figure)."""
@@ -68,7 +68,7 @@ def canvas_only_ms(canvas: FlowCanvas, repeats: int = 30, trials: int = 5) -> fl
 async def measure(size: tuple[int, int], tokens: int, seconds: float) -> Figures:
     app = Host()
     async with app.run_test(size=size) as pilot:
-        canvas = app.query_one(FlowCanvas)
+        canvas = app.query_one(DiagramCanvas)
         canvas.board.wire_cap = 10**6
         canvas.board.max_legs = 10**6
         await pilot.pause(0.2)
@@ -118,7 +118,7 @@ async def sustained(size: tuple[int, int], per_second: int, seconds: float) -> t
     """`per_second` messages a second applied in one batch per frame: CPU per frame, fps, tokens moving."""
     app = Host()
     async with app.run_test(size=size) as pilot:
-        canvas = app.query_one(FlowCanvas)
+        canvas = app.query_one(DiagramCanvas)
         await pilot.pause(0.2)
         per_frame = per_second // 30
         batches = [lifecycle(per_frame, i * per_frame) for i in range(int(seconds * 30) + 30)]
@@ -137,7 +137,7 @@ async def at_rest(seconds: float) -> tuple[int, float, bool]:
     """After tokens finish: render_line calls and CPU over `seconds`, and whether the timer stopped."""
     app = Host()
     async with app.run_test(size=(120, 40)) as pilot:
-        canvas = app.query_one(FlowCanvas)
+        canvas = app.query_one(DiagramCanvas)
         canvas.apply(burst(50, 0))
         deadline = time.monotonic() + 10
         while canvas.animating and time.monotonic() < deadline:
@@ -150,7 +150,7 @@ async def at_rest(seconds: float) -> tuple[int, float, bool]:
 
 
 async def main(seconds: float) -> None:
-    print(f"flow canvas, twelve queues, {seconds:g} s per run (CPU = process_time)")
+    print(f"diagram canvas, twelve queues, {seconds:g} s per run (CPU = process_time)")
     stills: dict[tuple[int, int], float] = {}
     for size in SIZES:
         still = await measure(size, 0, seconds)

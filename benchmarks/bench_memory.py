@@ -46,10 +46,10 @@ def child(messages: int, broker: str) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_throughput import KEYS, seed_without_work
 
-    from core.engine import FlowEngine
+    from core.engine import Engine
     from core.headless import HeadlessOptions, run_headless
 
-    engine = FlowEngine(seed_without_work(), broker, speed=4.0)
+    engine = Engine(seed_without_work(), broker, speed=4.0)
     options = HeadlessOptions(
         publish=list(KEYS), repeat=messages // 2, play_script=False, timeout=3600, as_json=False
     )

@@ -25,14 +25,14 @@ from bench_throughput import KEYS, seed_without_work
 from kombu import Connection
 
 from core.backends.amqp import AmqpBackend
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.headless import HeadlessOptions, run_headless
 
 ROOT = Path(__file__).resolve().parent.parent
 
 def headless_run(broker: str, messages: int, *, confirms: bool = True) -> float:
     """Seconds for the headless runner to publish `messages` and see every copy acked."""
-    engine = FlowEngine(seed_without_work(), broker, speed=4.0)
+    engine = Engine(seed_without_work(), broker, speed=4.0)
     if isinstance(engine.backend, AmqpBackend):
         engine.backend.confirm_publish = confirms
     options = HeadlessOptions(

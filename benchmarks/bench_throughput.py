@@ -26,7 +26,7 @@ from kombu.mixins import ConsumerMixin
 
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.headless import HeadlessOptions, run_headless
 from core.scenario import Scenario, load_scenario
 
@@ -116,7 +116,7 @@ def seed_without_work() -> Scenario:
 
 def mqscope_run(broker: str, messages: int, sink: io.TextIOBase) -> float:
     """The headless runner on `broker`: text output (one line per event) into `sink`."""
-    engine = FlowEngine(seed_without_work(), broker, speed=4.0)
+    engine = Engine(seed_without_work(), broker, speed=4.0)
     options = HeadlessOptions(
         publish=list(KEYS), repeat=messages // 2, play_script=False, timeout=600, as_json=False
     )

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 from core.backends import DEFAULT_BROKER_URL
 from core.broker import reset_brokers
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import FlowEvent
 from core.runner import LoopRunner
 from core.scenario import Scenario, parse_scenario
 from tui.app import MqscopeApp
-from tui.widgets.flow_canvas import FlowCanvas
+from tui.widgets.diagram_canvas import DiagramCanvas
 
 SCENARIO = """
 [scenario]
@@ -64,7 +64,7 @@ def scenario() -> Scenario:
 class Sender(threading.Thread):
     """Publishes `rate` msg/s in 5 ms slices from its own thread, like a busy producer would."""
 
-    def __init__(self, engine: FlowEngine, rate: int, seconds: float) -> None:
+    def __init__(self, engine: Engine, rate: int, seconds: float) -> None:
         super().__init__(daemon=True)
         self.engine, self.rate, self.seconds = engine, rate, seconds
         self.sent = 0
@@ -101,7 +101,7 @@ class Run:
 
 async def run_app(rate: int, seconds: float) -> Run:
     reset_brokers()
-    engine = FlowEngine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
+    engine = Engine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
     app = MqscopeApp(engine, play_script=False)
     result = Run(seconds)
 
@@ -115,7 +115,7 @@ async def run_app(rate: int, seconds: float) -> Run:
         ):
             await pilot.pause(0.05)
         app.frame_hooks.append(on_frame)
-        canvas = app.screen.query_one(FlowCanvas)
+        canvas = app.screen.query_one(DiagramCanvas)
         height = max(1, canvas.size.height)
         lines0, frames0, handled0 = canvas.lines_rendered, app.frames, app.events_handled
         produced0 = engine.events.total
@@ -151,7 +151,7 @@ async def run_app(rate: int, seconds: float) -> Run:
 def run_baseline(rate: int, seconds: float) -> tuple[float, int]:
     """The same load and broker with a bare drain loop and no UI: (process CPU s, events)."""
     reset_brokers()
-    engine = FlowEngine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
+    engine = Engine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=False)
     engine.declared.wait(5)

@@ -1,4 +1,4 @@
-"""FlowEngine: wiring only. It declares nothing itself: it builds the producer, consumer and tap
+"""Engine: wiring only. It declares nothing itself: it builds the producer, consumer and tap
 loops with exactly the dependencies each needs, and owns the event stream they all report into.
 
 Each loop owns its own kombu Connection and runs in whatever thread a LoopRunner (core.runner) gives
@@ -21,15 +21,16 @@ from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, Stop
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, EventStream, FlowEvent, InternalError
 from core.producer import ProducerLoop
-from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest
+from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest, publish_problem
 from core.routing import routing_key_problem
 from core.runner import Loop, LoopError, LoopRunner
 from core.scenario import Scenario
 from core.tap import TapLoop, TapSpec
+from core.text import visible
 from core.topology import ConsumerSpec, PublishStep, Topology, TopologyError
 from core.topology_changes import LiveTopology, TopologyChange, apply_change, change_problem
 
-__all__ = ["FlowEngine", "MessageIds", "PublishError", "PublishRequest", "new_message_id"]
+__all__ = ["Engine", "MessageIds", "PublishError", "PublishRequest", "new_message_id"]
 
 
 _ID_MASK = 0xFFFFFFFF
@@ -80,7 +81,7 @@ class MessageIds:
             return candidate
 
 
-class FlowEngine:
+class Engine:
     """The model of one running scenario on one broker; thread-safe entry points for the UI."""
 
     def __init__(self, scenario: Scenario, broker_url: str, *, speed: float = 1.0) -> None:
@@ -131,10 +132,13 @@ class FlowEngine:
         expiration: float | None = None,
     ) -> PublishRequest:
         """Validate a publish and give it an id; raises PublishError with a one-line reason."""
-        if (problem := routing_key_problem(routing_key)) is not None:
+        problem = publish_problem(
+            exchange, routing_key, body, headers or {}, expiration
+        ) or routing_key_problem(routing_key)
+        if problem is None and exchange != "" and self.topology.exchange(exchange) is None:
+            problem = f"unknown exchange '{visible(exchange)}'"
+        if problem is not None:
             raise PublishError(problem)
-        if exchange != "" and self.topology.exchange(exchange) is None:
-            raise PublishError(f"unknown exchange {exchange!r}")
         return PublishRequest(
             self.ids.new(),
             exchange,

@@ -28,6 +28,7 @@ from core.events import (
     Routed,
     TopologyChanged,
 )
+from core.text import visible
 
 BODY_PREVIEW = 60
 
@@ -52,7 +53,14 @@ def topology_entity_text(event: TopologyChanged) -> str:
 
 
 def describe(event: FlowEvent, routing_key: Callable[[str], str | None]) -> str:
-    """One line for `event`; `routing_key` looks up a message's key (the caller keeps them, bounded)."""
+    """One line for `event`; `routing_key` looks up a message's key (the caller keeps them, bounded).
+
+    Control characters in names, keys and bodies are shown as escapes (core.text.visible): the line
+    goes to a terminal, and `ESC ]0;...` in a queue name must not retitle it."""
+    return visible(_describe(event, routing_key))
+
+
+def _describe(event: FlowEvent, routing_key: Callable[[str], str | None]) -> str:
     m = event.msg or ""
     match event:
         case Published():

@@ -6,20 +6,20 @@ traceback on stderr), 2 on bad input (one line), 3 on timeout. Never imports Tex
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.errors import InputError
 from core.eventlog import describe
 from core.events import BrokerStatus, FlowEvent, InternalError
 from core.ledger import Ledger
 from core.publishing import PublishError, PublishRequest
 from core.runner import LoopError, LoopRunner
+from core.text import bounded, json_line, one_line_visible, visible_lines
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
@@ -43,14 +43,14 @@ class HeadlessOptions:
     as_json: bool = True
 
 
-def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | None = None) -> int:
+def run_headless(engine: Engine, options: HeadlessOptions, out: TextIO | None = None) -> int:
     """Run until every message settles or the timeout passes; print one line per event (to stdout
     as it is when called, when `out` is None)."""
     out = sys.stdout if out is None else out
     try:
         requests = _Requests(engine, options)
     except PublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
     expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, requests.total)
     runner = LoopRunner(on_error=engine.report_failure)
@@ -63,7 +63,7 @@ def run_headless(engine: FlowEngine, options: HeadlessOptions, out: TextIO | Non
 
 
 def run_tap_headless(
-    engine: FlowEngine, timeout: float, as_json: bool, out: TextIO | None = None
+    engine: Engine, timeout: float, as_json: bool, out: TextIO | None = None
 ) -> int:
     """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
     out = sys.stdout if out is None else out
@@ -83,11 +83,16 @@ def run_tap_headless(
         _join(runner)
 
 
+def stderr_line(text: str) -> None:
+    """One line on stderr: controls shown as escapes, at most core.text.MAX_LINE characters."""
+    print(one_line_visible(text), file=sys.stderr, flush=True)
+
+
 def _join(runner: LoopRunner) -> None:
     """Stop the loops; one that does not end within 2 s is said so (its daemon thread dies with us)."""
     runner.stop()
     if not runner.join(2.0):
-        print(f"warning: still running 2s after stop: {', '.join(runner.running)}", file=sys.stderr)
+        stderr_line(f"warning: still running 2s after stop: {', '.join(runner.running)}")
 
 
 class _Requests:
@@ -96,7 +101,7 @@ class _Requests:
     The first round is made at once: a bad key or exchange is refused before anything starts.
     """
 
-    def __init__(self, engine: FlowEngine, options: HeadlessOptions) -> None:
+    def __init__(self, engine: Engine, options: HeadlessOptions) -> None:
         self.engine = engine
         self.keys = options.publish
         self.body = options.body
@@ -164,7 +169,7 @@ class HeadlessPrinter:
             if feed is not None:
                 feed(event)
             lines.append(
-                json.dumps(event.to_json(), default=str, ensure_ascii=False)
+                json_line(event.to_json())
                 if as_json
                 else describe(event, routing_key)
             )
@@ -198,20 +203,20 @@ def _failed(
     """
     if bug is not None:
         printer.release()  # a bug: everything that led up to it is worth seeing
-        print(f"internal error in {bug.where}:\n{bug.traceback or bug.error}", file=sys.stderr)
+        print(visible_lines(f"internal error in {bug.where}:\n{bug.traceback or bug.error}"), file=sys.stderr)
         return EXIT_BUG
     if failure is None:
         return None
     if isinstance(failure.error, InputError):
-        print(f"error: {failure.summary}", file=sys.stderr)
+        stderr_line(f"error: {failure.summary}")
         return EXIT_BAD_INPUT
     printer.release()
-    print(f"internal error in {failure.loop}:\n{failure.traceback}", file=sys.stderr)
+    print(visible_lines(f"internal error in {failure.loop}:\n{failure.traceback}"), file=sys.stderr)
     return EXIT_BUG
 
 
 def _watch(
-    engine: FlowEngine,
+    engine: Engine,
     runner: LoopRunner,
     expected: _Expected,
     options: HeadlessOptions,
@@ -236,7 +241,7 @@ def _watch(
             return EXIT_OK
         if time.monotonic() > deadline:
             still = _still_open(ledger, expected, printer)
-            print(f"timeout after {options.timeout:g}s: {still}", file=sys.stderr)
+            stderr_line(f"timeout after {options.timeout:g}s: {still}")
             return EXIT_TIMEOUT
 
 
@@ -252,7 +257,9 @@ class _Expected:
         return self.script + self.requests
 
 
-SHOWN_UNSETTLED = 10
+SHOWN_UNSETTLED = 3
+"""Unsettled messages named in the timeout line; the rest are counted (the line stays under MAX_LINE)."""
+SHOWN_KEY = 40
 
 
 def _still_open(ledger: Ledger, expected: _Expected, printer: HeadlessPrinter) -> str:
@@ -270,8 +277,8 @@ def _still_open(ledger: Ledger, expected: _Expected, printer: HeadlessPrinter) -
         waiting = " and ".join(p for p in parts if p)
         return f"nothing was published yet ({waiting} pending)" if waiting else "nothing was published"
     shown = ", ".join(
-        f"{m} ({ledger.routing_key(m)!r} open in "
-        f"{', '.join(sorted(ledger.open_copies(m))) or 'routing'})"
+        f"{m} ({bounded(repr(ledger.routing_key(m)), SHOWN_KEY)} open in "
+        f"{bounded(', '.join(sorted(ledger.open_copies(m))), SHOWN_KEY) or 'routing'})"
         for m in pending[:SHOWN_UNSETTLED]
     )
     more = f" and {len(pending) - SHOWN_UNSETTLED} more" if len(pending) > SHOWN_UNSETTLED else ""

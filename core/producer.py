@@ -73,6 +73,10 @@ class ProducerLoop:
         self._next_due: float | None = None
         self._pending: Request | None = None
         """The request being carried out; done again after a reconnect until the broker has it."""
+        self._lost_on: tuple[str, str] | None = None
+        """(message id, error type) of the publish that last took the connection down: the same
+        message failing the same way after a reconnect is given up, not resent for ever."""
+        self._producer: Producer | None = None
         self._announced = False
         """The scenario's own topology was reported (once: a reconnect re-declares it silently)."""
         self._change_channel: Any = None
@@ -103,7 +107,8 @@ class ProducerLoop:
             self._announced = True
         self.declared.set()
         self._status("connected")
-        self._produce(conn, self._new_producer(conn), should_stop)
+        self._producer = self._new_producer(conn)
+        self._produce(conn, should_stop)
 
     def _retrying(self, exc: BaseException, delay: float, connected_once: bool) -> None:
         state = "disconnected" if connected_once else "connecting"
@@ -123,12 +128,14 @@ class ProducerLoop:
             )
         )
 
-    def _new_producer(self, conn: Connection) -> Producer:
-        """Publish on the default channel; basic.return lands in `_on_return` where it is detected."""
+    def _new_producer(self, conn: Connection, channel: Any = None) -> Producer:
+        """Publish on the default channel (or `channel`, after the broker closed that one);
+        basic.return lands in `_on_return` where it is detected."""
         self._returned.clear()
-        self._depth_channel = self._change_channel = None
+        if channel is None:
+            self._depth_channel = self._change_channel = None
         on_return = self._on_return if self.backend.detects_returns else None
-        return Producer(conn.default_channel, serializer="json", on_return=on_return)
+        return Producer(channel or conn.default_channel, serializer="json", on_return=on_return)
 
     def _on_return(self, exc: BaseException, exchange: str, routing_key: str, message: Any) -> None:
         """basic.return for a mandatory publish (arrives before its confirm, on the producer thread)."""
@@ -141,16 +148,16 @@ class ProducerLoop:
             return None
         return time.monotonic() + self.clock.real_seconds(self._script[index].after)
 
-    def _produce(self, conn: Connection, producer: Producer, should_stop: StopCheck) -> None:
+    def _produce(self, conn: Connection, should_stop: StopCheck) -> None:
         if self._pending is not None:  # interrupted by a lost broker: send it again first
-            self._send(conn, producer, self._pending, should_stop)
+            self._send(conn, self._pending, should_stop)
         next_depth = 0.0
         while not should_stop():
             now = time.monotonic()
             if self._next_due is not None and now >= self._next_due:
                 step = self.make_request(self._script.pop(0))
                 self._next_due = self._due_after(0)
-                self._send(conn, producer, step, should_stop)
+                self._send(conn, step, should_stop)
             if now >= next_depth:
                 self._poll_depths(conn)
                 next_depth = now + DEPTH_POLL_SECONDS
@@ -159,13 +166,15 @@ class ProducerLoop:
             request = self.requests.take(wait)
             # Send it, then what is already waiting in one go: bursts publish back to back.
             while request is not None and not should_stop():
-                self._send(conn, producer, request, should_stop)
+                self._send(conn, request, should_stop)
                 request = self.requests.take(None)
                 if time.monotonic() >= next_depth:
                     self._poll_depths(conn)
                     next_depth = time.monotonic() + DEPTH_POLL_SECONDS
 
-    def _send(self, conn: Connection, producer: Producer, request: Request, should_stop: StopCheck) -> None:
+    def _send(self, conn: Connection, request: Request, should_stop: StopCheck) -> None:
+        producer = self._producer
+        assert producer is not None, "a session sets the producer before it sends"
         if isinstance(request, TopologyRequest):
             self._change(conn, request)
             return
@@ -205,7 +214,23 @@ class ProducerLoop:
             text = f"{self.backend.name} failed to publish {request.routing_key!r}: {exc}"
             self.emit(Notice(msg=request.msg, level="error", text=text))
             return
-        self._pending = None
+        except conn.channel_errors as exc:  # the broker refused this message and closed its channel
+            self._pending = self._lost_on = None
+            self._refused(request, reason(exc, self.backend.url), predict_first)
+            self._producer = self._new_producer(conn, conn.channel())
+            return
+        except Exception as exc:  # the connection went with it: the supervisor reconnects (or raises)
+            if isinstance(exc, conn.recoverable_connection_errors):
+                raise  # the network or a broker shutting down, not this message: resent, as before
+            failure = (request.msg, type(exc).__name__)
+            if self._lost_on == failure:  # resent after a reconnect and it failed the same way again
+                self._pending = self._lost_on = None
+                why = f"{reason(exc, self.backend.url)} (twice: not sent again)"
+                self._refused(request, why, predict_first)
+            else:
+                self._lost_on = failure
+            raise
+        self._pending = self._lost_on = None
         if self.backend.reports_routing:
             return
         if predict_first:
@@ -213,6 +238,21 @@ class ProducerLoop:
                 self._report_returned(request, self._returned.pop(request.msg))
             return
         self._emit_routed(request, producer.channel)
+
+    def _refused(self, request: PublishRequest, why: str, predicted: bool) -> None:
+        """The broker would not take this message: that is its fate (it settles), and the producer
+        goes on with the next one. Predicted copies (RabbitMQ) are closed: they never existed."""
+        where = request.exchange or "(default)"
+        text = f"the broker refused {request.routing_key!r} to {where}: {why}"
+        self.emit(Notice(msg=request.msg, level="error", text=text))
+        self.emit(
+            Returned(msg=request.msg, exchange=request.exchange, routing_key=request.routing_key, reason=why)
+        )
+        if not predicted or (request.exchange and self.live.current.exchange(request.exchange) is None):
+            return  # nothing was predicted (or could be: the exchange is gone from the topology too)
+        table = self.live.current.binding_table
+        for queue_name in table.route(request.exchange, request.routing_key, request.headers).queues:
+            self.emit(Dropped(msg=request.msg, queue=queue_name, reason=f"refused by the broker: {why}"))
 
     def _change(self, conn: Connection, request: TopologyRequest) -> None:
         """Make a topology change on the broker, then report it; a refusal is that change's fate."""

@@ -5,6 +5,7 @@ Every error names the file, the entry and the problem, in one line, so a CLI can
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from core.errors import InputError
+from core.publishing import MAX_TTL_SECONDS, body_problem, field_table_problem, seconds_problem
 from core.routing import routing_key_problem
+from core.text import short
 from core.topology import (
     BindingSpec,
     ConsumerSpec,
@@ -27,6 +30,11 @@ from core.topology import (
 )
 
 DEFAULT_SCENARIO = "seed"
+MAX_SECONDS = 86_400.0
+"""Longest `after` and `work_seconds`: a day. Longer is a typo (or 1e400, which TOML reads as inf)."""
+MAX_PREFETCH = 65_535
+"""basic.qos prefetch-count is an AMQP short."""
+MAX_LENGTH = 2**63 - 1
 
 
 class ScenarioError(InputError):
@@ -98,10 +106,31 @@ class _Reader:
 
     def number(self, name: str, default: Any = None) -> Any:
         value = self.get(name, (int, float), default, "a number")
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        number = float(value)  # TOML integers are 64-bit: always a float; 1e400 is already inf
+        if not math.isfinite(number):
+            self.fail(f"{name} must be a finite number, not {value}")
+        return number
 
-    def integer(self, name: str, default: Any = None) -> Any:
-        return self.get(name, int, default, "an integer")
+    def seconds(self, name: str, default: Any, most: float) -> Any:
+        value = self.number(name, default)
+        if value is not None and (p := seconds_problem(name, value, most=most)) is not None:
+            self.fail(p)
+        return value
+
+    def integer(self, name: str, default: Any = None, *, least: int = 0, most: int = MAX_LENGTH) -> Any:
+        value = self.get(name, int, default, "an integer")
+        if value is not None and not least <= value <= most:
+            self.fail(f"{name} must be between {least} and {most}, not {value}")
+        return value
+
+    def field_table(self, name: str, check: Callable[[Any, str], str | None]) -> dict[str, Any]:
+        """A TOML table that AMQP can carry (headers, binding arguments), checked by `check`."""
+        value = dict(self.get(name, dict, {}, "a table"))
+        if (p := check(value, name)) is not None:
+            self.fail(p)
+        return value
 
     def flag(self, name: str, default: bool) -> bool:
         return bool(self.get(name, bool, default, "true or false"))
@@ -131,7 +160,7 @@ def _each(source: str, data: Mapping[str, Any], section: str, build: Callable[[_
     out = []
     for index, table in enumerate(_entries(source, data, section), start=1):
         name = table.get("name") if isinstance(table, dict) else None
-        where = f"{section}[{index}]" + (f" ({name!r})" if isinstance(name, str) else "")
+        where = f"{section}[{index}]" + (f" ({short(name)})" if isinstance(name, str) else "")
         out.append(build(_Reader(source, where, table, section)))
     return tuple(out)
 
@@ -151,11 +180,10 @@ def _exchange(r: _Reader) -> ExchangeSpec:
 
 
 def _binding(r: _Reader) -> BindingSpec:
-    arguments = r.get("arguments", dict, {}, "a table")
     return BindingSpec(
         exchange=r.text("exchange", _REQUIRED),
         routing_key=r.text("routing_key", ""),
-        arguments=dict(arguments),
+        arguments=r.field_table("arguments", field_table_problem),
     )
 
 
@@ -170,7 +198,7 @@ def _queue(r: _Reader) -> QueueSpec:
         bindings=bindings,
         dead_letter_exchange=r.text("dead_letter_exchange"),
         dead_letter_routing_key=r.text("dead_letter_routing_key"),
-        message_ttl=r.number("message_ttl"),
+        message_ttl=r.seconds("message_ttl", None, MAX_TTL_SECONDS),
         max_length=r.integer("max_length"),
         durable=r.flag("durable", True),
     )
@@ -188,8 +216,8 @@ def _consumer(r: _Reader) -> ConsumerSpec:
     return ConsumerSpec(
         name=r.text("name", _REQUIRED),
         queues=tuple(queues),
-        prefetch=r.integer("prefetch", 1),
-        work_seconds=r.number("work_seconds", 0.0),
+        prefetch=r.integer("prefetch", 1, most=MAX_PREFETCH),
+        work_seconds=r.seconds("work_seconds", 0.0, MAX_SECONDS),
         on_failure=on_failure,
     )
 
@@ -198,17 +226,17 @@ def _publish(r: _Reader) -> PublishStep:
     key = r.text("routing_key", "")
     if (p := routing_key_problem(key)) is not None:
         r.fail(p)
-    after = r.number("after", 0.0)
-    if after < 0:
-        r.fail("after must be >= 0 seconds")
+    body = r.get("body", (dict, list, str, int, float), {}, "a table, array, string or number")
+    if (p := body_problem(body)) is not None:
+        r.fail(p)
     return PublishStep(
         exchange=r.text("exchange", _REQUIRED),
         routing_key=key,
-        body=r.get("body", (dict, list, str, int, float), {}, "a table, array, string or number"),
-        headers=dict(r.get("headers", dict, {}, "a table")),
-        after=after,
+        body=body,
+        headers=r.field_table("headers", field_table_problem),
+        after=r.seconds("after", 0.0, MAX_SECONDS),
         mandatory=r.flag("mandatory", False),
-        expiration=r.number("expiration"),
+        expiration=r.seconds("expiration", None, MAX_TTL_SECONDS),
     )
 
 
@@ -218,6 +246,8 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise ScenarioError(f"{source}: not usable TOML: nested too deep") from None
     unknown = sorted(set(data) - _SECTIONS)
     if unknown:
         raise ScenarioError(
@@ -237,7 +267,7 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     publishes = _each(source, data, "publish", _publish)
     for index, step in enumerate(publishes, start=1):
         if step.exchange != "" and topology.exchange(step.exchange) is None:
-            raise ScenarioError(f"{source}: publish[{index}]: unknown exchange {step.exchange!r}")
+            raise ScenarioError(f"{source}: publish[{index}]: unknown exchange {short(step.exchange)}")
     return Scenario(name=name, title=title, topology=topology, publishes=publishes, source=source)
 
 

@@ -10,7 +10,15 @@ from typing import Any, Literal, cast
 from kombu import Exchange, Queue
 
 from core.errors import InputError
-from core.routing import MAX_NAME_BYTES, Binding, BindingTable, ExchangeEntry, binding_key_problem
+from core.routing import (
+    MAX_NAME_BYTES,
+    Binding,
+    BindingTable,
+    ExchangeEntry,
+    binding_key_problem,
+    routing_key_problem,
+)
+from core.text import short, visible
 
 ExchangeType = Literal["direct", "fanout", "topic", "headers"]
 EXCHANGE_TYPES: tuple[str, ...] = ("direct", "fanout", "topic", "headers")
@@ -142,49 +150,57 @@ class Topology:
         _duplicates(out, "consumer", [c.name for c in self.consumers])
         known = {e.name for e in self.exchanges}
         for ex in self.exchanges:
-            where = f"exchange {ex.name!r}"
+            where = f"exchange {short(ex.name)}"
             if ex.type not in EXCHANGE_TYPES:
-                out.append(f"{where}: type {ex.type!r} is not one of {', '.join(EXCHANGE_TYPES)}")
+                out.append(f"{where}: type {short(ex.type)} is not one of {', '.join(EXCHANGE_TYPES)}")
             if (p := name_problem("exchange", ex.name)) is not None:
                 out.append(f"{where}: {p}")
+            if visible(ex.name) != ex.name:  # RabbitMQ takes them; every log that shows them is at risk
+                out.append(f"exchange '{visible(ex.name)}': exchange names must not hold control characters")
             if ex.name == "" or ex.name.startswith("amq."):
                 out.append(f"{where}: names '' and 'amq.*' are reserved by the broker")
             if ex.alternate_exchange is not None and ex.alternate_exchange not in known:
-                out.append(f"{where}: alternate exchange {ex.alternate_exchange!r} is not declared")
+                out.append(f"{where}: alternate exchange {short(ex.alternate_exchange)} is not declared")
         for q in self.queues:
-            where = f"queue {q.name!r}"
+            where = f"queue {short(q.name)}"
             if (p := name_problem("queue", q.name)) is not None:
                 out.append(f"{where}: {p}")
             if q.name == "" or q.name.startswith("amq."):
                 out.append(f"{where}: names '' and 'amq.*' are reserved by the broker")
             if q.dead_letter_exchange not in (None, "") and q.dead_letter_exchange not in known:
-                out.append(f"{where}: dead-letter exchange {q.dead_letter_exchange!r} is not declared")
+                out.append(f"{where}: dead-letter exchange {short(q.dead_letter_exchange)} is not declared")
             if q.message_ttl is not None and q.message_ttl < 0:
                 out.append(f"{where}: message_ttl must be >= 0 seconds")
             if q.max_length is not None and q.max_length < 0:
                 out.append(f"{where}: max_length must be >= 0")
+            if q.dead_letter_routing_key is not None and (
+                p := routing_key_problem(q.dead_letter_routing_key)
+            ):
+                out.append(f"{where}: dead_letter_routing_key: {p}")
             for b in q.bindings:
-                bwhere = f"{where} binding {b.routing_key!r}"
+                bwhere = f"{where} binding {short(b.routing_key)}"
                 spec = self.exchange(b.exchange)
                 if spec is None:
-                    out.append(f"{bwhere}: unknown exchange {b.exchange!r}")
+                    out.append(f"{bwhere}: unknown exchange {short(b.exchange)}")
                     continue
                 if (p := binding_key_problem(b.routing_key)) is not None:
                     out.append(f"{bwhere}: {p}")
                 if spec.type == "headers":
                     mode = b.arguments.get("x-match", "all")
                     if mode not in ("all", "any", "all-with-x", "any-with-x"):
-                        out.append(f"{bwhere}: x-match must be 'all' or 'any', not {mode!r}")
+                        out.append(f"{bwhere}: x-match must be 'all' or 'any', not {short(mode)}")
         queue_names = {q.name for q in self.queues}
         for c in self.consumers:
-            where = f"consumer {c.name!r}"
+            where = f"consumer {short(c.name)}"
             if not c.queues:
                 out.append(f"{where}: consumes no queue")
+            if (p := name_problem("consumer", c.name)) is not None:  # its consumer tag is a shortstr
+                out.append(f"{where}: {p}")
             for qn in c.queues:
                 if qn not in queue_names:
-                    out.append(f"{where}: unknown queue {qn!r}")
-            if c.prefetch < 0:
-                out.append(f"{where}: prefetch must be >= 0 (0 means unlimited)")
+                    out.append(f"{where}: unknown queue {short(qn)}")
+            if not 0 <= c.prefetch <= 65535:
+                out.append(f"{where}: prefetch must be between 0 (unlimited) and 65535")
             if c.work_seconds < 0:
                 out.append(f"{where}: work_seconds must be >= 0")
             if c.on_failure not in FAILURE_POLICIES:
@@ -230,14 +246,14 @@ def _duplicates(out: list[str], kind: str, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            out.append(f"{kind} {name!r}: declared twice")
+            out.append(f"{kind} {short(name)}: declared twice")
         seen.add(name)
 
 
 def as_exchange_type(value: str) -> ExchangeType:
     """Narrow a validated string to the ExchangeType literal."""
     if value not in EXCHANGE_TYPES:
-        raise TopologyError(f"exchange type {value!r} is not one of {', '.join(EXCHANGE_TYPES)}")
+        raise TopologyError(f"exchange type {short(value)} is not one of {', '.join(EXCHANGE_TYPES)}")
     return cast(ExchangeType, value)
 
 

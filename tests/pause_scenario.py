@@ -1,4 +1,4 @@
-"""Pausing a consumer, driven step by step through the real FlowEngine (real threads, real broker).
+"""Pausing a consumer, driven step by step through the real Engine (real threads, real broker).
 
 One script for every broker, so mqscope:// and RabbitMQ are held to the same events and depths:
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from kombu import Connection
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import (
     Acked,
     ConsumerState,
@@ -64,7 +64,7 @@ def pause_scenario() -> Scenario:
 class Running:
     """An engine's loops under core's LoopRunner; the test thread is the one event reader."""
 
-    engine: FlowEngine
+    engine: Engine
     runner: LoopRunner
     events: list[FlowEvent] = field(default_factory=list)
 
@@ -94,7 +94,7 @@ class Running:
 
 
 @contextmanager
-def running(engine: FlowEngine) -> Iterator[Running]:
+def running(engine: Engine) -> Iterator[Running]:
     runner = LoopRunner(on_error=engine.report_failure)
     run = Running(engine, runner)
     runner.start_all(engine.loops(play_script=False))
@@ -142,7 +142,7 @@ class PauseRun:
 
 def run_pause_scenario(url: str) -> PauseRun:
     """Steps 1-4 of the module docstring on `url`; asserts each step's own events as it goes."""
-    engine = FlowEngine(pause_scenario(), url, speed=SPEED)
+    engine = Engine(pause_scenario(), url, speed=SPEED)
     worker = engine.controls["worker"]
     worker.paused.set()
     a = engine.publish("pause_ex", "job", {"n": "A"})

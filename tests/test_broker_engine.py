@@ -1,4 +1,4 @@
-"""The in-process broker under the real FlowEngine and headless runner: what the UI animates is what
+"""The in-process broker under the real Engine and headless runner: what the UI animates is what
 the broker did (routed, requeued, redelivered after a crash, dead-lettered, expired, returned)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from broker_support import WAIT, fresh_url
 from core.backends.memory import reset_memory_transport
 from core.broker import reset_brokers
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import FlowEvent
 from core.headless import HeadlessOptions, run_headless
 from core.ledger import Ledger
@@ -45,7 +45,7 @@ def _with_consumer(scenario: Scenario, name: str, **changes: Any) -> Scenario:
 
 
 def _drive(
-    engine: FlowEngine,
+    engine: Engine,
     publish: Callable[[], int],
     on_event: Callable[[FlowEvent], None] = lambda _e: None,
     timeout: float = 3 * WAIT,
@@ -80,7 +80,7 @@ def test_key_video_on_the_seed_and_where_memory_differs(url: str) -> None:
     scenario = _with_consumer(load_scenario("seed"), "worker", work_seconds=0.0)
     out = io.StringIO()
     options = HeadlessOptions(publish=["video"], play_script=False, timeout=3 * WAIT)
-    assert run_headless(FlowEngine(scenario, url, speed=4), options, out) == 0
+    assert run_headless(Engine(scenario, url, speed=4), options, out) == 0
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     (routed,) = [e for e in events if e["event"] == "routed"]
     notices = [e["text"] for e in events if e["event"] == "notice"]
@@ -96,7 +96,7 @@ def test_key_video_on_the_seed_and_where_memory_differs(url: str) -> None:
 @pytest.mark.parametrize("url", ["mqscope://crash", "memory://"])
 def test_a_crashed_consumer_s_message_comes_back_redelivered(url: str) -> None:
     """The tutorial's promise: true on mqscope:// (as on RabbitMQ); memory:// loses it, and says so."""
-    engine = FlowEngine(load_scenario("seed"), url, speed=4)
+    engine = Engine(load_scenario("seed"), url, speed=4)
     # Frozen but for one action (the publish): the consumer then holds its delivery, unacked, at
     # the gate, so the crash lands with the copy in hand however slowly this test's thread runs.
     engine.gate.pause()
@@ -131,7 +131,7 @@ def test_a_crashed_consumer_s_message_comes_back_redelivered(url: str) -> None:
 
 def test_requeue_policy_redelivers_in_place_with_no_copies_elsewhere() -> None:
     scenario = _with_consumer(load_scenario("seed"), "worker", work_seconds=0.0)
-    engine = FlowEngine(scenario, fresh_url(), speed=4)
+    engine = Engine(scenario, fresh_url(), speed=4)
 
     def publish() -> int:
         engine.publish("media_exchange", "video.upload", {"fail": True})
@@ -151,7 +151,7 @@ def test_requeue_policy_redelivers_in_place_with_no_copies_elsewhere() -> None:
 
 def test_dead_letter_scenario_rejects_expiry_and_unroutable() -> None:
     scenario = load_scenario("dead_letter")
-    engine = FlowEngine(scenario, fresh_url(), speed=4)
+    engine = Engine(scenario, fresh_url(), speed=4)
     # Paused from the start, billing never subscribes: both orders wait ready, and the one at the
     # head expires (RabbitMQ expires a queue's head only, so the short-lived one goes first).
     engine.controls["billing"].paused.set()
@@ -179,7 +179,7 @@ def test_dead_letter_scenario_rejects_expiry_and_unroutable() -> None:
 
 
 def test_mandatory_publish_with_no_route_is_returned_through_the_engine() -> None:
-    engine = FlowEngine(load_scenario("dead_letter"), fresh_url(), speed=4)
+    engine = Engine(load_scenario("dead_letter"), fresh_url(), speed=4)
 
     def publish() -> int:
         engine.publish("orders", "order.refunded", {"order": 9}, mandatory=True)
@@ -192,7 +192,7 @@ def test_mandatory_publish_with_no_route_is_returned_through_the_engine() -> Non
 
 def test_headers_scenario_routes_by_headers() -> None:
     out = io.StringIO()
-    engine = FlowEngine(load_scenario("headers"), fresh_url(), speed=4)
+    engine = Engine(load_scenario("headers"), fresh_url(), speed=4)
     assert run_headless(engine, HeadlessOptions(timeout=3 * WAIT), out) == 0
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     routed = [e["queues"] for e in events if e["event"] == "routed"]
@@ -205,7 +205,7 @@ def test_queue_depths_come_from_the_broker() -> None:
     scenario = dataclasses.replace(
         scenario, topology=dataclasses.replace(scenario.topology, consumers=(consumer,))
     )
-    engine = FlowEngine(scenario, fresh_url(), speed=4)
+    engine = Engine(scenario, fresh_url(), speed=4)
     engine.controls["worker"].paused.set()
     seen: list[tuple[str, int, int]] = []
 

@@ -14,7 +14,7 @@ from kombu import Connection, Consumer, Queue
 from broker_support import WAIT, Recorder, consuming, declare, depth, drain_until, fresh_url, publish
 from core.backends.memory import reset_memory_transport
 from core.broker import get_broker, name_from_url, reset_brokers
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import Acked, Delivered, Notice, Requeued
 from pause_scenario import (
     QUEUE,
@@ -115,7 +115,7 @@ def test_pausing_hands_back_the_prefetched_copy_and_ttl_applies_while_paused() -
 def test_a_worker_paused_with_nothing_prefetched_on_memory_and_the_notice_it_gives() -> None:
     """memory:// fetches one message per drain, so a pausing worker holds no prefetched copy (nothing
     to hand back); what waits in the queue never expires there, and the app says so."""
-    engine = FlowEngine(pause_scenario(), "memory://", speed=4)
+    engine = Engine(pause_scenario(), "memory://", speed=4)
     worker = engine.controls["worker"]
     worker.paused.set()
     a = engine.publish("pause_ex", "job", {"n": "A"})
@@ -145,7 +145,7 @@ def test_a_worker_paused_with_nothing_prefetched_on_memory_and_the_notice_it_giv
 def test_resume_and_pause_again_many_times_loses_nothing() -> None:
     """Toggling pause under a stream of messages: every copy is acked exactly once, none is stuck."""
     url = fresh_url()
-    engine = FlowEngine(pause_scenario(), url, speed=4)
+    engine = Engine(pause_scenario(), url, speed=4)
     worker = engine.controls["worker"]
     ids = [engine.publish("pause_ex", "job", {"n": n}) for n in range(20)]
     with running(engine) as run:

@@ -14,7 +14,7 @@ import pytest
 
 from broker_support import fresh_url
 from core.broker import get_broker, name_from_url
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import FlowEvent
 from core.headless import EXIT_BAD_INPUT, EXIT_BUG, HeadlessOptions, run_headless, run_tap_headless
 from core.publishing import PublishRequest, RequestQueue
@@ -37,7 +37,7 @@ def _events(out: io.StringIO) -> list[dict[str, Any]]:
 def test_a_loop_dependency_that_raises_is_exit_1_with_its_traceback(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    engine = FlowEngine(load_scenario("seed"), fresh_url(), speed=4.0)
+    engine = Engine(load_scenario("seed"), fresh_url(), speed=4.0)
     engine.requests = BrokenRequests()
     out = io.StringIO()
     code = run_headless(engine, HeadlessOptions(play_script=False, timeout=20.0), out)
@@ -63,7 +63,7 @@ def test_a_broker_listener_that_raises_is_exit_1(capsys: pytest.CaptureFixture[s
 
     get_broker(name_from_url(url)).subscribe(breaks_on_routing)
     out = io.StringIO()
-    code = run_headless(FlowEngine(load_scenario("seed"), url, speed=4.0), HeadlessOptions(timeout=20.0), out)
+    code = run_headless(Engine(load_scenario("seed"), url, speed=4.0), HeadlessOptions(timeout=20.0), out)
     err = capsys.readouterr().err
     assert code == EXIT_BUG
     assert "breaks_on_routing" in err and "KeyError: 'listener bug'" in err
@@ -72,7 +72,7 @@ def test_a_broker_listener_that_raises_is_exit_1(capsys: pytest.CaptureFixture[s
 
 def test_a_refused_broker_is_still_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing listens on port 1 of loopback: bad input, not a bug, even though a loop found out."""
-    engine = FlowEngine(load_scenario("seed"), "amqp://guest:s3cret@127.0.0.1:1//", speed=4.0)
+    engine = Engine(load_scenario("seed"), "amqp://guest:s3cret@127.0.0.1:1//", speed=4.0)
     code = run_headless(engine, HeadlessOptions(timeout=20.0), io.StringIO())
     err = capsys.readouterr().err
     assert code == EXIT_BAD_INPUT
@@ -101,7 +101,7 @@ def test_cli_internal_error_exit_1_with_traceback(capsys: pytest.CaptureFixture[
 def test_a_tap_that_cannot_connect_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     """The tap is a loop of its own under the same runner and the same bad-input rule."""
     spec = TapSpec("media_exchange", "topic")
-    engine = FlowEngine(tap_scenario(spec, None), "amqp://guest:s3cret@127.0.0.1:1//")
+    engine = Engine(tap_scenario(spec, None), "amqp://guest:s3cret@127.0.0.1:1//")
     engine.tap = spec
     assert [name for name, _loop in engine.loops()] == ["tap"]
     code = run_tap_headless(engine, timeout=20.0, as_json=True, out=io.StringIO())

@@ -16,7 +16,7 @@ import pytest
 from broker_support import fresh_url
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import BrokerStatus, Published
 from core.headless import HeadlessOptions, HeadlessPrinter, run_headless
 from core.scenario import load_scenario, parse_scenario
@@ -31,7 +31,7 @@ def _fresh_memory() -> None:
 
 def run(scenario: Any, broker: str, **options: Any) -> tuple[int, list[dict[str, Any]]]:
     """Run headless in this process and return (exit code, JSON events)."""
-    engine = FlowEngine(scenario, broker, speed=options.pop("speed", 4.0))
+    engine = Engine(scenario, broker, speed=options.pop("speed", 4.0))
     out = io.StringIO()
     code = run_headless(engine, HeadlessOptions(as_json=True, timeout=20.0, **options), out)
     return code, [json.loads(line) for line in out.getvalue().splitlines()]
@@ -183,7 +183,7 @@ after = 600
 def test_timeout_with_everything_published_settled_says_what_is_still_to_come(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    engine = FlowEngine(parse_scenario(LATE_SCRIPT, "late.toml"), fresh_url(), speed=4.0)
+    engine = Engine(parse_scenario(LATE_SCRIPT, "late.toml"), fresh_url(), speed=4.0)
     code = run_headless(engine, HeadlessOptions(timeout=3.0), io.StringIO())
     assert code == 3
     err = capsys.readouterr().err.strip()

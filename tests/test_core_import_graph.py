@@ -79,7 +79,7 @@ def test_the_graph_sees_type_only_and_package_imports() -> None:
     assert "core.engine" in graph["core.headless"]
     assert "core.broker.model" in graph["core.backends.inprocess"]
     assert "core.runner" in graph["core.engine"]
-    hidden = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from core.engine import FlowEngine\n"
+    hidden = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from core.engine import Engine\n"
     assert imports_in(hidden, "core", {"core.engine"}) == {"core.engine"}
     relative = "def f():\n    from .model import Broker\n"
     assert imports_in(relative, "core.broker", {"core.broker.model"}) == {"core.broker.model"}

@@ -83,7 +83,10 @@ def test_seed_is_the_tutorial() -> None:
             SEED_HEAD + f'[[publish]]\nexchange = "media_exchange"\nrouting_key = "{"k" * 300}"',
             "routing key is 300 bytes",
         ),
-        (SEED_HEAD + '[[publish]]\nexchange = "media_exchange"\nafter = -1', "after must be >= 0"),
+        (
+            SEED_HEAD + '[[publish]]\nexchange = "media_exchange"\nafter = -1',
+            "after must be between 0 and 86400 seconds",
+        ),
         ("[bogus]\nx = 1", "unknown section 'bogus'"),
         (
             '[[queues]]\nname = "q"\ndead_letter_exchange = "dlx"',

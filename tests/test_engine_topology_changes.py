@@ -8,7 +8,7 @@ import pytest
 
 from broker_support import fresh_url
 from core.backends.memory import reset_memory_transport
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import TopologyChanged
 from core.scenario import load_scenario
 from core.topology import ExchangeSpec, QueueSpec, TopologyError
@@ -24,7 +24,7 @@ def _clean_memory() -> Iterator[None]:
 
 
 def test_changes_while_messages_flow_on_the_in_process_broker() -> None:
-    watch = exercise(FlowEngine(seed_without_work(), fresh_url()))
+    watch = exercise(Engine(seed_without_work(), fresh_url()))
     dropped = watch.of("dropped", queue="extra_queue")
     assert len(dropped) == 3 and {e.reason for e in dropped} == {"its queue was deleted"}
     # The scenario's own topology came first, as events, before any message.
@@ -42,18 +42,18 @@ def test_changes_while_messages_flow_on_the_in_process_broker() -> None:
 
 
 def test_changes_while_messages_flow_on_kombu_memory() -> None:
-    exercise(FlowEngine(seed_without_work(), "memory://"))
+    exercise(Engine(seed_without_work(), "memory://"))
 
 
 def test_refused_changes_say_why_in_one_line() -> None:
-    engine = FlowEngine(seed_without_work(), fresh_url())
+    engine = Engine(seed_without_work(), fresh_url())
     with pytest.raises(TopologyError, match=r"^binding media_exchange -> nowhere \('a'\): unknown queue"):
         engine.change_topology(declare(queue_binding("media_exchange", "nowhere", "a")))
     engine.change_topology(declare(QueueSpec("later")))
     # Checked against the topology as it will be once queued changes are made, not only as it is.
     with pytest.raises(TopologyError, match=r"^queue 'later': exists with other arguments"):
         engine.change_topology(declare(QueueSpec("later", max_length=2)))
-    memory = FlowEngine(load_scenario("seed"), "memory://")
+    memory = Engine(load_scenario("seed"), "memory://")
     with pytest.raises(TopologyError, match=r"^kombu memory:// deletes the queues bound to an exchange"):
         memory.change_topology(delete(ExchangeSpec("media_exchange")))
     with pytest.raises(TopologyError, match=r"^kombu memory:// has no headers exchange"):

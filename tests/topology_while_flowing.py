@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import FlowEvent, Routed, TopologyChanged
 from core.ledger import Ledger
 from core.runner import LoopRunner
@@ -46,7 +46,7 @@ def seed_without_work(prefix: str = "") -> Scenario:
 class Watch:
     """Drains the engine's stream on the test's thread and waits for the event a step expects."""
 
-    def __init__(self, engine: FlowEngine, runner: LoopRunner) -> None:
+    def __init__(self, engine: Engine, runner: LoopRunner) -> None:
         self.engine, self.runner = engine, runner
         self.events: list[FlowEvent] = []
         self.ledger = Ledger(engine.topology)
@@ -89,7 +89,7 @@ def _named(event: TopologyChanged) -> str:
     return f"{event.change.op} {event.change.kind} {event.change.name}"
 
 
-def exercise(engine: FlowEngine, prefix: str = "") -> Watch:
+def exercise(engine: Engine, prefix: str = "") -> Watch:
     """Bind, unbind, add a queue and fill it, delete it, add and retire consumers, all while running.
 
     Returns the Watch so a caller can check broker-specific details; every step asserts its effect.

@@ -1,6 +1,6 @@
-"""The mqscope app: runs a FlowEngine's loops as thread workers and shows their events once per frame.
+"""The mqscope app: runs a Engine's loops as thread workers and shows their events once per frame.
 
-The app owns the session (engine, workers, model); the FlowScreen owns the widgets. A frame timer
+The app owns the session (engine, workers, model); the SessionScreen owns the widgets. A frame timer
 drains the engine's event stream and hands the whole batch to the screen: never one message per event.
 """
 
@@ -20,16 +20,16 @@ from textual.app import SystemCommand
 from textual.message import Message
 from textual.screen import Screen
 
-from core.engine import FlowEngine, PublishError
+from core.engine import Engine, PublishError
 from core.events import BrokerStatus, FlowEvent, InternalError
 from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
 from tui.palette import PlainCommands
-from tui.screen import FlowScreen
+from tui.screen import SessionScreen
 from tui.text import visible_lines
+from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.error_screen import ErrorScreen
-from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.routing_lens import RoutingLens
 from tui.widgets.status_line import StatusFacts
 from tui.workers import EngineWorkers, EventWaker
@@ -57,7 +57,7 @@ class MqscopeApp(ControlsApp):
     HORIZONTAL_BREAKPOINTS = [(0, "-slim"), (120, "-narrow"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
-    def __init__(self, engine: FlowEngine, *, play_script: bool = True) -> None:
+    def __init__(self, engine: Engine, *, play_script: bool = True) -> None:
         super().__init__()
         self.engine = engine
         self.play_script = play_script
@@ -78,7 +78,7 @@ class MqscopeApp(ControlsApp):
         self.error_screen: ErrorScreen | None = None
         """Shown since the first internal error (a bug), whatever thread reported it."""
         self.events_handled = 0
-        self._flow_screen = FlowScreen(engine, self.ledger)
+        self._session_screen = SessionScreen(engine, self.ledger)
         self.set_reactive(MqscopeApp.consumer, self._first_consumer())
 
     def _first_consumer(self) -> str | None:
@@ -86,11 +86,11 @@ class MqscopeApp(ControlsApp):
         return consumers[0].name if consumers else None
 
     @property
-    def flow_screen(self) -> FlowScreen:
-        return self._flow_screen
+    def session_screen(self) -> SessionScreen:
+        return self._session_screen
 
     def on_mount(self) -> None:
-        self.push_screen(self._flow_screen)  # pushed (not the default screen) so a reset can swap it
+        self.push_screen(self._session_screen)  # pushed (not the default screen) so a reset can swap it
         self._start_workers()
         _defer_full_collections()
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -105,7 +105,7 @@ class MqscopeApp(ControlsApp):
     # -- the frame ----------------------------------------------------------------------------
     def pump(self) -> None:
         """Drain everything the broker threads reported since the last frame; one batch to the screen."""
-        if not self._flow_screen.is_attached:
+        if not self._session_screen.is_attached:
             return  # between sessions, or shutting down: events wait in the stream
         events = self.engine.events.drain()
         if not events:
@@ -120,7 +120,7 @@ class MqscopeApp(ControlsApp):
             self._collect_fully()
         self.frames += 1
         self.events_handled += len(events)
-        self._flow_screen.apply(events)
+        self._session_screen.apply(events)
         self._show_errors(events)
         self.refresh_status()
         for hook in self.frame_hooks:
@@ -179,7 +179,7 @@ class MqscopeApp(ControlsApp):
             published=ledger.published,
             in_flight=ledger.in_flight,
         )
-        self._flow_screen.show_status(facts)
+        self._session_screen.show_status(facts)
 
     def watch_consumer(self) -> None:
         self.refresh_status()
@@ -197,18 +197,18 @@ class MqscopeApp(ControlsApp):
 
     @on(RoutingLens.Preview)
     def preview(self, event: RoutingLens.Preview) -> None:
-        self._flow_screen.canvas.preview_route(event.exchange, event.routing_key, event.headers)
+        self._session_screen.canvas.preview_route(event.exchange, event.routing_key, event.headers)
 
     # -- the canvas ---------------------------------------------------------------------------
-    @on(FlowCanvas.NodeSelected)
-    def node_selected(self, event: FlowCanvas.NodeSelected) -> None:
+    @on(DiagramCanvas.NodeSelected)
+    def node_selected(self, event: DiagramCanvas.NodeSelected) -> None:
         if event.kind == "consumer":
             self.consumer = event.name
-        self._flow_screen.inspect(event.kind, event.name)
+        self._session_screen.inspect(event.kind, event.name)
 
-    @on(FlowCanvas.TokenSelected)
-    def token_selected(self, event: FlowCanvas.TokenSelected) -> None:
-        self._flow_screen.inspect("message", event.msg)
+    @on(DiagramCanvas.TokenSelected)
+    def token_selected(self, event: DiagramCanvas.TokenSelected) -> None:
+        self._session_screen.inspect("message", event.msg)
 
     # -- workers and sessions -----------------------------------------------------------------
     def stop_workers(self) -> None:
@@ -222,13 +222,13 @@ class MqscopeApp(ControlsApp):
             old.stop()
             await asyncio.to_thread(old.join, 3.0)
         self.engine.backend.discard_state()
-        self.engine = FlowEngine(scenario, self.engine.backend.url, speed=self.engine.clock.speed)
+        self.engine = Engine(scenario, self.engine.backend.url, speed=self.engine.clock.speed)
         self.ledger = Ledger(scenario.topology, broker_url=self.engine.backend.display_url())
         self.consumer = self._first_consumer()
-        self._flow_screen = FlowScreen(self.engine, self.ledger)
+        self._session_screen = SessionScreen(self.engine, self.ledger)
         while len(self.screen_stack) > 2:  # close a palette or picker left open above the flow
             await self.pop_screen()
-        await self.switch_screen(self._flow_screen)
+        await self.switch_screen(self._session_screen)
         self._start_workers()
         self.refresh_status()
 
@@ -290,7 +290,7 @@ def _defer_full_collections() -> None:
     gc.set_threshold(young, middle, 1_000_000)
 
 
-def run_app(engine: FlowEngine, play_script: bool) -> int:
+def run_app(engine: Engine, play_script: bool) -> int:
     """Entry point for tui/cli.py: run the app until the user quits."""
     app = MqscopeApp(engine, play_script=play_script)
     app.run()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from core.backends import DEFAULT_BROKER_URL
 from core.controls import MAX_SPEED, MIN_SPEED
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.errors import InputError
-from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless
+from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless, stderr_line
+from core.publishing import body_problem
 from core.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from core.tap import TapError, TapSpec, tap_scenario
 
@@ -21,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line and exit 2 (the contract), without the usage dump."""
 
     def error(self, message: str) -> Any:
-        print(f"error: {message} (see --help)", file=sys.stderr)
+        stderr_line(f"error: {message} (see --help)")
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -62,38 +63,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_json_constant(name: str) -> Any:
+    raise InputError(f"--body is not valid JSON: {name} is not a JSON number")
+
+
 def _parse_body(text: str | None) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        body = json.loads(text, parse_constant=_not_json_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"--body is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise InputError("--body is nested too deep") from None
+    if (problem := body_problem(body, "--body")) is not None:
+        raise InputError(problem)
+    return body
+
+
+def _check_numbers(speed: float, repeat: int, timeout: float) -> None:
+    """Numbers argparse accepted that mean nothing here (nan, inf, negative). A huge --repeat is
+    fine: headless makes the requests as its window opens (core.headless.WINDOW), not up front."""
+    if not MIN_SPEED <= speed <= MAX_SPEED:  # also false for nan
+        raise InputError(f"--speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}")
+    if repeat < 1:
+        raise InputError("--repeat must be at least 1")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise InputError("--timeout must be a positive number of seconds")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if not MIN_SPEED <= args.speed <= MAX_SPEED:
-            raise InputError(f"--speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}")
-        if args.repeat < 1:
-            raise InputError("--repeat must be at least 1")
-        if args.timeout <= 0:
-            raise InputError("--timeout must be positive")
+        _check_numbers(args.speed, args.repeat, args.timeout)
         body = _parse_body(args.body)
         broker = args.broker or DEFAULT_BROKER_URL
         if args.tap is not None:
             tap = TapSpec.parse(args.tap)
             given = load_scenario(args.scenario) if args.scenario else None
-            engine = FlowEngine(tap_scenario(tap, given), broker, speed=args.speed)
+            engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
             engine.tap = tap
             if not engine.backend.detects_returns:
                 raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
         else:
             scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
-            engine = FlowEngine(scenario, broker, speed=args.speed)
+            engine = Engine(scenario, broker, speed=args.speed)
     except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
-        print(f"error: {exc}", file=sys.stderr)
+        stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
     if args.headless and engine.tap is not None:
         return run_tap_headless(engine, args.timeout, args.json)

@@ -20,10 +20,10 @@ from core.scenario import builtin_names
 from tui.text import visible
 
 if TYPE_CHECKING:
-    from core.engine import FlowEngine
+    from core.engine import Engine
     from core.ledger import Ledger
     from core.scenario import Scenario
-    from tui.screen import FlowScreen
+    from tui.screen import SessionScreen
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 BURSTS = (10, 100, 1000)
@@ -81,14 +81,14 @@ def next_speed(current: float, step: int) -> float:
 class ControlsApp(App[int]):
     """The actions behind the bindings and the palette; MqscopeApp adds the session around them."""
 
-    engine: FlowEngine
+    engine: Engine
     ledger: Ledger
 
     consumer: reactive[str | None] = reactive(None, init=False)
     """The consumer F2-F4 act on (ctrl+n cycles; clicking a consumer picks it)."""
 
     @property
-    def flow_screen(self) -> FlowScreen:
+    def session_screen(self) -> SessionScreen:
         raise NotImplementedError
 
     def refresh_status(self) -> None:
@@ -157,7 +157,7 @@ class ControlsApp(App[int]):
 
     def action_set_speed(self, speed: float) -> None:
         self.engine.clock.speed = speed
-        self.flow_screen.canvas.set_speed(self.engine.clock.speed)
+        self.session_screen.canvas.set_speed(self.engine.clock.speed)
         self.refresh_status()
 
     def action_slower(self) -> None:
@@ -168,7 +168,7 @@ class ControlsApp(App[int]):
 
     def action_burst(self, count: int) -> None:
         """Publish `count` messages with the lens's key (or the script's first key)."""
-        lens = self.flow_screen.lens
+        lens = self.session_screen.lens
         key = lens.key or next((p.routing_key for p in self.engine.scenario.publishes), "burst")
         try:
             requests = [self.engine.make_request(lens.exchange, key, {"burst": n}) for n in range(count)]
@@ -183,10 +183,10 @@ class ControlsApp(App[int]):
         if self.ledger.last_msg is None:
             self.notify("nothing published yet: type a key and press Enter", markup=False)
             return
-        self.flow_screen.inspect("message", self.ledger.last_msg)
+        self.session_screen.inspect("message", self.ledger.last_msg)
 
     def action_close_inspector(self) -> None:
-        self.flow_screen.close_inspector()
+        self.session_screen.close_inspector()
 
     def action_pick_scenario(self) -> None:
         from core.scenario import load_scenario

@@ -1,4 +1,4 @@
-"""The main screen for one running scenario: status line, flow canvas, routing lens, log, inspector.
+"""The main screen for one running scenario: status line, diagram canvas, routing lens, log, inspector.
 
 A reset or a scenario switch replaces the whole screen, so no widget ever mixes two engines' state.
 `apply` is the one place a frame's batch of events fans out to the widgets.
@@ -12,30 +12,30 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import FlowEvent
 from core.ledger import Ledger
 from tui.controls import FOOTER_RANK
+from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.event_log import EventLog
-from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.inspector import Inspector
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.routing_lens import RoutingLens
 from tui.widgets.status_line import StatusFacts, StatusLine
 
 
-class FlowScreen(Screen[None]):
+class SessionScreen(Screen[None]):
     """Everything about one engine; the app feeds it events once per frame."""
 
     AUTO_FOCUS = "#routing-key"
 
-    def __init__(self, engine: FlowEngine, ledger: Ledger) -> None:
+    def __init__(self, engine: Engine, ledger: Ledger) -> None:
         super().__init__()
         self.engine = engine
         self.ledger = ledger
         # Built up front and kept: the per-frame fan-out needs no queries (and works mid-teardown).
         self.status = StatusLine(id="status")
-        self.canvas = FlowCanvas(engine.topology, id="canvas")
+        self.canvas = DiagramCanvas(engine.topology, id="canvas")
         self.canvas.set_speed(engine.clock.speed)
         self.lens = RoutingLens(engine.scenario, id="lens")
         self.lens.border_title = "routing lens"

@@ -6,10 +6,9 @@ backslash escape (`\\x1b`, `\\u202e`) so it is seen, not obeyed; the canvas, len
 status line, palette, notifications, tooltips and error screen all go through it. Markup is a separate
 trap: callers wrap the result in `Text(...)` / `Content(...)` or pass `markup=False`, never a markup str.
 
-core.text (issue #10's core side) has the same `visible` for headless output; once it is on main this
-module can re-export it. The set here is every character Python calls non-printable (C0, DEL, C1,
-format and bidi controls, line/paragraph separators, surrogates, private-use and unassigned code
-points, non-ASCII spaces), so it is a superset of core's.
+`visible` is core.text.visible (what headless output and the event log's lines use) plus the
+characters Python still calls non-printable after it (private-use and unassigned code points, non-ASCII
+spaces), in the same escape format: the diagram's cells and the terminal need printable text only.
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+
+from core.text import visible as core_visible
 
 PREVIEW_BYTES = 4096
 """How much of a body or a header block the inspector shows: a screenful, not 5 MB of Rich lines."""
@@ -36,6 +37,7 @@ def visible(text: str) -> str:
     """`text` with every non-printable character (the space aside) shown as a backslash escape."""
     if text.isprintable():
         return text  # the common case: one C-level scan, no copy
+    text = core_visible(text)
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
 
 

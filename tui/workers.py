@@ -16,7 +16,7 @@ from textual.app import App
 from textual.worker import Worker, get_current_worker
 
 from core.controls import StopCheck
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import EventStream, InternalError
 from core.runner import LoopError, LoopRunner, Spawn
 
@@ -47,7 +47,7 @@ def textual_spawn(app: App[Any], group: str, descriptions: dict[str, str]) -> Sp
 class EngineWorkers:
     """Runs the engine's loops (producer and consumers, or the tap); stops and joins them."""
 
-    def __init__(self, app: App[Any], engine: FlowEngine, *, play_script: bool) -> None:
+    def __init__(self, app: App[Any], engine: Engine, *, play_script: bool) -> None:
         self.engine = engine
         self.play_script = play_script
         descriptions = {"producer": "publishes the script and your messages", "tap": "watches the exchange"}

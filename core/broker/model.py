@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from core.broker.delivery import DeliveryMixin
 from core.broker.entities import (
     EXCHANGE_KINDS,
     QUEUE_ARGUMENTS,
@@ -26,7 +27,6 @@ from core.broker.entities import (
     PublishOutcome,
     QueueState,
 )
-from core.broker.flow import DeliveryMixin
 from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session

@@ -1,4 +1,4 @@
-"""Run a FlowEngine on a broker until every message settles, collecting its events (no UI, no mocks).
+"""Run a Engine on a broker until every message settles, collecting its events (no UI, no mocks).
 
 The same helper drives both sides of a differential test, so any difference is the broker's.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from kombu import Connection
 
-from core.engine import FlowEngine, PublishRequest
+from core.engine import Engine, PublishRequest
 from core.events import Acked, Delivered, FlowEvent, Routed
 from core.ledger import Ledger
 from core.runner import LoopRunner
@@ -56,7 +56,7 @@ class Run:
 class EngineRun:
     """The engine's loops under core's LoopRunner; `settle()` waits for every message to settle."""
 
-    def __init__(self, engine: FlowEngine, *, play_script: bool = False) -> None:
+    def __init__(self, engine: Engine, *, play_script: bool = False) -> None:
         self.engine = engine
         self.run = Run(ledger=Ledger(engine.topology, keep=sys.maxsize, stories=False))
         self.play_script = play_script
@@ -121,7 +121,7 @@ def run_scenario(
     *,
     timeout: float = 60.0,
     speed: float = 4.0,
-    setup: Callable[[FlowEngine], None] | None = None,
+    setup: Callable[[Engine], None] | None = None,
     until: Callable[[Run], bool] | None = None,
 ) -> Run:
     """Publish (exchange, key, body, headers) on `url`; return once all settled (and `until` holds).
@@ -129,7 +129,7 @@ def run_scenario(
     `until` waits for follow-ups that happen after a copy settles, e.g. a dead-lettered copy being
     delivered from the dead-letter queue.
     """
-    engine = FlowEngine(scenario, url, speed=speed)
+    engine = Engine(scenario, url, speed=speed)
     if setup is not None:
         setup(engine)
     requests = [engine.make_request(ex, key, body, headers) for ex, key, body, headers in publishes]

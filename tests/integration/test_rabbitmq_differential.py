@@ -17,7 +17,7 @@ from rabbit_support import RabbitBroker
 
 from broker_support import exchange_binding_walk
 from conformance_cases import all_cases, load_cases
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import Acked, DeadLettered, Delivered, Published, Rejected, Returned, Routed
 from core.scenario import Scenario, load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
@@ -105,7 +105,7 @@ def conformance_topology(bindings: list[tuple[str, str]], queues: set[str]) -> T
 def rabbit_routing(url: str, topology: Topology, keys: list[str]) -> tuple[list[tuple[str, ...]], set[int]]:
     """Publish every key through the engine, then read back which queues RabbitMQ put each one in."""
     reset_rabbit(url, topology)
-    engine = FlowEngine(scenario_of("conformance", topology), url)
+    engine = Engine(scenario_of("conformance", topology), url)
     requests = [engine.make_request("conf_topic", k, {"n": n}) for n, k in enumerate(keys)]
     sentinel = engine.make_request("", SENTINEL, {"sentinel": True})
     with EngineRun(engine) as running:
@@ -142,7 +142,7 @@ def _queued(url: str, queue: str) -> int:
 
 
 def inprocess_routing(topology: Topology, keys: list[str]) -> list[tuple[str, ...]]:
-    engine = FlowEngine(scenario_of("conformance", topology), fresh_inprocess())
+    engine = Engine(scenario_of("conformance", topology), fresh_inprocess())
     requests = [engine.make_request("conf_topic", k, {"n": n}) for n, k in enumerate(keys)]
     with EngineRun(engine) as running:
         running.enqueue(requests)
@@ -257,7 +257,7 @@ def test_crash_redelivery_same_on_both(rabbit: RabbitBroker) -> None:
     runs = []
     reset_rabbit(rabbit.url, topology)
     for url in (fresh_inprocess(), rabbit.url):
-        engine = FlowEngine(scenario, url, speed=4.0)
+        engine = Engine(scenario, url, speed=4.0)
         request = engine.make_request("cr_ex", "job", {"n": 1})
         with EngineRun(engine) as running:
             running.enqueue([request])
@@ -281,7 +281,7 @@ def test_max_length_reaches_rabbitmq(rabbit: RabbitBroker) -> None:
     )
     scenario = scenario_of("maxlen", topology)
     reset_rabbit(rabbit.url, topology)
-    engine = FlowEngine(scenario, rabbit.url)
+    engine = Engine(scenario, rabbit.url)
     requests = [engine.make_request("ml_ex", "job", {"n": n}) for n in range(3)]
     with EngineRun(engine) as running:
         running.enqueue(requests)
@@ -305,7 +305,7 @@ def test_non_json_body_is_rejected_unread(rabbit: RabbitBroker, tmp_path: Any) -
     topology = worker_topology("nj", "requeue")
     scenario = scenario_of("nonjson", topology)
     reset_rabbit(rabbit.url, topology)
-    engine = FlowEngine(scenario, rabbit.url)
+    engine = Engine(scenario, rabbit.url)
     with EngineRun(engine) as running:
         assert running.wait_for(lambda r: engine.declared.is_set(), 30)
         with Connection(rabbit.url) as conn:

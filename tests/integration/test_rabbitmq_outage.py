@@ -11,7 +11,7 @@ from kombu import Connection, Producer
 from rabbit_support import RabbitBroker
 
 from core.backends import backend_for
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import BrokerStatus, ConsumerState, EventStream, FlowEvent, Published
 from core.runner import LoopRunner
 from core.scenario import Scenario, load_scenario
@@ -45,7 +45,7 @@ def test_broker_outage_recovers_and_loses_nothing(rabbit: RabbitBroker, outage: 
     stops and starts again on the same port with the same data (sockets die with it)."""
     scenario = outage_scenario()
     reset_rabbit(rabbit.url, scenario.topology)
-    engine = FlowEngine(scenario, rabbit.url, speed=1.0)
+    engine = Engine(scenario, rabbit.url, speed=1.0)
     keys = ["video.upload", "user.login"]
     before = [engine.make_request("outage_exchange", keys[n % 2], {"n": n}) for n in range(20)]
     during = [engine.make_request("outage_exchange", keys[n % 2], {"n": n}) for n in range(20, 40)]

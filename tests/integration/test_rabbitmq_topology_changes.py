@@ -10,7 +10,7 @@ from engine_runner import reset_rabbit
 from kombu import Connection
 from rabbit_support import RabbitBroker
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from topology_while_flowing import exercise, seed_without_work
 
 pytestmark = pytest.mark.rabbitmq
@@ -21,7 +21,7 @@ def test_changes_while_messages_flow_on_rabbitmq(rabbit: RabbitBroker) -> None:
     scenario = seed_without_work(prefix)
     reset_rabbit(rabbit.url, scenario.topology)
     try:
-        exercise(FlowEngine(scenario, rabbit.url), prefix)
+        exercise(Engine(scenario, rabbit.url), prefix)
         with Connection(rabbit.url) as conn, pytest.raises(NotFound):
             conn.channel().queue_declare(queue=prefix + "extra_queue", passive=True)
     finally:

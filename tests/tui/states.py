@@ -17,7 +17,7 @@ from textual.widgets import Input
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
 from core.broker import reset_brokers
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.scenario import Scenario, load_scenario
 from tui.app import MqscopeApp
 
@@ -41,7 +41,7 @@ def make_app(
 ) -> MqscopeApp:
     """The app on a built-in scenario (by name) or a scenario a test changed, on the default broker."""
     loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    engine = FlowEngine(loaded, DEFAULT_BROKER_URL, speed=speed)
+    engine = Engine(loaded, DEFAULT_BROKER_URL, speed=speed)
     app = MqscopeApp(engine, play_script=play_script)
     app.animation_level = "none"
     return app
@@ -122,7 +122,7 @@ async def dead_letter_settled(pilot: Pilot[int]) -> None:
     for sent, step in enumerate(app.engine.scenario.publishes, start=1):
         app.engine.publish(step.exchange, step.routing_key, step.body, step.headers)
         await settle(pilot, published=sent)
-    app.flow_screen.inspect("message", "00000002")
+    app.session_screen.inspect("message", "00000002")
     await pilot.pause()
 
 

@@ -8,13 +8,13 @@ from rich.text import Text
 from states import make_app, settle, type_text, wait_for
 from textual.widgets import Input, Static
 
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import Acked, ConsumerState, Delivered, FlowEvent, Published, Rejected, Requeued
 from core.scenario import Scenario, load_scenario
 from tui.app import MqscopeApp
-from tui.screen import FlowScreen
+from tui.screen import SessionScreen
+from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.event_log import EventLog
-from tui.widgets.flow_canvas import FlowCanvas
 from tui.widgets.scenario_picker import ScenarioPicker
 
 
@@ -284,7 +284,7 @@ async def test_clicking_a_queue_box_opens_the_inspector_on_it() -> None:
     app = make_app("seed")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, published=2)
-        canvas = app.screen.query_one(FlowCanvas)
+        canvas = app.screen.query_one(DiagramCanvas)
         box = next(b for b in canvas.layout_geometry.boxes() if b.name == "video_queue")
         scroll = canvas.scroll_offset
         await pilot.click(canvas, offset=(box.x + 2 - scroll.x, box.y + 1 - scroll.y))
@@ -299,13 +299,13 @@ async def test_clicking_a_queue_box_opens_the_inspector_on_it() -> None:
 async def test_scenario_picker_switches_to_the_chosen_scenario() -> None:
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        app.screen.query_one(FlowCanvas).focus()  # ctrl+o is text while typing in the lens
+        app.screen.query_one(DiagramCanvas).focus()  # ctrl+o is text while typing in the lens
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, ScenarioPicker), "the picker")
         await pilot.press("home", "enter")  # dead_letter is first alphabetically
         await wait_for(pilot, lambda: app.engine.scenario.name == "dead_letter", "the switch")
         await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the new session")
-        assert isinstance(app.screen, FlowScreen)
+        assert isinstance(app.screen, SessionScreen)
 
 
 async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
@@ -324,7 +324,7 @@ async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
 
 
 async def test_an_unreachable_broker_is_reported_in_one_line_not_a_crash() -> None:
-    engine = FlowEngine(load_scenario("seed"), "amqp://guest:secret@127.0.0.1:1//", speed=4)
+    engine = Engine(load_scenario("seed"), "amqp://guest:secret@127.0.0.1:1//", speed=4)
     app = MqscopeApp(engine)
     app.animation_level = "none"
     async with app.run_test(size=(120, 36)) as pilot:
@@ -340,7 +340,7 @@ async def test_theme_and_palette_controls_are_reachable() -> None:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for wanted in ("Theme", "Crash worker", "Speed 0.25x", "Burst 1000", "Reset", "Switch scenario"):
             assert wanted in titles
-        app.screen.query_one(FlowCanvas).focus()
+        app.screen.query_one(DiagramCanvas).focus()
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "theme picker")
 

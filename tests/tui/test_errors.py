@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from broker_support import fresh_url
 from core.broker import get_broker, name_from_url
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import EventStream, FlowEvent
 from core.scenario import parse_scenario
 from tui.app import QUIET_FRAMES, MqscopeApp
@@ -26,7 +26,7 @@ bindings = [{ exchange = "jobs", routing_key = "k" }]
 
 
 def _app(url: str) -> MqscopeApp:
-    engine = FlowEngine(parse_scenario(NO_CONSUMERS, "jobs.toml"), url, speed=4.0)
+    engine = Engine(parse_scenario(NO_CONSUMERS, "jobs.toml"), url, speed=4.0)
     app = MqscopeApp(engine, play_script=False)
     app.animation_level = "none"
     return app

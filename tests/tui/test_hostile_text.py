@@ -24,11 +24,11 @@ from core.scenario import load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 from tui.app import MqscopeApp, panic_reason
 from tui.explain import verdict_lines
-from tui.screen import FlowScreen
+from tui.screen import SessionScreen
 from tui.text import visible, visible_lines
+from tui.widgets.diagram_grid import Grid
 from tui.widgets.error_screen import ErrorScreen
 from tui.widgets.event_log import EventLog, styled
-from tui.widgets.flow_grid import Grid
 from tui.widgets.inspector import node_text
 from tui.widgets.scenario_picker import ScenarioPicker
 from tui.widgets.status_line import StatusFacts, StatusLine, status_text
@@ -146,7 +146,7 @@ async def test_every_view_shows_hostile_names_keys_and_bodies_literally(tmp_path
         app.notify = notify  # type: ignore[method-assign]
         await settle(pilot, published=1)
         screen = app.screen
-        assert isinstance(screen, FlowScreen)
+        assert isinstance(screen, SessionScreen)
 
         # the lens: exchange picker options, the idle text and the verdicts for a typed key
         picker: Select[str] = screen.query_one("#exchange", Select)
@@ -277,7 +277,7 @@ async def test_ctrl_o_typed_in_the_key_input_is_not_the_scenario_picker() -> Non
         key_input = app.screen.query_one("#routing-key", Input)
         assert app.screen.focused is key_input
         await pilot.press("ctrl+o", "ctrl+n", "ctrl+t", "v")
-        assert isinstance(app.screen, FlowScreen) and app.consumer == "worker"
+        assert isinstance(app.screen, SessionScreen) and app.consumer == "worker"
         assert key_input.value == "v"
         assert app.screen.active_bindings["ctrl+o"].enabled is False
         app.screen.canvas.focus()

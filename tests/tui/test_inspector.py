@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flow_host import engine_events
+from diagram_host import engine_events
 
 from core.events import DeadLettered
 from core.ledger import Ledger

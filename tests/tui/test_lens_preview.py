@@ -8,10 +8,10 @@ from states import type_text, wait_for
 from textual.widgets import Select, Static
 
 from core.backends import DEFAULT_BROKER_URL
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.scenario import load_scenario
 from tui.app import MqscopeApp
-from tui.widgets.flow_canvas import FlowCanvas
+from tui.widgets.diagram_canvas import DiagramCanvas
 
 LOGS = """
 [scenario]
@@ -47,15 +47,15 @@ queues = ["kern_any", "critical", "pager"]
 async def test_lens_on_logs_lights_only_what_logs_reaches(tmp_path: Path) -> None:
     path = tmp_path / "logs.toml"
     path.write_text(LOGS, encoding="utf-8")
-    engine = FlowEngine(load_scenario(str(path)), DEFAULT_BROKER_URL, speed=4.0)
+    engine = Engine(load_scenario(str(path)), DEFAULT_BROKER_URL, speed=4.0)
     app = MqscopeApp(engine, play_script=False)
     app.animation_level = "none"
     async with app.run_test(size=(120, 36)) as pilot:
         app.screen.query_one("#exchange", Select).value = "logs"
-        await wait_for(pilot, lambda: app.flow_screen.lens.exchange == "logs", "the lens on logs")
+        await wait_for(pilot, lambda: app.session_screen.lens.exchange == "logs", "the lens on logs")
         app.screen.query_one("#routing-key").focus()
         await type_text(pilot, "kern.disk")
-        canvas = app.screen.query_one(FlowCanvas)
+        canvas = app.screen.query_one(DiagramCanvas)
         await wait_for(
             pilot, lambda: canvas.lens is not None and canvas.lens.routing_key == "kern.disk", "the preview"
         )

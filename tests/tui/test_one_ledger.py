@@ -11,7 +11,7 @@ from states import make_app, wait_for
 from textual.widgets import Static
 
 from core.events import ConsumerState, Delivered, FlowEvent, Published, Requeued, Routed
-from tui.widgets.flow_paint import paint
+from tui.widgets.diagram_paint import paint
 from tui.widgets.inspector import node_text
 
 CRASH: list[FlowEvent] = [
@@ -30,7 +30,7 @@ async def test_a_crash_reads_the_same_everywhere() -> None:
         app.stop_workers()
         assert app.engine_workers is not None and app.engine_workers.join(5.0)
         await wait_for(pilot, lambda: len(app.engine.events) == 0, "the last events of the loops")
-        screen = app.flow_screen
+        screen = app.session_screen
         screen.apply(CRASH)  # what the frame pump does with a batch
         app.refresh_status()
         screen.inspect("queue", "audit_queue")

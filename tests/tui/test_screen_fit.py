@@ -15,7 +15,7 @@ from textual.widget import Widget
 
 from tui.app import MqscopeApp
 from tui.controls import BINDINGS
-from tui.widgets.flow_canvas import FlowCanvas
+from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.status_line import StatusLine, status_text
 
@@ -56,7 +56,7 @@ def check_status_line(app: MqscopeApp) -> str:
 
 
 def check_canvas_names(app: MqscopeApp) -> None:
-    canvas = app.screen.query_one(FlowCanvas)
+    canvas = app.screen.query_one(DiagramCanvas)
     assert canvas.virtual_size.width <= canvas.scrollable_content_region.width, "no sideways scroll"
     text = "\n".join(drawn(canvas))
     topology = app.engine.topology

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-from flow_host import FlowHost, published
+from diagram_host import DiagramHost, published
 
-from tui.widgets.flow_canvas import FlowCanvas
-from tui.widgets.flow_layout import FlowLayout
+from tui.widgets.diagram_canvas import DiagramCanvas
+from tui.widgets.diagram_layout import DiagramLayout
 
 
-def empty_neighbour(layout: FlowLayout, x: int, y: int, path: set[tuple[int, int]]) -> tuple[int, int]:
+def empty_neighbour(layout: DiagramLayout, x: int, y: int, path: set[tuple[int, int]]) -> tuple[int, int]:
     """A diagonal neighbour of (x, y) off the wire and outside every box (so only the token is hit)."""
     for dx, dy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
         cell = (x + dx, y + dy)
@@ -25,7 +25,7 @@ def test_clicking_next_to_a_slow_moving_token_selects_its_message() -> None:
 
 
 async def _neighbour_click() -> None:
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
     async with app.run_test(size=(100, 30)) as pilot:
         canvas = app.canvas
         await pilot.pause()
@@ -36,13 +36,13 @@ async def _neighbour_click() -> None:
         wire = canvas.layout_geometry.wires[leg.wire]
         (token,) = canvas.board.sprites(app.clock())
         far = next(c for c in wire.path if max(abs(c[0] - token.x), abs(c[1] - token.y)) > 4)
-        await pilot.click(FlowCanvas, offset=far)
+        await pilot.click(DiagramCanvas, offset=far)
         assert app.selected == [], "a click far from every token selects nothing"
         beside = empty_neighbour(canvas.layout_geometry, token.x, token.y, set(wire.path))
-        await pilot.click(FlowCanvas, offset=beside)
+        await pilot.click(DiagramCanvas, offset=beside)
         assert app.selected == [("token", "m1")]
         app.clock.advance(0.25)  # the token moved on; the click aimed where the eye last saw it
         (moved,) = canvas.board.sprites(app.clock())
         assert max(abs(moved.x - token.x), abs(moved.y - token.y)) > 1
-        await pilot.click(FlowCanvas, offset=(token.x, token.y))
+        await pilot.click(DiagramCanvas, offset=(token.x, token.y))
         assert app.selected == [("token", "m1"), ("token", "m1")]

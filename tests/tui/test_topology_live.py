@@ -6,11 +6,11 @@ from states import make_app, wait_for
 
 from core.topology import QueueSpec
 from core.topology_changes import declare, delete, queue_binding
-from tui.widgets.flow_paint import paint
+from tui.widgets.diagram_paint import paint
 
 
 def drawn(app: object) -> str:
-    canvas = app.flow_screen.canvas  # type: ignore[attr-defined]
+    canvas = app.session_screen.canvas  # type: ignore[attr-defined]
     grid = paint(canvas.layout_geometry, canvas.ledger, canvas.lens)
     return "\n".join(grid.line(y) for y in range(grid.height))
 
@@ -19,7 +19,7 @@ async def test_a_queue_added_and_an_unbinding_show_on_the_canvas_and_in_the_lens
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
-        canvas = app.flow_screen.canvas
+        canvas = app.session_screen.canvas
         assert "reports" not in canvas.layout_geometry.queues
 
         app.engine.change_topology(declare(QueueSpec("reports")))

@@ -1,15 +1,15 @@
-"""Snapshots of the flow canvas alone: a pinned clock makes tokens stand still mid-flight."""
+"""Snapshots of the diagram canvas alone: a pinned clock makes tokens stand still mid-flight."""
 
 from __future__ import annotations
 
-from flow_host import FlowHost, delivered_and_acked, published
+from diagram_host import DiagramHost, delivered_and_acked, published
 from textual.pilot import Pilot
 
 from core.events import ConsumerState, DeadLettered, Delivered, Rejected
 
 
 def test_seed_tokens_in_flight_with_the_lens(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
 
     async def steps(pilot: Pilot[None]) -> None:
         await pilot.pause()  # sized first: travel times come from the laid-out wire lengths
@@ -26,7 +26,7 @@ def test_seed_tokens_in_flight_with_the_lens(snap_compare) -> None:  # type: ign
 
 
 def test_dead_letter_at_rest_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    app = FlowHost("dead_letter")
+    app = DiagramHost("dead_letter")
 
     async def steps(pilot: Pilot[None]) -> None:
         await pilot.pause()
@@ -56,7 +56,7 @@ def test_dead_letter_at_rest_80x24(snap_compare) -> None:  # type: ignore[no-unt
 
 
 def test_twelve_queues_on_one_line_each_with_waiting_messages(snap_compare) -> None:  # type: ignore[no-untyped-def]
-    app = FlowHost("twelve")
+    app = DiagramHost("twelve")
 
     async def steps(pilot: Pilot[None]) -> None:
         await pilot.pause()

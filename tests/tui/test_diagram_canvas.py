@@ -1,23 +1,23 @@
-"""The flow canvas in a host app: counts and names on screen, tokens that move and stop, the lens, clicks."""
+"""The diagram canvas in a host app: counts and names on screen, moving and stopping tokens, lens, clicks."""
 
 from __future__ import annotations
 
 import asyncio
 
-from flow_host import FlowHost, delivered_and_acked, engine_events, published
+from diagram_host import DiagramHost, delivered_and_acked, engine_events, published
 from rich.text import Text
 from textual.pilot import Pilot
 
 from core.events import FlowEvent
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
-from tui.widgets.flow_canvas import FlowCanvas
+from tui.widgets.diagram_canvas import DiagramCanvas
 
 
-def screen_text(canvas: FlowCanvas) -> list[str]:
+def screen_text(canvas: DiagramCanvas) -> list[str]:
     return [canvas.render_line(y).text for y in range(canvas.size.height)]
 
 
-async def settle(pilot: Pilot[None], canvas: FlowCanvas, timeout: float = 5.0) -> None:
+async def settle(pilot: Pilot[None], canvas: DiagramCanvas, timeout: float = 5.0) -> None:
     """Wait (on state, generously) until the frame timer has stopped."""
 
     async def stopped() -> None:
@@ -28,7 +28,7 @@ async def settle(pilot: Pilot[None], canvas: FlowCanvas, timeout: float = 5.0) -
     await pilot.pause()  # the last tick's final still frame
 
 
-async def frame_ticks(pilot: Pilot[None], canvas: FlowCanvas, timeout: float = 5.0) -> None:
+async def frame_ticks(pilot: Pilot[None], canvas: DiagramCanvas, timeout: float = 5.0) -> None:
     """Wait (on state) until the frame timer has ticked at least once more."""
     before = canvas.frames
 
@@ -44,7 +44,7 @@ def test_seed_shows_names_bindings_and_counts() -> None:
 
 
 async def _seed_shows_names_bindings_and_counts() -> None:
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
     async with app.run_test(size=(100, 30)) as pilot:
         canvas = app.canvas
         await pilot.pause()
@@ -70,7 +70,7 @@ def test_timer_runs_only_while_tokens_move() -> None:
 
 
 async def _timer_runs_only_while_tokens_move() -> None:
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
     async with app.run_test(size=(100, 30)) as pilot:
         canvas = app.canvas
         await pilot.pause()
@@ -91,7 +91,7 @@ def test_animation_none_jumps_without_a_timer() -> None:
 
 
 async def _animation_none_jumps_without_a_timer() -> None:
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
     async with app.run_test(size=(100, 30)) as pilot:
         app.animation_level = "none"
         canvas = app.canvas
@@ -113,7 +113,7 @@ def test_at_80x24_nothing_overflows_and_a_short_canvas_scrolls() -> None:
 
 async def _at_80x24() -> None:
     for scenario, rows in (*((s, 24) for s in SCENARIOS), ("twelve", 10)):
-        app = FlowHost(scenario)
+        app = DiagramHost(scenario)
         async with app.run_test(size=(80, rows)) as pilot:
             canvas = app.canvas
             await pilot.pause()
@@ -134,7 +134,7 @@ def test_routing_lens_colours_matching_wires_and_clears() -> None:
 
 
 async def _lens() -> None:
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
     async with app.run_test(size=(100, 30)) as pilot:
         canvas = app.canvas
         await pilot.pause()
@@ -169,26 +169,26 @@ def test_clicks_select_nodes_moving_tokens_and_waiting_messages() -> None:
 
 
 async def _clicks() -> None:
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
     async with app.run_test(size=(100, 30)) as pilot:
         canvas = app.canvas
         await pilot.pause()
         layout = canvas.layout_geometry
         queue = layout.queues["video_queue"]
-        await pilot.click(FlowCanvas, offset=(queue.x + 3, queue.y))
+        await pilot.click(DiagramCanvas, offset=(queue.x + 3, queue.y))
         consumer = layout.consumers["worker"]
-        await pilot.click(FlowCanvas, offset=(consumer.x + 1, consumer.y + 2))
+        await pilot.click(DiagramCanvas, offset=(consumer.x + 1, consumer.y + 2))
         assert app.selected == [("queue", "video_queue"), ("consumer", "worker")]
         canvas.apply(published("m1", "video.upload", ("video_queue",)))
         app.clock.advance(0.2)
         canvas._sprites = None
         (sprite,) = canvas.board.sprites(app.clock())
-        await pilot.click(FlowCanvas, offset=(sprite.x, sprite.y))
+        await pilot.click(DiagramCanvas, offset=(sprite.x, sprite.y))
         assert app.selected[-1] == ("token", "m1")
         app.clock.advance(30)
         await settle(pilot, canvas)
         # Now waiting in the queue: its dot is clickable too.
-        await pilot.click(FlowCanvas, offset=(queue.x + 2, queue.mid_y))
+        await pilot.click(DiagramCanvas, offset=(queue.x + 2, queue.mid_y))
         assert app.selected[-1] == ("token", "m1")
 
 
@@ -202,7 +202,7 @@ async def _hostile() -> None:
         (QueueSpec("a.[/]", (BindingSpec("[@click=app.quit]", "[red]x"),)),),
         (ConsumerSpec("[b]worker", ("a.[/]",)),),
     ).validate()
-    app = FlowHost(topology)
+    app = DiagramHost(topology)
     async with app.run_test(size=(100, 30)) as pilot:
         canvas = app.canvas
         canvas.apply(published("[/]", "[red]x", ("a.[/]",), exchange="[@click=app.quit]"))
@@ -213,7 +213,7 @@ async def _hostile() -> None:
         for literal in ("[@click=app.quit]", "a.[/]", "[red]x", "[b]worker"):
             assert literal in text
         box = canvas.layout_geometry.exchanges["[@click=app.quit]"]
-        await pilot.click(FlowCanvas, offset=(box.x + 3, box.y))
+        await pilot.click(DiagramCanvas, offset=(box.x + 3, box.y))
         await pilot.pause()
         assert app.is_running
         assert app.selected == [("exchange", "[@click=app.quit]")]
@@ -226,7 +226,7 @@ def test_a_real_engine_run_through_the_canvas() -> None:
 
 
 async def _real_run(events: list[FlowEvent]) -> None:
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
     async with app.run_test(size=(120, 30)) as pilot:
         canvas = app.canvas
         for start in range(0, len(events), 4):
@@ -248,7 +248,7 @@ def test_theme_change_repaints_in_the_new_colours() -> None:
 
 
 async def _theme() -> None:
-    app = FlowHost("seed")
+    app = DiagramHost("seed")
     async with app.run_test(size=(100, 30)) as pilot:
         canvas = app.canvas
         await pilot.pause()
@@ -266,12 +266,12 @@ def test_hovering_a_box_explains_it_literally() -> None:
 
 
 async def _hover() -> None:
-    app = FlowHost("dead_letter")
+    app = DiagramHost("dead_letter")
     async with app.run_test(size=(100, 30)) as pilot:
         canvas = app.canvas
         await pilot.pause()
         queue = canvas.layout_geometry.queues["orders_queue"]
-        await pilot.hover(FlowCanvas, offset=(queue.x + 3, queue.y + 1))
+        await pilot.hover(DiagramCanvas, offset=(queue.x + 3, queue.y + 1))
         tip = canvas.tooltip
         assert isinstance(tip, Text)
         for fact in (
@@ -282,5 +282,5 @@ async def _hover() -> None:
             "billing",
         ):
             assert fact in tip.plain
-        await pilot.hover(FlowCanvas, offset=(1, 0))
+        await pilot.hover(DiagramCanvas, offset=(1, 0))
         assert canvas.tooltip is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import pytest
-from flow_host import delivered_and_acked, engine_events, published
+from diagram_host import delivered_and_acked, engine_events, published
 
 from core.events import (
     Acked,
@@ -21,13 +21,13 @@ from core.events import (
 )
 from core.ledger import Ledger
 from core.scenario import load_scenario
-from tui.widgets.flow_layout import FlowLayout, compute_layout
-from tui.widgets.flow_tokens import WIRE_CAP, TokenBoard
+from tui.widgets.diagram_layout import DiagramLayout, compute_layout
+from tui.widgets.diagram_tokens import WIRE_CAP, TokenBoard
 
 T0 = 500.0
 
 
-def board_for(scenario: str = "seed") -> tuple[TokenBoard, FlowLayout]:
+def board_for(scenario: str = "seed") -> tuple[TokenBoard, DiagramLayout]:
     layout = compute_layout(load_scenario(scenario).topology, 120, 40)
     return TokenBoard(lambda: layout), layout
 

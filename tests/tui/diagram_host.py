@@ -1,4 +1,4 @@
-"""A tiny host App for the flow canvas alone, with a clock the test moves by hand."""
+"""A tiny host App for the diagram canvas alone, with a clock the test moves by hand."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from textual.app import App, ComposeResult
 
 from core.backends import DEFAULT_BROKER_URL
 from core.broker import reset_brokers
-from core.engine import FlowEngine
+from core.engine import Engine
 from core.events import Acked, Delivered, FlowEvent, Published, QueueDepth, Routed
 from core.ledger import Ledger
 from core.runner import LoopRunner
 from core.scenario import load_scenario
 from core.topology import Topology
-from tui.widgets.flow_canvas import FlowCanvas
+from tui.widgets.diagram_canvas import DiagramCanvas
 
 
 class ManualClock:
@@ -30,7 +30,7 @@ class ManualClock:
         self.now += seconds
 
 
-class FlowHost(App[None]):
+class DiagramHost(App[None]):
     """The canvas filling the screen; messages it posts are recorded in `selected`."""
 
     def __init__(self, topology: Topology | str = "seed", clock: ManualClock | None = None) -> None:
@@ -40,16 +40,16 @@ class FlowHost(App[None]):
         self.selected: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
-        yield FlowCanvas(self.topology, clock=self.clock, id="flow")
+        yield DiagramCanvas(self.topology, clock=self.clock, id="flow")
 
     @property
-    def canvas(self) -> FlowCanvas:
-        return self.query_one(FlowCanvas)
+    def canvas(self) -> DiagramCanvas:
+        return self.query_one(DiagramCanvas)
 
-    def on_flow_canvas_node_selected(self, message: FlowCanvas.NodeSelected) -> None:
+    def on_diagram_canvas_node_selected(self, message: DiagramCanvas.NodeSelected) -> None:
         self.selected.append((message.kind, message.name))
 
-    def on_flow_canvas_token_selected(self, message: FlowCanvas.TokenSelected) -> None:
+    def on_diagram_canvas_token_selected(self, message: DiagramCanvas.TokenSelected) -> None:
         self.selected.append(("token", message.msg))
 
 
@@ -73,7 +73,7 @@ def engine_events(scenario: str, *, speed: float = 8.0, timeout: float = 30.0) -
     """Run a built-in scenario on the default (in-process) broker in plain threads until every
     published message settled, and return every event it emitted, in order (real input for the canvas)."""
     reset_brokers()  # the in-process broker is process-wide: start from empty queues
-    engine = FlowEngine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
+    engine = Engine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner)
     ledger = Ledger(engine.topology, keep=0, stories=False)

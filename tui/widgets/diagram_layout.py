@@ -1,4 +1,4 @@
-"""Geometry of the flow diagram: where boxes sit and which cells each wire runs through.
+"""Geometry of the diagram: where boxes sit and which cells each wire runs through.
 
 Plain Python (no Textual) so the layout can be unit-tested; the canvas paints and animates on top of it.
 Exchanges stand on the left, queues in the middle (one lane each), consumers on the right. Every wire is
@@ -90,7 +90,7 @@ class Label:
 
 
 @dataclass
-class FlowLayout:
+class DiagramLayout:
     """Everything the painter and the token board need to place things."""
 
     width: int
@@ -239,7 +239,7 @@ def _opposite(bit: int) -> int:
     return {N: S, S: N, E: W, W: E}.get(bit, 0)
 
 
-def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
+def compute_layout(topology: Topology, width: int, height: int) -> DiagramLayout:
     """Lay the topology out in `width` x `height` cells (taller or wider when it cannot fit: it scrolls).
 
     A diagram shorter than the screen is centred vertically below the column titles.
@@ -251,7 +251,7 @@ def compute_layout(topology: Topology, width: int, height: int) -> FlowLayout:
     return layout
 
 
-def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayout:
+def _compute(topology: Topology, width: int, height: int, top: int) -> DiagramLayout:
     width = max(width, MIN_WIDTH)
     queues = list(topology.queues)
     has_dlx = any(q.dead_letter_exchange for q in queues)
@@ -278,7 +278,7 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     width = max(width, ex_w + g1 + q_w + g2 + c_w)
     ex_x, q_x = 0, ex_w + g1
     c_x = q_x + q_w + g2
-    layout = FlowLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x), top=top)
+    layout = DiagramLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x), top=top)
 
     for i, q in enumerate(queues):
         layout.queues[q.name] = Box("queue", q.name, q_x, top + i * pitch, q_w, queue_h)
@@ -317,7 +317,7 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> FlowLayou
     return layout
 
 
-def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_names: list[str]) -> None:
+def _route_wires(layout: DiagramLayout, topology: Topology, routed: list[str], dlx_names: list[str]) -> None:
     """Exchange -> queue wires on one trunk per exchange; queue -> DLX wires on one trunk per DLX."""
     ex_right = next(iter(layout.exchanges.values())).right if layout.exchanges else 0
     q_x = layout.columns[1]
@@ -361,7 +361,7 @@ def _route_wires(layout: FlowLayout, topology: Topology, routed: list[str], dlx_
         layout.labels.append(Label(start, row, q_x - 2 - start, name, shown))
 
 
-def _consume_wires(layout: FlowLayout, topology: Topology) -> None:
+def _consume_wires(layout: DiagramLayout, topology: Topology) -> None:
     """Queue -> consumer wires, one trunk per consumer just left of the consumer column."""
     c_x = layout.columns[2]
     count = len(topology.consumers)

@@ -13,10 +13,10 @@ from core.events import QueueDepth
 from core.ledger import Ledger
 from core.scenario import load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
-from tui.widgets.flow_grid import Grid
-from tui.widgets.flow_layout import LABEL_WHOLE, MIN_WIDTH, Box, FlowLayout, compute_layout
-from tui.widgets.flow_lens import lens_for
-from tui.widgets.flow_paint import paint
+from tui.widgets.diagram_grid import Grid
+from tui.widgets.diagram_layout import LABEL_WHOLE, MIN_WIDTH, Box, DiagramLayout, compute_layout
+from tui.widgets.diagram_lens import lens_for
+from tui.widgets.diagram_paint import paint
 
 SCENARIOS = ("seed", "dead_letter", "headers", "twelve")
 SIZES = ((66, 20), (80, 24), (120, 40), (200, 50))
@@ -70,7 +70,7 @@ def test_wires_join_their_boxes_and_cross_none(scenario: str, size: tuple[int, i
         assert all(abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 for a, b in steps), "wires are continuous"
 
 
-def _ends(layout: FlowLayout, kind: str, source: str, target: str) -> tuple[Box, Box]:
+def _ends(layout: DiagramLayout, kind: str, source: str, target: str) -> tuple[Box, Box]:
     if kind == "route":
         return layout.exchanges[source], layout.queues[target]
     if kind == "consume":

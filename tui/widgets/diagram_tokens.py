@@ -24,7 +24,7 @@ from core.events import (
     Returned,
     Routed,
 )
-from tui.widgets.flow_layout import Cell, FlowLayout, WireKey
+from tui.widgets.diagram_layout import Cell, DiagramLayout, WireKey
 
 WIRE_CAP = 6
 """Tokens animated at once on one wire; more become a bundle."""
@@ -98,7 +98,7 @@ class Bundle:
 class TokenBoard:
     """All moving tokens; `feed` events, ask `sprites(now)` each frame and `busy(now)` for the timer."""
 
-    layout_ref: Callable[[], FlowLayout]
+    layout_ref: Callable[[], DiagramLayout]
     speed: float = 1.0
     animate: bool = True
     legs: list[Leg] = field(default_factory=list)
@@ -383,7 +383,7 @@ class TokenBoard:
         return out
 
 
-def flash_cell(layout: FlowLayout, anchor: tuple[str, str]) -> Cell | None:
+def flash_cell(layout: DiagramLayout, anchor: tuple[str, str]) -> Cell | None:
     """Where a flash shows: just right of an exchange, inside a queue's right end, left of a consumer."""
     kind, name = anchor
     if kind == "exchange" and (box := layout.exchanges.get(name)) is not None:

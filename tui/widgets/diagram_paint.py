@@ -7,9 +7,9 @@ read the grid as text. User and broker text goes in character by character, neve
 from __future__ import annotations
 
 from core.ledger import Ledger
-from tui.widgets.flow_grid import Grid, clean, token_role
-from tui.widgets.flow_layout import Box, E, FlowLayout, N, S, W
-from tui.widgets.flow_lens import Lens
+from tui.widgets.diagram_grid import Grid, clean, token_role
+from tui.widgets.diagram_layout import Box, DiagramLayout, E, N, S, W
+from tui.widgets.diagram_lens import Lens
 
 SOLID = {
     E | W: "─",
@@ -41,7 +41,7 @@ STATE_GLYPH = {
 DOTS_MAX = 12
 
 
-def paint_wires(layout: FlowLayout, lens: Lens | None) -> Grid:
+def paint_wires(layout: DiagramLayout, lens: Lens | None) -> Grid:
     """The part that changes only with the layout or the lens: titles, wires and binding labels."""
     grid = Grid(layout.width, layout.height)
     _header(grid, layout)
@@ -61,7 +61,7 @@ LEGEND = (
 )
 
 
-def _legend(grid: Grid, layout: FlowLayout) -> None:
+def _legend(grid: Grid, layout: DiagramLayout) -> None:
     """One row saying what the glyphs mean, for learners (whole entries only: fewer on narrow screens)."""
     if layout.legend_y is None:
         return
@@ -74,7 +74,7 @@ def _legend(grid: Grid, layout: FlowLayout) -> None:
         x += grid.text(x, layout.legend_y, f" {meaning}", "muted", layout.width - x) + 3
 
 
-def paint(layout: FlowLayout, model: Ledger, lens: Lens | None, wires: Grid | None = None) -> Grid:
+def paint(layout: DiagramLayout, model: Ledger, lens: Lens | None, wires: Grid | None = None) -> Grid:
     """The whole still picture; pass `wires` (from paint_wires, same layout and lens) to reuse it."""
     base = wires if wires is not None else paint_wires(layout, lens)
     grid = base.copy()
@@ -88,7 +88,7 @@ def paint(layout: FlowLayout, model: Ledger, lens: Lens | None, wires: Grid | No
     return grid
 
 
-def _header(grid: Grid, layout: FlowLayout) -> None:
+def _header(grid: Grid, layout: DiagramLayout) -> None:
     ex_x, q_x, c_x = layout.columns
     y = layout.top - 1
     grid.text(ex_x + 1, y, "EXCHANGES", "header", q_x - ex_x - 2)
@@ -110,7 +110,7 @@ def _wire_role(kind: str, wire_key: tuple[str, str, str], lens: Lens | None) -> 
     return "wire_match" if q in lens.queues else "wire_dim"
 
 
-def _wires(grid: Grid, layout: FlowLayout, lens: Lens | None) -> None:
+def _wires(grid: Grid, layout: DiagramLayout, lens: Lens | None) -> None:
     bits: dict[tuple[int, int], int] = {}
     role: dict[tuple[int, int], str] = {}
     dashed: set[tuple[int, int]] = set()
@@ -132,7 +132,7 @@ def _wires(grid: Grid, layout: FlowLayout, lens: Lens | None) -> None:
         del key
 
 
-def _labels(grid: Grid, layout: FlowLayout, lens: Lens | None) -> None:
+def _labels(grid: Grid, layout: DiagramLayout, lens: Lens | None) -> None:
     for label in layout.labels:
         if label.width < 3:
             continue
@@ -185,7 +185,7 @@ def _parts(grid: Grid, x: int, y: int, width: int, options: list[list[tuple[str,
         used += grid.text(x + used, y, text, role, width - used)
 
 
-def _exchange(grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str) -> None:
+def _exchange(grid: Grid, layout: DiagramLayout, model: Ledger, lens: Lens | None, name: str) -> None:
     box = layout.exchanges[name]
     spec = model.topology.exchange(name)
     stats = model.exchanges[name]
@@ -230,7 +230,7 @@ def _depth_room(box: Box) -> int:
     return box.w - 4
 
 
-def depth_words(layout: FlowLayout, model: Ledger) -> tuple[str, str]:
+def depth_words(layout: DiagramLayout, model: Ledger) -> tuple[str, str]:
     """The fullest DEPTH_WORDS every queue box can show whole: a column of queues reads one way, not
     `0 ready 0 unacked` beside `0 rdy 0 unack` (the narrowest box, with its counts, decides)."""
     for words in DEPTH_WORDS:
@@ -249,7 +249,7 @@ def _width(parts: list[tuple[str, str]]) -> int:
 
 def _queue(
     grid: Grid,
-    layout: FlowLayout,
+    layout: DiagramLayout,
     model: Ledger,
     lens: Lens | None,
     name: str,
@@ -308,7 +308,7 @@ def _queue(
 
 
 def _queue_line(
-    grid: Grid, layout: FlowLayout, model: Ledger, lens: Lens | None, name: str, words: tuple[str, str]
+    grid: Grid, layout: DiagramLayout, model: Ledger, lens: Lens | None, name: str, words: tuple[str, str]
 ) -> None:
     """A one-line queue for crowded screens: name, dots and counts on a panel whose filled part is
     the depth bar."""
@@ -356,7 +356,7 @@ def _counts(ready: int, ready_word: str, unacked: int, unacked_word: str) -> lis
     return [(str(ready), "count"), (ready_word, "muted"), (str(unacked), "count"), (unacked_word, "muted")]
 
 
-def _consumer(grid: Grid, layout: FlowLayout, model: Ledger, name: str) -> None:
+def _consumer(grid: Grid, layout: DiagramLayout, model: Ledger, name: str) -> None:
     box = layout.consumers[name]
     spec = model.topology.consumer(name)
     stats = model.consumers[name]

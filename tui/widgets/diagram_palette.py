@@ -1,4 +1,4 @@
-"""The flow canvas's colours: every style role of the diagram, derived from the app's theme.
+"""The diagram canvas's colours: every style role of the diagram, derived from the app's theme.
 
 Outcome colours stay fixed in meaning on every theme: green ack, yellow/orange requeue, magenta dead
 letter, grey unroutable; message tokens get colours that are none of those.
@@ -16,7 +16,7 @@ DEAD_COLOUR = "#d45fd4"
 GREY = "#8a8a8a"
 
 
-def flow_styles(theme: Theme, base: Style) -> dict[str, Style]:
+def diagram_styles(theme: Theme, base: Style) -> dict[str, Style]:
     """Role -> Rich style, on top of `base` (the canvas's own colour and background)."""
     fg = Color.parse(theme.foreground or ("#e0e0e0" if theme.dark else "#202020"))
     fallback_bg = theme.surface or theme.background or ("#1e1e1e" if theme.dark else "#f0f0f0")

@@ -1,6 +1,6 @@
-"""The flow diagram: one Line-API canvas that draws the topology, the counts and every moving token.
+"""The diagram: one Line-API canvas that draws the topology, the counts and every moving token.
 
-The still picture is painted once into cached Strips (flow_paint); each frame only the rows that carry a
+The still picture is painted once into cached Strips (diagram_paint); each frame only the rows that carry a
 token are re-spliced. The frame timer runs only while something moves and never when
 `app.animation_level == "none"` (tokens then jump straight to where they end up).
 """
@@ -26,12 +26,12 @@ from textual.timer import Timer
 from core.events import FlowEvent
 from core.ledger import Ledger
 from core.topology import Topology
-from tui.widgets.flow_grid import Grid, token_role
-from tui.widgets.flow_layout import FlowLayout, compute_layout
-from tui.widgets.flow_lens import Lens, lens_for
-from tui.widgets.flow_paint import paint, paint_wires
-from tui.widgets.flow_palette import flow_styles
-from tui.widgets.flow_tokens import Sprite, TokenBoard
+from tui.widgets.diagram_grid import Grid, token_role
+from tui.widgets.diagram_layout import DiagramLayout, compute_layout
+from tui.widgets.diagram_lens import Lens, lens_for
+from tui.widgets.diagram_paint import paint, paint_wires
+from tui.widgets.diagram_palette import diagram_styles
+from tui.widgets.diagram_tokens import Sprite, TokenBoard
 from tui.widgets.inspector import node_text
 
 FRAME_SECONDS = 1 / 30
@@ -39,11 +39,11 @@ COUNTS_SECONDS = 0.1
 """While tokens move, counts repaint at most this often (they lag the tokens by less than this)."""
 
 
-class FlowCanvas(ScrollView, can_focus=True):
+class DiagramCanvas(ScrollView, can_focus=True):
     """Exchanges, bindings, queues and consumers, with every message drawn as a travelling token."""
 
     DEFAULT_CSS = """
-    FlowCanvas {
+    DiagramCanvas {
         width: 1fr;
         height: 1fr;
         background: $surface;
@@ -54,7 +54,7 @@ class FlowCanvas(ScrollView, can_focus=True):
     class NodeSelected(Message):
         """The user clicked an exchange, queue or consumer box."""
 
-        def __init__(self, canvas: FlowCanvas, kind: str, name: str) -> None:
+        def __init__(self, canvas: DiagramCanvas, kind: str, name: str) -> None:
             super().__init__()
             self.canvas = canvas
             self.kind = kind
@@ -62,19 +62,19 @@ class FlowCanvas(ScrollView, can_focus=True):
             self.name = name
 
         @property
-        def control(self) -> FlowCanvas:
+        def control(self) -> DiagramCanvas:
             return self.canvas
 
     class TokenSelected(Message):
         """The user clicked a token (moving, waiting in a queue, or in a consumer's hands)."""
 
-        def __init__(self, canvas: FlowCanvas, msg: str) -> None:
+        def __init__(self, canvas: DiagramCanvas, msg: str) -> None:
             super().__init__()
             self.canvas = canvas
             self.msg = msg
 
         @property
-        def control(self) -> FlowCanvas:
+        def control(self) -> DiagramCanvas:
             return self.canvas
 
     def __init__(
@@ -92,7 +92,7 @@ class FlowCanvas(ScrollView, can_focus=True):
         self.ledger = Ledger(topology, keep=0, stories=False)
         """What the diagram shows: the same fold as the app's ledger, fed when each token gets there
         (so the counts lag the app's by the animation); no records or stories, only counts."""
-        self.layout_geometry: FlowLayout = compute_layout(topology, 80, 24)
+        self.layout_geometry: DiagramLayout = compute_layout(topology, 80, 24)
         self.board = TokenBoard(lambda: self.layout_geometry)
         self.lens: Lens | None = None
         self._grid: Grid | None = None
@@ -205,7 +205,7 @@ class FlowCanvas(ScrollView, can_focus=True):
             self._stop_timer()
             return
         if self._timer is None and (self.board.busy(now) or self._pending):
-            self._timer = self.set_interval(FRAME_SECONDS, self._tick, name="flow-frames")
+            self._timer = self.set_interval(FRAME_SECONDS, self._tick, name="diagram-frames")
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
@@ -258,7 +258,7 @@ class FlowCanvas(ScrollView, can_focus=True):
         self.refresh()
 
     def _build_styles(self) -> None:
-        self._styles = flow_styles(self.app.current_theme, self.rich_style)
+        self._styles = diagram_styles(self.app.current_theme, self.rich_style)
 
     def _invalidate(self, *, wires: bool = False) -> None:
         self._static = None
