@@ -12,6 +12,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from rich.console import RenderableType
+from rich.text import Text
+from rich.traceback import Traceback
 from textual import on
 from textual.app import SystemCommand
 from textual.message import Message
@@ -22,7 +25,9 @@ from core.events import BrokerStatus, FlowEvent, InternalError
 from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
+from tui.palette import PlainCommands
 from tui.screen import SessionScreen
+from tui.text import visible_lines
 from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.error_screen import ErrorScreen
 from tui.widgets.routing_lens import RoutingLens
@@ -47,6 +52,8 @@ class MqscopeApp(ControlsApp):
     CSS_PATH = "app.tcss"
     TITLE = "mqscope"
     BINDINGS = BINDINGS
+    COMMANDS = {PlainCommands}
+    """The system commands with literal titles: Textual's own provider reads titles as markup."""
     HORIZONTAL_BREAKPOINTS = [(0, "-slim"), (120, "-narrow"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
@@ -156,7 +163,7 @@ class MqscopeApp(ControlsApp):
                 else:
                     self.error_screen.add(event)
             elif isinstance(event, BrokerStatus) and event.state == "error":
-                self.notify(event.detail, severity="error", timeout=10, markup=False)
+                self.notify(visible_lines(event.detail), severity="error", timeout=10, markup=False)
 
     def _error_screen_closed(self, _result: None) -> None:
         self.error_screen = None
@@ -229,13 +236,22 @@ class MqscopeApp(ControlsApp):
         try:
             scenario = load_scenario(name)
         except ScenarioError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(visible_lines(str(exc)), severity="error", markup=False)
             return
         await self.restart(scenario)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from self.control_commands()
+
+    def panic(self, *renderables: RenderableType) -> None:
+        """Textual ends the app this way when its own input thread fails, as it does on bytes from
+        the terminal that are not UTF-8 (a paste of `ab\\xff\\xfe`: LinuxDriver.run_input_thread
+        decodes stdin with a strict incremental UTF-8 decoder, outside anything mqscope can catch).
+        Textual would exit with status 0; mqscope exits 1 (a bug, not mqscope's but real) and says
+        what happened above Textual's traceback."""
+        self.exit(1, return_code=1, message=Text(panic_reason(renderables), "bold red"))
+        super().panic(*renderables)
 
     async def action_quit(self) -> None:
         self.stop_workers()
@@ -250,6 +266,19 @@ class MqscopeApp(ControlsApp):
         gc.set_threshold(*self._gc_threshold)
         gc.unfreeze()
         sys.setswitchinterval(self._switch_interval)
+
+
+def panic_reason(renderables: Sequence[RenderableType]) -> str:
+    """One line on why Textual stopped the app (the traceback follows it)."""
+    for renderable in renderables:
+        stacks = renderable.trace.stacks if isinstance(renderable, Traceback) else []
+        if stacks and stacks[-1].exc_type == "UnicodeDecodeError":
+            return (
+                "mqscope stopped: the terminal sent bytes that are not UTF-8 (a paste of binary data?) "
+                "and Textual's input thread (LinuxDriver.run_input_thread) cannot decode them: "
+                f"UnicodeDecodeError: {stacks[-1].exc_value}"
+            )
+    return "mqscope stopped: Textual reported an error it cannot recover from"
 
 
 def _defer_full_collections() -> None:

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
+from textual.widgets import Input
 
 from core.engine import PublishError
 from core.scenario import builtin_names
+from tui.text import visible
 
 if TYPE_CHECKING:
     from core.engine import Engine
@@ -37,12 +39,19 @@ BINDINGS: list[BindingType] = [
     Binding("f8", "faster", "Faster"),
     Binding("f9", "burst(100)", "Burst"),
     Binding("f10", "reset", "Reset"),
-    Binding("ctrl+n", "next_consumer", "Worker", priority=True),
-    Binding("ctrl+o", "pick_scenario", "Scenario", priority=True),
+    Binding("ctrl+n", "next_consumer", "Worker"),
+    Binding("ctrl+o", "pick_scenario", "Scenario"),
     Binding("ctrl+t", "change_theme", "Theme", show=False),
     Binding("escape", "close_inspector", "Close inspector", show=False),
 ]
 
+
+TYPING_KEEPS = frozenset({"next_consumer", "pick_scenario", "change_theme"})
+"""Actions on ctrl+letter keys that do nothing while a text input has the focus: a terminal sends a
+control character typed or pasted into the routing key exactly as it sends ctrl+o, and text must not
+open pickers or switch the target (ctrl+n is next-line in readline; ctrl+o and ctrl+t edit in shells).
+The footer shows them dimmed then; Tab to the diagram, or the palette (ctrl+p), reaches them.
+F-keys, ctrl+p and ctrl+q stay global; Input's own ctrl keys (a e d w u f k x c v) are Input's."""
 
 FOOTER_RANK: list[tuple[str, ...]] = [
     ("inspect_last",),
@@ -91,6 +100,12 @@ class ControlsApp(App[int]):
     async def switch_scenario(self, name: str) -> None:
         raise NotImplementedError
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """None (shown dimmed, not run) for TYPING_KEEPS while typing in an input."""
+        if action in TYPING_KEEPS and isinstance(self.focused, Input):
+            return None
+        return True
+
     def _target(self, name: str | None) -> str | None:
         target = name or self.consumer
         if target is None or target not in self.engine.controls:
@@ -119,7 +134,7 @@ class ControlsApp(App[int]):
         """The consumer's next message fails; its on_failure policy decides what happens."""
         if (target := self._target(name)) is not None:
             self.engine.controls[target].fail_next()
-            self.notify(f"{target}: the next message will fail", markup=False)
+            self.notify(f"{visible(target)}: the next message will fail", markup=False)
 
     def action_next_consumer(self) -> None:
         """Choose which consumer F2-F4 act on."""
@@ -158,7 +173,7 @@ class ControlsApp(App[int]):
         try:
             requests = [self.engine.make_request(lens.exchange, key, {"burst": n}) for n in range(count)]
         except PublishError as exc:
-            lens.show_problem(str(exc))
+            lens.show_problem(str(exc))  # the lens shows it as ShownText
             return
         for request in requests:
             self.engine.enqueue(request)

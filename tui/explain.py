@@ -21,6 +21,7 @@ from core.explain import (
     explain_exchange,
 )
 from core.routing import Binding, BindingTable, RouteResult, binding_key_warning, routing_key_problem
+from tui.text import ShownText, visible
 
 YES, NO = "✓", "✗"
 
@@ -37,18 +38,18 @@ def why_text(verdict: BindingVerdict) -> Text:
     """The reason one binding takes the message or not, styled."""
     why = verdict.why
     if isinstance(why, FanoutExplanation):
-        return Text("fanout: every bound queue gets a copy, the key is ignored", "dim")
+        return ShownText("fanout: every bound queue gets a copy, the key is ignored", "dim")
     if isinstance(why, DirectExplanation):
         if verdict.matched:
-            return Text("the key equals the binding key")
-        return Text(f"{why.key!r} is not {why.binding_key!r}", "red")
+            return ShownText("the key equals the binding key")
+        return ShownText(f"{why.key!r} is not {why.binding_key!r}", "red")
     if isinstance(why, HeadersExplanation):
         return _headers_text(why)
     return _topic_text(why, verdict.matched)
 
 
 def _topic_text(exp: TopicExplanation, matched: bool) -> Text:
-    text = Text()
+    text = ShownText()
     for i, step in enumerate(exp.steps):
         if i:
             text.append("  ")
@@ -82,7 +83,7 @@ def _short(words: str, limit: int = 40) -> str:
 
 
 def _headers_text(exp: HeadersExplanation) -> Text:
-    text = Text()
+    text = ShownText()
     text.append(f"x-match={exp.mode}:", "dim")
     for check in exp.checks:
         style = "green" if check.present else "red"
@@ -94,7 +95,7 @@ def _headers_text(exp: HeadersExplanation) -> Text:
 
 def verdict_lines(table: BindingTable, exchange: str, key: str, headers: Mapping[str, Any] | None) -> Text:
     """The whole panel: one line per binding of `exchange`, then where the message would go."""
-    lines = Text()
+    lines = ShownText()
     if (problem := key_problem(key)) is not None:
         lines.append(f"{NO} refused: {problem}\n", "bold red")
         lines.append("the broker would reject it, so no binding is consulted", "dim")
@@ -120,8 +121,8 @@ def verdict_lines(table: BindingTable, exchange: str, key: str, headers: Mapping
 
 def _destination_label(binding: Binding) -> str:
     if binding.destination_kind == "exchange":
-        return f"exchange {binding.destination}"
-    return binding.destination
+        return f"exchange {visible(binding.destination)}"
+    return visible(binding.destination)
 
 
 def _binding_label(kind: str, binding: Binding) -> str:
@@ -129,14 +130,14 @@ def _binding_label(kind: str, binding: Binding) -> str:
         return "headers"
     if kind == "fanout":
         return "(fanout)"
-    return binding.routing_key if binding.routing_key else '""'
+    return visible(binding.routing_key) if binding.routing_key else '""'
 
 
 def route_text(result: RouteResult) -> Text:
     """Where the router sends it: the queues, and the exchanges it went through on the way."""
     if not result.queues:
-        return Text("-> no queue: unroutable, the exchange drops it", "bold yellow")
-    text = Text()
+        return ShownText("-> no queue: unroutable, the exchange drops it", "bold yellow")
+    text = ShownText()
     text.append("-> ", "bold")
     text.append(", ".join(result.queues), "bold green")
     onward = [x for x in result.exchanges[1:] if x not in result.alternates]

@@ -299,6 +299,7 @@ async def test_clicking_a_queue_box_opens_the_inspector_on_it() -> None:
 async def test_scenario_picker_switches_to_the_chosen_scenario() -> None:
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
+        app.screen.query_one(DiagramCanvas).focus()  # ctrl+o is text while typing in the lens
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, ScenarioPicker), "the picker")
         await pilot.press("home", "enter")  # dead_letter is first alphabetically
@@ -339,6 +340,7 @@ async def test_theme_and_palette_controls_are_reachable() -> None:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for wanted in ("Theme", "Crash worker", "Speed 0.25x", "Burst 1000", "Reset", "Switch scenario"):
             assert wanted in titles
+        app.screen.query_one(DiagramCanvas).focus()
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "theme picker")
 
@@ -355,7 +357,5 @@ async def test_hostile_json_and_unencodable_keys_are_refused_in_place() -> None:
         assert "JSON field" in _plain(app, "#lens-problem")
         body.value = ""
         key_input.value = "bad\udcff"  # a lone surrogate, as a broken paste can produce
-        await pilot.press("enter")
-        await pilot.pause()
-        assert "not valid UTF-8" in _plain(app, "#lens-problem")
+        assert key_input.value == "bad\\udcff"  # shown as its escape: what the input shows is sent
         await _publish_ok_and_settle(app, pilot)

@@ -157,7 +157,7 @@ def test_hostile_and_wide_names_are_painted_literally_and_keep_rows_aligned() ->
     ).validate()
     rows = painted(topology, 160, 40)
     text = "\n".join(rows)
-    for name in ("[@click=app.quit]", "a.[/]", "[red]x", "队列名字", "tab?here", "[b]c"):
+    for name in ("[@click=app.quit]", "a.[/]", "[red]x", "队列名字", "tab\\x09here", "[b]c"):
         assert name in text
     assert {cell_len(row) for row in rows} == {160}
 

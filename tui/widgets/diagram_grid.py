@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from rich.cells import get_character_cell_size
 
+from tui.text import visible
+
 TOKEN_ROLES = 6
 
 
@@ -20,8 +22,9 @@ def token_role(msg: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Printable only: control characters from brokers would break the terminal row."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+    """Printable only: control characters from brokers would break the terminal row (tui.text.visible
+    shows them as escapes, as every other view does)."""
+    return visible(text)
 
 
 @dataclass

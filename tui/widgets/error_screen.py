@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from core.events import InternalError
+from tui.text import ShownText
 
 
 class ErrorScreen(ModalScreen[None]):
@@ -40,17 +41,19 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(f"mqscope hit a bug in {self.error.where}", "bold"), id="error-title")
-            yield Static(Text(self.error.error), id="error-summary")
+            yield Static(ShownText(f"mqscope hit a bug in {self.error.where}", "bold"), id="error-title")
+            yield Static(ShownText(self.error.error), id="error-summary")
             with VerticalScroll(id="error-traceback"):
-                yield Static(Text(self.error.traceback or "(no traceback)"), id="error-text", markup=False)
+                yield Static(
+                    ShownText(self.error.traceback or "(no traceback)"), id="error-text", markup=False
+                )
             yield Static(Text("Esc: back to the flow (it may be wrong from here on) · q: quit", "dim"))
 
     def add(self, error: InternalError) -> None:
         """Another bug while this one is shown: count it, keep the first (usually the cause)."""
         self.more += 1
         self.query_one("#error-summary", Static).update(
-            Text(f"{self.error.error}  (+{self.more} more internal error(s) since)")
+            ShownText(f"{self.error.error}  (+{self.more} more internal error(s) since)")
         )
 
     def action_dismiss_screen(self) -> None:

@@ -21,6 +21,7 @@ from textual.timer import Timer
 
 from core.eventlog import describe
 from core.events import ConsumerState, FlowEvent, QueueDepth
+from tui.text import LineText
 
 LINES_PER_FRAME = 12
 BURST_REPAINT_SECONDS = 0.125
@@ -60,7 +61,7 @@ def styled(line: str) -> Text:
     """Colour the leading verb; the rest (keys, bodies) stays plain text."""
     verb, _, rest = line.partition(" ")
     verb_key = verb.rstrip(":")
-    text = Text()
+    text = LineText()
     text.append(verb, STYLES.get(verb_key, "bold"))
     if rest:
         text.append(" ")
@@ -119,7 +120,7 @@ class EventLog(ScrollView, can_focus=False):
                 shown += 1
         if skipped:
             parts = ", ".join(f"{n} {kind}" for kind, n in skipped.most_common())
-            self.write(Text(f"… burst: {sum(skipped.values())} more events ({parts})", "dim italic"))
+            self.write(LineText(f"… burst: {sum(skipped.values())} more events ({parts})", "dim italic"))
         self.lines_written += shown
         if shown or skipped:
             self._show_growth(burst=bool(skipped))

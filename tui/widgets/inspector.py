@@ -32,15 +32,21 @@ from core.events import (
 from core.ledger import Ledger
 from core.records import CLOSED, EXCHANGE, MessageRecord
 from core.topology import BindingSpec
+from tui.text import ShownText, capped, visible_text
 
 LABEL = "bold"
 
 
 def _pretty(value: Any) -> str:
+    """Indented JSON (else repr), cut to PREVIEW_BYTES: a 5 MB body is a preview, not 5 MB of lines."""
     try:
-        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+        shown = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
     except (TypeError, ValueError):
-        return repr(value)
+        try:
+            shown = repr(value)
+        except ValueError as exc:  # an int past Python's digit limit has no repr either
+            return f"(not shown: {exc})"
+    return capped(shown)
 
 
 def _field(text: Text, label: str, value: str, style: str = "") -> None:
@@ -51,7 +57,7 @@ def _field(text: Text, label: str, value: str, style: str = "") -> None:
 
 def message_text(record: MessageRecord) -> Text:
     """Everything known about one message, copy by copy."""
-    text = Text()
+    text = ShownText()
     text.append("message ", "dim")
     text.append(record.msg, "bold reverse")
     text.append("\n")
@@ -121,7 +127,7 @@ def step_text(where: str, event: FlowEvent) -> str:
 def node_text(ledger: Ledger, kind: str, name: str, *, recent: int = 8) -> Text:
     """A queue, consumer or exchange: its settings, its counts and (up to `recent`) the latest messages
     through it. The inspector shows it, and so does the canvas's hover tooltip (with recent=0)."""
-    text = Text()
+    text = ShownText()
     text.append(f"{kind} ", "dim")
     text.append(name, "bold reverse")
     text.append("\n")
@@ -235,18 +241,18 @@ class Inspector(VerticalScroll):
     def render_target(self) -> None:
         body = self.query_one("#inspector-body", Static)
         if self.target is None:
-            body.update(Text("click a queue, a consumer or a moving message", "dim"))
+            body.update(ShownText("click a queue, a consumer or a moving message", "dim"))
             return
         kind, name = self.target
         if kind == "message":
             record = self.ledger.records.get(name)
             body.update(
-                message_text(record)
+                visible_text(message_text(record))
                 if record is not None
-                else Text(f"message {name} is no longer remembered", "dim")
+                else ShownText(f"message {name} is no longer remembered", "dim")
             )
         else:
-            body.update(node_text(self.ledger, kind, name))
+            body.update(visible_text(node_text(self.ledger, kind, name)))
 
     def events_arrived(self, events: Sequence[FlowEvent]) -> None:
         """Re-render only when the frame touched the shown message (or any event, for a node)."""

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
+
+from tui.text import visible
+
+MAX_FIELD = 65_536
+"""Characters a lens field takes (a routing key may have 255 bytes; the lens says why a longer one
+is refused, so the key field takes the same room)."""
 
 
 class KeySuggester(Suggester):
@@ -24,7 +31,7 @@ class KeySuggester(Suggester):
 
     def extend(self, candidates: Iterable[str]) -> None:
         for candidate in candidates:
-            if candidate and candidate not in self.candidates:
+            if candidate and candidate.isprintable() and candidate not in self.candidates:
                 self.candidates.append(candidate)
 
     async def get_suggestion(self, value: str) -> str | None:
@@ -55,19 +62,16 @@ cursor blinking for ever repainted the screen twice a second, most of the app's 
 (benchmarks/bench_idle.py)."""
 
 
-class KeyInput(Input):
-    """An Input with a history of published keys, recalled with up and down."""
+class LensInput(Input):
+    """An Input that never holds a control character: a paste (the only way one gets in: typed
+    control keys are bindings, not text) or a value set in code has each shown as its escape
+    (`\\x1b`), so what the input shows is what it holds, and what is published. Its length is capped
+    (MAX_FIELD): Input re-renders its whole value on every repaint, and a 5 MB paste made each
+    keystroke cost a tenth of a second. Its cursor stops blinking BLINK_SECONDS after the last key."""
 
-    BINDINGS = [
-        Binding("up", "history(-1)", "Previous key", show=False),
-        Binding("down", "history(1)", "Next key", show=False),
-    ]
-
-    def __init__(self, *, suggestions: Iterable[str] = (), **kwargs: object) -> None:
-        self.key_suggester = KeySuggester(suggestions)
-        super().__init__(suggester=self.key_suggester, **kwargs)  # type: ignore[arg-type]
-        self.history: list[str] = []
-        self._cursor = 0
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_FIELD)
+        super().__init__(**kwargs)
         self._blink_since = time.monotonic()
 
     def _restart_blink(self) -> None:
@@ -81,6 +85,35 @@ class KeyInput(Input):
             self._cursor_visible = True
             return
         super()._toggle_cursor()
+
+    def restricted(self) -> None:
+        """A paste past `max_length` is refused whole (Textual's Input): say so, do not just beep."""
+        self.notify(
+            f"refused: this field holds at most {self.max_length:,} characters",
+            severity="warning",
+            markup=False,
+        )
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        super().replace(visible(text), start, end)  # before the cursor moves by the pasted length
+
+    def validate_value(self, value: str) -> str:
+        return visible(value)
+
+
+class KeyInput(LensInput):
+    """An Input with a history of published keys, recalled with up and down."""
+
+    BINDINGS = [
+        Binding("up", "history(-1)", "Previous key", show=False),
+        Binding("down", "history(1)", "Next key", show=False),
+    ]
+
+    def __init__(self, *, suggestions: Iterable[str] = (), **kwargs: object) -> None:
+        self.key_suggester = KeySuggester(suggestions)
+        super().__init__(suggester=self.key_suggester, **kwargs)
+        self.history: list[str] = []
+        self._cursor = 0
 
     def remember(self, key: str) -> None:
         """Add a published key to the history (and the suggestions); the cursor goes past the end."""

@@ -22,7 +22,8 @@ from textual.widgets import Input, Select, Static
 from core.scenario import Scenario
 from core.topology import ExchangeSpec, Topology
 from tui.explain import key_problem, verdict_lines
-from tui.widgets.key_input import KeyInput, pattern_suggestions
+from tui.text import ShownText, visible
+from tui.widgets.key_input import KeyInput, LensInput, pattern_suggestions
 
 
 class RoutingLens(Vertical):
@@ -78,6 +79,8 @@ class RoutingLens(Vertical):
         self.scenario = scenario
         self.topology = scenario.topology
         self.set_reactive(RoutingLens.exchange, self._first_exchange())
+        self._parsed: tuple[str, tuple[Any, str | None]] | None = None
+        """The body field's last text and what it parsed to."""
 
     def _first_exchange(self) -> str:
         return self.topology.exchanges[0].name if self.topology.exchanges else ""
@@ -91,7 +94,7 @@ class RoutingLens(Vertical):
         with Horizontal(id="lens-row"):
             if len(self.topology.exchanges) > 1:
                 yield Select(
-                    [(Text(e.name), e.name) for e in self.topology.exchanges],
+                    [(Text(visible(e.name)), e.name) for e in self.topology.exchanges],
                     value=self.exchange,
                     allow_blank=False,
                     compact=True,
@@ -103,7 +106,7 @@ class RoutingLens(Vertical):
                 compact=True,
                 id="routing-key",
             )
-            yield Input(placeholder=self._body_placeholder(), compact=True, id="message-body")
+            yield LensInput(placeholder=self._body_placeholder(), compact=True, id="message-body")
         yield Static(id="lens-problem", markup=False)
         with VerticalScroll(id="matches-scroll"):
             yield Static(id="matches", markup=False)
@@ -114,7 +117,7 @@ class RoutingLens(Vertical):
         example = next(iter(script_keys), None) or next(
             (p for p in patterns if "*" not in p and "#" not in p), None
         )
-        return f"routing key, e.g. {example} (Enter publishes)" if example else "routing key"
+        return f"routing key, e.g. {visible(example)} (Enter publishes)" if example else "routing key"
 
     def _body_placeholder(self) -> str:
         spec = self._spec()
@@ -135,12 +138,21 @@ class RoutingLens(Vertical):
         text = self.query_one("#message-body", Input).value.strip()
         if not text:
             return None, None
+        if self._parsed is not None and self._parsed[0] == text:
+            return self._parsed[1]  # every key typed re-reads the body: parse it once per change
+        self._parsed = (text, self._parse(text))
+        return self._parsed[1]
+
+    @staticmethod
+    def _parse(text: str) -> tuple[Any, str | None]:
         try:
             return json.loads(text), None
         except json.JSONDecodeError as exc:
             return None, f"JSON field: {exc.msg} at column {exc.colno}"
         except RecursionError:
             return None, "JSON field: nested too deeply"
+        except ValueError as exc:  # e.g. an integer past Python's 4,300-digit conversion limit
+            return None, f"JSON field: {str(exc).splitlines()[0]}"
 
     def _headers_and_body(self) -> tuple[Any, dict[str, Any] | None, str | None]:
         """(body, headers, problem): on a headers exchange the JSON field holds the headers."""
@@ -158,7 +170,7 @@ class RoutingLens(Vertical):
         self.topology = topology
         if self.is_mounted and self.query("#exchange"):
             picker: Select[str] = self.query_one("#exchange", Select)
-            picker.set_options([(Text(e.name), e.name) for e in topology.exchanges])
+            picker.set_options([(Text(visible(e.name)), e.name) for e in topology.exchanges])
         if topology.exchange(self.exchange) is None:
             self.exchange = self._first_exchange()  # its watcher refreshes the lens
         elif self.is_mounted:
@@ -193,7 +205,7 @@ class RoutingLens(Vertical):
         typed = bool(key) or spec.type in ("headers", "fanout") or headers is not None
         table = self.topology.binding_table
         if not table.bindings_from(spec.name):
-            matches.update(Text(f"exchange {spec.name} has no bindings", "dim"))
+            matches.update(ShownText(f"exchange {spec.name} has no bindings", "dim"))
         elif typed:
             matches.update(verdict_lines(table, spec.name, key, headers))
         else:
@@ -201,7 +213,7 @@ class RoutingLens(Vertical):
         self.post_message(self.Preview(self, spec.name, key if typed else None, headers))
 
     def _idle_text(self, spec: ExchangeSpec) -> Text:
-        text = Text()
+        text = ShownText()
         text.append(f"{spec.name} ({spec.type}) bindings: ", "dim")
         bound = self.topology.binding_table.bindings_from(spec.name)
         labels = [f"{b.destination} <- {b.routing_key or '(any)'}" for b in bound]
@@ -214,7 +226,7 @@ class RoutingLens(Vertical):
         line = self.query_one("#lens-problem", Static)
         line.set_class(problem is not None, "-error")
         if problem is not None:
-            line.update(Text(problem))
+            line.update(ShownText(problem))
         else:
             line.update(Text("Enter publishes  ↑/↓ history  → accepts a suggestion"))
 
@@ -222,6 +234,7 @@ class RoutingLens(Vertical):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         key = self.key
+        self._parsed = None  # each publish gets its own freshly parsed body, shared with no other
         body, headers, json_problem = self._headers_and_body()
         problem = key_problem(key) or json_problem
         if problem is not None:

@@ -10,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.text import ShownText
+
 
 class ScenarioPicker(ModalScreen[str | None]):
     """Pick a scenario; the current one is marked."""
@@ -36,7 +38,7 @@ class ScenarioPicker(ModalScreen[str | None]):
             yield Static(Text("Switch scenario (Enter picks, Esc cancels)", "bold"))
             options = []
             for name, title in self.scenarios:
-                label = Text(name, "bold")
+                label = ShownText(name, "bold")
                 label.append(f"  {title}", "dim")
                 if name == self.current:
                     label.append("  (running)", "italic")

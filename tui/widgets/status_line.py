@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from core.records import BrokerInfo
+from tui.text import LineText
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def status_text(facts: StatusFacts, width: int | None = None) -> Text:
 
 def worded(facts: StatusFacts, say: Wording) -> Text:
     """Most important first: scenario, pause, broker kind and state, speed, counts, F2-F4's target."""
-    text = Text()
+    text = LineText()
     if say.badge:
         text.append(" mqscope ", "bold reverse")
     text.append(f" {facts.scenario}", "bold")
