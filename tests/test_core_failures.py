@@ -40,7 +40,9 @@ def test_a_loop_dependency_that_raises_is_exit_1_with_its_traceback(
     engine = Engine(load_scenario("seed"), fresh_url(), speed=4.0)
     engine.requests = BrokenRequests()
     out = io.StringIO()
-    code = run_headless(engine, HeadlessOptions(play_script=False, timeout=20.0), out)
+    # One message expected: with none, the run would count as settled before the producer fails.
+    options = HeadlessOptions(publish=["video.upload"], play_script=False, timeout=20.0)
+    code = run_headless(engine, options, out)
     err = capsys.readouterr().err
     assert code == EXIT_BUG
     assert "internal error in producer" in err
