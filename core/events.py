@@ -197,6 +197,11 @@ class Notice(FlowEvent):
     text: str
 
 
+RESENT = "resent after reconnecting: the broker may hold it twice"
+"""The producer's warning Notice text for a publish sent again after a lost connection (the ledger
+reads it: a second copy of that message in a queue is then a duplicate, not a redelivery)."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TopologyChanged(FlowEvent):
     """An exchange, queue, binding or consumer was declared or deleted on the broker, in stream order.

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from core.events import (
+    RESENT,
     Acked,
     BrokerStatus,
     ConsumerState,
@@ -20,6 +21,7 @@ from core.events import (
     Dropped,
     Expired,
     FlowEvent,
+    Notice,
     Published,
     QueueDepth,
     Rejected,
@@ -162,6 +164,8 @@ class Ledger:
             if copy is None:
                 copy = self._open(record, event.queue, HELD)
             else:
+                if copy.outcome == "acked" and copy.origin is None:
+                    self._acked_copy_back(record, copy, q, event)
                 self._reopen(record, copy)
             if record.queues is not None or not record.published:
                 q.ready = max(0, q.ready - 1)  # a copy we never saw enter (the broker's depth did)
@@ -169,29 +173,71 @@ class Ledger:
             q.waiting.pop(record.msg, None)
             q.ready = max(0, q.ready - 1)
         elif copy.status == HELD:
+            if record.resent and not event.redelivered and copy.holder is not None:
+                self._duplicate_in_hand(record, copy, q, event)
+                return
             self._release(record.msg, copy)  # delivered again without a word in between
         copy.status, copy.holder = HELD, event.consumer
+        self._hold(record.msg, q, event)
+        if copy.steps is not None:
+            copy.steps.append(event)
+
+    def _acked_copy_back(self, record: MessageRecord, copy: Copy, q: QueueCounts, event: Delivered) -> None:
+        """A copy closed as acked is delivered again. Flagged redelivered: the ack was lost with the
+        connection and RabbitMQ gave the copy back (at-least-once). Not flagged: a second copy the
+        producer's resend put in the queue. Either way the message is open again until this copy is
+        acked, and that ack is not counted as another acked copy."""
+        if event.redelivered:
+            q.acks_lost += 1
+            note = f"{copy.queue}: ack lost with the connection: redelivered"
+        else:
+            q.duplicates += 1
+            why = "resent" if record.resent else "a second copy"
+            note = f"{copy.queue}: duplicate ({why})"
+        record.notes.append(note)
+        copy.again = True
+        if record.published:
+            self._unsettled[record.msg] = None  # open again: settled once this copy is acked
+
+    def _duplicate_in_hand(self, record: MessageRecord, copy: Copy, q: QueueCounts, event: Delivered) -> None:
+        """A resend's second copy delivered while the first is still unacked: both need an ack."""
+        q.duplicates += 1
+        record.notes.append(f"{copy.queue}: duplicate (resent)")
+        copy.extra += 1
+        self._hold(record.msg, q, event)
+        self._step(copy, event)
+
+    def _hold(self, msg: str, q: QueueCounts, event: Delivered) -> None:
         # A depth poll between the broker's delivery and this event already counted the copy:
         # never count past what prefetch allows (a "pf 1" queue showed 2 unacked).
         cap = self.unacked_cap.get(event.queue)
         if cap is None or q.unacked < cap:
             q.unacked += 1
         c = self.consumers.get(event.consumer) or self._consumer(event.consumer)
-        c.in_hand.append((record.msg, event.queue))
+        c.in_hand.append((msg, event.queue))
         if c.state in ("idle", "working"):  # working is derived: no event says it
-            c.state, c.detail = "working", f"{record.msg} from {event.queue}"
-        if copy.steps is not None:
-            copy.steps.append(event)
+            c.state, c.detail = "working", f"{msg} from {event.queue}"
 
     def _acked(self, event: Acked) -> None:
         record = self.records.get(event.msg or "") or self._record(event.msg)
         copy = record.copies.get(event.queue) or self._copy(record, event.queue)
+        c = self.consumers.get(event.consumer) or self._consumer(event.consumer)
+        c.processed += 1
+        if copy.extra and copy.status == HELD:  # one of a resend's two copies in hand: one left
+            copy.extra -= 1
+            self._let_go(record.msg, copy.queue, event.consumer)
+            if copy.holder == event.consumer:  # the other copy's holder holds the copy now
+                held = (record.msg, copy.queue)
+                copy.holder = next((n for n, h in self.consumers.items() if held in h.in_hand), None)
+            self._step(copy, event)
+            return
         if copy.holder is not None:
             self._release(record.msg, copy)
-        c = self.consumers.get(event.consumer) or self._consumer(event.consumer)
-        c.acked += 1
-        c.processed += 1
-        (self.queues.get(event.queue) or self._queue(event.queue)).acked += 1
+        if copy.again:  # this copy's first ack was counted already: settle, count nothing twice
+            copy.again = False
+        else:
+            c.acked += 1
+            (self.queues.get(event.queue) or self._queue(event.queue)).acked += 1
         self._close(record, copy, "acked")
         if copy.steps is not None:
             copy.steps.append(event)
@@ -321,6 +367,13 @@ class Ledger:
         self._check(record)
         self.queues.pop(copy.queue, None)
 
+    def _notice(self, event: Notice) -> None:
+        if event.text == RESENT and event.msg:
+            record = self._record(event.msg)
+            if not record.resent:
+                record.resent = True
+                record.notes.append(RESENT)
+
     def _consumer_state(self, event: ConsumerState) -> None:
         c = self._consumer(event.consumer)
         c.state, c.detail = event.state, event.detail
@@ -410,18 +463,22 @@ class Ledger:
         copy.holder = None
         if copy.status == HELD:
             copy.status = BETWEEN
-        q = self._queue(copy.queue)
+        self._let_go(msg, copy.queue, holder)
+        return holder
+
+    def _let_go(self, msg: str, queue: str, holder: str) -> None:
+        """One unacked copy of `msg` in `queue` leaves `holder`'s hands."""
+        q = self._queue(queue)
         q.unacked = max(0, q.unacked - 1)
         c = self.consumers.get(holder)
         if c is not None:
-            in_hand, held = c.in_hand, (msg, copy.queue)
+            in_hand, held = c.in_hand, (msg, queue)
             if in_hand and in_hand[-1] == held:
                 in_hand.pop()  # the usual case (prefetch 1): the newest delivery is the one settled
             elif held in in_hand:
                 in_hand.remove(held)
             if not in_hand and c.state == "working":
                 c.state, c.detail = "idle", ""
-        return holder
 
     def _enqueue(self, queue: str, msg: str) -> None:
         q = self._queue(queue)
@@ -542,6 +599,7 @@ _HANDLERS: dict[type[FlowEvent], Callable[[Ledger, Any], None]] = {
     Expired: Ledger._expired,
     Dropped: Ledger._dropped,
     ConsumerState: Ledger._consumer_state,
+    Notice: Ledger._notice,
     QueueDepth: Ledger._depth,
     BrokerStatus: Ledger._broker,
     TopologyChanged: Ledger._topology,

@@ -19,6 +19,7 @@ from core.backends import BrokerUrlError
 from core.backends.base import Backend, Emit
 from core.controls import Clock, StepGate, StopCheck
 from core.events import (
+    RESENT,
     BrokerStatus,
     Dropped,
     Notice,
@@ -158,8 +159,11 @@ class ProducerLoop:
         return time.monotonic() + self.clock.real_seconds(self._script[index].after)
 
     def _produce(self, conn: Connection, should_stop: StopCheck) -> None:
-        if self._pending is not None:  # interrupted by a lost broker: send it again first
-            self._send(conn, self._pending, should_stop)
+        pending = self._pending
+        if pending is not None:  # interrupted by a lost broker: send it again first
+            if isinstance(pending, PublishRequest):  # the broker may have it already: say so
+                self.emit(Notice(msg=pending.msg, level="warning", text=RESENT))
+            self._send(conn, pending, should_stop)
         next_depth, depth_every = 0.0, DEPTH_POLL_SECONDS
         while not should_stop():
             now = time.monotonic()

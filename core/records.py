@@ -21,7 +21,7 @@ EXCHANGE = "-"
 class Copy:
     """One copy of a message in one queue: where it is now, who holds it, how it ended, its story."""
 
-    __slots__ = ("holder", "origin", "outcome", "queue", "status", "steps")
+    __slots__ = ("again", "extra", "holder", "origin", "outcome", "queue", "status", "steps")
 
     def __init__(self, queue: str, status: str, origin: str | None = None) -> None:
         self.queue = queue
@@ -32,6 +32,11 @@ class Copy:
         """The queue it was dead-lettered from (None: routed there by the publish itself)."""
         self.steps: list[FlowEvent] | None = None
         """The events of this copy in order (only when the ledger keeps stories)."""
+        self.again = False
+        """Acked once already and back (an ack lost with the connection, or a resent duplicate):
+        its next ack settles it again but is not counted as another acked copy."""
+        self.extra = 0
+        """Duplicate copies (a resend) in consumers' hands beside this one: each needs its own ack."""
 
     @property
     def describe(self) -> str:
@@ -60,6 +65,7 @@ class MessageRecord:
         "published",
         "queues",
         "redelivered",
+        "resent",
         "route_source",
         "routing_key",
     )
@@ -76,6 +82,8 @@ class MessageRecord:
         """Where it was routed (None until the broker said); () means unroutable or returned."""
         self.route_source = ""
         self.redelivered = False
+        self.resent = False
+        """The producer sent it again after reconnecting: the broker may hold two copies per queue."""
         self.consumers: tuple[str, ...] = ()
         """Consumers that received a copy (a tuple: usually one or two, rarely grown)."""
         self.copies: dict[str, Copy] = {}
@@ -125,6 +133,10 @@ class QueueCounts:
     expired: int = 0
     dropped: int = 0
     dead_lettered: int = 0
+    acks_lost: int = 0
+    """Copies acked, then delivered again: the ack was lost with the connection (counted acked once)."""
+    duplicates: int = 0
+    """Second copies of a message a resend put here (their acks are not counted in `acked`)."""
 
 
 @dataclass

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from core.controls import AttemptCounter
 from core.engine import RECENT_IDS, MessageIds
 from core.events import (
+    RESENT,
     Acked,
     ConsumerState,
     DeadLettered,
@@ -19,6 +20,7 @@ from core.events import (
     Dropped,
     Expired,
     FlowEvent,
+    Notice,
     Published,
     Rejected,
     Requeued,
@@ -419,3 +421,64 @@ def test_a_dead_letter_delivered_before_its_report_is_still_the_dead_letter_s_co
     assert ledger.fate("m") == {"orders_queue": "dead-lettered (rejected)"}
     assert ledger.all_settled
     assert ledger.records["m"].copies["orders_dead"].origin == "orders_queue"
+
+
+# -- at-least-once through an outage ---------------------------------------------------------------
+def test_an_ack_lost_with_the_connection_reopens_the_copy_and_counts_it_once() -> None:
+    ledger = fed(
+        SEED,
+        [
+            published("m"),
+            routed("m", "audit_queue"),
+            Delivered(msg="m", queue="audit_queue", consumer="worker"),
+            Acked(msg="m", queue="audit_queue", consumer="worker"),
+        ],
+    )
+    assert ledger.all_settled
+    # The ack went down with the connection: RabbitMQ gives the copy back, flagged redelivered.
+    ledger.feed(Delivered(msg="m", queue="audit_queue", consumer="worker", redelivered=True))
+    assert ledger.unsettled() == ["m"]
+    assert ledger.open_copies("m") == {"audit_queue"}
+    assert "audit_queue: ack lost with the connection: redelivered" in ledger.records["m"].notes
+    ledger.feed(Acked(msg="m", queue="audit_queue", consumer="worker"))
+    assert ledger.all_settled and ledger.quiet()
+    assert ledger.fate("m") == {"audit_queue": "acked"}
+    queue, worker = ledger.queues["audit_queue"], ledger.consumers["worker"]
+    assert (ledger.published, queue.acked, queue.acks_lost, queue.duplicates) == (1, 1, 1, 0)
+    assert (worker.acked, worker.processed) == (1, 2)  # one message acked, handled twice
+
+
+def test_a_resent_publish_s_second_copy_is_a_duplicate_that_must_be_acked_too() -> None:
+    # RabbitMQ: routing is predicted once; the resend announces nothing but the warning notice.
+    ledger = fed(
+        SEED,
+        [
+            published("m"),
+            routed("m", "audit_queue", "video_queue"),
+            Notice(msg="m", level="warning", text=RESENT),
+            published("m"),  # a resend is never a second message
+            Delivered(msg="m", queue="video_queue", consumer="worker"),
+            Acked(msg="m", queue="video_queue", consumer="worker"),
+        ],
+    )
+    assert ledger.unsettled() == ["m"] and ledger.open_copies("m") == {"audit_queue"}
+    # The second copy in video_queue, after the first was acked: the message is open again.
+    ledger.feed(Delivered(msg="m", queue="video_queue", consumer="worker"))
+    assert ledger.unsettled() == ["m"]
+    assert "video_queue: duplicate (resent)" in ledger.records["m"].notes
+    ledger.feed(Acked(msg="m", queue="video_queue", consumer="worker"))
+    assert ledger.open_copies("m") == {"audit_queue"}
+    # The second copy in audit_queue, delivered while the first is still unacked: both need an ack.
+    ledger.feed(Delivered(msg="m", queue="audit_queue", consumer="worker"))
+    ledger.feed(Delivered(msg="m", queue="audit_queue", consumer="worker"))
+    assert ledger.unsettled() == ["m"]
+    assert ledger.consumers["worker"].in_hand == [("m", "audit_queue")] * 2
+    ledger.feed(Acked(msg="m", queue="audit_queue", consumer="worker"))
+    assert ledger.unsettled() == ["m"]  # one of the two copies is still in hand
+    ledger.feed(Acked(msg="m", queue="audit_queue", consumer="worker"))
+    assert ledger.all_settled and ledger.quiet()
+    assert ledger.published == 1 and ledger.exchanges["media_exchange"].published == 1
+    for name in ("audit_queue", "video_queue"):
+        assert ledger.queues[name].acked == 1
+    assert ledger.queues["video_queue"].duplicates == 1
+    assert ledger.consumers["worker"].acked == 2
