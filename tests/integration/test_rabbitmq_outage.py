@@ -21,14 +21,16 @@ from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, To
 pytestmark = pytest.mark.rabbitmq
 
 
-def outage_scenario() -> Scenario:
+def outage_scenario(work_seconds: float = 0.05) -> Scenario:
     topology = Topology(
         exchanges=(ExchangeSpec("outage_exchange", "topic"),),
         queues=(
             QueueSpec("outage_video", (BindingSpec("outage_exchange", "video.#"),)),
             QueueSpec("outage_audit", (BindingSpec("outage_exchange", "#"),)),
         ),
-        consumers=(ConsumerSpec("worker", ("outage_video", "outage_audit"), prefetch=1, work_seconds=0.05),),
+        consumers=(
+            ConsumerSpec("worker", ("outage_video", "outage_audit"), prefetch=1, work_seconds=work_seconds),
+        ),
     ).validate()
     return Scenario(name="outage", title="broker outage", topology=topology, publishes=())
 
@@ -134,3 +136,59 @@ def test_tap_survives_an_outage(rabbit: RabbitBroker) -> None:
     finally:
         runner.shutdown()
     runner.raise_first_error()
+
+
+COUNT = 2000
+
+
+def test_an_outage_counts_no_message_twice_and_settles_every_one(rabbit: RabbitBroker) -> None:
+    """stop-app mid-run: acks lost with the connection come back as redeliveries and resent publishes
+    may leave two copies in a queue; the ledger shows them as such and counts each message once."""
+    scenario = outage_scenario(work_seconds=0.0)  # acks and publishes in flight when the broker goes
+    reset_rabbit(rabbit.url, scenario.topology)
+    engine = Engine(scenario, rabbit.url, speed=1.0)
+    keys = ["video.upload", "user.login"]
+    requests = [engine.make_request("outage_exchange", keys[n % 2], {"n": n}) for n in range(COUNT)]
+    names = [q.name for q in scenario.topology.queues]
+
+    def broker_ready() -> int:  # a connection of its own: the outage closes every open one
+        with Connection(rabbit.url) as conn:
+            channel = conn.channel()
+            return sum(channel.queue_declare(name, passive=True).message_count for name in names)
+
+    def drained(run: Run) -> bool:
+        ledger = run.ledger
+        return (
+            ledger.published == len(requests)
+            and ledger.all_settled
+            and not any(c.in_hand for c in ledger.consumers.values())
+            and broker_ready() == 0
+        )
+
+    with EngineRun(engine) as running:
+        running.enqueue(requests)
+        assert running.wait_for(lambda r: len(r.acks()) >= 20, 30), "nothing acked before the outage"
+        rabbit.control("stop-app")
+        try:
+            assert running.wait_for(went_away, 30), "the status never said the broker went away"
+        finally:
+            rabbit.control("start-app")
+        running.settle(len(requests), timeout=120)
+        assert running.wait_for(drained, 120), "copies were left in the broker"
+    run = running.run
+    # Stopping the consumers gave nothing back: every copy the broker had was acked for good.
+    assert broker_ready() == 0
+    ledger = run.ledger
+    assert ledger.all_settled
+    assert ledger.published == len(requests) == ledger.exchanges["outage_exchange"].published
+    routed = run.routed()
+    per_queue = {name: sum(1 for r in requests if name in routed[r.msg]) for name in names}
+    assert per_queue == {"outage_video": COUNT // 2, "outage_audit": COUNT}
+    for name in names:  # each copy acked once in the counts, however often it was acked on the wire
+        assert ledger.queues[name].acked == per_queue[name], name
+    assert ledger.consumers["worker"].acked == COUNT * 3 // 2
+    for r in requests:
+        assert ledger.fate(r.msg) == dict.fromkeys(routed[r.msg], "acked"), r.msg
+    # Every ack beyond one per copy is a copy shown as an ack lost (redelivered) or a duplicate.
+    extra = sum(ledger.queues[name].acks_lost + ledger.queues[name].duplicates for name in names)
+    assert sum(run.acks().values()) == COUNT * 3 // 2 + extra
