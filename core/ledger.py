@@ -368,9 +368,9 @@ class Ledger:
         self.queues.pop(copy.queue, None)
 
     def _notice(self, event: Notice) -> None:
-        if event.text == RESENT and event.msg:
-            record = self._record(event.msg)
-            if not record.resent:
+        if event.text == RESENT:
+            record = self.records.get(event.msg or "")  # a forgotten one has nothing left to count
+            if record is not None and not record.resent:
                 record.resent = True
                 record.notes.append(RESENT)
 
