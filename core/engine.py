@@ -204,7 +204,8 @@ class Engine:
         loops: list[tuple[str, Loop]] = [("producer", self.producer_loop(play_script=play_script).run)]
         for spec in self.topology.consumers:
             retire = self._retire.setdefault(spec.name, threading.Event())
-            loops.append((f"consumer:{spec.name}", self._consumer_run(spec, self.declared, retire)))
+            run = self._consumer_run(spec, self.topology, self.declared, retire)
+            loops.append((f"consumer:{spec.name}", run))
         return loops
 
     def producer_loop(self, *, play_script: bool = True) -> ProducerLoop:
@@ -221,13 +222,17 @@ class Engine:
             declared=self.declared,
         )
 
-    def consumer_loop(self, name: str, spec: ConsumerSpec | None = None) -> ConsumerLoop:
-        spec = spec or self.topology.consumer(name)
+    def consumer_loop(
+        self, name: str, spec: ConsumerSpec | None = None, topology: Topology | None = None
+    ) -> ConsumerLoop:
+        """The loop of consumer `name` (`spec`, within `topology`: by default as they are now)."""
+        topology = topology or self.topology
+        spec = spec or topology.consumer(name)
         if spec is None:
             raise KeyError(f"unknown consumer {name!r}")
         return ConsumerLoop(
             spec,
-            apply_change(self._planned(), TopologyChange("declare", spec)),
+            topology,
             self.backend,
             self.emit,
             self.controls.setdefault(name, ConsumerControl(name)),
@@ -240,10 +245,12 @@ class Engine:
     def tap_loop(self, spec: TapSpec) -> TapLoop:
         return TapLoop(spec, self.topology, self.backend, self.emit)
 
-    def _consumer_run(self, spec: ConsumerSpec, start: threading.Event, retire: threading.Event) -> Loop:
+    def _consumer_run(
+        self, spec: ConsumerSpec, topology: Topology, start: threading.Event, retire: threading.Event
+    ) -> Loop:
         """A consumer's loop: it waits until its queues exist (`start`), and ends when the runner
         stops or a topology change replaces or deletes this consumer (`retire`)."""
-        loop = self.consumer_loop(spec.name, spec)
+        loop = self.consumer_loop(spec.name, spec, topology)
 
         def run(should_stop: StopCheck) -> None:
             def retired() -> bool:
@@ -288,7 +295,9 @@ class Engine:
                 raise TopologyError("the engine is not running: declare consumers in the scenario")
             retire = self._retire[name] = threading.Event()
             generation = "" if old is None else f"#{next(self._generation)}"
-            self._runner.start(f"consumer:{name}{generation}", self._consumer_run(spec, request.done, retire))
+            topology = apply_change(planned, request.change)  # the consumer's queues as they will be
+            run = self._consumer_run(spec, topology, request.done, retire)
+            self._runner.start(f"consumer:{name}{generation}", run)
         return request
 
     def _planned(self) -> Topology:
