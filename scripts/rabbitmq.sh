@@ -205,7 +205,9 @@ cmd_stop() {
   # shellcheck disable=SC1090
   . "$state"
   halt
-  if [ "${STARTED_EPMD:-0}" = 1 ]; then
+  # epmd is shared by every node on the machine: end it only when no other node still uses it
+  # (a second test session's node would lose its name, and rabbitmqctl could no longer reach it).
+  if [ "${STARTED_EPMD:-0}" = 1 ] && ! epmd -names 2>/dev/null | grep -q '^name '; then
     epmd -kill >/dev/null 2>&1 || true
   fi
   case "${DIR:-}" in
