@@ -218,6 +218,8 @@ class ProducerLoop:
         properties: dict[str, Any] = {"message_id": request.msg}
         if request.expiration is not None:
             properties["expiration"] = request.expiration  # seconds: kombu writes the ms string
+        if request.priority is not None:
+            properties["priority"] = request.priority
         self._pending = request  # until the broker has it (confirmed, where confirms are on)
         self._returned.clear()
         try:

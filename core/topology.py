@@ -10,6 +10,7 @@ from typing import Any, Literal, cast
 from kombu import Exchange, Queue
 
 from core.errors import InputError
+from core.queue_arguments import declare_problem
 from core.routing import (
     MAX_NAME_BYTES,
     Binding,
@@ -72,16 +73,19 @@ class QueueSpec:
     message_ttl: float | None = None  # seconds
     max_length: int | None = None
     durable: bool = True
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    """Further queue arguments under RabbitMQ's own names (x-overflow, x-max-priority, ...); the
+    fields above are shorthands for x-dead-letter-*, x-message-ttl and x-max-length."""
 
     def queue_arguments(self) -> dict[str, Any]:
         """The x-arguments RabbitMQ reads on queue.declare."""
-        args: dict[str, Any] = {}
+        args: dict[str, Any] = dict(self.arguments)
         if self.dead_letter_exchange is not None:
             args["x-dead-letter-exchange"] = self.dead_letter_exchange
         if self.dead_letter_routing_key is not None:
             args["x-dead-letter-routing-key"] = self.dead_letter_routing_key
         if self.message_ttl is not None:
-            args["x-message-ttl"] = int(self.message_ttl * 1000)
+            args["x-message-ttl"] = round(self.message_ttl * 1000)
         if self.max_length is not None:
             args["x-max-length"] = self.max_length
         return args
@@ -109,6 +113,7 @@ class PublishStep:
     after: float = 0.0
     mandatory: bool = False
     expiration: float | None = None  # seconds (per-message TTL)
+    priority: int | None = None  # AMQP priority (0-255); counts in queues with x-max-priority
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,8 @@ class Topology:
                 out.append(f"{where}: message_ttl must be >= 0 seconds")
             if q.max_length is not None and q.max_length < 0:
                 out.append(f"{where}: max_length must be >= 0")
+            if (p := declare_problem(q.name, q.queue_arguments(), durable=q.durable)) is not None:
+                out.append(f"{where}: {p.replace(_rabbit_where(q.name), '')}")
             if q.dead_letter_routing_key is not None and (
                 p := routing_key_problem(q.dead_letter_routing_key)
             ):
@@ -240,6 +247,11 @@ class Topology:
         args = spec.queue_arguments() if spec else {}
         durable = spec.durable if spec else True
         return Queue(name, queue_arguments=args, durable=durable, no_declare=True)
+
+
+def _rabbit_where(name: str) -> str:
+    """The part of RabbitMQ's refusal text that names the queue (an error line names it already)."""
+    return f" for queue '{name}' in vhost '/'"
 
 
 def _duplicates(out: list[str], kind: str, names: list[str]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from core.broker.entities import BrokerError, ExchangeState, QueueState
@@ -31,7 +32,7 @@ class DeliveryMixin:
     ) -> RouteResult:
         raise NotImplementedError
 
-    def _enqueue(self, queue: QueueState, envelope: Envelope, message_ttl: int | None) -> None:
+    def _enqueue(self, queue: QueueState, envelope: Envelope, message_ttl: int | None) -> bool:
         raise NotImplementedError
 
     def _wake_timer(self) -> None:
@@ -40,7 +41,14 @@ class DeliveryMixin:
     def _queue(self, name: str) -> QueueState:
         raise NotImplementedError
 
-    def _drop_queue(self, state: QueueState) -> int:
+    def _drop_queue(self, state: QueueState, reason: str = "its queue was deleted") -> int:
+        raise NotImplementedError
+
+    def _touch(self, queue: QueueState) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _insert(queue: QueueState, envelope: Envelope) -> None:
         raise NotImplementedError
 
     @staticmethod
@@ -52,6 +60,8 @@ class DeliveryMixin:
         """Hand ready copies to consumers with free prefetch, round-robin; expire stale heads."""
         ready = queue.ready
         now = time.monotonic()
+        if queue.max_priority:
+            self._expire_levels(queue, now)
         while ready:
             head = ready[0]
             if head.deadline is not None and head.deadline <= now:
@@ -67,7 +77,9 @@ class DeliveryMixin:
 
     def _watch_head(self, queue: QueueState) -> None:
         """Only a queue's head expires (RabbitMQ): tell the timer whenever a new head has a TTL."""
-        if queue.ready and queue.ready[0].deadline is not None:
+        if not queue.ready:
+            return
+        if (queue.head_deadline() if queue.max_priority else queue.ready[0].deadline) is not None:
             self._wake_timer()
 
     @staticmethod
@@ -101,6 +113,7 @@ class DeliveryMixin:
             record = ConsumerRecord(tag, queue, channel, channel.prefetch, no_ack)
             channel.consumers[tag] = record
             state.consumers.append(record)
+            state.expires_at = None  # in use: x-expires waits until the last consumer goes
             self._dispatch(state)
 
     def qos(self, channel: ChannelState, prefetch: int, *, global_: bool = False) -> None:
@@ -150,6 +163,8 @@ class DeliveryMixin:
             state.consumers.remove(record)
             if state.auto_delete and not state.consumers:
                 self._drop_queue(state)
+            elif not state.consumers:
+                self._touch(state)
 
     def _drop_unread(self, channel: ChannelState, unread: list[Delivery], reason: str) -> None:
         """Report the no-ack copies among deliveries taken back unread: nothing else holds them."""
@@ -161,10 +176,14 @@ class DeliveryMixin:
         """basic.get: the head of the queue, or None when it is empty."""
         with self._lock:
             state = self._queue(queue)
+            self._touch(state)
             self._expire_heads(state)
             if not state.ready:
                 return None
             envelope = state.ready.popleft()
+            if state.quorum and "x-delivery-count" not in envelope.headers:
+                # RabbitMQ 3.10's quorum queues say 0 on a first basic.get (measured)
+                envelope = replace(envelope, headers={**envelope.headers, "x-delivery-count": 0})
             self._watch_head(state)
             tag = channel.new_tag()
             if not no_ack:
@@ -265,9 +284,19 @@ class DeliveryMixin:
             self._report(gone)
             return
         envelope = unacked.envelope.redelivery()
+        if queue.quorum:  # a quorum queue counts returns; past x-delivery-limit it dead-letters
+            count = _delivery_count(envelope.headers) + 1
+            limit = queue.delivery_limit
+            if limit is not None and count > limit:
+                self._dead_letter(queue, envelope, "delivery_limit")
+                if dispatch:
+                    self._dispatch(queue)
+                return
+            envelope = replace(envelope, headers={**envelope.headers, "x-delivery-count": count})
         ready = queue.ready
+        rank = queue.rank(envelope)
         index = 0
-        while index < len(ready) and ready[index].seq < envelope.seq:
+        while index < len(ready) and queue.rank(ready[index]) < rank:
             index += 1
         ready.insert(index, envelope)
         if report:
@@ -282,8 +311,22 @@ class DeliveryMixin:
         self._report(Expired(msg=envelope.msg_id, queue=queue.name))
         self._dead_letter(queue, envelope, "expired")
 
+    def _expire_levels(self, queue: QueueState, now: float) -> None:
+        """A priority queue: each priority level's head expires on its own (RabbitMQ keeps one
+        sub-queue per priority, so a stale low-priority head expires behind fresh high ones)."""
+        while True:
+            stale = [i for i in queue.heads() if (d := queue.ready[i].deadline) is not None and d <= now]
+            if not stale:
+                return
+            for index in reversed(stale):
+                envelope = queue.ready[index]
+                del queue.ready[index]
+                self._expire(queue, envelope)
+
     def _expire_heads(self, queue: QueueState) -> None:
         now = time.monotonic()
+        if queue.max_priority:
+            self._expire_levels(queue, now)
         ready = queue.ready
         while ready:
             deadline = ready[0].deadline
@@ -298,8 +341,12 @@ class DeliveryMixin:
         if dlx is None:
             if reason == "rejected":
                 why = "rejected, and the queue has no dead-letter exchange"
+            elif reason == "delivery_limit":
+                why = f"delivered more than x-delivery-limit {queue.delivery_limit} times: dropped"
+            elif reason == "maxlen" and queue.overflow == "reject-publish-dlx":
+                why = "rejected by queue: full (x-overflow reject-publish-dlx, no dead-letter exchange)"
             elif reason == "maxlen":
-                why = f"queue full (x-max-length {queue.max_length}): oldest message dropped"
+                why = f"queue full ({queue.limits()}): oldest message dropped"
             else:
                 return  # expired without a DLX: the Expired report says it all
             self._report(Dropped(msg=envelope.msg_id, queue=queue.name, reason=why))
@@ -328,3 +375,9 @@ class DeliveryMixin:
         )
         for name in queues:
             self._enqueue(self.queues[name], copy, None)
+
+
+def _delivery_count(headers: Mapping[str, Any]) -> int:
+    value = headers.get("x-delivery-count")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
