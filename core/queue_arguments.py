@@ -97,19 +97,19 @@ def declare_problem(
         if (problem := value_problem(key, arguments[key])) is not None:
             return f"invalid arg '{key}' {where}: {problem}"
     kind = queue_type(arguments)
-    if kind == "quorum":
-        properties = (
-            ("non-durable", not durable),
-            ("exclusive-owner", exclusive),
-            ("auto-delete", auto_delete),
-        )
-        for refused, flag in properties:
-            if flag:
-                return f"invalid property '{refused}' {where}"
     wrong = _CLASSIC_ONLY if kind == "quorum" else _QUORUM_ONLY
     for key in sorted(arguments):
         if key in wrong:
             return f"invalid arg '{key}' {where} of queue type rabbit_{kind}_queue"
+    if kind == "quorum":  # checked in this order by rabbit_quorum_queue:declare (measured)
+        properties = (
+            ("auto-delete", auto_delete),
+            ("exclusive-owner", exclusive),
+            ("non-durable", not durable),
+        )
+        for refused, flag in properties:
+            if flag:
+                return f"invalid property '{refused}' {where}"
     return None
 
 

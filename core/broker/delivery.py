@@ -359,6 +359,8 @@ class DeliveryMixin:
             exchange=dlx,
             routing_key=envelope.routing_key if key is None else key,
         )
+        if queue.quorum and "x-delivery-count" in copy.headers:  # a quorum queue adds it per delivery
+            copy = replace(copy, headers={k: v for k, v in copy.headers.items() if k != "x-delivery-count"})
         queues: tuple[str, ...] = ()
         if dlx == "" or dlx in self.exchanges:
             found = self._route(dlx, copy.routing_key, copy.headers).queues

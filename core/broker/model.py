@@ -431,7 +431,7 @@ class Broker(DeliveryMixin):
     def _expire_queue(self, queue: QueueState) -> None:
         """x-expires ran out: RabbitMQ deletes the queue; its messages are dropped, not dead-lettered."""
         why = f"its queue expired unused (x-expires {queue.expires_ms} ms) and was deleted"
-        self._report(Notice(msg=None, level="info", text=f"queue {queue.name!r} {why[4:]}"))
+        self._report(Notice(msg=None, level="info", text=f"queue {queue.name!r} {why.removeprefix('its queue ')}"))
         self._drop_queue(queue, why)
 
     def _wake_timer(self) -> None:

@@ -1,0 +1,80 @@
+"""Issue 13 items 1-4 and 8 side by side: the same queues, publishes and gets on mqscope:// and on the
+real RabbitMQ, comparing per message the publisher's confirm, each get's body, redelivered flag,
+x-delivery-count and x-death, what is left in each queue in delivery order, and what was
+dead-lettered (tests/queue_play.py); each script also against the trace RabbitMQ gave when it was
+written, so a change on either side shows. Where timers decide (TTL, x-expires) outcomes are
+compared, not instants. Then hypothesis mixes the arguments.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from queue_play import DEAD, Get, Publish, Script, outcomes, play
+from queue_scripts import QUORUM_REFUSALS, SCRIPTS
+from rabbit_support import RabbitBroker
+
+from test_broker_queue_arguments import declare_error
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def local_url() -> str:
+    return f"mqscope://qa{uuid.uuid4().hex[:10]}"
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_same_trace_on_both(rabbit: RabbitBroker, name: str) -> None:
+    script, expected = SCRIPTS[name]
+    real = outcomes(script, play(rabbit.url, script))
+    assert real == outcomes(script, expected), "RabbitMQ changed its mind: re-measure the script"
+    assert outcomes(script, play(local_url(), script)) == real
+
+
+@pytest.mark.parametrize(("arguments", "flags"), QUORUM_REFUSALS)
+def test_refusals_in_the_same_words(rabbit: RabbitBroker, arguments: dict[str, Any], flags: dict[str, bool]) -> None:
+    assert declare_error(local_url(), arguments, flags) == declare_error(rabbit.url, arguments, flags)
+
+
+QUEUES = ("qa_a", "qa_b")
+
+
+@st.composite
+def scripts(draw: st.DrawFn) -> Script:
+    """Two classic queues with a mix of overflow, length, byte and priority limits, then publishes
+    (bodies 0-6 bytes, priorities 0-9 or none) and gets that ack, requeue or dead-letter."""
+    queues: dict[str, dict[str, Any]] = {}
+    for name in QUEUES:
+        args: dict[str, Any] = {}
+        if draw(st.booleans()):
+            args["x-max-length"] = draw(st.integers(0, 3))
+        if draw(st.booleans()):
+            args["x-max-length-bytes"] = draw(st.integers(0, 12))
+        overflow = draw(st.sampled_from([None, "drop-head", "reject-publish", "reject-publish-dlx"]))
+        if overflow is not None:
+            args["x-overflow"] = overflow
+        if draw(st.booleans()):
+            args["x-max-priority"] = draw(st.integers(1, 5))
+        queues[name] = args
+    publish = st.builds(
+        Publish,
+        st.sampled_from(QUEUES),
+        st.text("abc", max_size=6),
+        st.one_of(st.none(), st.integers(0, 9)),
+    )
+    get = st.builds(Get, st.sampled_from(QUEUES), st.sampled_from(["ack", "requeue", "reject"]))
+    steps = draw(st.lists(st.one_of(publish, publish, get), min_size=1, max_size=12))
+    return Script(queues, steps)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=scripts())
+def test_generated_scripts_same_on_both(rabbit: RabbitBroker, script: Script) -> None:
+    real = play(rabbit.url, script)
+    local = play(local_url(), script)
+    assert local == real
+    assert any(row[0] == DEAD for row in real)
