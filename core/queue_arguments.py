@@ -113,13 +113,26 @@ def declare_problem(
     return None
 
 
+def limits_text(arguments: Mapping[str, Any]) -> str:
+    """`x-max-length 2, x-max-length-bytes 10`: the length limits among these arguments."""
+    keys = ("x-max-length", "x-max-length-bytes")
+    return ", ".join(f"{key} {arguments[key]}" for key in keys if arguments.get(key) is not None)
+
+
+def refused_reason(arguments: Mapping[str, Any]) -> str:
+    """Why a queue with x-overflow reject-publish did not take a copy (the Dropped reason)."""
+    return f"rejected by queue: full ({limits_text(arguments)}, x-overflow reject-publish); publisher nacked"
+
+
 __all__ = [
     "MAX_PRIORITY",
     "MODELLED",
     "OVERFLOW_MODES",
     "QUEUE_TYPES",
     "declare_problem",
+    "limits_text",
     "queue_type",
+    "refused_reason",
     "unmodelled",
     "value_problem",
 ]

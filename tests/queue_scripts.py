@@ -96,7 +96,15 @@ SCRIPTS: dict[str, tuple[Script, list[Any]]] = {
         [
             *[("publish", b, "ack") for b in ("a", "b", "c", "ddddddddddd")],
             ("qa_q", []),
-            (DEAD, [dead("a", "maxlen"), dead("b", "maxlen"), dead("c", "maxlen"), dead("ddddddddddd", "maxlen")]),
+            (
+                DEAD,
+                [
+                    dead("a", "maxlen"),
+                    dead("b", "maxlen"),
+                    dead("c", "maxlen"),
+                    dead("ddddddddddd", "maxlen"),
+                ],
+            ),
         ],
     ),
     # 3. per-message expiration with x-message-ttl (the lower wins); x-expires
@@ -127,7 +135,14 @@ SCRIPTS: dict[str, tuple[Script, list[Any]]] = {
     "expires_kept_by_use": (  # a redeclare and a basic.get each start its clock again
         Script(
             {"qa_q": {"x-expires": 1500}},
-            [Publish("qa_q", "a"), Sleep(0.9), Declare("qa_q"), Sleep(0.9), Get("qa_q", "requeue"), Sleep(0.9)],
+            [
+                Publish("qa_q", "a"),
+                Sleep(0.9),
+                Declare("qa_q"),
+                Sleep(0.9),
+                Get("qa_q", "requeue"),
+                Sleep(0.9),
+            ],
         ),
         [
             ("publish", "a", "ack"),
@@ -165,7 +180,12 @@ SCRIPTS: dict[str, tuple[Script, list[Any]]] = {
     "priority_max_length": (
         Script(
             {"qa_q": {"x-max-priority": 5, "x-max-length": 2}},
-            [Publish("qa_q", "p0"), Publish("qa_q", "p3", 3), Publish("qa_q", "p9", 9), Publish("qa_q", "p1", 1)],
+            [
+                Publish("qa_q", "p0"),
+                Publish("qa_q", "p3", 3),
+                Publish("qa_q", "p9", 9),
+                Publish("qa_q", "p1", 1),
+            ],
         ),
         [
             *[("publish", b, "ack") for b in ("p0", "p3", "p9", "p1")],

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer, Queue
-from queue_play import outcomes, play
-from queue_scripts import QUORUM_REFUSALS, SCRIPTS
 
 from broker_support import Recorder, fresh_url
 from core.backends import backend_for
 from core.scenario import ScenarioError, parse_scenario
+from queue_play import outcomes, play
+from queue_scripts import QUORUM_REFUSALS, SCRIPTS
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
@@ -88,9 +88,9 @@ def test_a_queue_with_a_consumer_never_expires() -> None:
         Queue("watched", queue_arguments={"x-expires": 50})(channel).declare()
         channel.basic_consume("watched", no_ack=True, callback=lambda m: None, consumer_tag="c1")
         broker = backend_for(url)
-        assert getattr(broker, "broker").queues["watched"].expires_at is None
+        assert broker.broker.queues["watched"].expires_at is None
         channel.basic_cancel("c1")
-        assert getattr(broker, "broker").queues["watched"].expires_at is not None
+        assert broker.broker.queues["watched"].expires_at is not None
 
 
 SCENARIO = """
@@ -132,20 +132,33 @@ def test_scenario_takes_rabbitmqs_names_and_shorthands_alike() -> None:
     assert (step.priority, step.expiration) == (5, 0.5)
 
 
-@pytest.mark.parametrize(
-    ("queue", "publish", "error"),
-    [
-        ('max_length = 2\narguments = { "x-max-length" = 2 }', "", "max_length and arguments 'x-max-length' are the same argument: give one"),
-        ('arguments = { "x-overflow" = "drop-tail" }', "", "arguments 'x-overflow': invalid value invalid_overflow"),
-        ('arguments = { "x-max-priority" = 300 }', "", "invalid value {max_value_exceeded,300}"),
-        ('arguments = { "x-queue-type" = "quorum" }\ndurable = false', "", "queue 'work': invalid property 'non-durable'"),
-        ('arguments = { "x-queue-type" = "quorum", "x-max-priority" = 2 }', "", "queue 'work': invalid arg 'x-max-priority' of queue type rabbit_quorum_queue"),
-        ("", 'properties = { priority = 256 }', "properties 'priority' must be an integer between 0 and 255"),
-        ("", 'properties = { expiration = 500 }', "properties 'expiration' must be milliseconds as a string of digits"),
-        ("", 'expiration = 1.0\nproperties = { expiration = "500" }', "expiration and properties 'expiration' are the same property"),
-        ("", 'properties = { user_id = "x" }', "properties: unknown property 'user_id'"),
-    ],
-)
+QUORUM = '"x-queue-type" = "quorum"'
+MISTAKES = [
+    (
+        'max_length = 2\narguments = { "x-max-length" = 2 }',
+        "",
+        "max_length and arguments 'x-max-length' are the same argument: give one",
+    ),
+    ('arguments = { "x-overflow" = "drop-tail" }', "", "'x-overflow': invalid value invalid_overflow"),
+    ('arguments = { "x-max-priority" = 300 }', "", "invalid value {max_value_exceeded,300}"),
+    (f"arguments = {{ {QUORUM} }}\ndurable = false", "", "queue 'work': invalid property 'non-durable'"),
+    (
+        f'arguments = {{ {QUORUM}, "x-max-priority" = 2 }}',
+        "",
+        "queue 'work': invalid arg 'x-max-priority' of queue type rabbit_quorum_queue",
+    ),
+    ("", "properties = { priority = 256 }", "properties 'priority' must be an integer between 0 and 255"),
+    ("", "properties = { expiration = 500 }", "properties 'expiration' must be milliseconds as a string"),
+    (
+        "",
+        'expiration = 1.0\nproperties = { expiration = "500" }',
+        "expiration and properties 'expiration' are the same property",
+    ),
+    ("", 'properties = { user_id = "x" }', "properties: unknown property 'user_id'"),
+]
+
+
+@pytest.mark.parametrize(("queue", "publish", "error"), MISTAKES)
 def test_scenario_mistakes_in_one_line(queue: str, publish: str, error: str) -> None:
     with pytest.raises(ScenarioError) as caught:
         scenario(queue, publish)

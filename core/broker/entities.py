@@ -8,7 +8,7 @@ from typing import Any
 
 from core.broker.message import Envelope, body_size
 from core.broker.session import ConsumerRecord, Session
-from core.queue_arguments import MODELLED
+from core.queue_arguments import MODELLED, limits_text
 
 EXCHANGE_KINDS = ("direct", "fanout", "topic", "headers")
 QUEUE_ARGUMENTS = MODELLED
@@ -87,8 +87,7 @@ class QueueState:
 
     def limits(self) -> str:
         """`x-max-length 2, x-max-length-bytes 10`: the limits this queue has, for reasons."""
-        pairs = (("x-max-length", self.max_length), ("x-max-length-bytes", self.max_length_bytes))
-        return ", ".join(f"{name} {value}" for name, value in pairs if value is not None)
+        return limits_text(self.arguments)
 
     def ready_bytes(self) -> int:
         """Body bytes of the ready copies (what x-max-length-bytes counts, as RabbitMQ)."""

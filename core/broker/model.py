@@ -32,7 +32,7 @@ from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session
 from core.errors import format_traceback, one_line
 from core.events import Dropped, FlowEvent, InternalError, Notice, Returned, Routed
-from core.queue_arguments import declare_problem, unmodelled
+from core.queue_arguments import declare_problem, refused_reason, unmodelled
 from core.routing import Binding, BindingTable, ExchangeEntry, RouteResult
 
 Listener = Callable[[FlowEvent], None]
@@ -391,7 +391,8 @@ class Broker(DeliveryMixin):
             if queue.overflow == "reject-publish-dlx":
                 self._dead_letter(queue, envelope, "maxlen")
             else:
-                self._report(Dropped(msg=envelope.msg_id, queue=queue.name, reason=_refused_why(queue)))
+                why = refused_reason(queue.arguments)
+                self._report(Dropped(msg=envelope.msg_id, queue=queue.name, reason=why))
             return False
         ttls = [t for t in (queue.ttl_ms, message_ttl) if t is not None]
         deadline = time.monotonic() + min(ttls) / 1000 if ttls else None
@@ -430,8 +431,9 @@ class Broker(DeliveryMixin):
 
     def _expire_queue(self, queue: QueueState) -> None:
         """x-expires ran out: RabbitMQ deletes the queue; its messages are dropped, not dead-lettered."""
-        why = f"its queue expired unused (x-expires {queue.expires_ms} ms) and was deleted"
-        self._report(Notice(msg=None, level="info", text=f"queue {queue.name!r} {why.removeprefix('its queue ')}"))
+        what = f"expired unused (x-expires {queue.expires_ms} ms) and was deleted"
+        why = f"its queue {what}"
+        self._report(Notice(msg=None, level="info", text=f"queue {queue.name!r} {what}"))
         self._drop_queue(queue, why)
 
     def _wake_timer(self) -> None:
@@ -483,7 +485,3 @@ class Broker(DeliveryMixin):
         with self._lock:
             return list(self.queues)
 
-
-def _refused_why(queue: QueueState) -> str:
-    """The Dropped reason of a copy x-overflow reject-publish refused."""
-    return f"rejected by queue: full ({queue.limits()}, x-overflow reject-publish); publisher nacked"

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from queue_play import DEAD, Get, Publish, Script, outcomes, play
-from queue_scripts import QUORUM_REFUSALS, SCRIPTS
 from rabbit_support import RabbitBroker
 
+from queue_play import DEAD, Get, Publish, Script, outcomes, play
+from queue_scripts import QUORUM_REFUSALS, SCRIPTS
 from test_broker_queue_arguments import declare_error
 
 pytestmark = pytest.mark.rabbitmq
@@ -36,7 +36,9 @@ def test_same_trace_on_both(rabbit: RabbitBroker, name: str) -> None:
 
 
 @pytest.mark.parametrize(("arguments", "flags"), QUORUM_REFUSALS)
-def test_refusals_in_the_same_words(rabbit: RabbitBroker, arguments: dict[str, Any], flags: dict[str, bool]) -> None:
+def test_refusals_in_the_same_words(
+    rabbit: RabbitBroker, arguments: dict[str, Any], flags: dict[str, bool]
+) -> None:
     assert declare_error(local_url(), arguments, flags) == declare_error(rabbit.url, arguments, flags)
 
 
