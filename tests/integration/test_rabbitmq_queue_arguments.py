@@ -12,10 +12,14 @@ import uuid
 from typing import Any
 
 import pytest
+from engine_runner import reset_rabbit, run_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rabbit_support import RabbitBroker
 
+from core.events import Acked, Published
+from core.scenario import Scenario
+from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 from queue_play import DEAD, Get, Publish, Script, outcomes, play
 from queue_scripts import QUORUM_REFUSALS, SCRIPTS
 from test_broker_queue_arguments import declare_error
@@ -80,3 +84,48 @@ def test_generated_scripts_same_on_both(rabbit: RabbitBroker, script: Script) ->
     local = play(local_url(), script)
     assert local == real
     assert any(row[0] == DEAD for row in real)
+
+
+def overflow_topology() -> Topology:
+    full = {"x-overflow": "reject-publish"}
+    dlx = {"x-overflow": "reject-publish-dlx", "x-max-priority": 3}
+    return Topology(
+        exchanges=(ExchangeSpec("qx", "direct"), ExchangeSpec("qx_dlx", "fanout")),
+        queues=(
+            QueueSpec("qx_full", (BindingSpec("qx", "full"),), max_length=0, arguments=full),
+            QueueSpec(
+                "qx_dl",
+                (BindingSpec("qx", "dl"),),
+                max_length=0,
+                dead_letter_exchange="qx_dlx",
+                arguments=dlx,
+            ),
+            QueueSpec("qx_dead", (BindingSpec("qx_dlx", ""),)),
+        ),
+        consumers=(ConsumerSpec("janitor", ("qx_dead",), prefetch=5),),
+    )
+
+
+def test_engine_shows_refused_publishes_alike(rabbit: RabbitBroker) -> None:
+    """Through the engine and ledger: reject-publish drops the copy (RabbitMQ nacks, and the producer
+    goes on), reject-publish-dlx dead-letters it (learnt from x-death on RabbitMQ)."""
+    scenario = Scenario(name="ov", title="ov", topology=overflow_topology().validate(), publishes=())
+    publishes = [("qx", "full", {"n": 1}, {}), ("qx", "dl", {"n": 2}, {}), ("qx", "full", {"n": 3}, {})]
+    reset_rabbit(rabbit.url, scenario.topology)
+    runs = [
+        run_scenario(scenario, url, publishes, until=lambda r: any(a.queue == "qx_dead" for a in r.of(Acked)))
+        for url in (local_url(), rabbit.url)
+    ]
+    fates = [[sorted(run.outcomes()[p.msg].items()) for p in run.of(Published)] for run in runs]
+    refused = (
+        "dropped (rejected by queue: full (x-max-length 0, x-overflow reject-publish); publisher nacked)"
+    )
+    assert (
+        fates[0]
+        == fates[1]
+        == [
+            [("qx_full", refused)],
+            [("qx_dl", "dead-lettered (maxlen)")],
+            [("qx_full", refused)],
+        ]
+    )
