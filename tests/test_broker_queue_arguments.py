@@ -172,3 +172,38 @@ def test_unmodelled_argument_in_a_scenario_is_refused_on_mqscope_only() -> None:
         "(run it on RabbitMQ with --broker amqp://...)"
     )
     assert backend_for("amqp://guest:guest@127.0.0.1:1//").unsupported(loaded.topology) is None
+
+
+def test_reject_publish_refuses_even_with_a_consumer_waiting_drop_head_delivers() -> None:
+    """RabbitMQ checks reject-publish before delivering (x-max-length 0 refuses every publish, a
+    consumer waiting or not); drop-head delivers first, then trims (measured on 3.10.8)."""
+    url = fresh_url()
+    got: list[bytes] = []
+    with Connection(url, transport_options={"confirm_publish": True}) as conn:
+        channel = conn.channel()
+        for mode in ("reject-publish", "drop-head"):
+            Queue(mode, queue_arguments={"x-max-length": 0, "x-overflow": mode})(channel).declare()
+            channel.basic_consume(mode, no_ack=True, callback=lambda m: got.append(m.body), consumer_tag=mode)
+        producer = Producer(channel)
+        with pytest.raises(MessageNacked):
+            producer.publish(b"refused", routing_key="reject-publish")
+        producer.publish(b"delivered", routing_key="drop-head")
+        conn.drain_events(timeout=1)
+    assert got == [b"delivered"]
+
+
+def test_headless_refuses_an_unmodelled_argument_in_one_line(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "lazy.toml"
+    path.write_text(SCENARIO.format(queue='arguments = { "x-queue-mode" = "lazy" }', publish=""))
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "--headless", "--scenario", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.count("\n") == 1
+    assert "mqscope:// does not model queue argument 'x-queue-mode'" in result.stderr

@@ -4,8 +4,9 @@ Routing is core.routing's router over a BindingTable the broker keeps in step wi
 bind, unbind and delete (a new table each time, so a route never sees half a change); deliveries are
 pushed to consumers round-robin within each consumer's prefetch; unacked copies go back to their own
 queue, in their old place and marked redelivered, on reject(requeue) or when their channel closes;
-TTL, max-length (drop-head), dead-lettering with x-death, alternate exchanges and mandatory returns
-behave as RabbitMQ's do.
+TTL, max-length and max-length-bytes with every x-overflow mode, x-expires, priorities, quorum
+delivery limits, dead-lettering with x-death, alternate exchanges and mandatory returns behave as
+RabbitMQ's do (core/broker/__init__.py lists what is modelled and what is not).
 Every broker-side step is reported to listeners as a core.events event, under the lock, so a report
 always precedes the delivery it explains.
 """
