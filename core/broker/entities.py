@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from core.broker.message import Envelope, body_size
@@ -41,6 +42,9 @@ class ExchangeState:
 
 @dataclass(eq=False)
 class QueueState:
+    """A queue. Its arguments never change once declared (a redeclare must match), so what they
+    mean is worked out once per queue (cached), not on every publish."""
+
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
     ready: deque[Envelope] = field(default_factory=deque)
@@ -58,30 +62,30 @@ class QueueState:
         value = self.arguments.get(key)
         return None if value is None else int(value)
 
-    @property
+    @cached_property
     def quorum(self) -> bool:
         return self.arguments.get("x-queue-type") == "quorum"
 
-    @property
+    @cached_property
     def overflow(self) -> str:
         """x-overflow as RabbitMQ 3.10 applies it: a quorum queue treats reject-publish-dlx as
         drop-head (it logs a warning and declares the queue; measured)."""
         mode = str(self.arguments.get("x-overflow") or "drop-head")
         return "drop-head" if self.quorum and mode == "reject-publish-dlx" else mode
 
-    @property
+    @cached_property
     def max_length_bytes(self) -> int | None:
         return self._int("x-max-length-bytes")
 
-    @property
+    @cached_property
     def max_priority(self) -> int | None:
         return self._int("x-max-priority")
 
-    @property
+    @cached_property
     def expires_ms(self) -> int | None:
         return self._int("x-expires")
 
-    @property
+    @cached_property
     def delivery_limit(self) -> int | None:
         return self._int("x-delivery-limit") if self.quorum else None
 
@@ -142,22 +146,22 @@ class QueueState:
                 last = level
         return out
 
-    @property
+    @cached_property
     def ttl_ms(self) -> int | None:
         value = self.arguments.get("x-message-ttl")
         return None if value is None else int(value)
 
-    @property
+    @cached_property
     def max_length(self) -> int | None:
         value = self.arguments.get("x-max-length")
         return None if value is None else int(value)
 
-    @property
+    @cached_property
     def dead_letter_exchange(self) -> str | None:
         value = self.arguments.get("x-dead-letter-exchange")
         return None if value is None else str(value)
 
-    @property
+    @cached_property
     def dead_letter_routing_key(self) -> str | None:
         value = self.arguments.get("x-dead-letter-routing-key")
         return None if value is None else str(value)
