@@ -97,7 +97,7 @@ def _ready(conn: Connection, queue: str) -> int | None:
         channel.close()  # closing a channel a 404 closed already is a no-op on both transports
 
 
-def _settled(conn: Connection, queues: Sequence[str], timeout: float = 3.0) -> None:
+def settled(conn: Connection, queues: Sequence[str], timeout: float = 3.0) -> None:
     """RabbitMQ applies rejects and dead-letters asynchronously (quorum queues through Raft): wait
     until the ready counts stop changing (three equal reads 50 ms apart) before reading on."""
     last: list[int | None] = []
@@ -135,7 +135,7 @@ def play(url: str, script: Script) -> list[Any]:
         producer = Producer(channel)
         for step in script.steps:
             trace.append(_step(conn, producer, script, step))
-        _settled(conn, [*names, DEAD])
+        settled(conn, [*names, DEAD])
         channel = conn.channel()
         for name in [*names, DEAD]:
             held: list[Any] = []
@@ -203,7 +203,7 @@ def _settle(conn: Connection, script: Script, channel: Any, tag: int, then: str)
         channel.basic_ack(tag)
         return
     channel.basic_reject(tag, requeue=then == "requeue")
-    _settled(conn, [*script.queues, DEAD])
+    settled(conn, [*script.queues, DEAD])
 
 
 def outcomes(script: Script, trace: list[Any]) -> list[Any]:

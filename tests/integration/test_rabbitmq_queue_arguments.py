@@ -8,6 +8,9 @@ compared, not instants. Then hypothesis mixes the arguments.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import time
 import uuid
 from typing import Any
 
@@ -15,12 +18,13 @@ import pytest
 from engine_runner import reset_rabbit, run_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kombu import Connection, Producer, Queue
 from rabbit_support import RabbitBroker
 
 from core.events import Acked, Published
 from core.scenario import Scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
-from queue_play import DEAD, Get, Publish, Script, outcomes, play
+from queue_play import DEAD, Get, Publish, Script, outcomes, play, reset, settled
 from queue_scripts import QUORUM_REFUSALS, SCRIPTS
 from test_broker_queue_arguments import declare_error
 
@@ -129,3 +133,45 @@ def test_engine_shows_refused_publishes_alike(rabbit: RabbitBroker) -> None:
             [("qx_full", refused)],
         ]
     )
+
+
+def quorum_returns(url: str) -> list[Any]:
+    """A quorum queue counts every return, a closed channel's too: x-delivery-count 0, 1, 2 by
+    basic.get, then 3 on a consumer's delivery (which has no header while the count is 0)."""
+    seen: list[Any] = []
+    reset(url, ["qa_ret", "qa_fresh"])
+    with Connection(url) as conn:
+        channel = conn.channel()
+        for name in ("qa_ret", "qa_fresh"):
+            Queue(name, queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": 5})(channel).declare()
+            Producer(channel).publish(name.encode(), routing_key=name)
+        for _ in range(3):
+            getter = conn.channel()
+            message = getter.basic_get("qa_ret")
+            seen.append(
+                ((message.headers or {}).get("x-delivery-count"), message.delivery_info["redelivered"])
+            )
+            getter.close()  # unacked: back to the queue
+            settled(conn, ["qa_ret"])
+        got: list[Any] = []
+        consumer = conn.channel()
+        for name in ("qa_ret", "qa_fresh"):
+            consumer.basic_consume(
+                name,
+                no_ack=True,
+                callback=lambda m: got.append((m.body, (m.headers or {}).get("x-delivery-count"))),
+                consumer_tag=name,
+            )
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError, socket.timeout):
+                conn.drain_events(timeout=0.2)
+        seen.append(sorted(got, key=lambda g: g[0]))
+    reset(url, ["qa_ret", "qa_fresh"])
+    return seen
+
+
+def test_quorum_counts_returns_alike(rabbit: RabbitBroker) -> None:
+    real = quorum_returns(rabbit.url)
+    assert real == [(0, False), (1, True), (2, True), [(b"qa_fresh", None), (b"qa_ret", 3)]]
+    assert quorum_returns(local_url()) == real
