@@ -399,12 +399,15 @@ class Broker(DeliveryMixin):
         deadline = time.monotonic() + min(ttls) / 1000 if ttls else None
         copy = envelope.copy(seq=queue.next_seq, deadline=deadline)
         queue.next_seq += 1
+        if not queue.ready and (consumer := self._next_consumer(queue)) is not None:
+            self._deliver(queue, consumer, copy)  # a waiting consumer gets it, even with a TTL of 0
+            return True
+        # As RabbitMQ: enqueue, drop the head while over the limit (maxlen), then expire heads.
         self._insert(queue, copy)
-        self._dispatch(queue)
         if queue.overflow == "drop-head" and queue.over_limit():
             while queue.ready and queue.over_limit():
                 self._dead_letter(queue, queue.ready.popleft(), "maxlen")
-            self._watch_head(queue)
+        self._dispatch(queue)
         return True
 
     @staticmethod
