@@ -222,7 +222,10 @@ class MqscopeApp(ControlsApp):
             old.stop()
             await asyncio.to_thread(old.join, 3.0)
         self.engine.backend.discard_state()
-        self.engine = Engine(scenario, self.engine.backend.url, speed=self.engine.clock.speed)
+        old_engine = self.engine
+        self.engine = Engine(
+            scenario, old_engine.backend.url, speed=old_engine.clock.speed, ids=old_engine.id_source
+        )
         self.ledger = Ledger(scenario.topology, broker_url=self.engine.backend.display_url())
         self.consumer = self._first_consumer()
         self._session_screen = SessionScreen(self.engine, self.ledger)
