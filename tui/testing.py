@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -142,7 +143,12 @@ async def settle(pilot: Pilot[Any], published: int = 0, *, timeout: float = SETT
         return f"every message to settle (unsettled: {shown or 'none yet published'})"
 
     try:
-        await wait_for(pilot, lambda: app.ledger.published >= published and _all_settled(app), "every message to settle", timeout)
+        await wait_for(
+            pilot,
+            lambda: app.ledger.published >= published and _all_settled(app),
+            "every message to settle",
+            timeout,
+        )
     except AssertionError:
         raise AssertionError(f"timed out after {timeout:g} s waiting for {unsettled()}") from None
     await pilot.pause()  # let the frame that showed it be drawn
@@ -160,17 +166,20 @@ async def freeze_cursors(pilot: Pilot[Any]) -> None:
 
 
 async def _fill(pilot: Pilot[Any], selector: str, text: str) -> None:
+    """Empty the field and paste `text` into it, as a terminal delivers a paste (one event, so a
+    256-byte key takes no longer than a short one); the field reacts as to any paste."""
     field = pilot.app.screen.query_one(selector, Input)
     field.focus()
     field.value = ""
+    if text:
+        field.post_message(events.Paste(text))
     await pilot.pause()
-    await type_text(pilot, text)
 
 
 async def publish(pilot: Pilot[Any], key: str, body: Any = None) -> str:
-    """Type `key` (and `body`, as JSON, or the JSON text itself when a str) into the routing lens and
-    press Enter, as a learner would; returns the new message's id. A refused publish (the lens shows
-    why) is an AssertionError with the lens's reason."""
+    """Put `key` (and `body`, as JSON, or the JSON text itself when a str) into the routing lens, as
+    a paste, and press Enter, as a learner would; returns the new message's id. A publish the lens
+    refuses is an AssertionError with the lens's reason."""
     app = app_of(pilot)
     before = app.engine.ids.issued
     text = "" if body is None else body if isinstance(body, str) else json.dumps(body)
