@@ -103,6 +103,19 @@ async def twelve_queues(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def presenter_typing_without_log(pilot: Pilot[int]) -> None:
+    """The projector view: presenter theme, event log hidden (ctrl+l), a key being typed."""
+    pilot.app.theme = "presenter"
+    await lens_typing(pilot)
+    await pilot.press("ctrl+l")
+    await pilot.pause()
+
+
+async def presenter_both_keys(pilot: Pilot[int]) -> None:
+    pilot.app.theme = "presenter"
+    await both_keys_published(pilot)
+
+
 @dataclass(frozen=True)
 class SnapState:
     """One screenshot: a scenario, a terminal size and the pilot steps that reach the state."""
@@ -127,5 +140,7 @@ STATES = [
     SnapState("inspector_120x40", "seed", (120, 40), inspector_open),
     SnapState("dead_letter_80x24", "dead_letter", (80, 24), dead_letter_settled, play_script=False),
     SnapState("dead_letter_120x40", "dead_letter", (120, 40), dead_letter_settled, play_script=False),
+    SnapState("presenter_80x24", "seed", (80, 24), presenter_typing_without_log),
+    SnapState("presenter_120x40", "seed", (120, 40), presenter_both_keys),
 ]
 STATE_BY_NAME = {s.name: s for s in STATES}
