@@ -118,8 +118,9 @@ def serving(*options: str) -> Iterator[str]:
 class Page:
     """One Chromium tab over the DevTools protocol: navigate, type, read the terminal, screenshot."""
 
-    def __init__(self, ws_url: str) -> None:
+    def __init__(self, ws_url: str, devtools_port: int) -> None:
         self.ws = websocket.create_connection(ws_url, timeout=WAIT, suppress_origin=True)
+        self.devtools_port = devtools_port
         self._next_id = 0
         self.frames: list[str] = []
         """Everything the app sent to the page's terminal, in order, as text."""
@@ -185,6 +186,26 @@ class Page:
         data = self.call("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
 
+    def open(self, url: str) -> None:
+        """Report websocket frames, then load `url`."""
+        self.call("Network.enable")
+        self.call("Page.enable")
+        self.call("Page.navigate", url=url)
+
+    def new_tab(self, url: str) -> Page:
+        """Another tab of the same browser, on `url`."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.devtools_port}/json/new?about:blank", method="PUT"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            target = json.load(response)
+        tab = Page(target["webSocketDebuggerUrl"], self.devtools_port)
+        tab.open(url)
+        return tab
+
+    def focus_terminal(self) -> None:
+        self.call("Runtime.evaluate", expression="document.querySelector('.xterm-helper-textarea').focus()")
+
     def close(self) -> None:
         self.ws.close()
 
@@ -211,10 +232,8 @@ def chromium(url: str) -> Iterator[Page]:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
                 targets = json.load(response)
             tab = next(t for t in targets if t.get("type") == "page")
-            page = Page(tab["webSocketDebuggerUrl"])
-            page.call("Network.enable")
-            page.call("Page.enable")
-            page.call("Page.navigate", url=url)
+            page = Page(tab["webSocketDebuggerUrl"], int(port))
+            page.open(url)
             yield page
         finally:
             if page is not None:
