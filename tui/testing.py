@@ -35,6 +35,7 @@ from core.broker import reset_brokers
 from core.broker.registry import get_broker, name_from_url
 from core.engine import Engine
 from core.events import Requeued
+from core.ledger import Ledger
 from core.records import CLOSED, EXCHANGE, HELD, READY
 from core.scenario import Scenario, load_scenario
 from tui.app import MqscopeApp
@@ -45,6 +46,7 @@ __all__ = [
     "app_of",
     "counting_ids",
     "freeze_cursors",
+    "ledger_outcomes",
     "make_app",
     "outcomes",
     "publish",
@@ -217,8 +219,13 @@ def outcomes(app: MqscopeApp) -> dict[str, dict[str, str]]:
     A requeued copy acked later reads acked. Copies a dead-letter exchange made are listed too,
     under their own queue. Read it after `settle` to assert on fates.
     """
+    return ledger_outcomes(app.ledger)
+
+
+def ledger_outcomes(ledger: Ledger) -> dict[str, dict[str, str]]:
+    """`outcomes` of any ledger (the app's, or one a test fed events itself)."""
     result: dict[str, dict[str, str]] = {}
-    for msg, record in app.ledger.records.items():
+    for msg, record in ledger.records.items():
         if not record.published:
             continue
         fates: dict[str, str] = {}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tui.testing import EXCHANGE, make_app, outcomes, publish, settle, wait_for
+from core.events import Acked, Delivered, Dropped, Expired, Published, Requeued, Returned, Routed
+from core.ledger import Ledger
+from core.scenario import load_scenario
+from tui.testing import EXCHANGE, ledger_outcomes, make_app, outcomes, publish, settle, wait_for
 
 
 async def test_outcomes_name_each_copy_and_its_fate_in_publish_order() -> None:
@@ -55,3 +58,38 @@ async def test_settle_fails_naming_what_did_not_settle() -> None:
         with pytest.raises(AssertionError, match=f"unsettled: {msg}"):
             await settle(pilot, timeout=1.0)
         assert outcomes(app) == {msg: {"audit_queue": "ready"}}
+
+
+def test_every_word_outcomes_uses_from_a_fed_ledger() -> None:
+    """Each fate word, from events as the broker reports them (the same fold the app's ledger runs)."""
+    ledger = Ledger(load_scenario("seed").topology)
+    q, x, key = "audit_queue", "media_exchange", "k"
+    for n, extra in enumerate(
+        [
+            [Delivered(msg="m1", queue=q, consumer="worker"), Acked(msg="m1", queue=q, consumer="worker")],
+            [Delivered(msg="m2", queue=q, consumer="worker"), Requeued(msg="m2", queue=q, reason="crashed")],
+            [Expired(msg="m3", queue=q)],
+            [Dropped(msg="m4", queue=q, reason="overflow")],
+            [Delivered(msg="m5", queue=q, consumer="worker")],
+            [],
+        ],
+        start=1,
+    ):
+        msg = f"m{n}"
+        ledger.feed(Published(msg=msg, exchange=x, routing_key=key))
+        ledger.feed(Routed(msg=msg, exchange=x, routing_key=key, queues=(q,)))
+        ledger.feed_all(extra)
+    ledger.feed(Published(msg="m7", exchange=x, routing_key=key))
+    ledger.feed(Routed(msg="m7", exchange=x, routing_key=key, queues=()))
+    ledger.feed(Published(msg="m8", exchange=x, routing_key=key))
+    ledger.feed(Returned(msg="m8", exchange=x, routing_key=key))
+    assert ledger_outcomes(ledger) == {
+        "m1": {q: "acked"},
+        "m2": {q: "requeued"},
+        "m3": {q: "expired"},
+        "m4": {q: "dropped"},
+        "m5": {q: "unacked"},
+        "m6": {q: "ready"},
+        "m7": {EXCHANGE: "unroutable"},
+        "m8": {EXCHANGE: "returned"},
+    }
