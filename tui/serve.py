@@ -73,7 +73,20 @@ class ServeOptions:
 
 def run_server(options: ServeOptions) -> int:
     """Serve until interrupted (ctrl+c)."""
+    from aiohttp import web
     from textual_serve.server import Server  # imported only to serve: aiohttp is not light
 
-    Server(options.command, host=options.host, port=options.port, title="mqscope").serve()
+    class PlainServer(Server):
+        """textual-serve's banner prints the command through Rich markup: a scenario path holding
+        `[red]` would be read as a style. Say the same in plain text."""
+
+        async def on_startup(self, app: web.Application) -> None:
+            self.console.print(
+                f"mqscope: serving on {self.public_url} (each browser tab runs: {options.command})\n"
+                "Press Ctrl+C to quit",
+                markup=False,
+                highlight=False,
+            )
+
+    PlainServer(options.command, host=options.host, port=options.port, title="mqscope").serve()
     return 0
