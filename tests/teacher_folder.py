@@ -47,7 +47,7 @@ def _site_with_entry_point(where: Path) -> Path:
 def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m pytest ARGS` in `folder` with this interpreter and this checkout's code."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    paths = [str(ROOT)]
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     if not _installed_has_plugin():
         paths.insert(0, str(_site_with_entry_point(folder.parent / f"{folder.name}-env")))
     env["PYTHONPATH"] = os.pathsep.join(paths)

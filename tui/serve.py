@@ -78,11 +78,12 @@ def run_server(options: ServeOptions) -> int:
 
     class PlainServer(Server):
         """textual-serve's banner prints the command through Rich markup: a scenario path holding
-        `[red]` would be read as a style. Say the same in plain text."""
+        `[red]` would be read as a style, and a --broker URL's password would be shown. Say where
+        it serves, in plain text, and not the command."""
 
         async def on_startup(self, app: web.Application) -> None:
             self.console.print(
-                f"mqscope: serving on {self.public_url} (each browser tab runs: {options.command})\n"
+                f"mqscope: serving on {self.public_url} (an app and a broker per browser tab)\n"
                 "Press Ctrl+C to quit",
                 markup=False,
                 highlight=False,

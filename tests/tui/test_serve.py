@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+import subprocess
 import sys
 
 import pytest
 
+from browser_support import ROOT, free_port
 from tui.cli import build_parser, main
 from tui.serve import ServeOptions, is_loopback
 
@@ -55,3 +59,37 @@ def test_bad_serve_options_are_one_line_and_exit_2(argv: list[str], said: str, c
     assert main(["--serve", *argv]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1 and said in captured.err, captured.err
+
+
+def test_the_banner_is_plain_text_and_shows_no_password() -> None:
+    """The server says where it serves, on one line; a --broker password and a path's brackets are
+    not in it (the tab command holds the URL, and textual-serve's own banner reads markup)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "--serve",
+            "--port",
+            str(port),
+            "--broker",
+            "amqp://guest:s3cret@127.0.0.1:1//",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+    assert (
+        first.strip() == f"mqscope: serving on http://127.0.0.1:{port} (an app and a broker per browser tab)"
+    )
