@@ -115,3 +115,30 @@ def test_pytest_asyncio_strict_mode_keeps_its_marked_tests(tmp_path: Path) -> No
     result = run_pytest(folder, "-q")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout, result.stdout
+
+
+ANYIO_MARKED = '''\
+import pytest
+
+
+@pytest.mark.anyio
+async def test_left_to_anyio():
+    pass
+
+
+@pytest.mark.trio
+async def test_left_to_trio():
+    pass
+'''
+
+
+def test_tests_marked_for_anyio_or_trio_are_left_to_those_plugins(tmp_path: Path) -> None:
+    """anyio and trio are not installed here: a test marked for them is given way to, so pytest
+    itself reports it as not runnable, rather than mqscope running it on asyncio."""
+    folder = _teacher(
+        tmp_path,
+        {"test_marked.py": ANYIO_MARKED, "pytest.ini": "[pytest]\nmarkers =\n    anyio\n    trio\n"},
+    )
+    result = run_pytest(folder, "-q", "-p", "no:asyncio")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 failed" in result.stdout and "not natively supported" in result.stdout, result.stdout
