@@ -25,6 +25,7 @@ from core.events import BrokerStatus, FlowEvent, InternalError
 from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
+from tui.file_commands import file_commands
 from tui.palette import PlainCommands
 from tui.screen import SessionScreen
 from tui.text import visible_lines
@@ -97,6 +98,8 @@ class MqscopeApp(ControlsApp):
         self._pump_timer = self.set_interval(FRAME_SECONDS, self.pump, name="event pump")
         self._waker.start()
         self.refresh_status()
+        if (notice := self.engine.scenario.notice) is not None:  # what an import could not use
+            self.notify(visible_lines(notice), severity="warning", timeout=15, markup=False)
 
     def _start_workers(self) -> None:
         self.engine_workers = EngineWorkers(self, self.engine, play_script=self.play_script)
@@ -243,6 +246,7 @@ class MqscopeApp(ControlsApp):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from self.control_commands()
+        yield from file_commands(self)
 
     def panic(self, *renderables: RenderableType) -> None:
         """Textual ends the app this way when its own input thread fails, as it does on bytes from
