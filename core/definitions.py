@@ -135,7 +135,8 @@ def parse_definitions(text: str, source: str = "<string>", vhost: str = DEFAULT_
     others = sum(len(lists[key]) - len(entries) for key, entries in mine.items())
     if others:
         job.skip(f"{others} entr{'ies' if others != 1 else 'y'} of other vhosts")
-    notice = f"{source}: not used: {'; '.join(job.not_used)}" if job.not_used else None
+    count = len(job.not_used)  # first, so a line cut short (stderr lines are capped) still says it
+    notice = f"{source}: not used ({count}): {'; '.join(job.not_used)}" if count else None
     name = Path(source).stem or "definitions"
     return Scenario(
         name=name,
