@@ -89,7 +89,8 @@ def test_bad_json_is_one_line_with_line_and_column(tmp_path: Path) -> None:
 
 def test_missing_vhost_is_one_line() -> None:
     line = _one_line_exit_2(mqscope("--scenario", str(SHOP), "--vhost", "prod", "--export", "toml"))
-    assert line == f"error: {SHOP}: no vhost 'prod' in the file (it has '/', 'staging'); " + "pick one with --vhost"
+    expected = f"{SHOP}: no vhost 'prod' in the file (it has '/', 'staging'); pick one with --vhost"
+    assert line == f"error: {expected}"
 
 
 def test_unknown_export_format_is_one_line() -> None:
