@@ -279,9 +279,9 @@ def builtin_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_scenario(name_or_path: str = DEFAULT_SCENARIO, *, vhost: str = "/") -> Scenario:
-    """Load a built-in scenario by name, or a file by path: scenario TOML, or RabbitMQ definitions
-    JSON (by its `.json` name or its `{`; `vhost` picks which of its vhosts)."""
+def load_scenario(name_or_path: str = DEFAULT_SCENARIO) -> Scenario:
+    """Load a built-in scenario by name, or a TOML file by path (core.scenario_files also reads
+    RabbitMQ definitions JSON)."""
     if name_or_path in builtin_names():
         resource = resources.files("core").joinpath("scenarios", f"{name_or_path}.toml")
         return parse_scenario(resource.read_text(encoding="utf-8"), f"{name_or_path}.toml")
@@ -293,8 +293,4 @@ def load_scenario(name_or_path: str = DEFAULT_SCENARIO, *, vhost: str = "/") -> 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{name_or_path}: cannot read: {exc}") from None
-    from core.definitions import looks_like_definitions, parse_definitions  # it builds on this module
-
-    if looks_like_definitions(str(path), text):
-        return parse_definitions(text, str(path), vhost)
     return parse_scenario(text, str(path))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core.definitions import parse_definitions
 from core.scenario import load_scenario, parse_scenario
+from core.scenario_files import open_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = ROOT / "tests" / "data" / "definitions_shop.json"
@@ -38,7 +39,7 @@ def test_export_definitions_of_an_import_with_its_notice_on_stderr() -> None:
     data = json.loads(done.stdout)
     assert data["vhosts"] == [{"name": "staging"}]
     again = parse_definitions(done.stdout, "out.json", "staging")
-    assert again.topology.queues == load_scenario(str(SHOP), vhost="staging").topology.queues
+    assert again.topology.queues == open_scenario(str(SHOP), vhost="staging").topology.queues
 
 
 def test_export_kombu_is_a_python_program() -> None:

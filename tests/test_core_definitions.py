@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from core.definitions import IMPORTED_CONSUMER, parse_definitions
-from core.scenario import ScenarioError, load_scenario
+from core.scenario import ScenarioError
+from core.scenario_files import open_scenario
 from core.topology import BindingSpec, ExchangeSpec, QueueSpec
 
 SHOP = Path(__file__).parent / "data" / "definitions_shop.json"
@@ -26,7 +27,7 @@ def _policy(name: str, pattern: str, apply_to: str, priority: int, definition: A
 
 
 def test_realistic_export_reads_one_vhost_with_its_policies() -> None:
-    scenario = load_scenario(str(SHOP))
+    scenario = open_scenario(str(SHOP))
     topology = scenario.topology
     assert topology.exchanges == (
         ExchangeSpec("shop.events", "topic", True, "shop.unrouted"),
@@ -75,7 +76,7 @@ def test_realistic_export_reads_one_vhost_with_its_policies() -> None:
 
 
 def test_what_cannot_be_used_is_listed_in_one_notice() -> None:
-    notice = load_scenario(str(SHOP)).notice
+    notice = open_scenario(str(SHOP)).notice
     assert notice is not None and "\n" not in notice
     assert notice.startswith(f"{SHOP}: not used (14): 2 users; 3 permissions; 1 topic permission;")
     for part in (
@@ -94,7 +95,7 @@ def test_what_cannot_be_used_is_listed_in_one_notice() -> None:
 
 
 def test_vhost_picks_the_other_vhost_and_its_policy() -> None:
-    scenario = load_scenario(str(SHOP), vhost="staging")
+    scenario = open_scenario(str(SHOP), vhost="staging")
     (queue,) = scenario.topology.queues
     assert queue == QueueSpec("staging.orders", (BindingSpec("shop.events", "order.#"),), message_ttl=1.0)
     assert [e.name for e in scenario.topology.exchanges] == ["shop.events"]
@@ -103,7 +104,7 @@ def test_vhost_picks_the_other_vhost_and_its_policy() -> None:
 
 def test_missing_vhost_is_one_line() -> None:
     with pytest.raises(ScenarioError) as caught:
-        load_scenario(str(SHOP), vhost="prod")
+        open_scenario(str(SHOP), vhost="prod")
     assert str(caught.value) == (
         f"{SHOP}: no vhost 'prod' in the file (it has '/', 'staging'); pick one with --vhost"
     )
@@ -113,7 +114,7 @@ def test_bad_json_says_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "defs.json"
     path.write_text('{\n  "queues": [\n    {"name": "a",}\n  ]\n}\n')
     with pytest.raises(ScenarioError) as caught:
-        load_scenario(str(path))
+        open_scenario(str(path))
     assert str(caught.value) == (
         f"{path}: not valid JSON: Expecting property name enclosed in double quotes at line 3 column 18"
     )

@@ -15,6 +15,7 @@ import pytest
 from core.definitions import parse_definitions
 from core.exporters import ExportError, FileExists, export, to_definitions, to_toml, write_new_file
 from core.scenario import Scenario, builtin_names, load_scenario, parse_scenario
+from core.scenario_files import open_scenario
 from core.topology import BindingSpec, ExchangeSpec, PublishStep, QueueSpec, Topology
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +90,7 @@ def test_names_keys_and_bodies_that_need_escaping_round_trip() -> None:
 
 
 def test_imported_definitions_export_as_toml_and_back() -> None:
-    scenario = load_scenario(str(SHOP))
+    scenario = open_scenario(str(SHOP))
     again = parse_scenario(to_toml(scenario), "again.toml")
     assert again.topology == scenario.topology
 

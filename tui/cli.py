@@ -16,7 +16,8 @@ from core.errors import InputError
 from core.exporters import EXPORT_FORMATS, export
 from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless, stderr_line
 from core.publishing import body_problem
-from core.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from core.scenario import DEFAULT_SCENARIO, Scenario
+from core.scenario_files import open_scenario
 from core.tap import TapError, TapSpec, tap_scenario
 from core.text import short
 
@@ -129,13 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         broker = args.broker or DEFAULT_BROKER_URL
         if args.tap is not None:
             tap = TapSpec.parse(args.tap)
-            given = load_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
+            given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
             engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
             engine.tap = tap
             if not engine.backend.detects_returns:
                 raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
         else:
-            scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO, vhost=args.vhost)
+            scenario: Scenario = open_scenario(args.scenario or DEFAULT_SCENARIO, vhost=args.vhost)
             if args.export is not None:
                 text = export(scenario, args.export, vhost=args.vhost)
                 if scenario.notice is not None:

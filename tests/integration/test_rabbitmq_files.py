@@ -24,6 +24,7 @@ from rabbit_support import ROOT, RabbitBroker
 from core.definitions import parse_definitions
 from core.exporters import export, to_definitions
 from core.scenario import builtin_names, load_scenario
+from core.scenario_files import open_scenario
 from core.topology import Topology
 
 pytestmark = pytest.mark.rabbitmq
@@ -69,7 +70,7 @@ SHOP = str(ROOT / "tests" / "data" / "definitions_shop.json")
 
 @pytest.mark.parametrize("name", [*builtin_names(), SHOP], ids=[*builtin_names(), "shop_import"])
 def test_exported_definitions_import_into_rabbitmq(rabbit: RabbitBroker, vhost: str, name: str) -> None:
-    topology = load_scenario(name).topology
+    topology = open_scenario(name).topology
     rabbit.ctl("import_definitions", stdin=to_definitions(topology, vhost))
 
     queues = _listed(rabbit, "list_queues", "-p", vhost, "name", "durable", "arguments")
