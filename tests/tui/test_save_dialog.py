@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from core.scenario import load_scenario
+from core.scenario_files import open_scenario
 from core.topology import BindingSpec, QueueSpec
 from core.topology_changes import declare, queue_binding
 from tui.app import MqscopeApp
@@ -110,3 +111,14 @@ async def test_export_picks_the_format_by_the_name(tmp_path: Path) -> None:
         await _submit(pilot, dialog, str(tmp_path / "run.py"))
         await wait_for(pilot, lambda: not isinstance(app.screen, SaveDialog), "the dialog to close")
         compile((tmp_path / "run.py").read_text(), "run.py", "exec")
+
+
+async def test_what_an_import_could_not_use_is_one_notification() -> None:
+    shop = Path(__file__).resolve().parents[1] / "data" / "definitions_shop.json"
+    app = make_app(open_scenario(str(shop)), play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: bool(app._notifications), "the notification")
+        (notification,) = app._notifications
+        assert notification.severity == "warning"
+        assert notification.message.startswith(f"{shop}: not used (14): 2 users;")
+        assert "(exchange to exchange)" in notification.message
