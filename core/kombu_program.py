@@ -83,7 +83,7 @@ Run it with a broker URL:
     python THIS_FILE.py amqp://guest:guest@localhost:5672//   # RabbitMQ
     python THIS_FILE.py mqscope://                             # mqscope's in-process broker
 
-It declares the topology, starts one thread per consumer, publishes the script, prints each
+It declares the topology, starts one Worker thread per consumer, publishes the script, prints each
 settlement (ACKED, REQUEUED, REJECTED, DROPPED; RETURNED for an unroutable mandatory message) as it
 happens, and exits 0 once nothing is in hand or waiting; 3 if that takes longer than the optional
 second argument (seconds, default 60). A message that expires in a queue without a dead-letter
@@ -107,7 +107,8 @@ import threading
 import time
 from functools import partial
 
-from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu import Connection, Exchange, Producer, Queue
+from kombu.mixins import ConsumerMixin
 
 try:
     # mqscope:// is registered with kombu when mqscope's broker is imported (mqscope installed or on
@@ -127,7 +128,6 @@ _state = threading.Condition()
 _attempts: dict[str, int] = {}
 _in_hand = [0]
 _last_settled = [time.monotonic()]
-_stop = threading.Event()
 
 
 def say(line: str) -> None:
@@ -166,57 +166,55 @@ def handle(queue: str, body: object, attempt: int, work_seconds: float) -> None:
         raise SimulatedFailure(f"body asked to fail {fail} time(s); this was attempt {attempt}")
 
 
-def on_message(spec: dict, queue: str, body: object, message) -> None:
-    msg = str(message.properties.get("message_id") or "?")
-    name = spec["name"]
-    with _state:
-        _in_hand[0] += 1
-        attempt = _attempts[msg] = _attempts.get(msg, 0) + 1
-    try:
-        handle(queue, body, attempt, spec["work_seconds"])
-    except Exception as exc:  # any failure is settled, never left unacked
-        policy = spec["on_failure"]
-        if policy == "requeue":
-            message.requeue()
-            say(f"REQUEUED {msg} to {queue} by {name}: {exc}")
-        elif policy == "dead_letter":
-            message.reject(requeue=False)
-            say(f"REJECTED {msg} from {queue} by {name}: {exc}")
+class Worker(ConsumerMixin):
+    """One consumer, like the tutorial's Worker, but on a connection of its own and with one kombu
+    Consumer per queue, so each delivery's callback knows the queue it came from."""
+
+    def __init__(self, connection: Connection, spec: dict, ready: threading.Event) -> None:
+        self.connection = connection
+        self.spec = spec
+        self.ready = ready
+
+    def get_consumers(self, Consumer, channel):  # noqa: N803 (ConsumerMixin's own signature)
+        return [
+            Consumer(
+                queues=[Queue(queue, no_declare=True)],
+                callbacks=[partial(self.on_message, queue)],
+                accept=["json"],
+                prefetch_count=self.spec["prefetch"] or None,
+            )
+            for queue in self.spec["queues"]
+        ]
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
+        self.ready.set()
+
+    def on_message(self, queue: str, body: object, message) -> None:
+        msg = str(message.properties.get("message_id") or "?")
+        name = self.spec["name"]
+        with _state:
+            _in_hand[0] += 1
+            attempt = _attempts[msg] = _attempts.get(msg, 0) + 1
+        try:
+            handle(queue, body, attempt, self.spec["work_seconds"])
+        except Exception as exc:  # any failure is settled, never left unacked
+            policy = self.spec["on_failure"]
+            if policy == "requeue":
+                message.requeue()
+                say(f"REQUEUED {msg} to {queue} by {name}: {exc}")
+            elif policy == "dead_letter":
+                message.reject(requeue=False)
+                say(f"REJECTED {msg} from {queue} by {name}: {exc}")
+            else:
+                message.ack()
+                say(f"DROPPED {msg} from {queue} by {name}: {exc}")
         else:
             message.ack()
-            say(f"DROPPED {msg} from {queue} by {name}: {exc}")
-    else:
-        message.ack()
-        say(f"ACKED {msg} from {queue} by {name}")
-    finally:
-        with _state:
-            _in_hand[0] -= 1
-            _last_settled[0] = time.monotonic()
-
-
-def consume(url: str, spec: dict, ready: threading.Event) -> None:
-    """One consumer on its own connection: one kombu Consumer per queue, so each delivery's
-    callback knows the queue it came from."""
-    with Connection(url) as connection:
-        channel = connection.channel()
-        consumers = [
-            Consumer(
-                channel,
-                queues=[Queue(queue, no_declare=True)],
-                callbacks=[partial(on_message, spec, queue)],
-                accept=["json"],
-                prefetch_count=spec["prefetch"] or None,
-            )
-            for queue in spec["queues"]
-        ]
-        for consumer in consumers:
-            consumer.consume()
-        ready.set()
-        while not _stop.is_set():
-            try:
-                connection.drain_events(timeout=0.2)
-            except TimeoutError:
-                continue
+            say(f"ACKED {msg} from {queue} by {name}")
+        finally:
+            with _state:
+                _in_hand[0] -= 1
+                _last_settled[0] = time.monotonic()
 
 
 def returned(exception, exchange, routing_key, message) -> None:
@@ -262,25 +260,23 @@ def main(argv: list[str]) -> int:
     deadline = time.monotonic() + seconds
     with Connection(url, transport_options={"confirm_publish": True}) as connection:
         declare(connection)
-        threads = []
-        for spec in CONSUMERS:
-            ready = threading.Event()
-            thread = threading.Thread(target=consume, args=(url, spec, ready), name=spec["name"], daemon=True)
+        workers = [Worker(Connection(url), spec, threading.Event()) for spec in CONSUMERS]
+        threads = [threading.Thread(target=w.run, name=w.spec["name"], daemon=True) for w in workers]
+        for thread in threads:
             thread.start()
-            threads.append((thread, ready))
-        for _thread, ready in threads:
-            ready.wait(10)
+        for worker in workers:
+            worker.ready.wait(10)
         publish(connection)
         channel = connection.channel()
         while not quiet(channel):
             if time.monotonic() > deadline:
                 print(f"not settled after {seconds:g}s", file=sys.stderr)
-                _stop.set()
                 return 3
             time.sleep(0.2)
-    _stop.set()
-    for thread, _ready in threads:
-        thread.join(2)
+    for worker in workers:
+        worker.should_stop = True
+    for thread in threads:
+        thread.join(3)
     return 0
 
 
