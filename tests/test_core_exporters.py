@@ -8,9 +8,12 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.definitions import parse_definitions
 from core.exporters import ExportError, FileExists, export, to_definitions, to_toml, write_new_file
@@ -188,3 +191,31 @@ def test_kombu_program_dispatches_by_queue_on_mqscope(tmp_path: Path) -> None:
         "ACKED m1 from video_queue by worker",
         "ACKED m2 from audit_queue by worker",
     ]
+
+
+# Any text TOML can hold: every code point but lone surrogates (UTF-8 cannot carry them either).
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_json_scalars = st.one_of(
+    st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False), _text
+)
+_bodies = st.recursive(
+    _json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_text, inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(title=_text, key=_text, body=_bodies, headers=st.dictionaries(_text, _json_scalars, max_size=3))
+def test_any_title_key_body_and_headers_round_trip_through_toml(
+    title: str, key: str, body: object, headers: dict[str, object]
+) -> None:
+    """The TOML writer's escaping, on whatever hypothesis finds: what it writes reads back equal."""
+    scenario = dataclasses.replace(
+        HOSTILE, title=title, publishes=(PublishStep("alt", key, body, headers),)
+    )
+    text = to_toml(scenario)
+    data = tomllib.loads(text)
+    assert data["scenario"]["title"] == title
+    (step,) = data["publish"]
+    assert (step["routing_key"], step["body"], step.get("headers", {})) == (key, body, headers)
