@@ -219,3 +219,30 @@ def test_any_title_key_body_and_headers_round_trip_through_toml(
     assert data["scenario"]["title"] == title
     (step,) = data["publish"]
     assert (step["routing_key"], step["body"], step.get("headers", {})) == (key, body, headers)
+
+
+@pytest.mark.parametrize("name", ["dead_letter", "headers"])
+def test_kombu_program_settles_as_mqscope_itself_shows(name: str, tmp_path: Path) -> None:
+    """The program's acks and rejects are the ones `--headless` reports for the same scenario
+    (message n of the script is m<n> in the program)."""
+    program = tmp_path / f"{name}.py"
+    program.write_text(export(load_scenario(name), "kombu"))
+    lines = run_program(program, "mqscope://")
+    from_program = sorted(
+        (int(words[1][1:]), words[0], words[3], words[5].rstrip(":"))
+        for words in (line.split() for line in lines)
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "--headless", "--json", "--scenario", name],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    number = {e["msg"]: n for n, e in enumerate((e for e in events if e["event"] == "published"), 1)}
+    verb = {"acked": "ACKED", "rejected": "REJECTED"}
+    from_mqscope = sorted(
+        (number[e["msg"]], verb[e["event"]], e["queue"], e["consumer"])
+        for e in events
+        if e["event"] in verb
+    )
+    assert from_program == from_mqscope
