@@ -49,9 +49,9 @@ class Scenario:
     title: str
     topology: Topology
     publishes: tuple[PublishStep, ...]
-    source: str = "<memory>"
     notice: str | None = None
     """What the loader read but could not use (a definitions import lists it here), in one line."""
+    source: str = "<memory>"
 
 
 T = TypeVar("T")
