@@ -92,14 +92,14 @@ class MqscopeApp(ControlsApp):
 
     def on_mount(self) -> None:
         self.push_screen(self._session_screen)  # pushed (not the default screen) so a reset can swap it
+        if (notice := self.engine.scenario.notice) is not None:  # what an import could not use
+            self.notify(visible_lines(notice), severity="warning", timeout=15, markup=False)
         self._start_workers()
         _defer_full_collections()
         sys.setswitchinterval(SWITCH_INTERVAL)
         self._pump_timer = self.set_interval(FRAME_SECONDS, self.pump, name="event pump")
         self._waker.start()
         self.refresh_status()
-        if (notice := self.engine.scenario.notice) is not None:  # what an import could not use
-            self.notify(visible_lines(notice), severity="warning", timeout=15, markup=False)
 
     def _start_workers(self) -> None:
         self.engine_workers = EngineWorkers(self, self.engine, play_script=self.play_script)
