@@ -193,7 +193,7 @@ SCRIPTS: dict[str, tuple[Script, list[Any]]] = {
             (DEAD, [dead("p9", "maxlen"), dead("p3", "maxlen")]),
         ],
     ),
-    "priority_ttl_per_level": (
+    "priority_ttl_at_head": (
         Script(
             {"qa_q": {"x-max-priority": 5}},
             [Publish("qa_q", "p3", 3), Publish("qa_q", "p0", expiration="50"), Sleep(0.5)],
@@ -204,6 +204,19 @@ SCRIPTS: dict[str, tuple[Script, list[Any]]] = {
             ("sleep",),
             ("qa_q", [fresh("p3")]),
             (DEAD, [dead("p0", "expired")]),
+        ],
+    ),
+    "priority_ttl_only_at_head": (  # an expired copy behind a higher priority is dropped as maxlen
+        Script(
+            {"qa_q": {"x-max-length-bytes": 0, "x-max-priority": 1}},
+            [Publish("qa_q", "", 1), Publish("qa_q", "", None, "0"), Publish("qa_q", "a")],
+        ),
+        [
+            ("publish", "", "ack"),
+            ("publish", "", "ack"),
+            ("publish", "a", "ack"),
+            ("qa_q", []),
+            (DEAD, [dead("", "maxlen"), dead("", "maxlen"), dead("a", "maxlen")]),
         ],
     ),
     # 8. quorum queues: x-delivery-count on each delivery, dead-lettered past x-delivery-limit

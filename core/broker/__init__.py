@@ -10,10 +10,11 @@ consumers within basic.qos (per consumer, or channel-wide with global=true); ack
 requeue to the copy's old place marked redelivered; unacked copies returned when a channel closes;
 basic.cancel stops deliveries but leaves copies already sent unacked (the client's callback gets the
 unread ones before basic_cancel returns, as pyamqp's do before basic.cancel-ok);
-queue TTL and per-message expiration (the lower wins; at the queue head only, in a priority queue at
-the head of each priority level), x-max-length and x-max-length-bytes (body bytes of ready copies)
-with x-overflow drop-head, reject-publish and reject-publish-dlx (the newest refused: a MessageNacked
-under kombu's confirm_publish, as pyamqp raises for basic.nack; -dlx dead-letters it as `maxlen`),
+queue TTL and per-message expiration (the lower wins; at the queue head only, a priority queue's
+too: a stale low-priority copy waits behind fresh higher ones), x-max-length and x-max-length-bytes
+(body bytes of ready copies) with x-overflow drop-head, reject-publish and reject-publish-dlx (the
+newest refused: a MessageNacked under kombu's confirm_publish, as pyamqp raises for basic.nack; -dlx
+dead-letters it as `maxlen`),
 x-expires (an unused queue is deleted, its messages dropped, not dead-lettered), x-max-priority
 (priorities capped at it, higher delivered first; drop-head drops the highest), quorum queues
 (x-queue-type: x-delivery-limit with x-delivery-count, dead-lettered as `delivery_limit`;

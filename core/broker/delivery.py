@@ -60,8 +60,6 @@ class DeliveryMixin:
         """Hand ready copies to consumers with free prefetch, round-robin; expire stale heads."""
         ready = queue.ready
         now = time.monotonic()
-        if queue.max_priority:
-            self._expire_levels(queue, now)
         while ready:
             head = ready[0]
             if head.deadline is not None and head.deadline <= now:
@@ -77,9 +75,7 @@ class DeliveryMixin:
 
     def _watch_head(self, queue: QueueState) -> None:
         """Only a queue's head expires (RabbitMQ): tell the timer whenever a new head has a TTL."""
-        if not queue.ready:
-            return
-        if (queue.head_deadline() if queue.max_priority else queue.ready[0].deadline) is not None:
+        if queue.ready and queue.ready[0].deadline is not None:
             self._wake_timer()
 
     @staticmethod
@@ -311,22 +307,8 @@ class DeliveryMixin:
         self._report(Expired(msg=envelope.msg_id, queue=queue.name))
         self._dead_letter(queue, envelope, "expired")
 
-    def _expire_levels(self, queue: QueueState, now: float) -> None:
-        """A priority queue: each priority level's head expires on its own (RabbitMQ keeps one
-        sub-queue per priority, so a stale low-priority head expires behind fresh high ones)."""
-        while True:
-            stale = [i for i in queue.heads() if (d := queue.ready[i].deadline) is not None and d <= now]
-            if not stale:
-                return
-            for index in reversed(stale):
-                envelope = queue.ready[index]
-                del queue.ready[index]
-                self._expire(queue, envelope)
-
     def _expire_heads(self, queue: QueueState) -> None:
         now = time.monotonic()
-        if queue.max_priority:
-            self._expire_levels(queue, now)
         ready = queue.ready
         while ready:
             deadline = ready[0].deadline

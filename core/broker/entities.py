@@ -126,26 +126,6 @@ class QueueState:
             return self.over_limit()
         return self.over_limit(1, body_size(envelope.body))
 
-    def head_deadline(self) -> float | None:
-        """The earliest deadline among the copies that can expire now (None: nothing will)."""
-        deadlines = [d for i in self.heads() if (d := self.ready[i].deadline) is not None]
-        return min(deadlines) if deadlines else None
-
-    def heads(self) -> list[int]:
-        """Indexes of the copies that can expire now: the head, or in a priority queue the head of
-        each priority level (RabbitMQ keeps one sub-queue per priority; measured)."""
-        if not self.ready:
-            return []
-        if not self.max_priority:
-            return [0]
-        out, last = [], None
-        for index, envelope in enumerate(self.ready):
-            level = self.priority_of(envelope)
-            if level != last:
-                out.append(index)
-                last = level
-        return out
-
     @cached_property
     def ttl_ms(self) -> int | None:
         value = self.arguments.get("x-message-ttl")

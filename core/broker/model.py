@@ -469,7 +469,8 @@ class Broker(DeliveryMixin):
                         self._expire_queue(queue)
                         continue
                     self._dispatch(queue)
-                    due = [d for d in (queue.head_deadline(), queue.expires_at) if d is not None]
+                    head = queue.ready[0].deadline if queue.ready else None
+                    due = [d for d in (head, queue.expires_at) if d is not None]
                     if due:
                         nearest = min(due) if nearest is None else min(nearest, *due)
                 wait = None if nearest is None else max(0.0, nearest - time.monotonic())
