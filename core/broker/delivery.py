@@ -180,7 +180,7 @@ class DeliveryMixin:
             if state.quorum and "x-delivery-count" not in envelope.headers:
                 # RabbitMQ 3.10's quorum queues say 0 on a first basic.get (measured)
                 envelope = replace(envelope, headers={**envelope.headers, "x-delivery-count": 0})
-            self._watch_head(state)
+            self._expire_heads(state)  # a stale new head expires now, as RabbitMQ does after a fetch
             tag = channel.new_tag()
             if not no_ack:
                 channel.unacked[tag] = Unacked(envelope, queue, None, state)
