@@ -154,13 +154,15 @@ class Broker(DeliveryMixin):
             if channel.closed:
                 return
             channel.closed = True
-            for tag in list(channel.consumers):
-                self._cancel(channel, tag)
+            left = [self._cancel(channel, tag, dispatch=False) for tag in list(channel.consumers)]
             if channel in channel.session.channels:
                 channel.session.channels.remove(channel)
             unread = channel.session.remove(channel)
             self._drop_unread(channel, unread, "its no-ack consumer's channel closed before reading it")
             self._requeue_all(channel, "its consumer's channel closed before acking it")
+            for queue in left:  # its copies are back in place: now the others (or the next single
+                if queue is not None and self.queues.get(queue.name) is queue:  # active one) get them
+                    self._dispatch(queue)
 
     # -- declarations -------------------------------------------------------------------------
     def declare_exchange(

@@ -28,6 +28,8 @@ class ConsumerRecord:
     prefetch: int
     no_ack: bool
     unacked: int = 0
+    priority: int = 0
+    """basic.consume's x-priority: higher ones are sent to first while they have prefetch to spare."""
 
     def has_capacity(self) -> bool:
         if self.no_ack:

@@ -241,7 +241,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         if no_ack:
             self.no_ack_consumers.add(tag)
         with _amqp_errors("Basic.consume"):
-            self.broker.consume(self.amqp, queue, tag, no_ack=no_ack)
+            self.broker.consume(self.amqp, queue, tag, no_ack=no_ack, arguments=kwargs.get("arguments"))
         return tag
 
     def basic_cancel(self, consumer_tag: str) -> None:
