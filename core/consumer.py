@@ -110,7 +110,7 @@ class ConsumerLoop:
         consumers = [
             Consumer(  # declares its queue and sets basic.qos; basic.consume waits until not paused
                 channel,
-                queues=[self.topology.kombu_queue(queue_name)],
+                queues=[self.topology.kombu_queue(queue_name, self.spec.arguments)],
                 callbacks=[partial(self._on_message, queue_name)],
                 on_decode_error=partial(self._on_undecodable, queue_name),
                 accept=["json"],

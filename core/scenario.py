@@ -57,7 +57,7 @@ T = TypeVar("T")
 _SECTIONS = {"scenario", "exchanges", "queues", "consumers", "publish"}
 _FIELDS = {
     "scenario": {"name", "title"},
-    "exchanges": {"name", "type", "durable", "alternate_exchange"},
+    "exchanges": {"name", "type", "durable", "alternate_exchange", "bindings"},
     "queues": {
         "name",
         "bindings",
@@ -66,9 +66,10 @@ _FIELDS = {
         "message_ttl",
         "max_length",
         "durable",
+        "arguments",
     },
     "bindings": {"exchange", "routing_key", "arguments"},
-    "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure"},
+    "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure", "arguments"},
     "publish": {"exchange", "routing_key", "body", "headers", "after", "mandatory", "expiration"},
 }
 
@@ -176,6 +177,16 @@ def _exchange(r: _Reader) -> ExchangeSpec:
         type=exchange_type,
         durable=r.flag("durable", True),
         alternate_exchange=r.text("alternate_exchange"),
+        bindings=_bindings(r),
+    )
+
+
+def _bindings(r: _Reader) -> tuple[BindingSpec, ...]:
+    """A queue's bindings, or an exchange's exchange-to-exchange ones (`exchange` is the source)."""
+    bindings_raw = r.get("bindings", list, [], "an array of tables")
+    return tuple(
+        _binding(_Reader(r.source, f"{r.where} bindings[{i}]", b, "bindings"))
+        for i, b in enumerate(bindings_raw, start=1)
     )
 
 
@@ -188,19 +199,15 @@ def _binding(r: _Reader) -> BindingSpec:
 
 
 def _queue(r: _Reader) -> QueueSpec:
-    bindings_raw = r.get("bindings", list, [], "an array of tables")
-    bindings = tuple(
-        _binding(_Reader(r.source, f"{r.where} bindings[{i}]", b, "bindings"))
-        for i, b in enumerate(bindings_raw, start=1)
-    )
     return QueueSpec(
         name=r.text("name", _REQUIRED),
-        bindings=bindings,
+        bindings=_bindings(r),
         dead_letter_exchange=r.text("dead_letter_exchange"),
         dead_letter_routing_key=r.text("dead_letter_routing_key"),
         message_ttl=r.seconds("message_ttl", None, MAX_TTL_SECONDS),
         max_length=r.integer("max_length"),
         durable=r.flag("durable", True),
+        arguments=r.field_table("arguments", field_table_problem),
     )
 
 
@@ -219,6 +226,7 @@ def _consumer(r: _Reader) -> ConsumerSpec:
         prefetch=r.integer("prefetch", 1, most=MAX_PREFETCH),
         work_seconds=r.seconds("work_seconds", 0.0, MAX_SECONDS),
         on_failure=on_failure,
+        arguments=r.field_table("arguments", field_table_problem),
     )
 
 

@@ -35,6 +35,12 @@ class MemoryBackend(Backend):
                 f"kombu memory:// has no headers exchange (exchange {headers[0]!r}); "
                 "use the default in-process broker or RabbitMQ"
             )
+        linked = [e.name for e in topology.exchanges if e.bindings]
+        if linked:
+            return (
+                f"kombu memory:// has no exchange-to-exchange bindings (exchange {linked[0]!r}); "
+                "use the default in-process broker or RabbitMQ"
+            )
         return None
 
     def change_unsupported(self, topology: Topology, change: TopologyChange) -> str | None:
