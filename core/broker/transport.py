@@ -363,9 +363,29 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         delivery = self.session.take(timeout)
         delivery.channel.owner.deliver(delivery)
 
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        """kombu's hub (Celery's worker loop) waits on file descriptors: give it the session's
+        wake-up pipe, readable whenever deliveries wait, so it runs them at once."""
+        loop.add_reader(self.session.wakeup_fd(), self.on_readable, connection, loop)
+
+    def unregister_from_event_loop(self, connection: Any, loop: Any) -> None:
+        loop.remove_reader(self.session.wakeup_fd())
+        self.session.close_wakeup()
+
+    def on_readable(self, connection: Any, loop: Any) -> None:
+        """The pipe woke the loop: run every delivery waiting now (later ones wake it again)."""
+        self.session.clear_wakeup()
+        while True:
+            try:
+                delivery = self.session.take(0)
+            except TimeoutError:
+                return
+            delivery.channel.owner.deliver(delivery)
+
     def close_connection(self, connection: Any) -> None:
         super().close_connection(connection)
         self.broker.close_session(self.session)
+        self.session.close_wakeup()
 
     def driver_version(self) -> str:
         return "1"
