@@ -7,6 +7,7 @@ read the grid as text. User and broker text goes in character by character, neve
 from __future__ import annotations
 
 from core.ledger import Ledger
+from core.queue_marks import queue_marks
 from tui.widgets.diagram_grid import Grid, clean, token_role
 from tui.widgets.diagram_layout import Box, DiagramLayout, E, N, S, W
 from tui.widgets.diagram_lens import Lens
@@ -266,15 +267,18 @@ def _queue(
         border = "match" if name in lens.queues else "dim"
     _frame(grid, box.x, box.y, box.w, box.h, border)
     inner = box.w - 4
-    extras = []
+    extras = [mark.short for mark in queue_marks(spec.queue_arguments())] if spec is not None else []
     if spec is not None and spec.message_ttl is not None:
         extras.append(f"ttl {spec.message_ttl:g}s")
     if spec is not None and spec.max_length is not None:
         extras.append(f"max {spec.max_length}")
-    tail = (" " + " ".join(extras) + " ") if extras else ""
     used = _title(grid, box.x, box.y, box.w, name, "q_name")
-    if tail and used + len(tail) + 1 <= inner:
-        grid.text(box.x + 2 + inner - len(tail), box.y, tail, "muted", len(tail))
+    while extras:  # as many whole marks as fit beside the name, never a cut one
+        tail = " " + " ".join(extras) + " "
+        if used + len(tail) + 1 <= inner:
+            grid.text(box.x + 2 + inner - len(tail), box.y, tail, "muted", len(tail))
+            break
+        extras.pop()
     # Waiting messages: a few coloured dots (as many as the counts leave room for), then the counts.
     chosen = _counts(stats.ready, words[0], stats.unacked, words[1])
     room = inner - _width(chosen) - 1

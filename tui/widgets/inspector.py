@@ -30,6 +30,7 @@ from core.events import (
     Routed,
 )
 from core.ledger import Ledger
+from core.queue_marks import queue_marks
 from core.records import CLOSED, EXCHANGE, MessageRecord
 from core.topology import BindingSpec
 from tui.text import ShownText, capped, visible_text
@@ -148,6 +149,8 @@ def node_text(ledger: Ledger, kind: str, name: str, *, recent: int = 8) -> Text:
             settings.append(f"dead letters go to {spec.dead_letter_exchange}{as_key}")
         if settings:
             text.append(" · ".join(settings) + "\n")
+        for mark in queue_marks(spec.queue_arguments()):
+            text.append(mark.words + "\n")
         if (q := ledger.queues.get(name)) is not None:
             _field(text, "ready", str(q.ready))
             _field(text, "unacked", str(q.unacked))
