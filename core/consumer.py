@@ -14,7 +14,7 @@ Resuming subscribes again (basic.consume). A consumer paused before it starts ne
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -43,6 +43,24 @@ PAUSED = "consumer paused"
 
 class SimulatedFailure(Exception):
     """The simulated handler failed (a `fail` body flag, or the user's "fail next")."""
+
+
+COPY_PROPERTIES = (
+    "priority",
+    "expiration",
+    "correlation_id",
+    "reply_to",
+    "timestamp",
+    "type",
+    "user_id",
+    "app_id",
+)
+"""The AMQP properties a Delivered event carries (when the copy has them)."""
+
+
+def copy_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The delivered copy's AMQP properties worth showing: only those it has (usually none)."""
+    return {name: properties[name] for name in COPY_PROPERTIES if properties.get(name) is not None}
 
 
 class ConsumerLoop:
@@ -165,7 +183,16 @@ class ConsumerLoop:
         self.in_hand[msg_id] = (queue, message)
         self.on_unacked(queue, +1)
         self.backend.on_delivery(self.emit, msg_id, queue, message.headers or {})
-        self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered))
+        self.emit(
+            Delivered(
+                msg=msg_id,
+                queue=queue,
+                consumer=self.spec.name,
+                redelivered=redelivered,
+                headers=message.headers or {},
+                properties=copy_properties(message.properties),
+            )
+        )
         if self._cancelling or (self.control.paused.is_set() and self.backend.faithful):
             # Prefetched, not started, and the consumer is pausing: back to its place in the queue.
             # (memory:// requeues by re-routing, duplicating into sibling queues: there a copy that

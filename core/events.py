@@ -77,12 +77,17 @@ class Routed(FlowEvent):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Delivered(FlowEvent):
-    """A copy of the message reached a consumer from a queue."""
+    """A copy of the message reached a consumer from a queue, with the headers and AMQP properties
+    that copy carried (a dead-lettered copy's x-death, a quorum queue's x-delivery-count)."""
 
     kind: ClassVar[str] = "delivered"
     queue: str
     consumer: str
     redelivered: bool = False
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    """The AMQP properties the copy carried besides content type, encoding and message id (shown
+    elsewhere): priority, expiration, correlation_id, reply_to, timestamp, type, user_id, app_id."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

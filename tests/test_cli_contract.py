@@ -213,7 +213,14 @@ FIELDS: dict[str, dict[str, Any]] = {
         "via_alternate": (str, type(None)),
         "rabbitmq_queues": "sorted queues or null",
     },
-    "delivered": {"msg": MESSAGE, "queue": "queue", "consumer": "consumer", "redelivered": bool},
+    "delivered": {
+        "msg": MESSAGE,
+        "queue": "queue",
+        "consumer": "consumer",
+        "redelivered": bool,
+        "headers": dict,
+        "properties": dict,
+    },
     "acked": {"msg": MESSAGE, "queue": "queue", "consumer": "consumer"},
     "rejected": {
         "msg": MESSAGE,
