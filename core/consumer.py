@@ -60,7 +60,10 @@ COPY_PROPERTIES = (
 
 def copy_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
     """The delivered copy's AMQP properties worth showing: only those it has (usually none)."""
-    return {name: properties[name] for name in COPY_PROPERTIES if properties.get(name) is not None}
+    shown = {name: properties[name] for name in COPY_PROPERTIES if properties.get(name) is not None}
+    if shown.get("priority") == 0:  # kombu sends priority 0 with every message: it says nothing
+        del shown["priority"]
+    return shown
 
 
 class ConsumerLoop:

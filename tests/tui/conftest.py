@@ -29,6 +29,12 @@ def deterministic_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("core.engine.new_message_id", counting_ids())
 
 
+@pytest.fixture(autouse=True)
+def fixed_x_death_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """x-death's time is the wall clock: the inspector shows it, so snapshots pin it."""
+    monkeypatch.setattr("core.broker.message.wall_clock", lambda: 1_700_000_000.0)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run `async def` pilot tests on a fresh event loop (no async plugin is installed)."""
