@@ -296,3 +296,19 @@ def alternate_and_diamond_walk(url: str) -> list[tuple[str, str, dict[str, int]]
         for name in ROUTING_EXCHANGES:
             ch.exchange_delete(exchange=name)
         return landed
+
+
+def priority_spread_walk(url: str, consumers: list[tuple[int, int]], count: int) -> Trace:
+    """Consumers given as (x-priority, prefetch), subscribed in order, then `count` messages and no
+    acks: who got which, in order (hypothesis draws the consumers on both brokers)."""
+    queue = "walk_spread"
+    with _connection(url) as pub, _connection(url) as conn:
+        _fresh_queue(pub, queue)
+        c = Consumers(conn)
+        for index, (priority, prefetch) in enumerate(consumers):
+            c.add(f"c{index}", queue, prefetch=prefetch, arguments={"x-priority": priority})
+        _publish(pub, queue, range(count))
+        expected = min(count, sum(prefetch for _, prefetch in consumers))
+        c.until(lambda: sum(map(c.count, c.trace)) == expected)
+        pub.default_channel.queue_delete(queue=queue)
+        return c.trace

@@ -7,6 +7,7 @@ A mixin of Broker: every method here runs with the broker lock held (public ones
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -79,18 +80,35 @@ class DeliveryMixin:
         if queue.single_active:
             active = consumers[0] if consumers else None  # never rotated: subscription order
             return active if active is not None and active.has_capacity() else None
-        best: int | None = None
         if queue.prioritized:
-            ready = [c.priority for c in consumers if c.has_capacity()]
-            if not ready:
-                return None
-            best = max(ready)
+            return DeliveryMixin._next_by_priority(consumers)
         for _ in range(len(consumers)):
             candidate = consumers[0]
             consumers.rotate(-1)
-            if (best is None or candidate.priority == best) and candidate.has_capacity():
+            if candidate.has_capacity():
                 return candidate
         return None
+
+    @staticmethod
+    def _next_by_priority(consumers: deque[ConsumerRecord]) -> ConsumerRecord | None:
+        """Among the highest x-priority with room, the first in turn; it (and those of its priority
+        skipped for want of room) goes to the back, the other priorities keep their turns."""
+        ready = [c.priority for c in consumers if c.has_capacity()]
+        if not ready:
+            return None
+        best = max(ready)
+        moved: list[ConsumerRecord] = []
+        chosen: ConsumerRecord | None = None
+        for candidate in consumers:
+            if candidate.priority == best:
+                moved.append(candidate)
+                if candidate.has_capacity():
+                    chosen = candidate
+                    break
+        for candidate in moved:
+            consumers.remove(candidate)
+            consumers.append(candidate)
+        return chosen
 
     def _deliver(self, queue: QueueState, consumer: ConsumerRecord, envelope: Envelope) -> None:
         channel = consumer.channel

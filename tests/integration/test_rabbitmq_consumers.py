@@ -7,12 +7,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rabbit_support import RabbitBroker
 
 from consumer_walks import (
     alternate_and_diamond_walk,
     consumer_priority_walk,
     dead_letter_cycle_walk,
+    priority_spread_walk,
     single_active_walk,
 )
 
@@ -40,3 +43,15 @@ def test_dead_letter_cycles_same_on_both(rabbit: RabbitBroker) -> None:
 
 def test_alternate_chains_and_exchange_diamond_same_on_both(rabbit: RabbitBroker) -> None:
     assert alternate_and_diamond_walk(fresh_inprocess()) == alternate_and_diamond_walk(rabbit.url)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    consumers=st.lists(st.tuples(st.sampled_from([0, 1, 5]), st.integers(1, 3)), min_size=1, max_size=4),
+    count=st.integers(1, 9),
+)
+def test_generated_consumer_priorities_same_on_both(
+    rabbit: RabbitBroker, consumers: list[tuple[int, int]], count: int
+) -> None:
+    real = priority_spread_walk(rabbit.url, consumers, count)
+    assert priority_spread_walk(fresh_inprocess(), consumers, count) == real
