@@ -312,3 +312,18 @@ def priority_spread_walk(url: str, consumers: list[tuple[int, int]], count: int)
         c.until(lambda: sum(map(c.count, c.trace)) == expected)
         pub.default_channel.queue_delete(queue=queue)
         return c.trace
+
+
+def single_active_with_priority_walk(url: str) -> Trace:
+    """x-single-active-consumer with a higher x-priority subscribing second: RabbitMQ 3.10 keeps
+    the first subscriber active (priorities do not choose the active consumer there)."""
+    queue = "walk_sac_prio"
+    with _connection(url) as pub, _connection(url) as conn:
+        _fresh_queue(pub, queue, {"x-single-active-consumer": True})
+        c = Consumers(conn)
+        c.add("low", queue, prefetch=5, arguments={"x-priority": 0})
+        c.add("high", queue, prefetch=5, arguments={"x-priority": 9})
+        _publish(pub, queue, range(3))
+        c.until(lambda: c.count("low") + c.count("high") == 3)
+        pub.default_channel.queue_delete(queue=queue)
+        return c.trace

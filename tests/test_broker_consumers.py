@@ -15,6 +15,7 @@ from consumer_walks import (
     consumer_priority_walk,
     dead_letter_cycle_walk,
     single_active_walk,
+    single_active_with_priority_walk,
 )
 
 
@@ -23,6 +24,13 @@ def test_single_active_consumer_gets_everything_and_the_next_subscriber_takes_ov
         "A": [(0, False), (1, False), (2, False)],  # B and C subscribed, yet get nothing
         "B": [(1, True), (2, True), (3, False)],  # A's channel closed: its two back, in order
         "C": [(4, False), (5, False), (2, True)],  # B cancelled holding 2 and 3; 2 requeued later
+    }
+
+
+def test_single_active_consumer_ignores_priorities_as_rabbitmq_3_10_does() -> None:
+    assert single_active_with_priority_walk(fresh_url()) == {
+        "low": [(0, False), (1, False), (2, False)],
+        "high": [],
     }
 
 

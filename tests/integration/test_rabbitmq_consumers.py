@@ -17,6 +17,7 @@ from consumer_walks import (
     dead_letter_cycle_walk,
     priority_spread_walk,
     single_active_walk,
+    single_active_with_priority_walk,
 )
 
 pytestmark = pytest.mark.rabbitmq
@@ -31,6 +32,12 @@ def test_single_active_consumer_same_on_both(rabbit: RabbitBroker) -> None:
     real = single_active_walk(rabbit.url, past_takeover=False)
     assert single_active_walk(fresh_inprocess(), past_takeover=False) == real
     assert real["C"] == [] and real["B"] == [(1, True), (2, True)]
+
+
+def test_single_active_consumer_with_priorities_same_on_both(rabbit: RabbitBroker) -> None:
+    real = single_active_with_priority_walk(rabbit.url)
+    assert single_active_with_priority_walk(fresh_inprocess()) == real
+    assert real["high"] == []
 
 
 def test_consumer_priorities_same_on_both(rabbit: RabbitBroker) -> None:
