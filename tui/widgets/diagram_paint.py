@@ -209,6 +209,12 @@ def _exchange(grid: Grid, layout: DiagramLayout, model: Ledger, lens: Lens | Non
             [(kind, "ex_type")],
         ],
     )
+    # Exchange-to-exchange bindings are not wires: the bottom border names the exchanges this one
+    # takes messages from, whole or not at all (the inspector always lists them).
+    sources = list(dict.fromkeys(clean(b.exchange) for b in spec.bindings)) if spec else []
+    fed = f" ← {', '.join(sources)} " if sources else ""
+    if fed and len(fed) <= box.w - 4:
+        grid.text(box.x + 2, box.y + box.h - 1, fed, "muted", len(fed))
     row: list[tuple[str, str]] = [("in ", "muted"), (str(stats.published), "count")]
     if lens is not None and name in lens.exchanges:
         row = [("✗ no match", "bad")] if name in lens.unroutable else [("✓ routes", "match")]

@@ -235,6 +235,15 @@ def node_text(ledger: Ledger, kind: str, name: str, *, recent: int = 8) -> Text:
             _field(text, "alternate", espec.alternate_exchange)
         bound = sum(1 for q in topology.queues for b in q.bindings if b.exchange == name)
         _field(text, "bindings", str(bound))
+        for b in espec.bindings:  # exchange-to-exchange: what it takes in from other exchanges
+            source = topology.exchange(b.exchange)
+            text.append(
+                f"takes from exchange {b.exchange} with {_binding_label(source.type if source else '', b)}\n"
+            )
+        for other in topology.exchanges:
+            for b in other.bindings:
+                if b.exchange == name:
+                    text.append(f"passes to exchange {other.name} with {_binding_label(espec.type, b)}\n")
         if (e := ledger.exchanges.get(name)) is not None:
             _field(text, "published", str(e.published))
             _field(text, "unroutable", str(e.unroutable))
