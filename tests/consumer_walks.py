@@ -327,3 +327,45 @@ def single_active_with_priority_walk(url: str) -> Trace:
         c.until(lambda: c.count("low") + c.count("high") == 3)
         pub.default_channel.queue_delete(queue=queue)
         return c.trace
+
+
+Graph = tuple[
+    tuple[tuple[str, str | None], ...],  # exchanges: (type, alternate index or None)
+    tuple[tuple[int, int, str], ...],  # exchange bindings: (source, destination, key)
+    tuple[tuple[int, int, str], ...],  # queue bindings: (exchange, queue, key)
+]
+
+
+def graph_walk(url: str, graph: Graph, keys: list[str]) -> list[dict[str, int]]:
+    """A generated graph of exchanges (exchange bindings, alternates, loops allowed) and three
+    queues: publish each key to exchange 0 and count the copies each queue got."""
+    kinds, links, binds = graph
+    names = [f"walk_g{i}" for i in range(len(kinds))]
+    queues = [f"walk_gq{i}" for i in range(3)]
+    with _connection(url) as conn:
+        ch = conn.default_channel
+        for name in names:
+            ch.exchange_delete(exchange=name)
+        for name, (kind, alternate) in zip(names, kinds, strict=True):
+            arguments = {"alternate-exchange": names[int(alternate)]} if alternate is not None else None
+            ch.exchange_declare(
+                exchange=name, type=kind, durable=False, auto_delete=False, arguments=arguments
+            )
+        for q in queues:
+            _fresh_queue(conn, q)
+        for source, destination, key in links:
+            ch.exchange_bind(destination=names[destination], source=names[source], routing_key=key)
+        for exchange, queue, key in binds:
+            ch.queue_bind(queue=queues[queue], exchange=names[exchange], routing_key=key)
+        producer = Producer(ch, serializer="json")
+        landed = []
+        for key in keys:
+            producer.publish({"k": key}, exchange=names[0], routing_key=key)
+            landed.append({q: n for q in queues if (n := _depth(conn, q))})
+            for q in queues:
+                ch.queue_purge(queue=q)
+        for q in queues:
+            ch.queue_delete(queue=q)
+        for name in names:
+            ch.exchange_delete(exchange=name)
+        return landed

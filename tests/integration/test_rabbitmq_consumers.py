@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from rabbit_support import RabbitBroker
 
 from consumer_walks import (
+    Graph,
     alternate_and_diamond_walk,
     consumer_priority_walk,
     dead_letter_cycle_walk,
+    graph_walk,
     priority_spread_walk,
     single_active_walk,
     single_active_with_priority_walk,
@@ -62,3 +64,31 @@ def test_generated_consumer_priorities_same_on_both(
 ) -> None:
     real = priority_spread_walk(rabbit.url, consumers, count)
     assert priority_spread_walk(fresh_inprocess(), consumers, count) == real
+
+
+KEYS = ["a", "a.b", "x.b", "b", ""]
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> Graph:
+    count = draw(st.integers(2, 4))
+    alternates = st.one_of(st.none(), st.integers(0, count - 1).map(str))
+    kinds = tuple(
+        (draw(st.sampled_from(["direct", "fanout", "topic"])), draw(alternates)) for _ in range(count)
+    )
+    link = st.tuples(
+        st.integers(0, count - 1), st.integers(0, count - 1), st.sampled_from(["a", "#", "*.b", "a.b"])
+    )
+    links = tuple((s, d, k) for s, d, k in draw(st.lists(link, max_size=5, unique=True)) if s != d)
+    bind = st.tuples(st.integers(0, count - 1), st.integers(0, 2), st.sampled_from(["a", "#", "*.b", "b"]))
+    return kinds, links, tuple(draw(st.lists(bind, min_size=1, max_size=5, unique=True)))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graph=graphs())
+def test_generated_exchange_graphs_route_the_same_on_both(rabbit: RabbitBroker, graph: Graph) -> None:
+    """Exchange bindings, alternates and loops drawn at random: each key reaches the same queues,
+    each once, on both."""
+    real = graph_walk(rabbit.url, graph, KEYS)
+    assert graph_walk(fresh_inprocess(), graph, KEYS) == real
+    assert all(set(counts.values()) <= {1} for counts in real)
