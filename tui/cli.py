@@ -60,7 +60,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="RabbitMQ: watch an existing exchange through a queue of mqscope's own "
         "(headless: prints until --timeout, then exits 0)",
     )
+    parser.add_argument(
+        "--theme", default=None, metavar="NAME", help="TUI theme: presenter (high contrast) or Textual's"
+    )
+    parser.add_argument(
+        "--serve", action="store_true", help="serve the app to web browsers (textual-serve): a tab each"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="--serve: address to listen on (loopback)")
+    parser.add_argument("--port", type=int, default=8000, help="--serve: port to listen on")
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="--serve: allow a --host that is not loopback (anyone who reaches it gets an app)",
+    )
     return parser
+
+
+def _check_theme(name: str | None) -> None:
+    if name is None:
+        return
+    from tui.presenter import theme_names  # Textual's theme list: only the TUI needs it
+
+    names = theme_names()
+    if name not in names:
+        raise InputError(f"--theme: unknown theme {name!r} (known: {', '.join(names)})")
 
 
 def _not_json_constant(name: str) -> Any:
@@ -108,6 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
             engine = Engine(scenario, broker, speed=args.speed)
+        if not args.headless:
+            _check_theme(args.theme)
+        if args.serve:
+            from tui.serve import ServeOptions
+
+            serve = ServeOptions.from_args(args)
     except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
@@ -123,9 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             as_json=args.json,
         )
         return run_headless(engine, options)
+    if args.serve:
+        from tui.serve import run_server
+
+        return run_server(serve)
     from tui.app import run_app  # Textual is imported only for the TUI
 
-    return run_app(engine, play_script=not args.no_script)
+    return run_app(engine, play_script=not args.no_script, theme=args.theme)
 
 
 if __name__ == "__main__":
