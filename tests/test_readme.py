@@ -64,7 +64,7 @@ class Command:
         if "scripts/rabbitmq.sh" in self.text:
             return "rabbitmq"
         if words[:3] == ["python", "-m", "tui"] or words[:1] == ["mqscope"]:
-            return "cli" if {"--headless", "--help"} & set(words) else "tui"
+            return "cli" if {"--headless", "--help", "--export"} & set(words) else "tui"
         return "unknown"
 
 

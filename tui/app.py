@@ -25,6 +25,7 @@ from core.events import BrokerStatus, FlowEvent, InternalError
 from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
+from tui.file_commands import file_commands
 from tui.palette import PlainCommands
 from tui.presenter import THEMES
 from tui.screen import SessionScreen
@@ -97,6 +98,8 @@ class MqscopeApp(ControlsApp):
 
     def on_mount(self) -> None:
         self.push_screen(self._session_screen)  # pushed (not the default screen) so a reset can swap it
+        if (notice := self.engine.scenario.notice) is not None:  # what an import could not use
+            self.notify(visible_lines(notice), severity="warning", timeout=15, markup=False)
         self._start_workers()
         _defer_full_collections()
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -252,6 +255,7 @@ class MqscopeApp(ControlsApp):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield from file_commands(self)
         yield from self.control_commands()
 
     def panic(self, *renderables: RenderableType) -> None:
