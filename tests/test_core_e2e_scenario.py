@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.backends.memory import MemoryBackend
+from core.exporters import to_definitions, to_toml
 from core.scenario import ScenarioError, parse_scenario
 from core.topology import ExchangeSpec
 from core.topology_changes import apply_change, change_problem, declarations, delete, exchange_binding
@@ -166,3 +167,17 @@ def test_headless_run_through_exchange_bindings_settles(tmp_path: Path) -> None:
     assert routed == [["q_down"], ["q_down"], []]
     by = {e["consumer"] for e in events if e["event"] == "delivered"}
     assert by == {"first"}, "single active consumer: the first subscriber gets everything"
+
+
+def test_exports_keep_exchange_bindings_and_arguments() -> None:
+    """--export toml reads back to the same topology; definitions hold the exchange bindings."""
+    scenario = parse_scenario(LINKED, "linked.toml")
+    again = parse_scenario(to_toml(scenario), "again.toml")
+    assert again.topology == scenario.topology
+    bindings = json.loads(to_definitions(scenario.topology))["bindings"]
+    e2e = [
+        (b["source"], b["destination"], b["routing_key"])
+        for b in bindings
+        if b["destination_type"] == "exchange"
+    ]
+    assert e2e == [("upstream", "downstream", "a.#"), ("upstream", "downstream", "*.b")]
