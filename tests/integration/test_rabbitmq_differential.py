@@ -18,7 +18,7 @@ from rabbit_support import RabbitBroker
 from broker_support import exchange_binding_walk
 from conformance_cases import all_cases, load_cases
 from core.engine import Engine
-from core.events import Acked, DeadLettered, Delivered, Published, Rejected, Returned, Routed
+from core.events import Acked, ConsumerState, DeadLettered, Delivered, Published, Rejected, Returned, Routed
 from core.scenario import Scenario, load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 
@@ -375,7 +375,20 @@ def test_exchange_bindings_and_consumer_arguments_from_a_scenario_same_on_both(r
         ("dl_upstream", "user.new", {"n": 3}, {}),  # only the direct binding
         ("dl_upstream", "user.gone", {"n": 4}, {}),  # nowhere
     ]
-    local, real = both(rabbit, scenario, publishes)
+    reset_rabbit(rabbit.url, LINKED)
+    names = {c.name for c in LINKED.consumers}
+    runs = []
+    for url in (fresh_inprocess(), rabbit.url):
+        engine = Engine(scenario, url, speed=4.0)
+        requests = [engine.make_request(ex, key, body, headers) for ex, key, body, headers in publishes]
+        with EngineRun(engine) as running:
+            # Every consumer subscribed (idle) first: which one a message finds waiting is the point.
+            assert running.wait_for(
+                lambda r: {e.consumer for e in r.of(ConsumerState) if e.state == "idle"} >= names, 30
+            )
+            running.enqueue(requests)
+            runs.append(running.settle(len(requests), 60))
+    local, real = runs
     assert signature(local) == signature(real)
     assert [s[1] for s in signature(real)] == [
         ("dl_one_at_a_time",),
