@@ -243,6 +243,7 @@ class MqscopeApp(ControlsApp):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from self.control_commands()
+        yield from self._session_screen.editor.commands()
 
     def panic(self, *renderables: RenderableType) -> None:
         """Textual ends the app this way when its own input thread fails, as it does on bytes from
