@@ -326,8 +326,9 @@ class Engine:
         if request.change.op == "declare":
             if self._runner is None:
                 raise TopologyError("the engine is not running: declare consumers in the scenario")
+            # A name that ever had a loop gets a new generation (deleted and declared again included).
+            generation = "" if name not in self._retire else f"#{next(self._generation)}"
             retire = self._retire[name] = threading.Event()
-            generation = "" if old is None else f"#{next(self._generation)}"
             topology = apply_change(planned, request.change)  # the consumer's queues as they will be
             run = self._consumer_run(spec, topology, request.done, retire)
             self._runner.start(f"consumer:{name}{generation}", run)

@@ -136,3 +136,152 @@ async def test_bad_input_is_refused_in_place_with_the_scenario_files_reason() ->
         assert form.problem is None
         await pilot.press("escape")
         assert not isinstance(app.screen, EditForm) and app.engine.topology.queue("q") is None
+
+
+COMPETING = """
+[scenario]
+name = "competing"
+
+[[exchanges]]
+name = "jobs"
+type = "direct"
+
+[[queues]]
+name = "tasks"
+bindings = [{ exchange = "jobs", routing_key = "task" }]
+
+[[consumers]]
+name = "worker"
+queues = ["tasks"]
+prefetch = 1
+work_seconds = 0.25
+"""
+
+
+async def test_a_second_worker_added_to_a_backlog_shares_it_and_prefetch_changes_without_restart() -> None:
+    from core.scenario import parse_scenario
+
+    app = make_app(parse_scenario(COMPETING, "competing.toml"), speed=1.0, play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        for n in range(30):
+            app.engine.publish("jobs", "task", {"n": n})
+        await wait_for(pilot, lambda: app.ledger.queues["tasks"].ready >= 15, "a backlog on one worker")
+        engine = app.engine
+
+        await on_diagram(pilot, app)
+        canvas = app.session_screen.canvas
+        canvas.select(Selection("queue", "tasks"))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.screen.query("#kinds"), "the chooser")
+        await pilot.press("down", "down", "enter")  # "queue" (the selection's kind) is highlighted
+        form = await form_open(pilot, app)
+        assert type(form).__name__ == "ConsumerForm"
+        await fill(pilot, form, "name", "worker2")
+        await fill(pilot, form, "work_seconds", "0.25")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditForm), "the form to close")
+        await wait_for(pilot, lambda: app.ledger.consumers.get("worker2") is not None, "worker2 to appear")
+        before = app.ledger.consumers["worker"].acked
+        await wait_for(
+            pilot,
+            lambda: app.ledger.consumers["worker2"].acked >= 2 and app.ledger.consumers["worker"].acked > before,
+            "both workers to take messages from the backlog",
+        )
+        assert "worker2" in canvas.layout_geometry.consumers
+
+        canvas.select(Selection("consumer", "worker"))
+        await pilot.press("e")
+        form = await form_open(pilot, app)
+        await fill(pilot, form, "prefetch", "5")
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: app.engine.topology.consumer("worker").prefetch == 5, "the new prefetch"  # type: ignore[union-attr]
+        )
+        acked = app.ledger.consumers["worker"].acked
+        for n in range(10):
+            app.engine.publish("jobs", "task", {"after": n})
+        await wait_for(pilot, lambda: app.ledger.consumers["worker"].acked > acked, "worker to go on acking")
+        await wait_for(pilot, lambda: app.ledger.quiet(), "the backlog to drain")
+        assert app.engine is engine  # the same session all along: nothing restarted
+
+
+async def test_changing_a_consumed_queues_arguments_redeclares_it_and_its_consumer_while_flowing() -> None:
+    app = make_app("seed")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        app.action_burst(10)
+        await on_diagram(pilot, app)
+        app.session_screen.canvas.select(Selection("queue", "video_queue"))
+        await pilot.press("e")
+        form = await form_open(pilot, app)
+        await fill(pilot, form, "message_ttl", "30")
+        await fill(pilot, form, "max_length", "100")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditForm), "the form to close")
+        await wait_for(
+            pilot,
+            lambda: app.engine.topology.queue("video_queue").message_ttl == 30,  # type: ignore[union-attr]
+            "the queue declared again with its TTL",
+        )
+        video = app.engine.topology.queue("video_queue")
+        assert video is not None and video.max_length == 100
+        assert [b.routing_key for b in video.bindings] == ["video.#"]
+        assert app.engine.topology.consumer("worker") is not None
+        msg = app.engine.publish("media_exchange", "video.after")
+        assert await routed(pilot, app, msg) == {"video_queue", "audit_queue"}
+        await wait_for(pilot, lambda: app.ledger.fate(msg).get("video_queue") == "acked", "worker to ack it")
+
+        await pilot.press("ctrl+z")
+        await wait_for(
+            pilot,
+            lambda: app.engine.topology.queue("video_queue").message_ttl is None,  # type: ignore[union-attr]
+            "undo to restore the queue as it was",
+        )
+        assert app.engine.topology.consumer("worker") is not None
+
+
+async def test_a_binding_selected_with_the_keys_is_deleted_and_undo_binds_it_again() -> None:
+    app = make_app("seed")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        app.action_burst(10)
+        canvas = app.session_screen.canvas
+        await on_diagram(pilot, app)
+        await pilot.press("down", "right", "down")  # the exchange, its first binding, the next one
+        assert canvas.selection == Selection("binding", "audit_queue", "media_exchange", 0)
+        await pilot.press("d")
+        wire = ("route", "media_exchange", "audit_queue")
+        await wait_for(pilot, lambda: wire not in canvas.layout_geometry.wires, "the unbound wire to go")
+        assert canvas.selection is None  # what it pointed at is gone
+        assert await routed(pilot, app, app.engine.publish("media_exchange", "user.login")) == set()
+        await pilot.press("u")
+        await wait_for(pilot, lambda: wire in canvas.layout_geometry.wires, "undo to bind it again")
+        assert await routed(pilot, app, app.engine.publish("media_exchange", "user.login")) == {"audit_queue"}
+        await pilot.press("r")
+        await wait_for(pilot, lambda: wire not in canvas.layout_geometry.wires, "redo to unbind it again")
+
+
+async def test_exchanges_from_the_palette_add_edit_type_and_delete_refused_with_the_reason() -> None:
+    app = make_app("dead_letter", play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "Add exchange")
+        await pilot.press("enter")
+        form = await form_open(pilot, app)
+        await fill(pilot, form, "name", "audit")
+        form.query_one("#type").value = "fanout"  # type: ignore[attr-defined]
+        await pilot.pause()
+        await form.query_one("#name", Input).action_submit()
+        await wait_for(pilot, lambda: app.engine.topology.exchange("audit") is not None, "the new exchange")
+        assert app.engine.topology.exchange("audit").type == "fanout"  # type: ignore[union-attr]
+        canvas = app.session_screen.canvas
+        await wait_for(pilot, lambda: "audit" in canvas.layout_geometry.exchanges, "its box")
+
+        dlx = next(q.dead_letter_exchange for q in app.engine.topology.queues if q.dead_letter_exchange)
+        assert dlx is not None
+        app.session_screen.editor.delete(Selection("exchange", dlx))
+        await pilot.pause()
+        assert app.engine.topology.exchange(dlx) is not None  # refused: still a dead-letter exchange
+        assert any("change that first" in str(n.message) for n in app._notifications)
