@@ -7,10 +7,10 @@ from states import make_app, type_text, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from core.scenario import parse_scenario
 from tui.app import MqscopeApp
 from tui.editing.form import EditForm
 from tui.editing.selection import SELECTED_ROLE, Selection
-from tui.widgets.diagram_paint import paint
 
 
 async def ready(pilot: Pilot[int], app: MqscopeApp) -> None:
@@ -27,13 +27,17 @@ def selected_cells(app: MqscopeApp) -> list[tuple[int, int]]:
     canvas._static_rows()
     grid = canvas._grid
     assert grid is not None
-    return [(x, y) for y in range(grid.height) for x in range(grid.width) if grid.roles[y][x] == SELECTED_ROLE]
+    return [
+        (x, y) for y in range(grid.height) for x in range(grid.width) if grid.roles[y][x] == SELECTED_ROLE
+    ]
 
 
 async def routed(pilot: Pilot[int], app: MqscopeApp, msg: str) -> set[str]:
     """The queues the broker routed `msg` to (as the ledger recorded it)."""
     await wait_for(
-        pilot, lambda: msg in app.ledger.records and app.ledger.records[msg].queues is not None, f"{msg} routed"
+        pilot,
+        lambda: msg in app.ledger.records and app.ledger.records[msg].queues is not None,
+        f"{msg} routed",
     )
     return set(app.ledger.records[msg].queues or ())
 
@@ -154,13 +158,11 @@ bindings = [{ exchange = "jobs", routing_key = "task" }]
 name = "worker"
 queues = ["tasks"]
 prefetch = 1
-work_seconds = 0.25
+work_seconds = 1.0
 """
 
 
 async def test_a_second_worker_added_to_a_backlog_shares_it_and_prefetch_changes_without_restart() -> None:
-    from core.scenario import parse_scenario
-
     app = make_app(parse_scenario(COMPETING, "competing.toml"), speed=1.0, play_script=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
@@ -178,14 +180,16 @@ async def test_a_second_worker_added_to_a_backlog_shares_it_and_prefetch_changes
         form = await form_open(pilot, app)
         assert type(form).__name__ == "ConsumerForm"
         await fill(pilot, form, "name", "worker2")
-        await fill(pilot, form, "work_seconds", "0.25")
+        await fill(pilot, form, "work_seconds", "0.1")
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, EditForm), "the form to close")
         await wait_for(pilot, lambda: app.ledger.consumers.get("worker2") is not None, "worker2 to appear")
         before = app.ledger.consumers["worker"].acked
         await wait_for(
             pilot,
-            lambda: app.ledger.consumers["worker2"].acked >= 2 and app.ledger.consumers["worker"].acked > before,
+            lambda: (
+                app.ledger.consumers["worker2"].acked >= 2 and app.ledger.consumers["worker"].acked > before
+            ),
             "both workers to take messages from the backlog",
         )
         assert "worker2" in canvas.layout_geometry.consumers
@@ -196,10 +200,12 @@ async def test_a_second_worker_added_to_a_backlog_shares_it_and_prefetch_changes
         await fill(pilot, form, "prefetch", "5")
         await pilot.press("enter")
         await wait_for(
-            pilot, lambda: app.engine.topology.consumer("worker").prefetch == 5, "the new prefetch"  # type: ignore[union-attr]
+            pilot,
+            lambda: app.engine.topology.consumer("worker").prefetch == 5,
+            "the new prefetch",  # type: ignore[union-attr]
         )
         acked = app.ledger.consumers["worker"].acked
-        for n in range(10):
+        for n in range(10):  # the new loop (prefetch 5) takes its share of new work at once
             app.engine.publish("jobs", "task", {"after": n})
         await wait_for(pilot, lambda: app.ledger.consumers["worker"].acked > acked, "worker to go on acking")
         await wait_for(pilot, lambda: app.ledger.quiet(), "the backlog to drain")

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch
@@ -37,7 +37,7 @@ class EditForm(ModalScreen[bool]):
     EditForm {
         align: center middle;
         & > #form {
-            width: 76;
+            width: 84;
             max-width: 100%;
             height: auto;
             max-height: 100%;
@@ -46,12 +46,23 @@ class EditForm(ModalScreen[bool]):
             background: $surface;
             padding: 0 1;
         }
-        & .field-label { margin-top: 1; color: $text-muted; }
+        & #fields {
+            layout: grid;
+            grid-size: 2;
+            grid-columns: 35 1fr;
+            grid-rows: auto;
+            grid-gutter: 1 1;
+            height: auto;
+            margin-top: 1;
+        }
+        & .field-label { color: $text-muted; }
         & #problem { color: $error; height: auto; margin-top: 1; }
         & #buttons { height: auto; align-horizontal: right; margin-top: 1; }
-        & #buttons Button { margin-left: 1; }
-        & Input.-invalid { border: tall $error; }
-        & SelectionList { height: auto; max-height: 8; }
+        & #buttons Button { margin-left: 2; }
+        & #fields Input, & #fields SelectCurrent { background: $panel; }
+        & #fields Input.-invalid { background: $error 30%; }
+        & SelectionList { height: auto; max-height: 8; border: none; padding: 0; }
+        & Switch { border: none; height: 1; padding: 0; }
     }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
@@ -89,11 +100,12 @@ class EditForm(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="form") as form:
             form.border_title = visible(self.form_title)
-            yield from self.fields()
+            with Grid(id="fields"):
+                yield from self.fields()
             yield Static("", id="problem", markup=False)
             with Horizontal(id="buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+                yield Button("Save", variant="primary", compact=True, id="save")
+                yield Button("Cancel", compact=True, id="cancel")
 
     @staticmethod
     def field(label: str, widget: Widget) -> ComposeResult:

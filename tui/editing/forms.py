@@ -71,14 +71,18 @@ class ExchangeForm(EditForm):
     def fields(self) -> ComposeResult:
         ex = self.existing
         others = [e.name for e in self.topology.exchanges if ex is None or e.name != ex.name]
-        yield from self.field("name", Input(ex.name if ex else "", disabled=ex is not None, id="name"))
+        yield from self.field(
+            "name", Input(compact=True, value=ex.name if ex else "", disabled=ex is not None, id="name")
+        )
         types = [(t, t) for t in EXCHANGE_TYPES]
         yield from self.field(
-            "type", Select(types, value=ex.type if ex else "topic", allow_blank=False, id="type")
+            "type",
+            Select(types, value=ex.type if ex else "topic", allow_blank=False, compact=True, id="type"),
         )
         alternate = ex.alternate_exchange if ex and ex.alternate_exchange in others else Select.NULL
         yield from self.field(
-            "alternate_exchange (optional)", Select(_names(others), value=alternate, id="alternate_exchange")
+            "alternate_exchange (optional)",
+            Select(_names(others), value=alternate, compact=True, id="alternate_exchange"),
         )
         yield from self.field("durable", Switch(ex.durable if ex else True, id="durable"))
 
@@ -126,24 +130,35 @@ class QueueForm(EditForm):
     def fields(self) -> ComposeResult:
         q = self.existing
         exchanges = [e.name for e in self.topology.exchanges]
-        yield from self.field("name", Input(q.name if q else "", disabled=q is not None, id="name"))
+        yield from self.field(
+            "name", Input(compact=True, value=q.name if q else "", disabled=q is not None, id="name")
+        )
         dlx = q.dead_letter_exchange if q and q.dead_letter_exchange in exchanges else Select.NULL
         yield from self.field(
-            "dead_letter_exchange (optional)", Select(_names(exchanges), value=dlx, id="dead_letter_exchange")
+            "dead_letter_exchange (optional)",
+            Select(_names(exchanges), value=dlx, compact=True, id="dead_letter_exchange"),
         )
         dlrk = q.dead_letter_routing_key if q and q.dead_letter_routing_key is not None else ""
-        yield from self.field("dead_letter_routing_key (optional)", Input(dlrk, id="dead_letter_routing_key"))
+        yield from self.field(
+            "dead_letter_routing_key (optional)",
+            Input(compact=True, value=dlrk, id="dead_letter_routing_key"),
+        )
         ttl = f"{q.message_ttl:g}" if q and q.message_ttl is not None else ""
-        yield from self.field("message_ttl (seconds, optional)", Input(ttl, type="number", id="message_ttl"))
+        yield from self.field(
+            "message_ttl (seconds, optional)", Input(compact=True, value=ttl, type="number", id="message_ttl")
+        )
         length = str(q.max_length) if q and q.max_length is not None else ""
-        yield from self.field("max_length (optional)", Input(length, type="integer", id="max_length"))
+        yield from self.field(
+            "max_length (optional)", Input(compact=True, value=length, type="integer", id="max_length")
+        )
         yield from self.field("durable", Switch(q.durable if q else True, id="durable"))
         if q is None:
             bind = self.bind_to if self.bind_to in exchanges else Select.NULL
             yield from self.field(
-                "bind to exchange (optional)", Select(_names(exchanges), value=bind, id="exchange")
+                "bind to exchange (optional)",
+                Select(_names(exchanges), value=bind, compact=True, id="exchange"),
             )
-            yield from self.field("routing_key", Input(id="routing_key"))
+            yield from self.field("routing_key", Input(compact=True, id="routing_key"))
 
     def spec(self) -> QueueSpec:
         table: dict[str, Any] = {
@@ -214,12 +229,17 @@ class BindingForm(EditForm):
         queues = [q.name for q in self.topology.queues]
         ex = self.default_exchange if self.default_exchange in exchanges else Select.NULL
         q = self.default_queue if self.default_queue in queues else Select.NULL
-        yield from self.field("exchange", Select(_names(exchanges), value=ex, id="exchange"))
-        yield from self.field("queue", Select(_names(queues), value=q, id="queue"))
+        yield from self.field("exchange", Select(_names(exchanges), value=ex, compact=True, id="exchange"))
+        yield from self.field("queue", Select(_names(queues), value=q, compact=True, id="queue"))
         b = self.existing
-        yield from self.field("routing_key", Input(b.routing_key if b else "", id="routing_key"))
+        yield from self.field(
+            "routing_key", Input(compact=True, value=b.routing_key if b else "", id="routing_key")
+        )
         arguments = Input(
-            _toml_table(b.arguments) if b else "", placeholder=ARGUMENTS_EXAMPLE, id="arguments"
+            compact=True,
+            value=_toml_table(b.arguments) if b else "",
+            placeholder=ARGUMENTS_EXAMPLE,
+            id="arguments",
         )
         yield from self.field("arguments (headers exchanges, optional)", arguments)
 
@@ -274,20 +294,25 @@ class ConsumerForm(EditForm):
 
     def fields(self) -> ComposeResult:
         c = self.existing
-        yield from self.field("name", Input(c.name if c else "", disabled=c is not None, id="name"))
+        yield from self.field(
+            "name", Input(compact=True, value=c.name if c else "", disabled=c is not None, id="name")
+        )
         choices = [
             (Text(visible(q.name)), q.name, q.name in self.default_queues) for q in self.topology.queues
         ]
         yield from self.field("queues", SelectionList[str](*choices, id="queues"))
         yield from self.field(
-            "prefetch (0: unlimited)", Input(str(c.prefetch if c else 1), type="integer", id="prefetch")
+            "prefetch (0: unlimited)",
+            Input(compact=True, value=str(c.prefetch if c else 1), type="integer", id="prefetch"),
         )
         work = f"{c.work_seconds:g}" if c else "0.5"
-        yield from self.field("work_seconds", Input(work, type="number", id="work_seconds"))
+        yield from self.field(
+            "work_seconds", Input(compact=True, value=work, type="number", id="work_seconds")
+        )
         policies = [(p, p) for p in FAILURE_POLICIES]
         policy = c.on_failure if c else "requeue"
         yield from self.field(
-            "on_failure", Select(policies, value=policy, allow_blank=False, id="on_failure")
+            "on_failure", Select(policies, value=policy, allow_blank=False, compact=True, id="on_failure")
         )
 
     def spec(self) -> ConsumerSpec:
