@@ -7,7 +7,7 @@ from states import make_app, type_text, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from core.scenario import parse_scenario
+from core.scenario import load_scenario, parse_scenario
 from tui.app import MqscopeApp
 from tui.editing.form import EditForm
 from tui.editing.selection import SELECTED_ROLE, Selection
@@ -291,3 +291,109 @@ async def test_exchanges_from_the_palette_add_edit_type_and_delete_refused_with_
         await pilot.pause()
         assert app.engine.topology.exchange(dlx) is not None  # refused: still a dead-letter exchange
         assert any("change that first" in str(n.message) for n in app._notifications)
+
+
+HOSTILE = """
+[[exchanges]]
+name = "ex.[b]bold"
+type = "topic"
+
+[[queues]]
+name = "a.[/]"
+bindings = [{ exchange = "ex.[b]bold", routing_key = "[@click=app.quit]x" }]
+
+[[queues]]
+name = "\\u001b]0;PWN\\u0007q"
+"""
+
+
+async def test_hostile_names_show_literally_in_forms_and_titles() -> None:
+    app = make_app(parse_scenario(HOSTILE, "hostile.toml"), play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        editor = app.session_screen.editor
+        editor.edit(Selection("queue", "a.[/]"))
+        form = await form_open(pilot, app)
+        assert (
+            form.query_one("#form").border_title == "Edit queue a.\\[/]"
+        )  # Textual's markup view of plain text
+        await pilot.press("escape")
+        editor.edit(Selection("binding", "a.[/]", "ex.[b]bold", 0))
+        form = await form_open(pilot, app)
+        assert form.query_one("#routing_key", Input).value == "[@click=app.quit]x"
+        await pilot.press("escape")
+        editor.edit(Selection("queue", "\x1b]0;PWN\x07q"))
+        form = await form_open(pilot, app)
+        assert "\x1b" not in str(form.query_one("#form").border_title)
+        await pilot.press("escape")
+        assert app.is_running
+
+
+async def test_edit_a_binding_and_a_type_delete_consumer_queue_exchange_then_undo_all_while_flowing() -> None:
+    app = make_app("seed")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        app.action_burst(10)
+        editor, engine = app.session_screen.editor, app.engine
+
+        editor.edit(Selection("binding", "video_queue", "media_exchange", 0))
+        form = await form_open(pilot, app)
+        await fill(pilot, form, "routing_key", "video.*.hd")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: [b.routing_key for b in engine.topology.queue("video_queue").bindings] == ["video.*.hd"],  # type: ignore[union-attr]
+            "the binding's new key",
+        )
+        assert await routed(pilot, app, engine.publish("media_exchange", "video.cat.hd")) == {
+            "video_queue",
+            "audit_queue",
+        }
+        assert await routed(pilot, app, engine.publish("media_exchange", "video.cat")) == {"audit_queue"}
+
+        editor.edit(Selection("exchange", "media_exchange"))
+        form = await form_open(pilot, app)
+        form.query_one("#type").value = "fanout"  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert form.problem is None
+        form.action_save()
+        await wait_for(pilot, lambda: engine.topology.exchange("media_exchange").type == "fanout", "fanout")  # type: ignore[union-attr]
+        assert len(engine.topology.queue("audit_queue").bindings) == 1  # type: ignore[union-attr]
+        assert await routed(pilot, app, engine.publish("media_exchange", "anything")) == {
+            "video_queue",
+            "audit_queue",
+        }
+
+        editor.delete(Selection("queue", "video_queue"))  # refused: worker consumes it
+        await pilot.pause()
+        assert engine.topology.queue("video_queue") is not None
+        editor.delete(Selection("consumer", "worker"))
+        await wait_for(pilot, lambda: engine.topology.consumer("worker") is None, "the worker to go")
+        editor.delete(Selection("queue", "video_queue"))
+        await wait_for(pilot, lambda: engine.topology.queue("video_queue") is None, "the queue to go")
+        editor.delete(Selection("exchange", "media_exchange"))
+        await wait_for(
+            pilot, lambda: engine.topology.exchange("media_exchange") is None, "the exchange to go"
+        )
+        await wait_for(
+            pilot,
+            lambda: "media_exchange" not in app.session_screen.canvas.layout_geometry.exchanges,
+            "its box",
+        )
+
+        for _ in range(5):  # undo every edit, newest first: the seed as it was
+            editor.undo()
+            await pilot.pause()
+        await wait_for(pilot, lambda: app.ledger.topology.consumer("worker") is not None, "undo to finish")
+        seed = load_scenario("seed").topology
+        assert engine.topology.exchange("media_exchange") == seed.exchange("media_exchange")
+        assert engine.topology.consumer("worker") == seed.consumer("worker")
+        assert {
+            q.name: {(b.exchange, b.routing_key) for b in q.bindings} for q in engine.topology.queues
+        } == {q.name: {(b.exchange, b.routing_key) for b in q.bindings} for q in seed.queues}
+        msg = engine.publish("media_exchange", "video.upload")
+        await wait_for(
+            pilot,
+            lambda: app.ledger.fate(msg) == {"video_queue": "acked", "audit_queue": "acked"},
+            "the restored worker",
+        )

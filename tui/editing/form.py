@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static, Switch
@@ -99,7 +100,7 @@ class EditForm(ModalScreen[bool]):
     # -- the frame ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="form") as form:
-            form.border_title = visible(self.form_title)
+            form.border_title = Content(visible(self.form_title))  # names are never markup
             with Grid(id="fields"):
                 yield from self.fields()
             yield Static("", id="problem", markup=False)
