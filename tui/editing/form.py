@@ -8,6 +8,7 @@ the reason it could not: the form stays open then, with that reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
@@ -29,6 +30,12 @@ Check = Callable[[Sequence[TopologyChange]], str | None]
 """Why these changes would be refused now, or None (the engine's dry run)."""
 Submit = Callable[[str, Sequence[TopologyChange]], str | None]
 """Make the changes as one edit called `label`; the one-line reason when refused, else None."""
+
+
+def _names_field(problem: str, field: str) -> bool:
+    """Whether the reason is about `field` (its scenario name as a whole word: `routing_key` is not
+    named by `dead_letter_routing_key: ...`)."""
+    return re.search(rf"(?<![\w-]){re.escape(field)}(?![\w-])", problem) is not None
 
 
 class EditForm(ModalScreen[bool]):
@@ -127,7 +134,7 @@ class EditForm(ModalScreen[bool]):
         self.query_one("#problem", Static).update(Text(visible(problem or "")))
         self.set_class(problem is not None, "-invalid")
         for widget in self.query(Input):
-            named = problem is not None and widget.id is not None and widget.id in problem
+            named = problem is not None and widget.id is not None and _names_field(problem, widget.id)
             widget.set_class(named, "-invalid")
 
     @on(Input.Changed)
