@@ -3,6 +3,8 @@ while messages flow. Every edit is checked with what the engine, the canvas and 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from states import make_app, type_text, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -397,3 +399,35 @@ async def test_edit_a_binding_and_a_type_delete_consumer_queue_exchange_then_und
             lambda: app.ledger.fate(msg) == {"video_queue": "acked", "audit_queue": "acked"},
             "the restored worker",
         )
+
+
+async def test_an_exchange_to_exchange_binding_is_offered_and_judged_by_core() -> None:
+    app = make_app("dead_letter", play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        app.session_screen.editor.add("binding", Selection("exchange", "orders"))
+        form = await form_open(pilot, app)
+        form.query_one("#queue").value = ("exchange", "orders.dlx")  # type: ignore[attr-defined]
+        await pilot.pause()
+        # What core says about it today is what the form says, in place (no second set of rules).
+        from core.routing import Binding
+        from core.topology_changes import change_problem, declare
+
+        expected = change_problem(
+            app.engine.topology, declare(Binding("orders", "orders.dlx", "exchange", ""))
+        )
+        assert form.problem == expected
+
+
+async def test_a_preview_that_arrives_after_its_exchange_was_deleted_lights_nothing() -> None:
+    """The lens posts a preview for a fanout exchange; an edit deletes that exchange before the app
+    handles it (the undo of a type change does): the canvas drops the preview instead of crashing."""
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        canvas = app.session_screen.canvas
+        canvas.preview_route("media_exchange", "video.x")
+        assert canvas.lens is not None
+        canvas.show_topology(replace(app.engine.topology, exchanges=()))
+        canvas.preview_route("media_exchange", "")
+        assert canvas.lens is None

@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Input, Select, SelectionList, Switch
+from textual.widgets.select import NoSelection
 
 from core.errors import InputError
 from core.routing import Binding
@@ -228,9 +229,15 @@ class BindingForm(EditForm):
         exchanges = [e.name for e in self.topology.exchanges]
         queues = [q.name for q in self.topology.queues]
         ex = self.default_exchange if self.default_exchange in exchanges else Select.NULL
-        q = self.default_queue if self.default_queue in queues else Select.NULL
+        destinations: list[tuple[Text, tuple[str, str]]] = [(Text(visible(q)), ("queue", q)) for q in queues]
+        destinations += [(Text(f"exchange {visible(e)}"), ("exchange", e)) for e in exchanges]
+        kind = self.existing.destination_kind if self.existing else "queue"
+        chosen = (kind, self.default_queue)
+        to: tuple[str, str] | NoSelection = chosen if chosen in [v for _, v in destinations] else Select.NULL
         yield from self.field("exchange", Select(_names(exchanges), value=ex, compact=True, id="exchange"))
-        yield from self.field("queue", Select(_names(queues), value=q, compact=True, id="queue"))
+        yield from self.field(
+            "destination (a queue, or an exchange)", Select(destinations, value=to, compact=True, id="queue")
+        )
         b = self.existing
         yield from self.field(
             "routing_key", Input(compact=True, value=b.routing_key if b else "", id="routing_key")
@@ -245,11 +252,12 @@ class BindingForm(EditForm):
 
     def binding(self) -> Binding:
         exchange = _chosen(self.query_one("#exchange", Select))
-        queue = _chosen(self.query_one("#queue", Select))
+        destination = self.query_one("#queue", Select).value
         if exchange is None:
             raise FormProblem("exchange: choose the exchange the binding routes from")
-        if queue is None:
-            raise FormProblem("queue: choose the queue the binding routes to")
+        if not isinstance(destination, tuple):
+            raise FormProblem("destination: choose the queue (or exchange) the binding routes to")
+        kind, target = destination
         entry = binding_entry(
             {
                 "exchange": exchange,
@@ -257,13 +265,19 @@ class BindingForm(EditForm):
                 "arguments": inline_table("arguments", self.query_one("#arguments", Input).value),
             }
         )
-        return queue_binding(exchange, queue, entry.routing_key, entry.arguments)
+        if kind == "queue":
+            return queue_binding(exchange, target, entry.routing_key, entry.arguments)
+        return Binding(exchange, target, "exchange", entry.routing_key, dict(entry.arguments))
 
     def changes(self) -> list[TopologyChange]:
         binding, old = self.binding(), self.existing
         if old is None:
             return [declare(binding)]
-        if same_binding(binding, binding_spec(old)) and binding.destination == old.destination:
+        same_target = (binding.destination, binding.destination_kind) == (
+            old.destination,
+            old.destination_kind,
+        )
+        if same_binding(binding, binding_spec(old)) and same_target:
             return []
         return [delete(old), declare(binding)]
 

@@ -190,7 +190,10 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self, exchange: str, routing_key: str | None, headers: Mapping[str, Any] | None = None
     ) -> None:
         """Highlight what a message published to `exchange` with this key would reach; None clears."""
-        lens = None if routing_key is None else lens_for(self.topology, exchange, routing_key, headers)
+        # A preview posted just before a change that deleted its exchange arrives after it: no lens.
+        lens = None
+        if routing_key is not None and self.topology.exchange(exchange) is not None:
+            lens = lens_for(self.topology, exchange, routing_key, headers)
         if lens != self.lens:
             self.lens = lens
             self._invalidate(wires=True)
