@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from states import make_app, type_text, wait_for
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from core.scenario import load_scenario, parse_scenario
 from tui.app import MqscopeApp
@@ -431,3 +431,21 @@ async def test_a_preview_that_arrives_after_its_exchange_was_deleted_lights_noth
         canvas.show_topology(replace(app.engine.topology, exchanges=()))
         canvas.preview_route("media_exchange", "")
         assert canvas.lens is None
+
+
+async def test_an_exchange_added_to_a_one_exchange_scenario_can_be_picked_in_the_lens() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        lens = app.session_screen.lens
+        assert not lens.query("#exchange")  # one exchange: nothing to pick
+        app.session_screen.editor.add("exchange")
+        form = await form_open(pilot, app)
+        await fill(pilot, form, "name", "audit")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(lens.query("#exchange")), "the lens to offer a choice of exchange")
+        picker = lens.query_one("#exchange", Select)
+        assert picker.value == "media_exchange"
+        picker.value = "audit"
+        await pilot.pause()
+        assert lens.exchange == "audit"
