@@ -12,7 +12,7 @@ from textual.widgets import Input, Select, Static
 from core.scenario import load_scenario, parse_scenario
 from tui.app import MqscopeApp
 from tui.editing.form import EditForm
-from tui.editing.selection import SELECTED_ROLE, Selection
+from tui.editing.selection import SELECTED_ROLE, Selection, spots
 
 
 async def ready(pilot: Pilot[int], app: MqscopeApp) -> None:
@@ -88,6 +88,12 @@ async def test_the_selection_moves_with_the_arrows_and_a_click_and_is_drawn() ->
         assert (video.x, video.y) in selected_cells(app)
         await pilot.press("down")  # the open inspector follows the selection
         assert app.session_screen.inspector.target == ("queue", "audit_queue")
+
+        label = next(s for s in spots(canvas.layout_geometry) if s.selection.kind == "binding")
+        await pilot.click(
+            canvas, offset=(label.x + 1 - canvas.scroll_offset.x, label.y - canvas.scroll_offset.y)
+        )
+        assert canvas.selection == label.selection  # a click on a binding's label selects the binding
 
 
 def _key_bar(app: MqscopeApp) -> str:
