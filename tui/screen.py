@@ -84,6 +84,10 @@ class SessionScreen(Screen[None]):
         if self.inspector.display and selection is not None and selection.kind != "binding":
             self.inspect(selection.kind, selection.name)
 
+    def show_log(self, show: bool) -> None:
+        """Show or hide the event log (app.tcss reflows the rest into its room)."""
+        self.set_class(not show, "-no-log")
+
     def inspect(self, kind: str, name: str) -> None:
         """Open the inspector on a message or a node."""
         inspector = self.inspector
