@@ -90,7 +90,7 @@ class _Reader:
             self.fail(f"unknown field {unknown[0]!r} (allowed: {allowed})")
 
     def fail(self, problem: str) -> NoReturn:
-        raise ScenarioError(f"{self.source}: {self.where}: {problem}")
+        raise ScenarioError(": ".join(part for part in (self.source, self.where, problem) if part))
 
     def get(self, name: str, types: type | tuple[type, ...], default: Any, label: str) -> Any:
         if name not in self.table:
@@ -248,6 +248,27 @@ def _publish(r: _Reader) -> PublishStep:
         mandatory=r.flag("mandatory", False),
         expiration=r.seconds("expiration", None, MAX_TTL_SECONDS),
     )
+
+
+def exchange_entry(table: dict[str, Any]) -> ExchangeSpec:
+    """One `[[exchanges]]` table read by the scenario file's own rules (an editor's form uses it);
+    ScenarioError's line is then the problem alone, e.g. `type 'x' is not one of direct, ...`."""
+    return _exchange(_Reader("", "", table, "exchanges"))
+
+
+def queue_entry(table: dict[str, Any]) -> QueueSpec:
+    """One `[[queues]]` table (without bindings) by the scenario file's rules; see exchange_entry."""
+    return _queue(_Reader("", "", table, "queues"))
+
+
+def binding_entry(table: dict[str, Any]) -> BindingSpec:
+    """One queue binding table by the scenario file's rules; see exchange_entry."""
+    return _binding(_Reader("", "", table, "bindings"))
+
+
+def consumer_entry(table: dict[str, Any]) -> ConsumerSpec:
+    """One `[[consumers]]` table by the scenario file's rules; see exchange_entry."""
+    return _consumer(_Reader("", "", table, "consumers"))
 
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:

@@ -257,6 +257,7 @@ class MqscopeApp(ControlsApp):
         yield from super().get_system_commands(screen)
         yield from file_commands(self)
         yield from self.control_commands()
+        yield from self._session_screen.editor.commands()
 
     def panic(self, *renderables: RenderableType) -> None:
         """Textual ends the app this way when its own input thread fails, as it does on bytes from

@@ -103,6 +103,29 @@ async def twelve_queues(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def edit_selection(pilot: Pilot[int]) -> None:
+    """The diagram focused, a queue selected: its frame highlighted, the editing keys in the key bar."""
+    await seed_at_start(pilot)
+    app = app_of(pilot)
+    app.session_screen.canvas.focus()
+    await pilot.press("down", "right", "right")
+    await pilot.pause()
+
+
+async def edit_form(pilot: Pilot[int]) -> None:
+    """The selected queue's form with a TTL the scenario rules refuse: the reason shows in place."""
+    await edit_selection(pilot)
+    app = app_of(pilot)
+    await pilot.press("e")
+    await wait_for(pilot, lambda: bool(app.screen.query("#message_ttl")), "the queue form")
+    await pilot.pause()
+    await freeze_cursors(pilot)
+    field = app.screen.query_one("#message_ttl", Input)
+    field.focus()
+    await type_text(pilot, "-5")
+    await pilot.pause()
+
+
 async def presenter_typing_without_log(pilot: Pilot[int]) -> None:
     """The projector view: presenter theme, event log hidden (ctrl+l), a key being typed."""
     pilot.app.theme = "presenter"
@@ -140,6 +163,8 @@ STATES = [
     SnapState("inspector_120x40", "seed", (120, 40), inspector_open),
     SnapState("dead_letter_80x24", "dead_letter", (80, 24), dead_letter_settled, play_script=False),
     SnapState("dead_letter_120x40", "dead_letter", (120, 40), dead_letter_settled, play_script=False),
+    SnapState("edit_selection", "seed", (120, 36), edit_selection),
+    SnapState("edit_form", "seed", (120, 36), edit_form),
     SnapState("presenter_80x24", "seed", (80, 24), presenter_typing_without_log),
     SnapState("presenter_120x40", "seed", (120, 40), presenter_both_keys),
 ]
