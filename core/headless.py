@@ -1,7 +1,8 @@
 """The headless runner behind `python -m tui --headless`: run a scenario, print events, settle, exit.
 
-Exit codes: 0 when every published message settled (a tap: when its time is up), 1 on a bug (its
-traceback on stderr), 2 on bad input (one line), 3 on timeout. Never imports Textual.
+Exit codes: 0 when every published message settled (a tap, or a scenario with producers: when its
+time is up), 1 on a bug (its traceback on stderr), 2 on bad input (one line), 3 on timeout. Never
+imports Textual.
 """
 
 from __future__ import annotations
@@ -237,7 +238,10 @@ def _watch(
             return code
         if events:
             top_up(ledger.published - ledger.in_flight)
-        if ledger.published >= expected.total and ledger.all_settled:
+        producing = bool(engine.producers.names)  # producers keep going: the run ends at --timeout
+        if not producing and ledger.published >= expected.total and ledger.all_settled:
+            return EXIT_OK
+        if producing and time.monotonic() > deadline:
             return EXIT_OK
         if time.monotonic() > deadline:
             still = _still_open(ledger, expected, printer)

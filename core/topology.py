@@ -96,6 +96,8 @@ class ConsumerSpec:
     prefetch: int = 1
     work_seconds: float = 0.0
     on_failure: FailurePolicy = "requeue"
+    manual: bool = False
+    """Each delivery waits in its hands until the user acks, requeues, rejects or drops it."""
 
 
 @dataclass(frozen=True)

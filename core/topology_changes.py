@@ -92,6 +92,7 @@ class TopologyChange:
                     "prefetch": c.prefetch,
                     "work_seconds": c.work_seconds,
                     "on_failure": c.on_failure,
+                    **({"manual": True} if c.manual else {}),  # only when set: older streams read alike
                 }
         raise TypeError(f"not a topology entity: {self.entity!r}")
 
