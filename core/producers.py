@@ -346,3 +346,26 @@ def key_choices(raw: list[Any]) -> tuple[tuple[KeyChoice, ...], bool]:
         else:
             raise ValueError(f"keys[{index}]: must be a routing key or {{key = ..., weight = ...}}")
     return tuple(choices), weighted
+
+
+def keys_from_text(text: str) -> tuple[tuple[KeyChoice, ...], bool]:
+    """Keys as typed in a form: `video.upload:3, user.login:1` (weighted) or `a.b, c.d` (in turn).
+
+    A `:` followed by a number is a weight; any other `:` belongs to the key. Nothing typed is the
+    empty routing key."""
+    choices: list[KeyChoice] = []
+    weighted = False
+    for part in text.split(","):
+        key = part.strip()
+        head, sep, tail = key.rpartition(":")
+        if sep:
+            try:
+                weight = float(tail)
+            except ValueError:
+                weight = None
+            if weight is not None:
+                choices.append(KeyChoice(head.strip(), weight))
+                weighted = True
+                continue
+        choices.append(KeyChoice(key))
+    return tuple(choices), weighted

@@ -206,3 +206,15 @@ def test_no_script_starts_neither_the_script_nor_the_producers() -> None:
     assert run_headless(Engine(scenario, "mqscope://"), options, out) == 0
     published = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["routing_key"] for e in published if e["event"] == "published"] == ["slow.x"]
+
+
+def test_the_rate_meter_follows_a_steady_counter_and_a_change_of_rate() -> None:
+    from core.rates import RateMeter
+
+    meter = RateMeter()
+    for tick in range(41):  # 20 s at 10 msg/s, read twice a second
+        meter.sample(tick * 5, tick * 0.5)
+    assert 9.5 < meter.rate <= 10.0
+    for tick in range(1, 41):  # then 20 s at 2 msg/s
+        meter.sample(200 + tick, 20 + tick * 0.5)
+    assert 2.0 <= meter.rate < 2.5

@@ -43,6 +43,8 @@ BINDINGS: list[BindingType] = [
     Binding("ctrl+o", "pick_scenario", "Scenario"),
     Binding("ctrl+t", "change_theme", "Theme", show=False),
     Binding("escape", "close_inspector", "Close inspector", show=False),
+    Binding("m", "toggle_manual", "Manual", show=False),  # letters: inert while typing (Input takes them)
+    Binding("h", "hand", "Hand", show=False),
 ]
 
 
