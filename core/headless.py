@@ -16,11 +16,11 @@ from typing import Any, TextIO
 from core.engine import Engine
 from core.errors import InputError
 from core.eventlog import describe
-from core.events import BrokerStatus, FlowEvent, InternalError
+from core.events import BrokerStatus, FlowEvent, InternalError, Notice
 from core.ledger import Ledger
 from core.publishing import PublishError, PublishRequest
 from core.runner import LoopError, LoopRunner
-from core.text import bounded, json_line, one_line_visible, visible_lines
+from core.text import bounded, json_line, one_line_visible, visible, visible_lines
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
@@ -54,6 +54,7 @@ def run_headless(engine: Engine, options: HeadlessOptions, out: TextIO | None = 
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
     expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, requests.total)
+    _no_one_to_decide(engine)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=options.play_script)
     requests.top_up(settled=0)
@@ -82,6 +83,15 @@ def run_tap_headless(
         return EXIT_OK
     finally:
         _join(runner)
+
+
+def _no_one_to_decide(engine: Engine) -> None:
+    """Headless, nobody can ack a manual consumer's messages by hand: it runs automatic, and says so."""
+    for name, control in engine.controls.items():
+        if control.manual.is_set():
+            control.manual.clear()
+            text = f"consumer {visible(name)} is manual in the scenario; headless, it runs automatic"
+            engine.emit(Notice(level="warning", text=text))
 
 
 def stderr_line(text: str) -> None:

@@ -7,9 +7,9 @@ with everything else published, and a broker outage holds them up like any other
 
 The schedule is a token bucket in simulated time (rate x speed): credit accrues with the clock and a
 message is made per whole token, the fraction carried over, so the rate does not drift however late
-the thread wakes. Credit is capped (CATCH_UP_SECONDS of messages): after a freeze or a stall the
-producer does not fire a burst to make up for lost time. While the app is frozen, the producer is
-paused, or the producer thread is CATCH_UP behind (MAX_WAITING requests queued), no credit accrues.
+the thread wakes. Credit is capped (CATCH_UP_SECONDS of messages): after a long stall the producer
+does not fire a burst to make up for all of it. While the app is frozen, the producer is paused, or
+the producer thread is behind (MAX_WAITING requests queued), no credit accrues at all.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from core.topology import Topology, name_problem
 
 MIN_RATE, MAX_RATE = 0.1, 1000.0
 """Messages a second a producer may be given (in simulated time: 0.25x speed sends a quarter)."""
-CATCH_UP_SECONDS = 0.25
-"""The most credit a producer keeps: a thread that wakes late sends what fell due in this long, and
-never more (a freeze or a stalled broker is not made up for with a burst)."""
+CATCH_UP_SECONDS = 1.0
+"""The most credit a producer keeps: a thread that wakes late (a busy machine) sends what fell due in
+this long, and never more. A freeze, a paused producer or a producer thread that is behind accrues no
+credit at all (RateSchedule.hold), so none of them is made up for with a burst."""
 MAX_WAITING = 2_000
 """Requests waiting for the producer thread above which producers stop adding more: a broker slower
 than the offered rate shows as a lower offered rate, not as memory growing without end."""
@@ -213,8 +214,11 @@ class ProducerWiring:
     emit: Callable[[FlowEvent], None]
 
 
-def producer_loop(control: ProducerControl, wiring: ProducerWiring) -> Loop:
-    """The loop body of one producer: make requests on schedule until stopped or removed."""
+def producer_loop(
+    control: ProducerControl, wiring: ProducerWiring, forget: Callable[[], None] = lambda: None
+) -> Loop:
+    """The loop body of one producer: make requests on schedule until stopped or removed; one that
+    cannot go on (its exchange was deleted) says so in a notice and is `forget`-ten."""
 
     def run(should_stop: StopCheck) -> None:
         spec = control.spec
@@ -234,6 +238,7 @@ def producer_loop(control: ProducerControl, wiring: ProducerWiring) -> Loop:
                     except PublishError as exc:  # its exchange was deleted while it ran
                         text = f"producer {spec.name} stopped: {exc}"
                         wiring.emit(Notice(level="warning", text=text))
+                        forget()
                         return
                     wiring.enqueue(request)
                     control.sent += 1
@@ -278,7 +283,19 @@ class Producers:
                 self._controls.clear()
             controls = list(self._controls.items())
         for name, control in controls:
-            runner.start(f"producer:{name}", producer_loop(control, self._wiring))
+            loop = producer_loop(control, self._wiring, self._forgetter(name, control))
+            runner.start(f"producer:{name}", loop)
+
+    def _forgetter(self, name: str, control: ProducerControl) -> Callable[[], None]:
+        """Drop `control` from the producers (not a later producer given the same name)."""
+
+        def forget() -> None:
+            with self._lock:
+                if self._controls.get(name) is control:
+                    del self._controls[name]
+            control.retire()
+
+        return forget
 
     # -- changing (any thread) --------------------------------------------------------------------
     def add(self, spec: ProducerSpec, topology: Topology) -> None:
@@ -292,7 +309,8 @@ class Producers:
                 raise ProducerError("the engine is not running: declare producers in the scenario")
             control = self._controls[spec.name] = ProducerControl(spec)
             runner = self._runner
-        runner.start(f"producer:{spec.name}#{next(self._generation)}", producer_loop(control, self._wiring))
+        loop = producer_loop(control, self._wiring, self._forgetter(spec.name, control))
+        runner.start(f"producer:{spec.name}#{next(self._generation)}", loop)
 
     def remove(self, name: str) -> None:
         """Stop a producer (what it already handed over is still sent)."""

@@ -96,3 +96,29 @@ def test_stopping_while_a_message_is_held_ends_the_loop_and_leaves_it_to_the_bro
     session.held(msg)
     session.close()  # joins every loop (ctrl+q does the same): raises if one still runs
     assert session.ledger.open_copies(msg) == {"work"}
+
+
+def test_a_crash_while_a_message_is_held_gives_it_back_and_it_is_held_again(session: Session) -> None:
+    msg = session.engine.publish("jobs", "job", {"n": 1})
+    session.held(msg)
+    session.engine.controls["you"].crash()  # the connection drops with the copy unacked
+    session.held(msg, redelivered=True)
+    assert session.ledger.consumers["you"].processed == 0
+    assert session.engine.controls["you"].decide(msg, "ack")
+    session.until(lambda: session.ledger.all_settled, "settled")
+    assert session.ledger.fate(msg) == {"work": "acked"}
+
+
+def test_headless_runs_a_manual_consumer_automatic_and_says_so() -> None:
+    import io
+    import json
+
+    from core.headless import HeadlessOptions, run_headless
+
+    out = io.StringIO()
+    options = HeadlessOptions(publish=["job"], play_script=False, timeout=20.0)
+    assert run_headless(Engine(manual_scenario(), "mqscope://"), options, out) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    notices = [e["text"] for e in events if e["event"] == "notice"]
+    assert notices == ["consumer you is manual in the scenario; headless, it runs automatic"]
+    assert [e["consumer"] for e in events if e["event"] == "acked"] == ["you"]
