@@ -18,9 +18,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.engine import Engine  # noqa: E402
-from core.headless import HeadlessOptions, run_headless  # noqa: E402
-from core.scenario import parse_scenario  # noqa: E402
+from core.engine import Engine
+from core.headless import HeadlessOptions, run_headless
+from core.scenario import parse_scenario
 
 SCENARIO = """
 [[exchanges]]
