@@ -19,6 +19,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
 from core.controls import MANUAL_ACTIONS
@@ -51,7 +52,7 @@ assert tuple(DECISIONS) == MANUAL_ACTIONS
 FORM_CSS = """
     & { align: center middle; }
     & > Vertical {
-        width: 72; height: auto; max-height: 90%;
+        width: 84; height: auto; max-height: 90%;
         border: round $primary; background: $surface; padding: 0 1;
     }
     & Input { margin: 0; }
@@ -248,23 +249,40 @@ class HandScreen(ModalScreen[None]):
 class ProducerControls(ControlsApp):
     """The app's producer and manual-consumer actions and palette commands, and the rate meters."""
 
-    def start_rate_meters(self) -> None:
-        """Read the offered (published) and delivered rates twice a second (call once mounted)."""
+    _rates_timer: Timer
+
+    def __init__(self) -> None:
+        super().__init__()
         self._offered, self._delivered = RateMeter(), RateMeter()
+
+    def start_rate_meters(self) -> None:
+        """Read the offered (published) and delivered rates twice a second while producers run (call
+        once mounted); with none, the timer sleeps (an app at rest wakes for nothing)."""
         self._rates_timer = self.set_interval(RATE_SAMPLE_SECONDS, self._sample_rates, name="rates")
+        self.wake_rate_meters()
+
+    def wake_rate_meters(self) -> None:
+        """Producers may run now (one was added, or a new session began)."""
+        if self.engine.producers.names:
+            self._rates_timer.resume()
+        else:
+            self._rates_timer.pause()
 
     def rates(self) -> tuple[float, float] | None:
         """(offered, delivered) msg/s, smoothed; None while this session has no producers."""
-        if not self.engine.producers.names or not hasattr(self, "_offered"):
+        if not self.engine.producers.names:
             return None
         return self._offered.rate, self._delivered.rate
 
     def reset_rate_meters(self) -> None:
         """A new session: its counters start again from zero."""
         self._offered, self._delivered = RateMeter(), RateMeter()
+        self.wake_rate_meters()
 
     def _sample_rates(self) -> None:
-        if not self.engine.producers.names and not self._offered.rate:
+        if not self.engine.producers.names:
+            self._rates_timer.pause()  # the last producer went: the status line drops the rates
+            self.refresh_status()
             return
         now = time.monotonic()
         self._offered.sample(self.ledger.published, now)
@@ -279,6 +297,7 @@ class ProducerControls(ControlsApp):
         def added(name: str | None) -> None:
             if name is not None:
                 self.notify(f"producer {visible(name)} started", markup=False)
+                self.wake_rate_meters()
                 self.refresh_status()
 
         self.push_screen(ProducerForm(self.engine, lens_exchange), added)
