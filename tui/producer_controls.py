@@ -302,6 +302,21 @@ class ProducerControls(ControlsApp):
 
         self.push_screen(ProducerForm(self.engine, lens_exchange), added)
 
+    def action_scale_producers(self, factor: float) -> None:
+        """Every producer's rate times `factor`, kept within 0.1 to 1000 msg/s (keys + and -)."""
+        specs = self.engine.producers.specs()
+        if not specs:
+            self.notify("no producer runs: add one from the palette (Add producer) or with p", markup=False)
+            return
+        for name, spec in specs.items():
+            rate = min(MAX_RATE, max(MIN_RATE, round(spec.rate * factor, 3)))
+            try:
+                self.engine.producers.set_rate(name, rate)
+            except InputError:
+                continue  # removed meanwhile
+        rates = ", ".join(f"{visible(n)} {s.rate:g}" for n, s in self.engine.producers.specs().items())
+        self.notify(f"producers (msg/s): {rates}", markup=False)
+
     def action_producer_rate(self, name: str) -> None:
         self.push_screen(RateForm(self.engine, name), lambda _rate: self.refresh_status())
 
@@ -361,6 +376,15 @@ class ProducerControls(ControlsApp):
         yield SystemCommand(
             "Add producer", "a producer that publishes at a rate until removed", self.action_add_producer
         )
+        if self.engine.producers.names:
+            yield SystemCommand(
+                "Producers twice as fast", "every producer's rate doubled (+)",
+                partial(self.action_scale_producers, 2.0),
+            )
+            yield SystemCommand(
+                "Producers half as fast", "every producer's rate halved (-)",
+                partial(self.action_scale_producers, 0.5),
+            )
         for name in self.engine.producers.names:
             yield SystemCommand(
                 f"Rate of producer {name}",

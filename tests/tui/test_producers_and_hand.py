@@ -3,6 +3,8 @@ drop by hand), each checked against the engine and the ledger, not against pixel
 
 from __future__ import annotations
 
+import dataclasses
+
 from states import make_app, type_text, wait_for
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Static
@@ -54,6 +56,12 @@ async def test_add_a_producer_from_the_palette_then_change_its_rate_then_remove_
         facts = app.screen.query_one(StatusLine).facts
         assert facts is not None and facts.rates is not None
         assert "/s offered, " in status_text(facts).plain
+
+        app.screen.query_one("#canvas").focus()
+        await pilot.press("minus")  # every producer half as fast
+        assert app.engine.producers.specs()["producer1"].rate == 20.0
+        await pilot.press("plus", "plus")
+        assert app.engine.producers.specs()["producer1"].rate == 80.0
 
         app.action_producer_rate("producer1")
         await wait_for(pilot, lambda: _form_up(app, RateForm), "the rate form")
@@ -126,3 +134,16 @@ async def test_you_are_the_consumer_ack_requeue_reject_and_drop_by_key() -> None
         await pilot.press("m")  # automatic again: the modal closes, messages flow on their own
         await wait_for(pilot, lambda: not isinstance(app.screen, HandScreen), "the modal to close")
         assert not control.manual.is_set()
+
+
+def test_the_status_line_says_offered_and_delivered_rates_shorter_when_narrow() -> None:
+    from core.records import BrokerInfo
+    from tui.widgets.status_line import StatusFacts
+
+    facts = StatusFacts(
+        scenario="backlog", broker=BrokerInfo("mqscope://localhost", "connected", True), speed=1.0,
+        paused=False, consumer="worker", published=40, in_flight=12, rates=(3.04, 2.0),
+    )
+    assert "│ 3.0/s offered, 2.0/s delivered │" in status_text(facts).plain
+    assert "│ 3.0/s in, 2.0/s out │" in status_text(facts, 110).plain
+    assert "/s" not in status_text(dataclasses.replace(facts, rates=None)).plain
