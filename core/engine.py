@@ -213,6 +213,8 @@ class Engine:
         runner.start_all(self.loops(play_script=play_script))
         if self.tap is None:  # --no-script: neither the script nor the scenario's producers
             self.producers.start(runner, declared=play_script)
+        else:
+            self.producers.refuse("tap mode only watches the exchange: it publishes nothing")
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         """The named loops to run, one thread each: the tap alone in tap mode, else the producer and

@@ -258,6 +258,8 @@ class Producers:
         self._controls: dict[str, ProducerControl] = {s.name: ProducerControl(s) for s in specs}
         self._runner: LoopRunner | None = None
         self._generation = itertools.count(2)
+        self._refusal = "the engine is not running: declare producers in the scenario"
+        """Why `add` refuses while no runner is attached."""
 
     # -- reading (any thread) ---------------------------------------------------------------------
     @property
@@ -286,6 +288,12 @@ class Producers:
             loop = producer_loop(control, self._wiring, self._forgetter(name, control))
             runner.start(f"producer:{name}", loop)
 
+    def refuse(self, why: str) -> None:
+        """Run no producer, now or later (tap mode publishes nothing): `add` says `why`."""
+        with self._lock:
+            self._controls.clear()
+            self._refusal = why
+
     def _forgetter(self, name: str, control: ProducerControl) -> Callable[[], None]:
         """Drop `control` from the producers (not a later producer given the same name)."""
 
@@ -306,7 +314,7 @@ class Producers:
             if spec.name in self._controls:
                 raise ProducerError(f"producer {short(spec.name)}: a producer of that name is running")
             if self._runner is None:
-                raise ProducerError("the engine is not running: declare producers in the scenario")
+                raise ProducerError(self._refusal)
             control = self._controls[spec.name] = ProducerControl(spec)
             runner = self._runner
         loop = producer_loop(control, self._wiring, self._forgetter(spec.name, control))

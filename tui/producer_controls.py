@@ -1,4 +1,4 @@
-"""Producers and manual consumers in the app: palette commands, two small forms and the hand modal.
+"""Producers and manual consumers in the app: actions, keys, palette commands and the rate meters.
 
 Producers (core.producers) are added, re-rated, paused and removed through the engine's thread-safe
 `Producers`; a manual consumer's decisions go through its ConsumerControl's hand-over. Nothing here
@@ -8,242 +8,25 @@ touches the broker: the engine's threads do, and their events come back through 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Iterable
 from functools import partial
-from typing import Any
 
-from rich.text import Text
-from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.app import SystemCommand
 from textual.timer import Timer
-from textual.widgets import Input, Label, Static
 
-from core.controls import MANUAL_ACTIONS
-from core.engine import Engine
 from core.errors import InputError
-from core.ledger import Ledger
-from core.producers import MAX_RATE, MIN_RATE, ProducerSpec, keys_from_text, parse_rate
-from core.publishing import body_problem
+from core.producers import MAX_RATE, MIN_RATE
 from core.rates import RateMeter
 from core.topology import TopologyError
 from core.topology_changes import declare
 from tui.controls import ControlsApp
-from tui.text import ShownText, visible
+from tui.text import visible
+from tui.widgets.hand_screen import HandScreen
+from tui.widgets.producer_forms import ProducerForm, RateForm
 
 RATE_SAMPLE_SECONDS = 0.5
 """How often the offered and delivered rates are read while producers run."""
-HAND_REFRESH_SECONDS = 0.1
-BODY_SHOWN = 300
-"""Characters of a held message's body the hand modal shows (the inspector shows the rest)."""
-
-DECISIONS: dict[str, tuple[str, str, str]] = {
-    "ack": ("a", "ack", "basic.ack"),
-    "requeue": ("r", "requeue", "basic.reject requeue=true: back to its queue, redelivered"),
-    "dead_letter": ("x", "reject", "basic.reject requeue=false: to the dead-letter exchange, if any"),
-    "drop": ("d", "drop", "basic.ack without processing: discarded, never dead-lettered"),
-}
-"""Per decision (core.controls.MANUAL_ACTIONS): its key, its word, and the AMQP method it is."""
-assert tuple(DECISIONS) == MANUAL_ACTIONS
-
-FORM_CSS = """
-    & { align: center middle; }
-    & > Vertical {
-        width: 84; height: auto; max-height: 90%;
-        border: round $primary; background: $surface; padding: 0 1;
-    }
-    & Input { margin: 0; }
-    & .problem { color: $error; height: auto; }
-    & .hint { color: $text-muted; }
-"""
-
-
-def _json_field(text: str, what: str) -> Any:
-    """A form's JSON field (empty: an empty object); raises InputError with a one-line reason."""
-    text = text.strip()
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{what}: {exc.msg} at column {exc.colno}") from None
-    except (RecursionError, ValueError):
-        raise InputError(f"{what}: not usable JSON (nested too deep, or a number too long)") from None
-    if (p := body_problem(value, what)) is not None:
-        raise InputError(p)
-    return value
-
-
-class ProducerForm(ModalScreen[str | None]):
-    """Add a producer: Enter adds it (dismissing with its name), Esc cancels; a refusal shows here."""
-
-    DEFAULT_CSS = "ProducerForm {" + FORM_CSS + "}"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, engine: Engine, exchange: str) -> None:
-        super().__init__()
-        self.engine = engine
-        taken = set(engine.producers.names)
-        self.suggested = next(f"producer{n}" for n in range(1, len(taken) + 2) if f"producer{n}" not in taken)
-        self.exchange = exchange
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("Add a producer (Enter adds, Esc cancels)", "bold"))
-            yield Label("name")
-            yield Input(self.suggested, id="producer-name")
-            yield Label("exchange")
-            yield Input(self.exchange, id="producer-exchange")
-            yield Label(f"rate (messages a second, {MIN_RATE:g} to {MAX_RATE:g})")
-            yield Input("1", id="producer-rate")
-            yield Label("routing keys, comma-separated; key:weight draws by weight")
-            yield Input(placeholder="video.upload:3, user.login:1", id="producer-keys")
-            yield Label("body (JSON, optional)")
-            yield Input(placeholder='{"file": "movie.mp4"}', id="producer-body")
-            yield Static("", id="producer-problem", classes="problem")
-
-    def on_mount(self) -> None:
-        self.query_one("#producer-keys", Input).focus()
-
-    def _value(self, field: str) -> str:
-        return self.query_one(f"#producer-{field}", Input).value
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        try:
-            keys, weighted = keys_from_text(self._value("keys"))
-            spec = ProducerSpec(
-                name=self._value("name").strip(),
-                exchange=self._value("exchange").strip(),
-                rate=parse_rate(self._value("rate")),
-                keys=keys,
-                weighted=weighted,
-                bodies=(_json_field(self._value("body"), "body"),),
-            )
-            self.engine.producers.add(spec, self.engine.topology)
-        except InputError as exc:
-            self.query_one("#producer-problem", Static).update(ShownText(str(exc)))
-            return
-        self.dismiss(spec.name)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class RateForm(ModalScreen[float | None]):
-    """Change one producer's rate: Enter applies it, Esc cancels; a refusal shows here."""
-
-    DEFAULT_CSS = "RateForm {" + FORM_CSS + "}"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, engine: Engine, name: str) -> None:
-        super().__init__()
-        self.engine = engine
-        self.producer = name
-
-    def compose(self) -> ComposeResult:
-        control = self.engine.producers.control(self.producer)
-        current = control.spec.rate if control is not None else 1.0
-        with Vertical():
-            title = ShownText(f"Rate of producer {self.producer}", "bold")
-            title.append(f" (messages a second, {MIN_RATE:g} to {MAX_RATE:g}; Enter sets, Esc cancels)")
-            yield Static(title)
-            yield Input(f"{current:g}", id="producer-rate")
-            yield Static("", id="producer-problem", classes="problem")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        try:
-            rate = parse_rate(event.value)
-            self.engine.producers.set_rate(self.producer, rate)
-        except InputError as exc:
-            self.query_one("#producer-problem", Static).update(ShownText(str(exc)))
-            return
-        self.dismiss(rate)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class HandScreen(ModalScreen[None]):
-    """You are the consumer: the message a manual consumer holds, and the four things you can do."""
-
-    DEFAULT_CSS = "HandScreen {" + FORM_CSS + "}"
-    BINDINGS = [
-        Binding("a", "decide('ack')", "Ack"),
-        Binding("r", "decide('requeue')", "Requeue"),
-        Binding("x", "decide('dead_letter')", "Reject"),
-        Binding("d", "decide('drop')", "Drop"),
-        Binding("m", "automatic", "Automatic"),
-        Binding("escape", "close", "Close"),
-    ]
-
-    def __init__(self, engine: Engine, ledger: Ledger, consumer: str) -> None:
-        super().__init__()
-        self.engine, self.ledger, self.consumer = engine, ledger, consumer
-        self._shown: str | None = "?"
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(id="hand-message")
-            keys = Text()
-            for key, word, method in DECISIONS.values():
-                keys.append(f"{key} ", "bold")
-                keys.append(f"{word}", "bold")
-                keys.append(f"  {method}\n", "dim")
-            keys.append("m ", "bold")
-            keys.append("automatic again   ", "")
-            keys.append("Esc ", "bold")
-            keys.append("close (messages keep waiting)", "")
-            yield Static(keys, classes="hint")
-
-    def on_mount(self) -> None:
-        self.show_holding()
-        self.set_interval(HAND_REFRESH_SECONDS, self.show_holding)
-
-    @property
-    def holding(self) -> str | None:
-        control = self.engine.controls.get(self.consumer)
-        return control.holding if control is not None else None
-
-    def show_holding(self) -> None:
-        msg = self.holding
-        if msg == self._shown:
-            return
-        self._shown = msg
-        text = ShownText(f"{self.consumer}", "bold")
-        if msg is None:
-            text.append(" (manual): waiting for a message to be delivered")
-        else:
-            record = self.ledger.records.get(msg)
-            text.append(" holds ")
-            text.append(msg, "bold")
-            if record is not None:
-                text.append(" ")
-                text.append(record.routing_key or '""', "cyan")
-                body = json.dumps(record.body, ensure_ascii=False)
-                text.append(f"\n{body[:BODY_SHOWN]}" + ("…" if len(body) > BODY_SHOWN else ""))
-        self.query_one("#hand-message", Static).update(text)
-
-    def action_decide(self, action: str) -> None:
-        control = self.engine.controls.get(self.consumer)
-        msg = self.holding
-        if control is None or msg is None or not control.decide(msg, action):
-            self.notify("no message is waiting for a decision", severity="warning", markup=False)
-            return
-        self.show_holding()
-
-    def action_automatic(self) -> None:
-        control = self.engine.controls.get(self.consumer)
-        if control is not None:
-            control.manual.clear()
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class ProducerControls(ControlsApp):

@@ -9,7 +9,8 @@ from states import make_app, type_text, wait_for
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Static
 
-from tui.producer_controls import HandScreen, ProducerForm, RateForm
+from tui.widgets.hand_screen import HandScreen
+from tui.widgets.producer_forms import ProducerForm, RateForm
 from tui.widgets.status_line import StatusLine, status_text
 
 
