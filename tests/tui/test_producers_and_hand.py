@@ -148,3 +148,16 @@ def test_the_status_line_says_offered_and_delivered_rates_shorter_when_narrow() 
     assert "│ 3.0/s offered, 2.0/s delivered │" in status_text(facts).plain
     assert "│ 3.0/s in, 2.0/s out │" in status_text(facts, 110).plain
     assert "/s" not in status_text(dataclasses.replace(facts, rates=None)).plain
+
+
+async def test_ctrl_q_quits_while_a_message_waits_in_a_manual_consumer_s_hands() -> None:
+    app = make_app("dead_letter", play_script=False)
+    async with app.run_test(size=(150, 40)) as pilot:
+        app.engine.controls["billing"].manual.set()
+        msg = app.engine.publish("orders", "order.created", {"order": 1})
+        await wait_for(pilot, lambda: app.engine.controls["billing"].holding == msg, "the held message")
+        app.action_hand("billing")
+        await wait_for(pilot, lambda: isinstance(app.screen, HandScreen), "the hand window")
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+    assert app.engine_workers is not None and app.engine_workers.runner.running == []
