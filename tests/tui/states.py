@@ -144,6 +144,24 @@ async def twelve_queues(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def message_in_hand(pilot: Pilot[int]) -> None:
+    """billing is manual and holds order 1; the hand window offers ack, requeue, reject and drop."""
+    from tui.widgets.hand_screen import HandScreen
+
+    app = app_of(pilot)
+    await freeze_cursors(pilot)
+    await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
+    consumers = app.ledger.consumers.values()
+    await wait_for(pilot, lambda: all(c.state == "idle" for c in consumers), "both consumers subscribed")
+    app.engine.controls["billing"].manual.set()
+    msg = app.engine.publish("orders", "order.created", {"order": 1})
+    billing = app.ledger.consumers["billing"]
+    await wait_for(pilot, lambda: billing.state == "waiting" and billing.in_hand != [], "the held order")
+    app.action_hand("billing")
+    await wait_for(pilot, lambda: isinstance(app.screen, HandScreen) and app.screen.shown == msg, "hand")
+    await pilot.pause()
+
+
 @dataclass(frozen=True)
 class SnapState:
     """One screenshot: a scenario, a terminal size and the pilot steps that reach the state."""
@@ -168,5 +186,6 @@ STATES = [
     SnapState("inspector_120x40", "seed", (120, 40), inspector_open),
     SnapState("dead_letter_80x24", "dead_letter", (80, 24), dead_letter_settled, play_script=False),
     SnapState("dead_letter_120x40", "dead_letter", (120, 40), dead_letter_settled, play_script=False),
+    SnapState("message_in_hand", "dead_letter", (120, 36), message_in_hand, play_script=False),
 ]
 STATE_BY_NAME = {s.name: s for s in STATES}

@@ -71,6 +71,11 @@ class HandScreen(ModalScreen[None]):
         self.set_interval(HAND_REFRESH_SECONDS, self.show_holding)
 
     @property
+    def shown(self) -> str | None:
+        """The message the window shows now (None: waiting for one)."""
+        return None if self._shown == "?" else self._shown
+
+    @property
     def holding(self) -> str | None:
         control = self.engine.controls.get(self.consumer)
         return control.holding if control is not None else None
