@@ -159,15 +159,14 @@ class ProducerControls(ControlsApp):
         yield SystemCommand(
             "Add producer", "a producer that publishes at a rate until removed", self.action_add_producer
         )
-        if self.engine.producers.names:
-            yield SystemCommand(
-                "Producers twice as fast", "every producer's rate doubled (+)",
-                partial(self.action_scale_producers, 2.0),
-            )
-            yield SystemCommand(
-                "Producers half as fast", "every producer's rate halved (-)",
-                partial(self.action_scale_producers, 0.5),
-            )
+        yield SystemCommand(
+            "Producers twice as fast", "every producer's rate doubled (+)",
+            partial(self.action_scale_producers, 2.0),
+        )
+        yield SystemCommand(
+            "Producers half as fast", "every producer's rate halved (-)",
+            partial(self.action_scale_producers, 0.5),
+        )
         for name in self.engine.producers.names:
             yield SystemCommand(
                 f"Rate of producer {name}",
