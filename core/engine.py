@@ -21,6 +21,7 @@ from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, Stop
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, EventStream, FlowEvent, InternalError
 from core.producer import ProducerLoop
+from core.producers import Producers, ProducerWiring
 from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest, publish_problem
 from core.routing import routing_key_problem
 from core.runner import Loop, LoopError, LoopRunner
@@ -127,6 +128,21 @@ class Engine:
         self._retire: dict[str, threading.Event] = {}
         """Per consumer, the event that stops its current loop (set when a change replaces it)."""
         self._generation = itertools.count(2)
+        for spec in scenario.topology.consumers:
+            if spec.manual:
+                self.controls[spec.name].manual.set()
+        self.producers = Producers(
+            scenario.producers,
+            ProducerWiring(
+                make_request=self.make_request,
+                enqueue=self.enqueue,
+                waiting=self.requests.waiting,
+                clock=self.clock,
+                gate=self.gate,
+                emit=self.emit,
+            ),
+        )
+        """The scenario's producers and those added live: each a loop on the runner (core.producers)."""
 
     @property
     def topology(self) -> Topology:
@@ -215,6 +231,10 @@ class Engine:
         """Start every loop on `runner`; consumers declared later while running start on it too."""
         self._runner = runner
         runner.start_all(self.loops(play_script=play_script))
+        if self.tap is None:  # --no-script: neither the script nor the scenario's producers
+            self.producers.start(runner, declared=play_script)
+        else:
+            self.producers.refuse("tap mode only watches the exchange: it publishes nothing")
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         """The named loops to run, one thread each: the tap alone in tap mode, else the producer and

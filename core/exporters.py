@@ -155,6 +155,17 @@ def to_toml(scenario: Scenario) -> str:
         out.append(f"on_failure = {_value(c.on_failure)}")
         if c.arguments:
             out.append(f"arguments = {_table(dict(c.arguments), 'consumer arguments')}")
+        if c.manual:
+            out.append("manual = true")
+    for p in scenario.producers:
+        out += ["", "[[producers]]", f"name = {_value(p.name)}", f"exchange = {_value(p.exchange)}"]
+        out.append(f"rate = {_value(p.rate)}")
+        if p.weighted:
+            keys = ", ".join(_table({"key": k.key, "weight": k.weight}, "keys") for k in p.keys)
+            out.append(f"keys = [{keys}]")
+        else:
+            out.append(f"keys = {_value([k.key for k in p.keys], 'keys')}")
+        out.append(f"bodies = {_value(list(p.bodies), 'bodies')}")
     for step in scenario.publishes:
         out += ["", "[[publish]]", f"exchange = {_value(step.exchange)}"]
         out.append(f"routing_key = {_value(step.routing_key)}")

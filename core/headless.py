@@ -1,7 +1,8 @@
 """The headless runner behind `python -m tui --headless`: run a scenario, print events, settle, exit.
 
-Exit codes: 0 when every published message settled (a tap: when its time is up), 1 on a bug (its
-traceback on stderr), 2 on bad input (one line), 3 on timeout. Never imports Textual.
+Exit codes: 0 when every published message settled (a tap, or a scenario with producers: when its
+time is up), 1 on a bug (its traceback on stderr), 2 on bad input (one line), 3 on timeout. Never
+imports Textual.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any, TextIO
 from core.engine import Engine
 from core.errors import InputError
 from core.eventlog import describe
-from core.events import BrokerStatus, FlowEvent, InternalError
+from core.events import BrokerStatus, FlowEvent, InternalError, Notice
 from core.ledger import Ledger
 from core.publishing import PublishError, PublishRequest
 from core.runner import LoopError, LoopRunner
-from core.text import bounded, json_line, one_line_visible, visible_lines
+from core.text import bounded, json_line, one_line_visible, visible, visible_lines
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
@@ -55,6 +56,7 @@ def run_headless(engine: Engine, options: HeadlessOptions, out: TextIO | None = 
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
     expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, requests.total)
+    _no_one_to_decide(engine)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=options.play_script)
     requests.top_up(settled=0)
@@ -83,6 +85,15 @@ def run_tap_headless(
         return EXIT_OK
     finally:
         _join(runner)
+
+
+def _no_one_to_decide(engine: Engine) -> None:
+    """Headless, nobody can ack a manual consumer's messages by hand: it runs automatic, and says so."""
+    for name, control in engine.controls.items():
+        if control.manual.is_set():
+            control.manual.clear()
+            text = f"consumer {visible(name)} is manual in the scenario; headless, it runs automatic"
+            engine.emit(Notice(level="warning", text=text))
 
 
 def stderr_line(text: str) -> None:
@@ -240,7 +251,10 @@ def _watch(
             return code
         if events:
             top_up(ledger.published - ledger.in_flight)
-        if ledger.published >= expected.total and ledger.all_settled:
+        producing = bool(engine.producers.names)  # producers keep going: the run ends at --timeout
+        if not producing and ledger.published >= expected.total and ledger.all_settled:
+            return EXIT_OK
+        if producing and time.monotonic() > deadline:
             return EXIT_OK
         if time.monotonic() > deadline:
             still = _still_open(ledger, expected, printer)

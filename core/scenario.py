@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from core.errors import InputError
+from core.producers import ProducerSpec, key_choices, producer_problem
 from core.publishing import MAX_TTL_SECONDS, body_problem, field_table_problem, seconds_problem
 from core.routing import routing_key_problem
 from core.text import short
@@ -52,11 +53,13 @@ class Scenario:
     notice: str | None = None
     """What the loader read but could not use (a definitions import lists it here), in one line."""
     source: str = "<memory>"
+    producers: tuple[ProducerSpec, ...] = ()
+    """Producers that publish at a rate for as long as the scenario runs (core.producers)."""
 
 
 T = TypeVar("T")
 
-_SECTIONS = {"scenario", "exchanges", "queues", "consumers", "publish"}
+_SECTIONS = {"scenario", "exchanges", "queues", "consumers", "publish", "producers"}
 _FIELDS = {
     "scenario": {"name", "title"},
     "exchanges": {"name", "type", "durable", "alternate_exchange", "bindings"},
@@ -71,7 +74,8 @@ _FIELDS = {
         "arguments",
     },
     "bindings": {"exchange", "routing_key", "arguments"},
-    "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure", "arguments"},
+    "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure", "arguments", "manual"},
+    "producers": {"name", "exchange", "rate", "keys", "bodies"},
     "publish": {"exchange", "routing_key", "body", "headers", "after", "mandatory", "expiration"},
 }
 
@@ -229,6 +233,22 @@ def _consumer(r: _Reader) -> ConsumerSpec:
         work_seconds=r.seconds("work_seconds", 0.0, MAX_SECONDS),
         on_failure=on_failure,
         arguments=r.field_table("arguments", field_table_problem),
+        manual=r.flag("manual", False),
+    )
+
+
+def _producer(r: _Reader) -> ProducerSpec:
+    name = r.text("name", _REQUIRED)
+    rate = r.number("rate", _REQUIRED)
+    raw_keys = r.get("keys", list, [""], "an array of routing keys or {key, weight} tables")
+    try:
+        keys, weighted = key_choices(raw_keys)
+    except ValueError as exc:
+        r.fail(str(exc))
+    bodies = r.get("bodies", list, [{}], "an array of bodies")
+    return ProducerSpec(
+        name=name, exchange=r.text("exchange", _REQUIRED), rate=rate, keys=keys, weighted=weighted,
+        bodies=tuple(bodies),
     )
 
 
@@ -299,7 +319,22 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     for index, step in enumerate(publishes, start=1):
         if step.exchange != "" and topology.exchange(step.exchange) is None:
             raise ScenarioError(f"{source}: publish[{index}]: unknown exchange {short(step.exchange)}")
-    return Scenario(name=name, title=title, topology=topology, publishes=publishes, source=source)
+    producers = _each(source, data, "producers", _producer)
+    _check_producers(source, producers, topology)
+    return Scenario(
+        name=name, title=title, topology=topology, publishes=publishes, source=source, producers=producers
+    )
+
+
+def _check_producers(source: str, producers: tuple[ProducerSpec, ...], topology: Topology) -> None:
+    seen: set[str] = set()
+    for index, spec in enumerate(producers, start=1):
+        where = f"{source}: producers[{index}] ({short(spec.name)})"
+        if spec.name in seen:
+            raise ScenarioError(f"{where}: a producer of that name is declared already")
+        seen.add(spec.name)
+        if (p := producer_problem(spec, topology)) is not None:
+            raise ScenarioError(f"{where}: {p}")
 
 
 def builtin_names() -> list[str]:

@@ -107,6 +107,8 @@ class ConsumerSpec:
     on_failure: FailurePolicy = "requeue"
     arguments: Mapping[str, Any] = field(default_factory=dict, hash=False)
     """basic.consume arguments under RabbitMQ's names: x-priority (higher ones are sent to first)."""
+    manual: bool = False
+    """Each delivery waits in its hands until the user acks, requeues, rejects or drops it."""
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ class TopologyChange:
                     "work_seconds": c.work_seconds,
                     "on_failure": c.on_failure,
                     "arguments": dict(c.arguments),
+                    **({"manual": True} if c.manual else {}),  # only when set: older streams read alike
                 }
         raise TypeError(f"not a topology entity: {self.entity!r}")
 

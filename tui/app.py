@@ -24,10 +24,11 @@ from core.engine import Engine, PublishError
 from core.events import BrokerStatus, FlowEvent, InternalError
 from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
-from tui.controls import BINDINGS, ControlsApp
+from tui.controls import BINDINGS
 from tui.file_commands import file_commands
 from tui.palette import PlainCommands
 from tui.presenter import THEMES
+from tui.producer_controls import ProducerControls
 from tui.screen import SessionScreen
 from tui.text import visible_lines
 from tui.widgets.diagram_canvas import DiagramCanvas
@@ -48,7 +49,7 @@ in one slice. What it buys is measured by benchmarks/bench_tui.py (figures: benc
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
-class MqscopeApp(ControlsApp):
+class MqscopeApp(ProducerControls):
     """Watch messages flow through one scenario; reset and scenario switches start a fresh session."""
 
     CSS_PATH = "app.tcss"
@@ -105,6 +106,7 @@ class MqscopeApp(ControlsApp):
         sys.setswitchinterval(SWITCH_INTERVAL)
         self._pump_timer = self.set_interval(FRAME_SECONDS, self.pump, name="event pump")
         self._waker.start()
+        self.start_rate_meters()
         self.refresh_status()
 
     def _start_workers(self) -> None:
@@ -187,6 +189,7 @@ class MqscopeApp(ControlsApp):
             consumer=self.consumer,
             published=ledger.published,
             in_flight=ledger.in_flight,
+            rates=self.rates(),
         )
         self._session_screen.show_status(facts)
 
@@ -239,6 +242,7 @@ class MqscopeApp(ControlsApp):
         self.consumer = self._first_consumer()
         self._session_screen = SessionScreen(self.engine, self.ledger)
         self._session_screen.show_log(self.show_log)
+        self.reset_rate_meters()
         while len(self.screen_stack) > 2:  # close a palette or picker left open above the flow
             await self.pop_screen()
         await self.switch_screen(self._session_screen)
@@ -258,6 +262,7 @@ class MqscopeApp(ControlsApp):
         yield from file_commands(self)
         yield from self.control_commands()
         yield from self._session_screen.editor.commands()
+        yield from self.producer_commands()
 
     def panic(self, *renderables: RenderableType) -> None:
         """Textual ends the app this way when its own input thread fails, as it does on bytes from

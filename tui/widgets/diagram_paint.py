@@ -38,6 +38,7 @@ STATE_GLYPH = {
     "crashed": "✗",
     "disconnected": "⌁",
     "stopped": "■",
+    "waiting": "◆",  # a manual consumer holds a message until the user decides (h opens the choices)
 }
 DOTS_MAX = 12
 
@@ -381,6 +382,8 @@ def _consumer(grid: Grid, layout: DiagramLayout, model: Ledger, name: str) -> No
     row: list[tuple[str, str]] = [(STATE_GLYPH.get(state, "?") + " ", role), (state, role)]
     if len(stats.in_hand) > 1:
         row.append((f" · {len(stats.in_hand)} in hand", "muted"))
+    elif state == "waiting":
+        row.append((" for you: h", "muted"))
     _parts(grid, box.x + 2, box.mid_y, inner, [row, row[:2]])
     # The message in its hands (the newest when prefetch lets it hold several), and where from.
     if stats.in_hand:

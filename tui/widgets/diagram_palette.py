@@ -75,6 +75,7 @@ def diagram_styles(theme: Theme, base: Style) -> dict[str, Style]:
         "st_crashed": st(error, bold=True),
         "st_disconnected": st(error),
         "st_stopped": st(muted),
+        "st_waiting": st(warning, bold=True),
         "ack": st(success, bold=True),
         "requeue": st(warning, bold=True),
         "dead": st(dead, bold=True),
