@@ -19,7 +19,7 @@ from core.backends import Backend, backend_for
 from core.consumer import ConsumerLoop
 from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, StopCheck
 from core.errors import InputError, one_line
-from core.events import BrokerStatus, EventStream, FlowEvent, InternalError
+from core.events import BrokerStatus, EventStream, FlowEvent, InternalError, TopologyChanged
 from core.producer import ProducerLoop
 from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest, publish_problem
 from core.routing import routing_key_problem
@@ -282,6 +282,16 @@ class Engine:
                 request = self._consumer_change(request, change.entity, planned)
             self._changes.append(request)
         self.requests.put(request)
+
+    def observe_topology(self, change: TopologyChange, *, origin: str) -> None:
+        """A change the broker has already made (a program under --run declared it): fold it into
+        the live topology and report it, in order with that program's messages; nothing is sent."""
+        with self._lock:
+            before = self.live.current
+            after = self.live.apply(change)
+        if after is not before:
+            self.backend.topology_changed(after)
+            self.emit(TopologyChanged(change=change, origin=origin))
 
     def _consumer_change(
         self, request: TopologyRequest, spec: ConsumerSpec, planned: Topology

@@ -12,10 +12,19 @@ from core.backends import DEFAULT_BROKER_URL
 from core.controls import MAX_SPEED, MIN_SPEED
 from core.engine import Engine
 from core.errors import InputError
-from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless, stderr_line
+from core.headless import (
+    EXIT_BAD_INPUT,
+    HeadlessOptions,
+    run_headless,
+    run_script_headless,
+    run_tap_headless,
+    stderr_line,
+)
 from core.publishing import body_problem
 from core.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from core.script_run import ScriptRun
 from core.tap import TapError, TapSpec, tap_scenario
+from core.topology import Topology
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="RabbitMQ: watch an existing exchange through a queue of mqscope's own "
         "(headless: prints until --timeout, then exits 0)",
     )
+    parser.add_argument(
+        "--run",
+        nargs=argparse.REMAINDER,
+        default=None,
+        metavar="SCRIPT.py [ARGS]",
+        help="run your kombu program (unchanged) inside mqscope and watch what it does on mqscope:// "
+        "or memory:// (last option: everything after it is the program's)",
+    )
     return parser
+
+
+def run_scenario(name: str | None) -> Scenario:
+    """--run's scenario: the one given, else none (the program declares its own topology)."""
+    if name is not None:
+        return load_scenario(name)
+    return Scenario("run", "your kombu program", Topology((), ()), ())
 
 
 def _not_json_constant(name: str) -> Any:
@@ -98,7 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_numbers(args.speed, args.repeat, args.timeout)
         body = _parse_body(args.body)
         broker = args.broker or DEFAULT_BROKER_URL
-        if args.tap is not None:
+        if args.run is not None:
+            if not args.run:
+                raise InputError("--run needs a SCRIPT.py")
+            engine = Engine(run_scenario(args.scenario), broker, speed=args.speed)
+            script = ScriptRun(engine, args.run[0], args.run[1:])
+        elif args.tap is not None:
             tap = TapSpec.parse(args.tap)
             given = load_scenario(args.scenario) if args.scenario else None
             engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
@@ -111,6 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
+    if args.run is not None:
+        options = HeadlessOptions(play_script=not args.no_script, timeout=args.timeout, as_json=args.json)
+        if args.headless:
+            return run_script_headless(engine, script, options)
+        from tui.app import run_app
+
+        return run_app(engine, play_script=not args.no_script, script=script)
     if args.headless and engine.tap is not None:
         return run_tap_headless(engine, args.timeout, args.json)
     if args.headless:
