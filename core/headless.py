@@ -115,6 +115,8 @@ def run_script_headless(
                 ended = script.ended_at or now
                 if ledger.all_settled or now - ended > SETTLE_AFTER_SCRIPT or now > deadline:
                     printer.release()
+                    if script.error:  # its traceback is in the stream; the reason on stderr too
+                        stderr_line(f"{script.name}: {script.error}")
                     return script.exit_code or 0
             elif now > deadline:
                 printer.release()

@@ -19,20 +19,29 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
+from core.backends.inprocess import InProcessBackend
+from core.backends.memory import MemoryBackend
 from core.backends.memory_watch import watching_memory
+from core.broker import Broker
 from core.controls import StopCheck
 from core.engine import Engine
 from core.errors import InputError, one_line
-from core.events import FlowEvent, ScriptEnded, ScriptOutput
+from core.events import FlowEvent, Notice, ScriptEnded, ScriptOutput
 from core.runner import LoopRunner
 from core.script_watch import ScriptWatch, start_watching, stop_watching
 from core.topology import Topology
 
 LOOP_NAME = "script"
+MEMORY_NOTICE = (
+    "the program uses kombu's memory:// transport, which is not RabbitMQ: its topic routing differs, a "
+    "requeue publishes again through the exchange, and TTL, max-length, dead-lettering and mandatory "
+    "are ignored; mqscope shows what memory:// does, with a warning wherever RabbitMQ would differ"
+)
 
 
 class ScriptError(InputError):
@@ -119,10 +128,16 @@ class ScriptRun:
         self.script = check_script(path)
         self.args = args
         self.watch = ScriptWatch(engine.emit, self._observe)
+        self.watch.on_connect = self._connected
+        self._heard: dict[str, Callable[[], None] | None] = {}
+        """Brokers the program connected to (by kind and name) -> how to stop listening to it."""
+        self._lock = threading.Lock()
         self.runner = LoopRunner(on_error=engine.report_failure)
         self.ended = threading.Event()
         self.ended_at: float | None = None
         self.exit_code: int | None = None
+        self.error = ""
+        """The exception the program ended with, on one line ("" when it ended without one)."""
         self._sinks: list[LineSink] = []
         self._memory = watching_memory(self._topology)
         self._started = False
@@ -136,6 +151,29 @@ class ScriptRun:
 
     def _observe(self, change: Any) -> None:
         self.engine.observe_topology(change, origin="script")
+
+    def _connected(self, kind: str, broker: object) -> None:
+        """The program opened a connection: hear its in-process broker's own reports (routed,
+        requeued, dead-lettered...) unless the engine already does, and say once, per broker, when
+        it is not the broker whose queue depths mqscope polls."""
+        backend = self.engine.backend
+        own = backend.broker if isinstance(backend, InProcessBackend) else None
+        key = kind if not isinstance(broker, Broker) else f"{kind}://{broker.name}"
+        with self._lock:
+            if key in self._heard:
+                return
+            self._heard[key] = None
+            if isinstance(broker, Broker) and broker is not own:
+                self._heard[key] = broker.subscribe(self.engine.emit)
+        same = broker is own if isinstance(broker, Broker) else isinstance(backend, MemoryBackend)
+        if kind == "memory":
+            self.emit(Notice(level="warning", text=MEMORY_NOTICE))
+        if not same:
+            text = (
+                f"the program connects to {key} but mqscope polls {backend.display_url()}: its queue "
+                f"depths are not shown (run with --broker {key})"
+            )
+            self.emit(Notice(level="warning", text=text))
 
     def emit(self, event: FlowEvent) -> None:
         self.engine.emit(event)
@@ -168,7 +206,7 @@ class ScriptRun:
                 self.emit(ScriptOutput(stream="stderr", text=line))
         for sink in self._sinks:
             sink.finish()
-        self.exit_code = code
+        self.exit_code, self.error = code, error
         self.ended_at = time.monotonic()
         self.emit(ScriptEnded(script=self.name, exit_code=code, error=error, traceback=trace))
         self.ended.set()
@@ -178,6 +216,10 @@ class ScriptRun:
         if not self._started:
             return
         self._started = False
+        with self._lock:
+            unsubscribes, self._heard = [u for u in self._heard.values() if u is not None], {}
+        for unsubscribe in unsubscribes:
+            unsubscribe()
         self.watch.close_connections()
         stop_watching(self.watch)
         self._memory.__exit__(None, None, None)

@@ -37,6 +37,10 @@ class ScriptWatch:
         self._lock = threading.Lock()
         self.connections: list[Callable[[], None]] = []
         """Closers of the program's connections (stop wakes a drain_events that has no timeout)."""
+        self.on_connect: Callable[[str, object], None] = lambda _kind, _broker: None
+        """Called as each of the program's connections opens, with its broker kind ("mqscope" or
+        "memory") and, for mqscope://, its Broker: the run listens to that broker's own reports and
+        says where the program's broker is not the one mqscope polls."""
 
     def consumer_name(self) -> str:
         with self._lock:

@@ -93,6 +93,8 @@ def test_memory_runs_are_marked_not_faithful_and_routed_by_the_transport(
     _code, events, _err = tutorial_runs["memory"]
     assert {e["source"] for e in events if e["event"] == "routed"} == {"transport"}
     assert all(not e["faithful"] for e in events if e["event"] == "broker_status")
+    notices = [e["text"] for e in events if e["event"] == "notice"]
+    assert len(notices) == 1 and "memory:// transport, which is not RabbitMQ" in notices[0]
     _code, events, _err = tutorial_runs["mqscope"]
     assert {e["source"] for e in events if e["event"] == "routed"} == {"broker"}
 
@@ -115,6 +117,25 @@ def test_memory_routing_that_differs_from_rabbitmq_is_warned(tmp_path: Path) -> 
     assert any("RabbitMQ routes it to vq" in text for text in warnings)
 
 
+def test_a_program_on_another_in_process_broker_is_heard_and_told_where_depths_are(tmp_path: Path) -> None:
+    """mqscope polls mqscope://localhost; the program uses mqscope://elsewhere: its broker's own
+    routing reports are heard all the same, and one warning says depths are not polled there."""
+    script = tmp_path / "elsewhere.py"
+    script.write_text(
+        "from kombu import Connection, Exchange, Queue\n"
+        "with Connection('mqscope://elsewhere') as conn:\n"
+        "    q = Queue('q', Exchange('x', type='direct'), routing_key='k')\n"
+        "    conn.Producer().publish({'n': 1}, exchange=q.exchange, routing_key='k', declare=[q])\n"
+        "    conn.SimpleQueue(q).get(timeout=5).ack()\n"
+    )
+    code, events, err = finish(mqscope("--json", "--run", str(script)))
+    assert code == 0, err
+    assert [e["queues"] for e in events if e["event"] == "routed"] == [["q"]]
+    assert [e["event"] for e in events if e["event"] in ("delivered", "acked")] == ["delivered", "acked"]
+    notices = [e["text"] for e in events if e["event"] == "notice"]
+    assert any("mqscope://elsewhere but mqscope polls mqscope://localhost" in text for text in notices)
+
+
 def test_an_exception_in_the_program_is_its_exit_code_1_with_its_traceback(tmp_path: Path) -> None:
     script = tmp_path / "boom.py"
     script.write_text("print('before')\n\ndef fail():\n    raise ValueError('no such task')\n\nfail()\n")
@@ -127,6 +148,7 @@ def test_an_exception_in_the_program_is_its_exit_code_1_with_its_traceback(tmp_p
     assert not any("runpy" in text for _stream, text in lines)  # the program's frames only
     (ended,) = [e for e in events if e["event"] == "script_ended"]
     assert ended["error"] == "ValueError: no such task" and "fail()" in ended["traceback"]
+    assert err == "boom.py: ValueError: no such task\n"
 
 
 def test_the_program_gets_its_arguments_and_its_sys_exit_code_is_passed_through(tmp_path: Path) -> None:

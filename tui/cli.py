@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from core.backends import DEFAULT_BROKER_URL
@@ -80,11 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_scenario(name: str | None) -> Scenario:
-    """--run's scenario: the one given, else none (the program declares its own topology)."""
+def run_scenario(name: str | None, script: str) -> Scenario:
+    """--run's scenario: the one given, else an empty one named after the program (which declares
+    its own topology)."""
     if name is not None:
         return load_scenario(name)
-    return Scenario("run", "your kombu program", Topology((), ()), ())
+    return Scenario(Path(script).name, f"your kombu program {script}", Topology((), ()), ())
 
 
 def _not_json_constant(name: str) -> Any:
@@ -125,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.run is not None:
             if not args.run:
                 raise InputError("--run needs a SCRIPT.py")
-            engine = Engine(run_scenario(args.scenario), broker, speed=args.speed)
+            engine = Engine(run_scenario(args.scenario, args.run[0]), broker, speed=args.speed)
             script = ScriptRun(engine, args.run[0], args.run[1:])
         elif args.tap is not None:
             tap = TapSpec.parse(args.tap)

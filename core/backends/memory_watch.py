@@ -38,6 +38,8 @@ class WatchedChannel(memory.Channel):  # type: ignore[misc]
         watch = current_watch(connection.client.transport_options)
         self.watch = None if watch is None else ChannelWatch(watch)
         self.backend = MemoryBackend("memory://")
+        if watch is not None:
+            watch.on_connect("memory", None)
 
     def exchange_declare(
         self,

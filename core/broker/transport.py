@@ -402,6 +402,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         watch = current_watch(client.transport_options)
         if watch is not None:  # stopping the run closes it, which wakes a drain_events() with no timeout
             watch.add_closer(lambda: self.broker.close_session(self.session))
+            watch.on_connect("mqscope", self.broker)
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> None:
         """Wait on this connection's inbox (no polling), then run one delivery's callback."""
