@@ -32,7 +32,7 @@ from core.controls import StopCheck
 from core.engine import Engine
 from core.errors import InputError, one_line
 from core.events import FlowEvent, Notice, ScriptEnded, ScriptOutput
-from core.runner import LoopRunner
+from core.runner import LoopRunner, on_loop_thread
 from core.script_watch import ScriptWatch, start_watching, stop_watching
 from core.topology import Topology
 
@@ -60,18 +60,27 @@ def check_script(path: str) -> Path:
 
 class LineSink:
     """A stand-in for sys.stdout or sys.stderr while a program runs: what the program's threads write
-    becomes one event per whole line; the main thread (mqscope's own: headless output, Textual's
-    loop) writes through to the stream it replaced."""
+    becomes one event per whole line. mqscope's own threads (the main thread: headless output,
+    Textual's loop; and every loop thread, e.g. a kombu warning on the producer's) write through to
+    the stream it replaced. The program's threads are its own and every thread it starts."""
 
-    def __init__(self, original: TextIO, stream: str, emit: Any) -> None:
+    def __init__(self, original: TextIO, stream: str, emit: Any, program: Callable[[], int | None]) -> None:
         self.original = original
+        self.program = program
+        """The ident of the program's own thread (a loop thread, but the program's)."""
         self.stream = stream
         self.emit = emit
         self._partial: dict[int, str] = {}
         self._lock = threading.Lock()
 
-    def write(self, text: str) -> int:
+    def _ours(self) -> bool:
+        """True when mqscope, not the program, is writing."""
         if threading.current_thread() is threading.main_thread():
+            return True
+        return on_loop_thread() and threading.get_ident() != self.program()
+
+    def write(self, text: str) -> int:
+        if self._ours():
             return self.original.write(text)
         ident = threading.get_ident()
         with self._lock:
@@ -84,7 +93,7 @@ class LineSink:
         return len(text)
 
     def flush(self) -> None:
-        if threading.current_thread() is threading.main_thread():
+        if self._ours():
             self.original.flush()
 
     def finish(self) -> None:
@@ -141,6 +150,7 @@ class ScriptRun:
         self._sinks: list[LineSink] = []
         self._memory = watching_memory(self._topology)
         self._started = False
+        self._ident: int | None = None
 
     @property
     def name(self) -> str:
@@ -183,13 +193,17 @@ class ScriptRun:
         self._started = True
         start_watching(self.watch)
         self._memory.__enter__()
-        out = LineSink(sys.stdout, "stdout", self.emit)
-        err = LineSink(sys.stderr, "stderr", self.emit)
+        out = LineSink(sys.stdout, "stdout", self.emit, self._program_thread)
+        err = LineSink(sys.stderr, "stderr", self.emit, self._program_thread)
         self._sinks = [out, err]
         sys.stdout, sys.stderr = out, err
         self.runner.start(LOOP_NAME, self._run)
 
+    def _program_thread(self) -> int | None:
+        return self._ident
+
     def _run(self, _should_stop: StopCheck) -> None:
+        self._ident = threading.get_ident()
         script = str(self.script)
         sys.argv = [script, *self.args]
         sys.path.insert(0, str(self.script.resolve().parent))
