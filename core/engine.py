@@ -286,12 +286,12 @@ class Engine:
     def observe_topology(self, change: TopologyChange, *, origin: str) -> None:
         """A change the broker has already made (a program under --run declared it): fold it into
         the live topology and report it, in order with that program's messages; nothing is sent."""
-        with self._lock:
+        with self._lock:  # folded and reported in one order, whichever of its threads declared
             before = self.live.current
             after = self.live.apply(change)
-        if after is not before:
-            self.backend.topology_changed(after)
-            self.emit(TopologyChanged(change=change, origin=origin))
+            if after is not before:
+                self.backend.topology_changed(after)
+                self.emit(TopologyChanged(change=change, origin=origin))
 
     def _consumer_change(
         self, request: TopologyRequest, spec: ConsumerSpec, planned: Topology
