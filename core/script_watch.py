@@ -180,6 +180,8 @@ class ChannelWatch:
         self.watch.observe(declare(ConsumerSpec(self.consumer, queues, self.prefetch)))
 
     def delivered(self, delivery_tag: int, msg: str, queue: str, redelivered: bool, no_ack: bool) -> None:
+        if not self.consumer:  # basic.get: the channel gets a name all the same
+            self.consumer = self.watch.consumer_name()
         if not no_ack:
             self._held[delivery_tag] = (msg, queue)
         self.watch.emit(Delivered(msg=msg, queue=queue, consumer=self.consumer, redelivered=redelivered))
@@ -209,9 +211,11 @@ class ChannelWatch:
         tags = sorted(t for t in self._held if t <= delivery_tag or delivery_tag == 0)
         return [self._held.pop(t) for t in tags]
 
-    def closed(self) -> None:
-        """The channel closed: its consumer is gone (the broker reports what became of its copies)."""
+    def closed(self) -> list[tuple[str, str]]:
+        """The channel closed: its consumer is gone. Returns the copies it held unacked, (message
+        id, queue), for brokers that do not report what became of them (memory://)."""
         if self._queues:
             self._queues.clear()
             self.watch.observe(delete(ConsumerSpec(self.consumer, ())))
-        self._held.clear()
+        held, self._held = list(self._held.values()), {}
+        return held

@@ -178,3 +178,35 @@ def test_a_missing_script_is_one_line_and_exit_2() -> None:
     code, events, err = finish(mqscope("--run", "no/such/script.py"))
     assert (code, events) == (2, [])
     assert err == "error: --run: no such file 'no/such/script.py'\n"
+
+
+UNACKED_THEN_CLOSED = """
+from kombu import Connection, Exchange, Queue
+x = Exchange("x", type="direct")
+q = Queue("q", x, routing_key="k")
+with Connection("URL") as conn:
+    conn.Producer().publish({"n": 1}, exchange=x, routing_key="k", declare=[q])
+    channel = conn.channel()
+    print("got", q(channel).get().payload)  # basic.get, never acked
+    channel.close()
+    print("then", q(conn.channel()).get() is not None)
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "then", "fate"),
+    [("memory://", "False", "dropped"), ("mqscope://", "True", "requeued")],
+)
+def test_what_each_broker_does_with_a_closed_channels_unacked_copy(
+    tmp_path: Path, url: str, then: str, fate: str
+) -> None:
+    """memory:// loses it (and mqscope says RabbitMQ would requeue it); mqscope:// requeues it."""
+    script = tmp_path / "unacked.py"
+    script.write_text(UNACKED_THEN_CLOSED.replace("URL", url))
+    code, events, err = finish(mqscope("--json", "--broker", url, "--run", str(script)))
+    assert code == 0, err
+    assert [e["text"] for e in events if e["event"] == "script_output"] == ["got {'n': 1}", f"then {then}"]
+    after_get = next(e for e in events if e["event"] in ("dropped", "requeued"))
+    assert after_get["event"] == fate and after_get["queue"] == "q"
+    if fate == "dropped":
+        assert "RabbitMQ would requeue it" in after_get["reason"]

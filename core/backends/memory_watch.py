@@ -117,12 +117,22 @@ class WatchedChannel(memory.Channel):  # type: ignore[misc]
         watch.consuming(consumer_tag, queue, int(self.qos.prefetch_count or 0))
 
         def delivered(message: Any) -> Any:
-            info = message.delivery_info or {}
-            msg = str(info.get(MSG_KEY) or message.properties.get("message_id") or message.delivery_tag)
-            watch.delivered(message.delivery_tag, msg, queue, bool(info.get("redelivered")), no_ack)
+            self._delivered(watch, message, queue, no_ack)
             return callback(message)
 
         return super().basic_consume(queue, no_ack, delivered, consumer_tag, **kwargs)
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        message = super().basic_get(queue, no_ack, **kwargs)
+        if message is not None and self.watch is not None:
+            self._delivered(self.watch, message, queue, no_ack)
+        return message
+
+    @staticmethod
+    def _delivered(watch: ChannelWatch, message: Any, queue: str, no_ack: bool) -> None:
+        info = message.delivery_info or {}
+        msg = str(info.get(MSG_KEY) or message.properties.get("message_id") or message.delivery_tag)
+        watch.delivered(message.delivery_tag, msg, queue, bool(info.get("redelivered")), no_ack)
 
     def basic_cancel(self, consumer_tag: str) -> Any:
         result = super().basic_cancel(consumer_tag)
@@ -146,7 +156,8 @@ class WatchedChannel(memory.Channel):  # type: ignore[misc]
 
     def close(self) -> None:
         if self.watch is not None and not self.closed:
-            self.watch.closed()
+            held = self.watch.closed()
+            self.backend.after_crash(self.watch.watch.emit, held)  # what memory:// does with them
         super().close()
 
 

@@ -289,6 +289,9 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
         with _amqp_errors("Basic.get"):
             delivery = self.broker.get(self.amqp, queue, no_ack=no_ack)
+        if delivery is not None and self.watch is not None:
+            envelope = delivery.envelope
+            self.watch.delivered(delivery.delivery_tag, envelope.msg_id, queue, envelope.redelivered, no_ack)
         return None if delivery is None else self._message(delivery)
 
     def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
