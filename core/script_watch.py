@@ -168,12 +168,13 @@ class ChannelWatch:
         self._declare_consumer()
 
     def cancelled(self, tag: str) -> None:
-        if self._queues.pop(tag, None) is None:
+        queue = self._queues.pop(tag, None)
+        if queue is None:
             return
         if self._queues:
             self._declare_consumer()
-        else:
-            self.watch.observe(delete(ConsumerSpec(self.consumer, ())))
+        else:  # deleted as it was last declared (the log names what it consumed)
+            self.watch.observe(delete(ConsumerSpec(self.consumer, (queue,), self.prefetch)))
 
     def _declare_consumer(self) -> None:
         queues = tuple(dict.fromkeys(self._queues.values()))
@@ -215,7 +216,8 @@ class ChannelWatch:
         """The channel closed: its consumer is gone. Returns the copies it held unacked, (message
         id, queue), for brokers that do not report what became of them (memory://)."""
         if self._queues:
+            queues = tuple(dict.fromkeys(self._queues.values()))
             self._queues.clear()
-            self.watch.observe(delete(ConsumerSpec(self.consumer, ())))
+            self.watch.observe(delete(ConsumerSpec(self.consumer, queues, self.prefetch)))
         held, self._held = list(self._held.values()), {}
         return held
