@@ -174,10 +174,18 @@ def test_a_program_that_never_ends_is_stopped_by_the_timeout(tmp_path: Path) -> 
     assert time.monotonic() - began < 15
 
 
-def test_a_missing_script_is_one_line_and_exit_2() -> None:
-    code, events, err = finish(mqscope("--run", "no/such/script.py"))
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--run", "no/such/script.py"], "--run: no such file 'no/such/script.py'"),
+        (["--run"], "--run needs a SCRIPT.py"),
+        (["--publish", "k", "--run", "tests/data/kombu_tutorial.py"], "--run runs your program's own"),
+    ],
+)
+def test_a_run_that_cannot_start_is_one_line_and_exit_2(args: list[str], error: str) -> None:
+    code, events, err = finish(mqscope(*args))
     assert (code, events) == (2, [])
-    assert err == "error: --run: no such file 'no/such/script.py'\n"
+    assert err.startswith(f"error: {error}") and err.count("\n") == 1
 
 
 UNACKED_THEN_CLOSED = """

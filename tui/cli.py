@@ -127,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.run is not None:
             if not args.run:
                 raise InputError("--run needs a SCRIPT.py")
+            if args.tap is not None or args.publish:
+                raise InputError("--run runs your program's own publishes: it takes no --tap or --publish")
             engine = Engine(run_scenario(args.scenario, args.run[0]), broker, speed=args.speed)
             script = ScriptRun(engine, args.run[0], args.run[1:])
         elif args.tap is not None:
