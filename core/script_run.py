@@ -220,6 +220,7 @@ class ScriptRun:
                 self.emit(ScriptOutput(stream="stderr", text=line))
         for sink in self._sinks:
             sink.finish()
+        self._ident = None  # idents are reused: a later loop thread of mqscope's is not the program
         self.exit_code, self.error = code, error
         self.ended_at = time.monotonic()
         self.emit(ScriptEnded(script=self.name, exit_code=code, error=error, traceback=trace))

@@ -29,6 +29,7 @@ def test_lines_of_the_program_and_its_threads_are_events_and_mqscope_writes_thro
         thread.join()
         sink.write("\n")
         sink.write("unfinished")
+        program.clear()  # as ScriptRun does when the program ends: a thread ident is reused later
 
     def mqscope_loop(_stop: object) -> None:
         sink.write("a warning of mqscope's own loop\n")
