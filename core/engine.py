@@ -19,7 +19,7 @@ from core.backends import Backend, backend_for
 from core.consumer import ConsumerLoop
 from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, StopCheck
 from core.errors import InputError, one_line
-from core.events import BrokerStatus, EventStream, FlowEvent, InternalError
+from core.events import BrokerStatus, EventStream, FlowEvent, InternalError, TopologyChanged
 from core.producer import ProducerLoop
 from core.producers import Producers, ProducerWiring
 from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest, publish_problem
@@ -355,6 +355,16 @@ class Engine:
         if problem is None and starts_loop and self._runner is None:
             return "the engine is not running: declare consumers in the scenario"
         return problem
+
+    def observe_topology(self, change: TopologyChange, *, origin: str) -> None:
+        """A change the broker has already made (a program under --run declared it): fold it into
+        the live topology and report it, in order with that program's messages; nothing is sent."""
+        with self._lock:  # folded and reported in one order, whichever of its threads declared
+            before = self.live.current
+            after = self.live.apply(change)
+            if after is not before:
+                self.backend.topology_changed(after)
+                self.emit(TopologyChanged(change=change, origin=origin))
 
     def _consumer_change(
         self, request: TopologyRequest, spec: ConsumerSpec, planned: Topology

@@ -233,6 +233,27 @@ class TopologyChanged(FlowEvent):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ScriptOutput(FlowEvent):
+    """One line the program run by `--run` wrote to stdout or stderr (`stream`), whole, in order."""
+
+    kind: ClassVar[str] = "script_output"
+    stream: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScriptEnded(FlowEvent):
+    """The program run by `--run` ended: `exit_code` as `python SCRIPT.py` would return it (0, its
+    SystemExit code, or 1 with `error` and `traceback` for an exception it raised)."""
+
+    kind: ClassVar[str] = "script_ended"
+    script: str
+    exit_code: int
+    error: str = ""
+    traceback: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class InternalError(FlowEvent):
     """A bug: a thread of mqscope's own (a loop, the broker's TTL timer, the UI waker) hit an
     exception it was not written for. `where` names the thread, `error` is one line, `traceback` the

@@ -20,6 +20,7 @@ from core.events import BrokerStatus, FlowEvent, InternalError, Notice
 from core.ledger import Ledger
 from core.publishing import PublishError, PublishRequest
 from core.runner import LoopError, LoopRunner
+from core.script_run import ScriptRun
 from core.text import bounded, json_line, one_line_visible, visible, visible_lines
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
@@ -94,6 +95,50 @@ def _no_one_to_decide(engine: Engine) -> None:
             control.manual.clear()
             text = f"consumer {visible(name)} is manual in the scenario; headless, it runs automatic"
             engine.emit(Notice(level="warning", text=text))
+
+
+SETTLE_AFTER_SCRIPT = 2.0
+"""--run: seconds the run waits, once the program has ended, for the messages it left in flight."""
+
+
+def run_script_headless(
+    engine: Engine, script: ScriptRun, options: HeadlessOptions, out: TextIO | None = None
+) -> int:
+    """--run: print what the program does until it ends (and what it published settles, up to
+    SETTLE_AFTER_SCRIPT), then exit with its exit code; 3 when --timeout passes first."""
+    out = sys.stdout if out is None else out
+    runner = LoopRunner(on_error=engine.report_failure)
+    engine.start(runner, play_script=options.play_script)
+    ledger = Ledger(engine.topology, keep=0, stories=False)
+    printer = HeadlessPrinter(options.as_json, out, ledger)
+    deadline = time.monotonic() + options.timeout
+    started = False
+    try:
+        while True:
+            if not started and engine.declared.is_set():  # the broker listens: start the program
+                script.start()
+                started = True
+            if engine.events.wait(0.05):
+                time.sleep(BATCH_SECONDS)
+            failure = runner.first_error
+            if (code := _failed(failure, printer.print(engine.events.drain()), printer)) is not None:
+                return code
+            now = time.monotonic()
+            if script.ended.is_set():
+                ended = script.ended_at or now
+                if ledger.all_settled or now - ended > SETTLE_AFTER_SCRIPT or now > deadline:
+                    printer.release()
+                    if script.error:  # its traceback is in the stream; the reason on stderr too
+                        stderr_line(f"{script.name}: {script.error}")
+                    return script.exit_code or 0
+            elif now > deadline:
+                printer.release()
+                what = "the script is still running" if started else "the broker never came up"
+                stderr_line(f"timeout after {options.timeout:g}s: {what}")
+                return EXIT_TIMEOUT
+    finally:
+        script.stop()
+        _join(runner)
 
 
 def stderr_line(text: str) -> None:

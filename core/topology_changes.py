@@ -7,6 +7,7 @@ same stream as the messages, so every view folds it in order. `apply_change` is 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
@@ -250,12 +251,15 @@ class LiveTopology:
 
     def __init__(self, topology: Topology) -> None:
         self._current = topology
+        self._lock = threading.Lock()
 
     @property
     def current(self) -> Topology:
         return self._current
 
     def apply(self, change: TopologyChange) -> Topology:
-        """Fold `change` in; only the thread that carries changes out calls this."""
-        self._current = apply_change(self._current, change)
-        return self._current
+        """Fold `change` in. The producer thread carries the app's changes out; under --run the
+        program's threads report the changes they made too, so folds take turns."""
+        with self._lock:
+            self._current = apply_change(self._current, change)
+            return self._current

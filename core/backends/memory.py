@@ -10,6 +10,7 @@ from kombu.transport import memory
 
 from core.backends.base import Backend, Emit
 from core.events import Dropped, Notice
+from core.script_watch import APP_OWNED
 from core.topology import Topology
 from core.topology_changes import TopologyChange
 
@@ -23,7 +24,7 @@ class MemoryBackend(Backend):
     route_source = "transport"
     transport_defects = (re.error,)
     """kombu's memory:// compiles topic bindings to regexes: a binding like '*a' raises on publish."""
-    transport_options = {"polling_interval": 0.005}
+    transport_options = {"polling_interval": 0.005, APP_OWNED: True}
 
     def discard_state(self) -> None:
         reset_memory_transport()

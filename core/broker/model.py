@@ -126,9 +126,10 @@ class Broker(DeliveryMixin):
             return session
 
     def close_session(self, session: Session) -> None:
-        """The connection closed: its exclusive queues go with it."""
+        """The connection closed: its exclusive queues go with it; a drain waiting on it ends."""
         with self._lock:
             session.closed = True
+            session.cond.notify_all()
             if session in self._sessions:
                 self._sessions.remove(session)
             for state in [q for q in self.queues.values() if q.owner is session]:

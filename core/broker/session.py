@@ -150,21 +150,28 @@ class Session:
                 self._woken = False
 
     def take(self, timeout: float | None) -> Delivery:
-        """The next delivery; waits up to `timeout` seconds, then raises socket.timeout as kombu does."""
+        """The next delivery; waits up to `timeout` seconds, then raises socket.timeout as kombu does
+        (ConnectionError once the connection is closed, from this thread or another)."""
         with self._guard:
             if self.inbox:
                 return self.inbox.popleft()
             if timeout is None:
                 while not self.inbox:
+                    self._check_open()
                     self.cond.wait()
                 return self.inbox.popleft()
             deadline = time.monotonic() + timeout
             while not self.inbox:
+                self._check_open()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError("no delivery within the timeout")
                 self.cond.wait(remaining)
             return self.inbox.popleft()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ConnectionError("the connection was closed")
 
     def remove(self, channel: ChannelState, consumer_tag: str | None = None) -> list[Delivery]:
         """Take back deliveries not yet handed to the client (channel closed or consumer cancelled).

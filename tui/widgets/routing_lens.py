@@ -194,6 +194,8 @@ class RoutingLens(Vertical):
             self.exchange = event.value
 
     def watch_exchange(self) -> None:
+        if not self.query("#message-body"):
+            return  # not composed yet (a program under --run declared its first exchange): compose reads it
         self.query_one("#message-body", Input).placeholder = self._body_placeholder()
         self._refresh_lens()
 
