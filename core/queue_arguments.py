@@ -26,6 +26,7 @@ MODELLED = (
     "x-max-priority",
     "x-queue-type",
     "x-delivery-limit",
+    "x-single-active-consumer",
 )
 """The arguments mqscope:// carries out as RabbitMQ does; any other is refused there, never ignored."""
 
@@ -56,6 +57,8 @@ def value_problem(name: str, value: Any) -> str | None:
         return None
     if name not in MODELLED:
         return None
+    if name == "x-single-active-consumer":
+        return None if isinstance(value, bool) else f'"expected boolean, got {_amqp_type(value)}"'
     if isinstance(value, bool) or not isinstance(value, int):
         return f'"expected integer, got {_amqp_type(value)}"'
     if value < 0:

@@ -57,6 +57,13 @@ class QueueState:
     """The connection of an exclusive queue: only it may consume; the queue dies with it."""
     expires_at: float | None = None
     """x-expires: the monotonic time it is deleted if still unused (no consumer, get or redeclare)."""
+    prioritized: bool = False
+    """Some consumer has an x-priority other than 0: dispatch looks at priorities (else it need not)."""
+
+    @property
+    def single_active(self) -> bool:
+        """x-single-active-consumer: only the first consumer subscribed (still there) gets messages."""
+        return self.arguments.get("x-single-active-consumer") is True
 
     def _int(self, key: str) -> int | None:
         value = self.arguments.get(key)
