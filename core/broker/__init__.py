@@ -23,8 +23,9 @@ first; drop-head drops the highest), quorum queues (x-queue-type: x-delivery-lim
 x-delivery-count, dead-lettered as `delivery_limit`; reject-publish-dlx acting as drop-head and
 reject-publish refusing only once over the limit, as RabbitMQ 3.10 does), dead-lettering with
 x-death / x-first-death-* and RabbitMQ's cycle rule (a copy coming back to a queue it died in is
-dropped unless a rejection happened on the way); auto-delete and exclusive queues; channel errors as amqp's exceptions (404, 405, 406), declarations refused in RabbitMQ 3.10's
-words (core.queue_arguments); a queue argument not listed there is refused (540), never ignored.
+dropped unless a rejection happened on the way); auto-delete and exclusive queues; channel errors
+as amqp's exceptions (404, 405, 406), declarations refused in RabbitMQ 3.10's words
+(core.queue_arguments); a queue argument not listed there is refused (540), never ignored.
 Not modelled: stream queues, quorum queues' replication and at-least-once dead-lettering, publisher
 confirms other than reject-publish nacks, basic.recover(requeue=False), consumer-cancel
 notifications on queue deletion.
