@@ -229,8 +229,8 @@ def _queue(r: _Reader) -> QueueSpec:
     for short_name, long_name in SHORTHANDS.items():
         if short_name in r.table and long_name in arguments:
             r.fail(f"{short_name} and arguments {long_name!r} are the same argument: give one")
-    for key in sorted(arguments):
-        if (p := value_problem(key, arguments[key])) is not None:
+    for key in sorted(arguments):  # x-single-active-consumer's own check words it (Topology.problems)
+        if key != "x-single-active-consumer" and (p := value_problem(key, arguments[key])) is not None:
             r.fail(f"arguments {key!r}: invalid value {p}")
     taken = {long: arguments.pop(long) for long in SHORTHANDS.values() if long in arguments}
     ttl_ms = taken.get("x-message-ttl")
