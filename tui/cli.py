@@ -13,6 +13,7 @@ from core.controls import MAX_SPEED, MIN_SPEED
 from core.engine import Engine
 from core.errors import InputError
 from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless, stderr_line
+from core.lesson import LessonError, builtin_lesson_names, load_lesson
 from core.publishing import body_problem
 from core.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from core.tap import TapError, TapSpec, tap_scenario
@@ -60,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="RabbitMQ: watch an existing exchange through a queue of mqscope's own "
         "(headless: prints until --timeout, then exits 0)",
     )
+    parser.add_argument("--lessons", action="store_true", help="list the built-in lessons and exit")
+    parser.add_argument("--lesson", default=None, metavar="NAME|PATH", help="start the app on a lesson")
+    parser.add_argument(
+        "--check-lesson",
+        default=None,
+        metavar="PATH",
+        help="check a lesson file: exit 0, or one line per problem and exit 2",
+    )
     return parser
 
 
@@ -94,6 +103,8 @@ def _check_numbers(speed: float, repeat: int, timeout: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.lessons or args.check_lesson is not None:
+        return lesson_command(args.check_lesson)
     try:
         _check_numbers(args.speed, args.repeat, args.timeout)
         body = _parse_body(args.body)
@@ -105,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             engine.tap = tap
             if not engine.backend.detects_returns:
                 raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
+        elif args.lesson is not None:
+            lesson = load_lesson(args.lesson)
+            if args.headless or args.scenario or args.tap:
+                raise InputError("--lesson runs in the app: it takes no --headless, --scenario or --tap")
+            engine = Engine(lesson.steps[0].scenario or load_scenario(), broker, speed=args.speed)
         else:
             scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
             engine = Engine(scenario, broker, speed=args.speed)
@@ -123,9 +139,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             as_json=args.json,
         )
         return run_headless(engine, options)
+    if args.lesson is not None:
+        from tui.lesson_app import run_lesson  # Textual is imported only for the TUI
+
+        return run_lesson(engine, lesson)
     from tui.app import run_app  # Textual is imported only for the TUI
 
     return run_app(engine, play_script=not args.no_script)
+
+
+def lesson_command(check: str | None) -> int:
+    """--lessons: one built-in lesson a line (name, title, steps). --check-lesson: every problem of
+    a teacher's file, one line each, exit 2; nothing and exit 0 when it can be played."""
+    if check is None:
+        for name in builtin_lesson_names():
+            lesson = load_lesson(name)  # a broken built-in is a bug: its traceback, exit 1
+            print(f"{name:<17} {len(lesson.steps)} steps  {lesson.title}")
+        return 0
+    try:
+        load_lesson(check)
+    except LessonError as exc:
+        for line in exc.problems:
+            stderr_line(line)
+        return EXIT_BAD_INPUT
+    return 0
 
 
 if __name__ == "__main__":
