@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from core.errors import InputError
 from core.publishing import field_table_problem
-from core.routing import binding_key_problem, binding_matches, routing_key_problem
+from core.routing import Binding, binding_key_problem, binding_matches, routing_key_problem
 from core.scenario import Scenario, ScenarioError, builtin_names, load_scenario, scenario_from_data
 from core.text import short
 from core.topology import Topology, TopologyError
@@ -33,8 +33,9 @@ from core.topology_changes import (
 
 TaskKind = Literal["predict", "route", "watch"]
 TASKS: tuple[TaskKind, ...] = ("predict", "route", "watch")
-WAITS = ("settled", "delivered", "none")
-"""What a watch line waits for after its action: every message settled, a consumer holding one, or nothing."""
+WAITS = ("settled", "routed", "delivered", "none")
+"""What a watch line waits for after its action: every message settled, every message routed (in its
+queues), a consumer holding one, or nothing."""
 ACTIONS = ("publish", "crash", "fail_next", "pause_consumer", "resume_consumer")
 
 _LESSON_FIELDS = {"name", "title"}
@@ -53,6 +54,7 @@ _STEP_FIELDS = {
     "script",
 }
 _CHANGE_FIELDS = {
+    "bindings",
     "op",
     "kind",
     "name",
@@ -533,7 +535,8 @@ def change_from_table(entry: Any, topology: Topology | None) -> list[TopologyCha
         if existing is None:
             raise TopologyError(f"{kind} {short(name)}: does not exist")
         return [delete(existing)]
-    data: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("op", "kind")}
+    data: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("op", "kind", "bindings")}
+    bindings = _bindings(name, entry.get("bindings", []) if kind == "queue" else [])
     section = {"exchange": "exchanges", "queue": "queues", "consumer": "consumers"}[kind]
     scenario: dict[str, Any] = {section: [data]}
     if kind == "consumer" and isinstance(data.get("queues"), list):  # checked against the topology later
@@ -546,7 +549,24 @@ def change_from_table(entry: Any, topology: Topology | None) -> list[TopologyCha
         return [declare(made.exchanges[0])]
     if kind == "consumer":
         return [declare(made.consumers[0])]
-    return [declare(replace(made.queues[0], bindings=()))]
+    return [declare(replace(made.queues[0], bindings=())), *(declare(b) for b in bindings)]
+
+
+def _bindings(queue: str, raw: Any) -> list[Binding]:
+    """A queue change's `bindings`, as a scenario writes them (checked against the topology later)."""
+    if not isinstance(raw, list):
+        raise TopologyError("bindings must be an array of tables")
+    out = []
+    for index, b in enumerate(raw, start=1):
+        if not isinstance(b, dict) or not isinstance(b.get("exchange"), str):
+            raise TopologyError(f"bindings[{index}] needs exchange (a name)")
+        key, arguments = b.get("routing_key", ""), b.get("arguments", {})
+        if not isinstance(key, str) or not isinstance(arguments, dict):
+            raise TopologyError(f"bindings[{index}]: routing_key is a string, arguments a table")
+        if (problem := field_table_problem(arguments, "arguments")) is not None:
+            raise TopologyError(f"bindings[{index}]: {problem}")
+        out.append(queue_binding(b["exchange"], queue, key, arguments))
+    return out
 
 
 # -- built-ins ----------------------------------------------------------------------------------------
@@ -588,4 +608,3 @@ def scenario_at(lesson: Lesson, index: int) -> tuple[int, Scenario]:
         if scenario is not None:
             return back, scenario
     raise ValueError("a checked lesson's first step has a scenario")
-
