@@ -234,10 +234,11 @@ def lesson_from_data(data: Mapping[str, Any], source: str, *, folder: Path | Non
         raw_steps = []
     topology: Topology | None = None
     for number, raw in enumerate(raw_steps, start=1):
-        step = _StepReader(problems, number, raw, topology, folder).read()
+        reader = _StepReader(problems, number, raw, topology, folder)
+        step = reader.read()
         if step is not None:
             steps.append(step)
-            topology = step.topology
+        topology = reader.after  # a broken task still leaves the topology for the next steps
     if problems.lines:
         raise LessonError(problems.lines)
     return Lesson(name=name, title=title, steps=tuple(steps), source=source)
@@ -255,6 +256,8 @@ class _StepReader:
         folder: Path | None,
     ) -> None:
         self.problems, self.number, self.previous, self.folder = problems, number, previous, folder
+        self.after = previous
+        """The topology once this step's scenario and changes are in (even when its task is broken)."""
         self.raw: dict[str, Any] = raw if isinstance(raw, dict) else {}
         self.ok = isinstance(raw, dict)
         if not self.ok:
@@ -296,6 +299,7 @@ class _StepReader:
         for change in changes:
             if topology is not None:
                 topology = apply_change(topology, change)
+        self.after = topology
         task_name = self.text("task", required=True)
         if task_name and task_name not in TASKS:
             self.fail("task", f"unknown task {short(task_name)} (allowed: {', '.join(TASKS)})")
@@ -337,7 +341,7 @@ class _StepReader:
         if raw is not None and "changes" in self.raw:
             self.fail("changes", "a step has a scenario or changes to the current one, not both")
         if raw is None:
-            if self.previous is None:
+            if self.number == 1:
                 self.fail("scenario", "the first step needs a scenario (a built-in name or a table)")
             return None, self.previous
         scenario: Scenario | None = None

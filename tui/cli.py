@@ -17,6 +17,7 @@ from core.lesson import LessonError, builtin_lesson_names, load_lesson
 from core.publishing import body_problem
 from core.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from core.tap import TapError, TapSpec, tap_scenario
+from core.text import visible
 
 
 class _Parser(argparse.ArgumentParser):
@@ -148,20 +149,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_app(engine, play_script=not args.no_script)
 
 
+def _steps(count: int) -> str:
+    return f"{count} step" if count == 1 else f"{count} steps"
+
+
 def lesson_command(check: str | None) -> int:
     """--lessons: one built-in lesson a line (name, title, steps). --check-lesson: every problem of
     a teacher's file, one line each, exit 2; nothing and exit 0 when it can be played."""
     if check is None:
         for name in builtin_lesson_names():
             lesson = load_lesson(name)  # a broken built-in is a bug: its traceback, exit 1
-            print(f"{name:<17} {len(lesson.steps)} steps  {lesson.title}")
+            print(f"{name:<17} {_steps(len(lesson.steps))}  {lesson.title}")
         return 0
     try:
-        load_lesson(check)
+        lesson = load_lesson(check)
     except LessonError as exc:
         for line in exc.problems:
             stderr_line(line)
         return EXIT_BAD_INPUT
+    print(f"{visible(check)}: ok, {_steps(len(lesson.steps))}")
     return 0
 
 

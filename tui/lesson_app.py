@@ -56,6 +56,8 @@ class LessonApp(MqscopeApp):
         self._live_step: int | None = 0
         """The step whose topology the broker has now (None: unknown, the next step restarts)."""
         self.finished = False
+        self.shown: int | None = None
+        """The step whose task is on the panel (None while a step is being set up)."""
 
     @property
     def step(self) -> Step:
@@ -89,6 +91,7 @@ class LessonApp(MqscopeApp):
 
     async def go(self, index: int) -> None:
         """Show step `index`: its topology first (restart or changes), then its task."""
+        self.shown = None
         self.workers.cancel_group(self, "watch")
         self.engine.gate.resume()
         self.waiting = None
@@ -117,6 +120,7 @@ class LessonApp(MqscopeApp):
             self.session_screen.canvas.show_marks(())
         if step.task == "watch":
             self.run_worker(self._play(step.script), group="watch", exclusive=True)
+        self.shown = index
         self.render_panel()
 
     def _lens_hidden(self, hidden: bool) -> None:

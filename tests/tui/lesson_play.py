@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from states import freeze_cursors, type_text, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from core.backends import DEFAULT_BROKER_URL
 from core.engine import Engine
 from core.lesson import Lesson, Step, load_lesson
-from states import freeze_cursors, type_text, wait_for
 from tui.lesson_app import LessonApp
 
 
@@ -30,7 +30,7 @@ def lesson_app(pilot: Pilot[int]) -> LessonApp:
 async def ready(pilot: Pilot[int]) -> LessonApp:
     """Until the panel shows step 1 and the broker is connected."""
     app = lesson_app(pilot)
-    await wait_for(pilot, lambda: app.panel is not None and app.panel.is_attached, "the lesson panel")
+    await wait_for(pilot, lambda: app.shown == 0, "the lesson panel on step 1")
     await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
     await freeze_cursors(pilot)
     return app
@@ -45,7 +45,9 @@ def wrong_marks(step: Step) -> set[str]:
 
 def wrong_answer(step: Step) -> str:
     """A key or binding key the router says is wrong for this route step."""
-    for guess in ("no.such.key", "zzz", "#", "*", ""):
+    bound = [b.routing_key for q in step.topology.queues for b in q.bindings]
+    made = [k.replace("*", "x").replace(".#", "").replace("#", "") for k in bound]
+    for guess in ("no.such.key", "zzz", "#", "*", "", *made):
         if not step.route_verdict(guess, step.topology)[0]:
             return guess
     raise AssertionError(f"step {step.number}: every guess is right")
@@ -104,6 +106,6 @@ async def play(pilot: Pilot[int], lesson: Lesson, *, right: bool) -> LessonApp:
         await play_step(pilot, right=right)
         await pilot.press("enter" if lesson.steps[index].task != "route" else "pagedown")
         if index + 1 < len(lesson.steps):
-            await wait_for(pilot, lambda i=index: app.index == i + 1, f"step {index + 2}")
+            await wait_for(pilot, lambda i=index: app.shown == i + 1, f"step {index + 2}")
     assert app.finished
     return app

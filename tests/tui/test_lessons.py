@@ -4,7 +4,7 @@ predict marks the router's answer (or not), route types the checked example (aft
 from __future__ import annotations
 
 import pytest
-from lesson_play import lesson_app, make_lesson_app, mark, play, ready
+from lesson_play import make_lesson_app, mark, play, ready
 from states import wait_for
 from textual.widgets import Static
 
@@ -69,14 +69,14 @@ async def test_back_next_and_restart() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("n", "n")
-        await wait_for(pilot, lambda: app.index == 2, "step 3")
+        await wait_for(pilot, lambda: app.shown == 2, "step 3")
         await wait_for(pilot, lambda: app.engine.topology == lesson.steps[2].topology, "step 3's binding")
         await pilot.press("b")
-        await wait_for(pilot, lambda: app.index == 1, "step 2 again")
+        await wait_for(pilot, lambda: app.shown == 1, "step 2 again")
         assert app.engine.topology == lesson.steps[1].topology  # a fresh session: the change undone
         await pilot.press("enter")  # commits an empty prediction: right ('email.urgent' reaches nothing)
         assert app.results == {1: True}
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.index == 0 and not app.results, "the lesson from the start")
+        await wait_for(pilot, lambda: app.shown == 0 and not app.results, "the lesson from the start")
         head = str(app.screen.query_one("#lesson-head", Static).render())
         assert "step 1 of 4" in head and "score 0/0" in head
