@@ -3,6 +3,9 @@ predict marks the router's answer (or not), route types the checked example (aft
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from lesson_play import make_lesson_app, mark, play, ready
 from states import wait_for
@@ -80,3 +83,16 @@ async def test_back_next_and_restart() -> None:
         await wait_for(pilot, lambda: app.shown == 0 and not app.results, "the lesson from the start")
         head = str(app.screen.query_one("#lesson-head", Static).render())
         assert "step 1 of 4" in head and "score 0/0" in head
+
+
+async def test_the_readme_lesson_plays(tmp_path: Path) -> None:
+    """The README's example lesson, played right with the same driver as the built-in course."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(\[lesson\]\n.*?)```", readme, re.DOTALL)
+    assert block is not None, "the README lost its lesson example"
+    path = tmp_path / "readme_lesson.toml"
+    path.write_text(block.group(1), encoding="utf-8")
+    app = make_lesson_app(str(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await play(pilot, load_lesson(str(path)), right=True)
+        assert app.score() == (2, 2)
