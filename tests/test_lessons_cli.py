@@ -129,3 +129,16 @@ def test_lesson_flag_refuses_what_is_not_a_lesson(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: no_such_lesson: no such lesson file or built-in lesson")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_lesson_refuses_a_later_step_the_broker_cannot_run(tmp_path: Path) -> None:
+    """memory:// has no headers exchange: step 2 is refused at start, not when the learner gets there."""
+    path = tmp_path / "two.toml"
+    path.write_text(
+        '[lesson]\ntitle = "t"\n'
+        '[[steps]]\ntext = "a"\nscenario = "seed"\ntask = "predict"\nkey = "video"\n'
+        '[[steps]]\ntext = "b"\nscenario = "headers"\ntask = "predict"\nheaders = {}\n'
+    )
+    result = run_cli("--lesson", str(path), "--broker", "memory://")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {path}: step 2: kombu memory:// has no headers exchange")

@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.headless or args.scenario or args.tap:
                 raise InputError("--lesson runs in the app: it takes no --headless, --scenario or --tap")
             engine = Engine(lesson.steps[0].scenario or load_scenario(), broker, speed=args.speed)
+            for step in lesson.steps:  # later steps too: refused now, in one line, not mid-lesson
+                if (problem := engine.backend.unsupported(step.topology)) is not None:
+                    raise InputError(f"{lesson.source}: step {step.number}: {problem}")
         else:
             scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
             engine = Engine(scenario, broker, speed=args.speed)
