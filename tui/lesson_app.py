@@ -272,6 +272,11 @@ class LessonApp(MqscopeApp):
         """Each line: narration, its action, its wait; a `look` line freezes the flow until Enter."""
         worker = get_current_worker()
         sent: list[str] = []
+        step = self.step
+        # The script starts on its own topology (the step's changes made) and an empty flow (what
+        # earlier steps sent settled, queues empty), so what it narrates is what happens.
+        while self.ledger.topology != step.topology or not self.ledger.quiet():
+            await asyncio.sleep(POLL_SECONDS)
         for line in script:
             if worker.is_cancelled:
                 return

@@ -12,6 +12,7 @@ from states import wait_for
 from textual.widgets import Static
 
 from core.lesson import builtin_lesson_names, load_lesson
+from tui.lesson_app import LessonApp
 
 SIZE = (120, 44)
 
@@ -96,3 +97,36 @@ async def test_the_readme_lesson_plays(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await play(pilot, load_lesson(str(path)), right=True)
         assert app.score() == (2, 2)
+
+
+def _redelivered(app: LessonApp) -> int:
+    return sum(r.redelivered for r in app.ledger.records.values())
+
+
+WATCHED = {
+    # lesson: (what its watch steps say happens, read from the one ledger)
+    "crash": lambda app: _redelivered(app) == 1 and app.ledger.consumers["worker"].acked == 3,
+    "failures": lambda app: (
+        (
+            app.ledger.consumers["retrier"].requeued,
+            app.ledger.consumers["rejecter"].dead_lettered,
+            app.ledger.consumers["auditor"].acked,
+            app.ledger.consumers["dropper"].dropped,
+        )
+        == (1, 1, 1, 1)
+    ),
+    "ttl_maxlen": lambda app: (
+        (app.ledger.queues["shipping"].expired, app.ledger.queues["shipping"].dead_lettered) == (3, 5)
+    ),
+    "alternate": lambda app: app.ledger.exchanges["strict"].returned == 1,
+    "competing": lambda app: all(app.ledger.consumers[w].processed > 0 for w in ("w1", "w2")),
+    "tutorial_defects": lambda app: app.ledger.consumers["worker"].requeued == 1,
+}
+
+
+@pytest.mark.parametrize("name", list(WATCHED))
+async def test_watch_steps_show_what_they_say(name: str) -> None:
+    app = make_lesson_app(name)
+    async with app.run_test(size=SIZE) as pilot:
+        await play(pilot, load_lesson(name), right=True)
+        assert WATCHED[name](app)
