@@ -12,7 +12,7 @@ import itertools
 import secrets
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.backends import Backend, backend_for
@@ -30,7 +30,7 @@ from core.text import visible
 from core.topology import ConsumerSpec, PublishStep, Topology, TopologyError
 from core.topology_changes import LiveTopology, TopologyChange, apply_change, change_problem
 
-__all__ = ["Engine", "MessageIds", "PublishError", "PublishRequest", "new_message_id"]
+__all__ = ["Engine", "IdSource", "MessageIds", "PublishError", "PublishRequest", "new_message_id"]
 
 
 _ID_MASK = 0xFFFFFFFF
@@ -54,6 +54,9 @@ def new_message_id() -> str:
     return f"{x:08x}"
 
 
+IdSource = Callable[[], str]
+"""Where an engine's message ids come from (tests and tui.testing pass a counter: 00000001, ...)."""
+
 RECENT_IDS = 4096
 """Ids MessageIds checks a new one against (the default source never repeats; a replaced one may)."""
 
@@ -65,17 +68,25 @@ class MessageIds:
     is unique by construction, and a replaced one (tests pin ids) repeats, if at all, soon.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, source: IdSource | None = None) -> None:
+        self._source = source
+        """None: `new_message_id`, looked up at each call."""
         self._lock = threading.Lock()
         self._recent: set[str] = set()
         self._order: deque[str] = deque()
+        self.issued = 0
+        """Ids handed out so far (one per accepted publish): tui.testing waits for that many."""
+        self.last: str | None = None
 
     def new(self) -> str:
         with self._lock:
-            while (candidate := new_message_id()) in self._recent:
+            source = self._source or new_message_id
+            while (candidate := source()) in self._recent:
                 pass
             self._recent.add(candidate)
             self._order.append(candidate)
+            self.issued += 1
+            self.last = candidate
             if len(self._order) > RECENT_IDS:
                 self._recent.discard(self._order.popleft())
             return candidate
@@ -84,8 +95,13 @@ class MessageIds:
 class Engine:
     """The model of one running scenario on one broker; thread-safe entry points for the UI."""
 
-    def __init__(self, scenario: Scenario, broker_url: str, *, speed: float = 1.0) -> None:
+    def __init__(
+        self, scenario: Scenario, broker_url: str, *, speed: float = 1.0, ids: IdSource | None = None
+    ) -> None:
+        """`ids`: where message ids come from (default: `new_message_id`); a reset's new engine is
+        given the same source, so pinned ids go on counting instead of starting again."""
         self.scenario = scenario
+        self.id_source = ids
         self.live = LiveTopology(scenario.topology)
         """The topology as the broker has it now; the producer thread folds each change in."""
         self.backend: Backend = backend_for(broker_url)
@@ -97,8 +113,10 @@ class Engine:
         self.controls = {c.name: ConsumerControl(c.name) for c in scenario.topology.consumers}
         self.declared = threading.Event()
         self.attempts = AttemptCounter()
-        self.ids = MessageIds()
+        self.ids = MessageIds(ids)
         self.requests = RequestQueue()
+        self.script_played = 0
+        """Script steps the producer has taken up so far (tui.testing waits for the whole script)."""
         self._unacked: dict[str, int] = {q.name: 0 for q in self.topology.queues}
         self.tap: TapSpec | None = None
         """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
@@ -171,6 +189,8 @@ class Engine:
         self.requests.put(request)
 
     def request_from_step(self, step: PublishStep) -> PublishRequest:
+        """A script step's request (the producer thread calls this as each step falls due)."""
+        self.script_played += 1
         return self.make_request(
             step.exchange,
             step.routing_key,

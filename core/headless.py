@@ -41,6 +41,8 @@ class HeadlessOptions:
     play_script: bool = True
     timeout: float = 30.0
     as_json: bool = True
+    exchange: str | None = None
+    """Where --publish goes; None: the scenario's first exchange (the default exchange if none)."""
 
 
 def run_headless(engine: Engine, options: HeadlessOptions, out: TextIO | None = None) -> int:
@@ -105,7 +107,8 @@ class _Requests:
         self.engine = engine
         self.keys = options.publish
         self.body = options.body
-        self.exchange = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
+        first = engine.topology.exchanges[0].name if engine.topology.exchanges else ""
+        self.exchange = first if options.exchange is None else options.exchange
         self.total = options.repeat * len(self.keys)
         self.made = 0
         self._first: list[PublishRequest] = [self._make(i) for i in range(min(len(self.keys), self.total))]

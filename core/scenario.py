@@ -49,6 +49,8 @@ class Scenario:
     title: str
     topology: Topology
     publishes: tuple[PublishStep, ...]
+    notice: str | None = None
+    """What the loader read but could not use (a definitions import lists it here), in one line."""
     source: str = "<memory>"
 
 
@@ -283,7 +285,8 @@ def builtin_names() -> list[str]:
 
 
 def load_scenario(name_or_path: str = DEFAULT_SCENARIO) -> Scenario:
-    """Load a built-in scenario by name, or a TOML file by path."""
+    """Load a built-in scenario by name, or a TOML file by path (core.scenario_files also reads
+    RabbitMQ definitions JSON)."""
     if name_or_path in builtin_names():
         resource = resources.files("core").joinpath("scenarios", f"{name_or_path}.toml")
         return parse_scenario(resource.read_text(encoding="utf-8"), f"{name_or_path}.toml")

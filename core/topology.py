@@ -81,7 +81,7 @@ class QueueSpec:
         if self.dead_letter_routing_key is not None:
             args["x-dead-letter-routing-key"] = self.dead_letter_routing_key
         if self.message_ttl is not None:
-            args["x-message-ttl"] = int(self.message_ttl * 1000)
+            args["x-message-ttl"] = round(self.message_ttl * 1000)
         if self.max_length is not None:
             args["x-max-length"] = self.max_length
         return args

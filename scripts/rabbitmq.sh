@@ -11,6 +11,7 @@
 #   scripts/rabbitmq.sh restart [STATE]  stop the whole node and start it again (same port, same data)
 #   scripts/rabbitmq.sh stop-app|start-app [STATE]   take the broker away and bring it back (the
 #                                        node keeps its data: an outage as clients see it)
+#   scripts/rabbitmq.sh ctl STATE ARGS...  rabbitmqctl ARGS against that node (stdin passed through)
 #
 # STATE defaults to $MQSCOPE_RABBITMQ_STATE or ${TMPDIR:-/tmp}/mqscope-rabbitmq.state. The state file
 # is a sourceable list of KEY=value lines (URL, NODE, DIR, PORT, DIST_PORT, STARTED_EPMD).
@@ -233,6 +234,15 @@ cmd_app() {
   fi
 }
 
+cmd_ctl() {
+  local state="$1"
+  shift
+  [ -f "$state" ] || { say "not running (no state file $state)"; return 1; }
+  # shellcheck disable=SC1090
+  . "$state"
+  ctl "$@"
+}
+
 cmd_url() {
   local state="$1"
   [ -f "$state" ] || { say "not running (no state file $state)"; return 1; }
@@ -252,7 +262,8 @@ main() {
     restart) cmd_restart "$state" ;;
     stop-app) cmd_app "$state" stop_app ;;
     start-app) cmd_app "$state" start_app ;;
-    *) say "usage: $0 install | start|stop|restart|url|stop-app|start-app [STATE]"; return 2 ;;
+    ctl) shift 2; cmd_ctl "$state" "$@" ;;
+    *) say "usage: $0 install | start|stop|restart|url|stop-app|start-app [STATE] | ctl STATE ARGS..."; return 2 ;;
   esac
 }
 

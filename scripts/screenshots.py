@@ -12,10 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "tui")]
 
 import cairosvg  # noqa: E402
-from states import STATE_BY_NAME, SnapState, counting_ids, make_app, reset_broker_state  # noqa: E402
+from states import STATE_BY_NAME, SnapState, make_app, reset_broker_state  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
-
-import core.engine  # noqa: E402
 
 OUT = ROOT / "screenshots"
 
@@ -23,7 +21,6 @@ OUT = ROOT / "screenshots"
 def render(state: SnapState) -> str:
     """Run the app headless through the state's steps and return its SVG screenshot."""
     reset_broker_state()
-    core.engine.new_message_id = counting_ids()  # the same ids the snapshot tests pin
     app = make_app(state.scenario, play_script=state.play_script)
 
     async def steps(pilot: Pilot[int]) -> None:

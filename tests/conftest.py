@@ -1,4 +1,5 @@
-"""Fixtures every test may use: RabbitMQ's own topic routing cases (tests/data).
+"""Fixtures every test may use: RabbitMQ's own topic routing cases (tests/data), and mqscope's pytest
+plugin (tui.pytest_plugin: `async def` tests, the mqscope_app fixture) when mqscope is not installed.
 
 Process-global broker state (the default `mqscope://` broker, memory://) is reset by the tests that use
 it, not here: most tests take a broker of their own (tests/broker_support.fresh_url).
@@ -10,7 +11,15 @@ from typing import Any
 
 import pytest
 
+import tui.pytest_plugin
 from conformance_cases import load_cases
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Installed, mqscope's plugin is loaded through its entry point; from a bare checkout it is
+    registered here under the same name (`-p no:mqscope` still turns it off)."""
+    if config.pluginmanager.get_plugin("mqscope") is None and not config.pluginmanager.is_blocked("mqscope"):
+        config.pluginmanager.register(tui.pytest_plugin, "mqscope")
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
-"""The README runs as written: every command in its `sh` blocks, every scenario in its `toml` blocks.
+"""The README runs as written: every command in its `sh` blocks, every scenario in its `toml` blocks,
+every test in its `python` blocks.
 
 The blocks are read from README.md itself, so an edit that breaks an example fails here. Each fenced
 block says what it is: `sh` (commands: run here, or skipped for a stated reason), `toml` (scenarios:
-loaded, validated and run headless) or `text` (drawings and the synopsis, whose options must exist).
+loaded, validated and run headless), `python` (a teacher's pilot test: run with `python -m pytest` in
+a folder of its own, no conftest) or `text` (drawings and the synopsis, whose options must exist).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ import pytest
 
 from core.lesson import load_lesson
 from core.scenario import load_scenario
+from teacher_folder import run_pytest
 from tui.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-LANGUAGES = {"sh", "toml", "text"}
+LANGUAGES = {"sh", "toml", "text", "python"}
 RUN_TIMEOUT = 90.0  # bounds a hung command; nothing here is timed
 HEADLESS_TIMEOUT = "20"  # added to headless commands that give none: a hang fails, it does not wait 30 s
 NOT_RUN = {
@@ -62,7 +65,8 @@ class Command:
         if "scripts/rabbitmq.sh" in self.text:
             return "rabbitmq"
         if words[:3] == ["python", "-m", "tui"] or words[:1] == ["mqscope"]:
-            return "cli" if {"--headless", "--help", "--lessons", "--check-lesson"} & set(words) else "tui"
+            cli = {"--headless", "--help", "--export", "--lessons", "--check-lesson"}
+            return "cli" if cli & set(words) else "tui"
         return "unknown"
 
 
@@ -288,6 +292,25 @@ def test_lesson_block_passes_the_checker(block: Block, tmp_path: Path) -> None:
     assert load_lesson(str(path)).steps
     result = run_shell(f"python -m tui --check-lesson {path}")
     assert (result.returncode, result.stderr) == (0, ""), f"README.md:{block.line}: {result.stderr}"
+
+
+# -- python blocks ---------------------------------------------------------------------------------
+PYTHON_BLOCKS = [b for b in readme_blocks() if b.lang == "python"]
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[f"L{b.line}" for b in PYTHON_BLOCKS])
+def test_python_block_is_a_test_that_passes_in_a_folder_of_its_own(block: Block, tmp_path: Path) -> None:
+    folder = tmp_path / "teacher"
+    folder.mkdir()
+    (folder / f"test_readme_{block.line}.py").write_text(block.text, encoding="utf-8")
+    result = run_pytest(folder, "-q")
+    assert result.returncode == 0, f"README.md:{block.line}:\n{result.stdout}{result.stderr}"
+    assert re.search(r"\b[1-9]\d* passed", result.stdout) and "skipped" not in result.stdout, result.stdout
+
+
+def test_the_readme_shows_a_complete_pilot_test() -> None:
+    assert any("async def test_" in b.text for b in PYTHON_BLOCKS), "the README lost its pilot test"
+    assert all(len(b.text.strip().splitlines()) <= 10 for b in PYTHON_BLOCKS), "ten lines, as promised"
 
 
 # -- text blocks and inline options ----------------------------------------------------------------

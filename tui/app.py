@@ -25,7 +25,9 @@ from core.events import BrokerStatus, FlowEvent, InternalError
 from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
 from tui.controls import BINDINGS, ControlsApp
+from tui.file_commands import file_commands
 from tui.palette import PlainCommands
+from tui.presenter import THEMES
 from tui.screen import SessionScreen
 from tui.text import visible_lines
 from tui.widgets.diagram_canvas import DiagramCanvas
@@ -57,8 +59,13 @@ class MqscopeApp(ControlsApp):
     HORIZONTAL_BREAKPOINTS = [(0, "-slim"), (120, "-narrow"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
-    def __init__(self, engine: Engine, *, play_script: bool = True) -> None:
+    def __init__(self, engine: Engine, *, play_script: bool = True, theme: str | None = None) -> None:
+        """`theme`: a theme name to start with (tui.presenter's own or Textual's)."""
         super().__init__()
+        for own in THEMES.values():
+            self.register_theme(own)
+        if theme is not None:
+            self.theme = theme
         self.engine = engine
         self.play_script = play_script
         self.ledger = Ledger(engine.topology, broker_url=engine.backend.display_url())
@@ -91,6 +98,8 @@ class MqscopeApp(ControlsApp):
 
     def on_mount(self) -> None:
         self.push_screen(self._session_screen)  # pushed (not the default screen) so a reset can swap it
+        if (notice := self.engine.scenario.notice) is not None:  # what an import could not use
+            self.notify(visible_lines(notice), severity="warning", timeout=15, markup=False)
         self._start_workers()
         _defer_full_collections()
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -222,10 +231,14 @@ class MqscopeApp(ControlsApp):
             old.stop()
             await asyncio.to_thread(old.join, 3.0)
         self.engine.backend.discard_state()
-        self.engine = Engine(scenario, self.engine.backend.url, speed=self.engine.clock.speed)
+        old_engine = self.engine
+        self.engine = Engine(
+            scenario, old_engine.backend.url, speed=old_engine.clock.speed, ids=old_engine.id_source
+        )
         self.ledger = Ledger(scenario.topology, broker_url=self.engine.backend.display_url())
         self.consumer = self._first_consumer()
         self._session_screen = SessionScreen(self.engine, self.ledger)
+        self._session_screen.show_log(self.show_log)
         while len(self.screen_stack) > 2:  # close a palette or picker left open above the flow
             await self.pop_screen()
         await self.switch_screen(self._session_screen)
@@ -242,6 +255,7 @@ class MqscopeApp(ControlsApp):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield from file_commands(self)
         yield from self.control_commands()
 
     def panic(self, *renderables: RenderableType) -> None:
@@ -290,8 +304,8 @@ def _defer_full_collections() -> None:
     gc.set_threshold(young, middle, 1_000_000)
 
 
-def run_app(engine: Engine, play_script: bool) -> int:
+def run_app(engine: Engine, play_script: bool, theme: str | None = None) -> int:
     """Entry point for tui/cli.py: run the app until the user quits."""
-    app = MqscopeApp(engine, play_script=play_script)
+    app = MqscopeApp(engine, play_script=play_script, theme=theme)
     app.run()
     return app.return_code or 0

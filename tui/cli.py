@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,12 +13,14 @@ from core.backends import DEFAULT_BROKER_URL
 from core.controls import MAX_SPEED, MIN_SPEED
 from core.engine import Engine
 from core.errors import InputError
+from core.exporters import EXPORT_FORMATS, export
 from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless, stderr_line
-from core.lesson import LessonError, builtin_lesson_names, load_lesson
+from core.lesson import LessonError, builtin_lesson_names, load_lesson, scenario_at
 from core.publishing import body_problem
-from core.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from core.scenario import DEFAULT_SCENARIO, Scenario
+from core.scenario_files import open_scenario
 from core.tap import TapError, TapSpec, tap_scenario
-from core.text import visible
+from core.text import short, visible
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +36,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mqscope",
         description="Watch messages flow: producer -> exchange -> bindings -> queues -> consumers.",
     )
-    parser.add_argument("--scenario", default=None, help="built-in name or TOML path (default seed)")
+    parser.add_argument(
+        "--scenario",
+        default=None,
+        help="built-in name, TOML path, or RabbitMQ definitions .json (default seed)",
+    )
+    parser.add_argument(
+        "--vhost", default="/", help="the vhost to read from definitions JSON, or to export to (default /)"
+    )
+    parser.add_argument(
+        "--exchange",
+        default=None,
+        metavar="NAME",
+        help="headless: the exchange --publish goes to (default: the scenario's first)",
+    )
+    parser.add_argument(
+        "--export",
+        default=None,
+        choices=EXPORT_FORMATS,
+        help="write the scenario to stdout (toml, RabbitMQ definitions JSON, or a kombu program) and exit",
+    )
     parser.add_argument(
         "--broker",
         default=None,
@@ -70,7 +92,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="check a lesson file: exit 0, or one line per problem and exit 2",
     )
+    parser.add_argument(
+        "--theme", default=None, metavar="NAME", help="TUI theme: presenter (high contrast) or Textual's"
+    )
+    parser.add_argument(
+        "--serve", action="store_true", help="serve the app to web browsers (textual-serve): a tab each"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="--serve: address to listen on (loopback)")
+    parser.add_argument("--port", type=int, default=8000, help="--serve: port to listen on")
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="--serve: allow a --host that is not loopback (anyone who reaches it gets an app)",
+    )
     return parser
+
+
+def _check_theme(name: str | None) -> None:
+    if name is None:
+        return
+    from tui.presenter import theme_names  # Textual's theme list: only the TUI needs it
+
+    names = theme_names()
+    if name not in names:
+        raise InputError(f"--theme: unknown theme {name!r} (known: {', '.join(names)})")
 
 
 def _not_json_constant(name: str) -> Any:
@@ -102,6 +147,13 @@ def _check_numbers(speed: float, repeat: int, timeout: float) -> None:
         raise InputError("--timeout must be a positive number of seconds")
 
 
+def _check_exchange(scenario: Scenario, name: str | None) -> None:
+    """--exchange must name one of the scenario's exchanges ('' is the default exchange)."""
+    if name is not None and name != "" and scenario.topology.exchange(name) is None:
+        known = ", ".join(repr(e.name) for e in scenario.topology.exchanges) or "none"
+        raise InputError(f"--exchange {short(name)}: no such exchange in the scenario (it has {known})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.lessons or args.check_lesson is not None:
@@ -112,25 +164,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         broker = args.broker or DEFAULT_BROKER_URL
         if args.tap is not None:
             tap = TapSpec.parse(args.tap)
-            given = load_scenario(args.scenario) if args.scenario else None
+            given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
             engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
             engine.tap = tap
             if not engine.backend.detects_returns:
                 raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
         elif args.lesson is not None:
             lesson = load_lesson(args.lesson)
-            if args.headless or args.scenario or args.tap:
-                raise InputError("--lesson runs in the app: it takes no --headless, --scenario or --tap")
-            engine = Engine(lesson.steps[0].scenario or load_scenario(), broker, speed=args.speed)
+            if args.headless or args.scenario or args.serve or args.export:
+                raise InputError("--lesson runs in the app: no --headless, --scenario, --serve or --export")
+            engine = Engine(scenario_at(lesson, 0)[1], broker, speed=args.speed)
             for step in lesson.steps:  # later steps too: refused now, in one line, not mid-lesson
                 if (problem := engine.backend.unsupported(step.topology)) is not None:
                     raise InputError(f"{lesson.source}: step {step.number}: {problem}")
         else:
-            scenario: Scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
+            scenario: Scenario = open_scenario(args.scenario or DEFAULT_SCENARIO, vhost=args.vhost)
+            if args.export is not None:
+                text = export(scenario, args.export, vhost=args.vhost)
+                if scenario.notice is not None:
+                    stderr_line(f"notice: {scenario.notice}")
+                sys.stdout.write(text)
+                return 0
+            _check_exchange(scenario, args.exchange)
             engine = Engine(scenario, broker, speed=args.speed)
+        if not args.headless:
+            _check_theme(args.theme)
+        if args.serve:
+            from tui.serve import ServeOptions
+
+            serve = ServeOptions.from_args(args)
     except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
+    notice = engine.scenario.notice
+    if args.headless and notice is not None:
+        stderr_line(f"notice: {notice}")
     if args.headless and engine.tap is not None:
         return run_tap_headless(engine, args.timeout, args.json)
     if args.headless:
@@ -141,15 +209,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             play_script=not args.no_script,
             timeout=args.timeout,
             as_json=args.json,
+            exchange=args.exchange,
         )
         return run_headless(engine, options)
     if args.lesson is not None:
         from tui.lesson_app import run_lesson  # Textual is imported only for the TUI
 
-        return run_lesson(engine, lesson)
+        return run_lesson(engine, lesson, theme=args.theme)
+    if args.serve:
+        from tui.serve import run_server
+
+        return run_server(serve)
     from tui.app import run_app  # Textual is imported only for the TUI
 
-    return run_app(engine, play_script=not args.no_script)
+    return run_app(engine, play_script=not args.no_script, theme=args.theme)
 
 
 def _steps(count: int) -> str:

@@ -41,6 +41,7 @@ BINDINGS: list[BindingType] = [
     Binding("f10", "reset", "Reset"),
     Binding("ctrl+n", "next_consumer", "Worker"),
     Binding("ctrl+o", "pick_scenario", "Scenario"),
+    Binding("ctrl+l", "toggle_log", "Log"),
     Binding("ctrl+t", "change_theme", "Theme", show=False),
     Binding("escape", "close_inspector", "Close inspector", show=False),
 ]
@@ -51,7 +52,8 @@ TYPING_KEEPS = frozenset({"next_consumer", "pick_scenario", "change_theme"})
 control character typed or pasted into the routing key exactly as it sends ctrl+o, and text must not
 open pickers or switch the target (ctrl+n is next-line in readline; ctrl+o and ctrl+t edit in shells).
 The footer shows them dimmed then; Tab to the diagram, or the palette (ctrl+p), reaches them.
-F-keys, ctrl+p and ctrl+q stay global; Input's own ctrl keys (a e d w u f k x c v) are Input's."""
+F-keys, ctrl+p, ctrl+q and ctrl+l (hide or show the event log: it changes only the layout, so a stray
+one costs nothing) stay global; Input's own ctrl keys (a e d w u f k x c v) are Input's."""
 
 FOOTER_RANK: list[tuple[str, ...]] = [
     ("inspect_last",),
@@ -65,6 +67,7 @@ FOOTER_RANK: list[tuple[str, ...]] = [
     ("next_consumer",),
     ("reset",),
     ("burst(100)",),
+    ("toggle_log",),
 ]
 """What the footer keeps as the terminal narrows (whole groups, first ones first): the teaching controls
 (inspect, make a consumer misbehave, freeze and step) before the speed, and the session controls last.
@@ -86,6 +89,9 @@ class ControlsApp(App[int]):
 
     consumer: reactive[str | None] = reactive(None, init=False)
     """The consumer F2-F4 act on (ctrl+n cycles; clicking a consumer picks it)."""
+
+    show_log: reactive[bool] = reactive(True, init=False)
+    """Whether the event log is shown (ctrl+l): a presenter hides it to give the diagram the room."""
 
     @property
     def session_screen(self) -> SessionScreen:
@@ -188,6 +194,13 @@ class ControlsApp(App[int]):
     def action_close_inspector(self) -> None:
         self.session_screen.close_inspector()
 
+    def action_toggle_log(self) -> None:
+        """Hide or show the event log; the diagram (or the lens, on wide screens) takes its room."""
+        self.show_log = not self.show_log
+
+    def watch_show_log(self, show: bool) -> None:
+        self.session_screen.show_log(show)
+
     def action_pick_scenario(self) -> None:
         from core.scenario import load_scenario
         from tui.widgets.scenario_picker import ScenarioPicker
@@ -245,3 +258,6 @@ class ControlsApp(App[int]):
         yield SystemCommand("Switch scenario", "pick a built-in scenario", self.action_pick_scenario)
         yield SystemCommand("Inspect latest message", "open the inspector", self.action_inspect_last)
         yield SystemCommand("Close inspector", "hide the inspector (Esc)", self.action_close_inspector)
+        yield SystemCommand(
+            "Show/hide event log", "give the diagram the log's room (ctrl+l)", self.action_toggle_log
+        )

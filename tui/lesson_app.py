@@ -37,8 +37,8 @@ POLL_SECONDS = 0.05
 class LessonApp(MqscopeApp):
     """mqscope with a lesson: step n of m, score, back, next and restart."""
 
-    def __init__(self, engine: Engine, lesson: Lesson) -> None:
-        super().__init__(engine, play_script=False)
+    def __init__(self, engine: Engine, lesson: Lesson, *, theme: str | None = None) -> None:
+        super().__init__(engine, play_script=False, theme=theme)
         self.lesson = lesson
         self.index = 0
         """The step shown (0-based)."""
@@ -438,8 +438,8 @@ def reveal_text(step: Step, marked: Iterable[str], right: bool) -> Text:
     return text
 
 
-def run_lesson(engine: Engine, lesson: Lesson) -> int:
+def run_lesson(engine: Engine, lesson: Lesson, theme: str | None = None) -> int:
     """Entry point for tui/cli.py --lesson."""
-    app = LessonApp(engine, lesson)
+    app = LessonApp(engine, lesson, theme=theme)
     app.run()
     return app.return_code or 0

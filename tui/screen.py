@@ -71,6 +71,10 @@ class SessionScreen(Screen[None]):
         self.event_log.add_events(events)
         self.inspector.events_arrived(events)
 
+    def show_log(self, show: bool) -> None:
+        """Show or hide the event log (app.tcss reflows the rest into its room)."""
+        self.set_class(not show, "-no-log")
+
     def inspect(self, kind: str, name: str) -> None:
         """Open the inspector on a message or a node."""
         inspector = self.inspector

@@ -25,3 +25,19 @@ class RabbitBroker:
         if self.state is None:
             pytest.skip("the outage test needs a node started by scripts/rabbitmq.sh")
         subprocess.run([str(SCRIPT), action, str(self.state)], check=True, timeout=120)
+
+    def ctl(self, *args: str, stdin: str | None = None) -> str:
+        """rabbitmqctl ARGS against the node (only one we started: its name is in the state file);
+        its stdout. A failure fails the test with rabbitmqctl's own words."""
+        if self.state is None:
+            pytest.skip("rabbitmqctl needs a node started by scripts/rabbitmq.sh")
+        done = subprocess.run(
+            [str(SCRIPT), "ctl", str(self.state), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip()}", pytrace=False)
+        return done.stdout

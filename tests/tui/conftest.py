@@ -1,9 +1,8 @@
-"""TUI test fixtures: fresh broker state per test and deterministic message ids."""
+"""TUI test fixtures: fresh broker state per test. Message ids are pinned by tui.testing.make_app, and
+`async def` tests run through mqscope's own pytest plugin (tests/conftest.py), as a teacher's would."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # states.py is shared with scripts/screenshots.py
 
-from states import counting_ids, reset_broker_state
+from tui.testing import reset_broker_state
 
 
 @pytest.fixture(autouse=True)
@@ -21,19 +20,3 @@ def fresh_broker() -> Iterator[None]:
     reset_broker_state()
     yield
     reset_broker_state()
-
-
-@pytest.fixture(autouse=True)
-def deterministic_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Message ids are uuid-based; snapshots and assertions want 00000001, 00000002, ..."""
-    monkeypatch.setattr("core.engine.new_message_id", counting_ids())
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run `async def` pilot tests on a fresh event loop (no async plugin is installed)."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
-    return True

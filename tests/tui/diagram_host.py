@@ -14,6 +14,7 @@ from core.ledger import Ledger
 from core.runner import LoopRunner
 from core.scenario import load_scenario
 from core.topology import Topology
+from tui.testing import counting_ids
 from tui.widgets.diagram_canvas import DiagramCanvas
 
 
@@ -73,7 +74,7 @@ def engine_events(scenario: str, *, speed: float = 8.0, timeout: float = 30.0) -
     """Run a built-in scenario on the default (in-process) broker in plain threads until every
     published message settled, and return every event it emitted, in order (real input for the canvas)."""
     reset_brokers()  # the in-process broker is process-wide: start from empty queues
-    engine = Engine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed)
+    engine = Engine(load_scenario(scenario), DEFAULT_BROKER_URL, speed=speed, ids=counting_ids())
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner)
     ledger = Ledger(engine.topology, keep=0, stories=False)

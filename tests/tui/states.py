@@ -1,91 +1,50 @@
 """Named app states shared by the snapshot tests and scripts/screenshots.py, so both show the same.
 
-Each state builds an app on a built-in scenario at 4x speed with animations off, drives it with the
-pilot, and settles on app state (every published message settled, queues empty), never on sleeps.
+Each state builds an app with tui.testing.make_app (a built-in scenario at 4x speed, animations off,
+ids 00000001...), drives it with the pilot, and settles on app state, never on sleeps. The helpers are
+tui.testing's, the module teachers use; they are re-exported here for the tests that import them.
 """
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from core.backends import DEFAULT_BROKER_URL
-from core.backends.memory import reset_memory_transport
-from core.broker import reset_brokers
-from core.engine import Engine
-from core.scenario import Scenario, load_scenario
-from tui.app import MqscopeApp
+from tui.testing import (
+    SETTLE_TIMEOUT,
+    app_of,
+    counting_ids,
+    freeze_cursors,
+    make_app,
+    reset_broker_state,
+    settle,
+    type_text,
+    wait_for,
+)
 
-SETTLE_TIMEOUT = 30.0
-
-
-def counting_ids() -> Callable[[], str]:
-    """A stand-in for core.engine.new_message_id: 00000001, 00000002, ... (same width)."""
-    counter = itertools.count(1)
-    return lambda: f"{next(counter):08d}"
-
-
-def reset_broker_state() -> None:
-    """Empty the process-wide brokers (mqscope:// and memory://) so no test sees another's queues."""
-    reset_brokers()
-    reset_memory_transport()
-
-
-def make_app(
-    scenario: str | Scenario = "seed", *, speed: float = 4.0, play_script: bool = True
-) -> MqscopeApp:
-    """The app on a built-in scenario (by name) or a scenario a test changed, on the default broker."""
-    loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    engine = Engine(loaded, DEFAULT_BROKER_URL, speed=speed)
-    app = MqscopeApp(engine, play_script=play_script)
-    app.animation_level = "none"
-    return app
-
-
-async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], what: str) -> None:
-    """Poll app state between frames until `condition` holds (generous timeout, then fail loudly)."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-def app_of(pilot: Pilot[int]) -> MqscopeApp:
-    app = pilot.app
-    assert isinstance(app, MqscopeApp)
-    return app
-
-
-async def settle(pilot: Pilot[int], published: int) -> None:
-    """Until `published` messages went out and all of them settled, queues empty, consumers idle."""
-    app = app_of(pilot)
-    await wait_for(
-        pilot,
-        lambda: app.ledger.published >= published and app.ledger.quiet(),
-        f"{published} published messages to settle",
-    )
-    await pilot.pause()
-
-
-async def freeze_cursors(pilot: Pilot[int]) -> None:
-    for widget in pilot.app.screen.query(Input):
-        widget.cursor_blink = False
-
-
-async def type_text(pilot: Pilot[int], text: str) -> None:
-    await pilot.press(*[c if c != " " else "space" for c in text])
+__all__ = [
+    "SETTLE_TIMEOUT",
+    "STATES",
+    "STATE_BY_NAME",
+    "SnapState",
+    "app_of",
+    "counting_ids",
+    "freeze_cursors",
+    "make_app",
+    "reset_broker_state",
+    "settle",
+    "type_text",
+    "wait_for",
+]
 
 
 # -- the states --------------------------------------------------------------------------------
 async def seed_at_start(pilot: Pilot[int]) -> None:
     await freeze_cursors(pilot)
-    await settle(pilot, published=2)
+    await settle(pilot)
 
 
 async def lens_typing(pilot: Pilot[int]) -> None:
@@ -100,14 +59,14 @@ async def both_keys_published(pilot: Pilot[int]) -> None:
         await type_text(pilot, key)
         await pilot.press("enter")
         await pilot.press("ctrl+u")  # clear the input (readline-style) for the next key
-    await settle(pilot, published=4)
+    await settle(pilot)
 
 
 async def inspector_open(pilot: Pilot[int]) -> None:
     await seed_at_start(pilot)
     await type_text(pilot, "video.upload")
     await pilot.press("enter")
-    await settle(pilot, published=3)
+    await settle(pilot)
     await pilot.press("f1")
     await pilot.pause()
 
@@ -119,9 +78,9 @@ async def dead_letter_settled(pilot: Pilot[int]) -> None:
     app = app_of(pilot)
     await freeze_cursors(pilot)
     await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
-    for sent, step in enumerate(app.engine.scenario.publishes, start=1):
+    for step in app.engine.scenario.publishes:
         app.engine.publish(step.exchange, step.routing_key, step.body, step.headers)
-        await settle(pilot, published=sent)
+        await settle(pilot)
     app.session_screen.inspect("message", "00000002")
     await pilot.pause()
 
@@ -142,6 +101,19 @@ async def twelve_queues(pilot: Pilot[int]) -> None:
     await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
     await type_text(pilot, "eu.web.order")
     await pilot.pause()
+
+
+async def presenter_typing_without_log(pilot: Pilot[int]) -> None:
+    """The projector view: presenter theme, event log hidden (ctrl+l), a key being typed."""
+    pilot.app.theme = "presenter"
+    await lens_typing(pilot)
+    await pilot.press("ctrl+l")
+    await pilot.pause()
+
+
+async def presenter_both_keys(pilot: Pilot[int]) -> None:
+    pilot.app.theme = "presenter"
+    await both_keys_published(pilot)
 
 
 @dataclass(frozen=True)
@@ -168,5 +140,7 @@ STATES = [
     SnapState("inspector_120x40", "seed", (120, 40), inspector_open),
     SnapState("dead_letter_80x24", "dead_letter", (80, 24), dead_letter_settled, play_script=False),
     SnapState("dead_letter_120x40", "dead_letter", (120, 40), dead_letter_settled, play_script=False),
+    SnapState("presenter_80x24", "seed", (80, 24), presenter_typing_without_log),
+    SnapState("presenter_120x40", "seed", (120, 40), presenter_both_keys),
 ]
 STATE_BY_NAME = {s.name: s for s in STATES}

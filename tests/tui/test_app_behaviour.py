@@ -45,7 +45,7 @@ async def _publish_ok_and_settle(app: MqscopeApp, pilot) -> None:  # type: ignor
     app.screen.query_one("#message-body", Input).value = '{"file": "a"}'
     app.screen.query_one("#routing-key", Input).focus()
     await pilot.press("enter")
-    await settle(pilot, published=1)
+    await settle(pilot)
     assert [(r.msg, r.routing_key, r.body) for r in app.ledger.records.values()] == [
         ("00000001", "ok", {"file": "a"})
     ]
@@ -54,7 +54,7 @@ async def _publish_ok_and_settle(app: MqscopeApp, pilot) -> None:  # type: ignor
 async def test_seed_script_counts_per_queue_and_consumer() -> None:
     app = make_app("seed")
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot, published=2)
+        await settle(pilot)
         queues = app.ledger.queues
         assert (queues["video_queue"].routed, queues["video_queue"].acked) == (1, 1)
         assert (queues["audit_queue"].routed, queues["audit_queue"].acked) == (2, 2)
@@ -72,7 +72,7 @@ async def test_typed_key_publishes_through_the_producer_and_is_remembered() -> N
     async with app.run_test(size=(120, 36)) as pilot:
         await type_text(pilot, "video.new")
         await pilot.press("enter")
-        await settle(pilot, published=1)
+        await settle(pilot)
         record = app.ledger.records["00000001"]
         assert record.queues == ("audit_queue", "video_queue")
         assert app.ledger.fate("00000001") == {"audit_queue": "acked", "video_queue": "acked"}
@@ -103,7 +103,7 @@ async def test_a_paused_consumer_takes_nothing_until_resumed() -> None:
         assert "holding 0 unacked" in worker.detail
         assert not [e for e in seen if isinstance(e, Delivered | Acked)]
         await pilot.press("f2")
-        await settle(pilot, published=1)
+        await settle(pilot)
         assert [(e.msg, e.queue) for e in seen if isinstance(e, Delivered)] == [("00000001", "audit_queue")]
         assert (worker.acked, app.ledger.fate("00000001")) == (1, {"audit_queue": "acked"})
 
@@ -123,7 +123,7 @@ async def test_crash_with_a_message_in_hand_redelivers_it() -> None:
         await pilot.press("f3")
         assert app.engine.controls["worker"].crash_requested
         await pilot.press("f5")  # unfreeze: the handler starts, finds the crash request and crashes
-        await settle(pilot, published=1)
+        await settle(pilot)
         crashed = [e.detail for e in seen if isinstance(e, ConsumerState) and e.state == "crashed"]
         assert crashed == ["connection dropped holding 1 unacked message(s)"]
         requeued = [e for e in seen if isinstance(e, Requeued)]
@@ -142,7 +142,7 @@ async def test_fail_next_requeues_then_succeeds() -> None:
         await pilot.press("f4")
         await type_text(pilot, "user.login")
         await pilot.press("enter")
-        await settle(pilot, published=1)
+        await settle(pilot)
         rejected = [e for e in seen if isinstance(e, Rejected)]
         assert [(r.msg, r.action) for r in rejected] == [("00000001", "requeue")]
         assert any(isinstance(e, Requeued) and e.msg == "00000001" for e in seen)
@@ -159,7 +159,7 @@ async def test_hostile_keys_publish_and_render_literally() -> None:
             await type_text(pilot, key)
             await pilot.press("enter")
             await pilot.press("ctrl+u")
-        await settle(pilot, published=3)
+        await settle(pilot)
         assert app.is_running
         assert [r.routing_key for r in app.ledger.records.values()] == hostile
         log = _log_text(app)
@@ -214,7 +214,7 @@ async def test_pause_all_then_step_one_action_at_a_time() -> None:
             "Acked",
         ]
         await pilot.press("f5")
-        await settle(pilot, published=1)
+        await settle(pilot)
 
 
 async def test_speed_controls_and_burst() -> None:
@@ -226,7 +226,7 @@ async def test_speed_controls_and_burst() -> None:
         assert app.engine.clock.speed == 4.0
         await type_text(pilot, "video.burst")
         app.action_burst(10)
-        await settle(pilot, published=10)
+        await settle(pilot)
         assert app.ledger.queues["video_queue"].acked == 10
 
 
@@ -234,7 +234,7 @@ async def test_event_log_in_a_burst_repaints_at_most_once_per_slot_and_shows_the
     app = make_app("seed", play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
         log = app.screen.query_one(EventLog)
-        await settle(pilot, published=0)
+        await settle(pilot)
         burst = [
             Published(msg=f"m{n}", exchange="media_exchange", routing_key="video.upload", body={})
             for n in range(40)
@@ -252,13 +252,13 @@ async def test_event_log_in_a_burst_repaints_at_most_once_per_slot_and_shows_the
 async def test_reset_and_switch_scenario_start_fresh_sessions() -> None:
     app = make_app("seed")
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot, published=2)
+        await settle(pilot)
         first, first_workers = app.engine, app.engine_workers
         await app.restart(first.scenario)
         assert app.engine is not first and app.ledger.published == 0
         assert first_workers is not None and not first_workers.running, "the old session's loops live on"
         assert app.engine_workers is not first_workers
-        await settle(pilot, published=2)
+        await settle(pilot)
         assert app.ledger.published == 2  # the script played once, in the new session only
         await app.switch_scenario("dead_letter")
         assert app.engine.scenario.name == "dead_letter"
@@ -283,7 +283,7 @@ async def test_quit_while_mid_message_stops_every_worker() -> None:
 async def test_clicking_a_queue_box_opens_the_inspector_on_it() -> None:
     app = make_app("seed")
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot, published=2)
+        await settle(pilot)
         canvas = app.screen.query_one(DiagramCanvas)
         box = next(b for b in canvas.layout_geometry.boxes() if b.name == "video_queue")
         scroll = canvas.scroll_offset
@@ -317,7 +317,7 @@ async def test_headers_exchange_lens_reads_the_json_field_as_headers() -> None:
         assert "-> any_pdf_or_log, pdf_reports" in matches
         app.screen.query_one("#routing-key", Input).focus()
         await pilot.press("enter")
-        await settle(pilot, published=1)
+        await settle(pilot)
         record = app.ledger.records["00000001"]
         assert record.headers == {"format": "pdf", "type": "report"}
         assert record.queues == ("any_pdf_or_log", "pdf_reports")

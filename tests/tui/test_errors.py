@@ -3,13 +3,12 @@ report through the event stream, and the app shows an error screen (never a fadi
 
 from __future__ import annotations
 
-from states import wait_for
+from states import make_app, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from broker_support import fresh_url
 from core.broker import get_broker, name_from_url
-from core.engine import Engine
 from core.events import EventStream, FlowEvent
 from core.scenario import parse_scenario
 from tui.app import QUIET_FRAMES, MqscopeApp
@@ -26,10 +25,7 @@ bindings = [{ exchange = "jobs", routing_key = "k" }]
 
 
 def _app(url: str) -> MqscopeApp:
-    engine = Engine(parse_scenario(NO_CONSUMERS, "jobs.toml"), url, speed=4.0)
-    app = MqscopeApp(engine, play_script=False)
-    app.animation_level = "none"
-    return app
+    return make_app(parse_scenario(NO_CONSUMERS, "jobs.toml"), broker=url, play_script=False)
 
 
 async def _screen_text(pilot: Pilot[int], screen: ErrorScreen) -> str:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from states import type_text, wait_for
+from states import make_app, type_text, wait_for
 from textual.widgets import Select, Static
 
-from core.backends import DEFAULT_BROKER_URL
-from core.engine import Engine
 from core.scenario import load_scenario
-from tui.app import MqscopeApp
 from tui.widgets.diagram_canvas import DiagramCanvas
 
 LOGS = """
@@ -47,9 +44,7 @@ queues = ["kern_any", "critical", "pager"]
 async def test_lens_on_logs_lights_only_what_logs_reaches(tmp_path: Path) -> None:
     path = tmp_path / "logs.toml"
     path.write_text(LOGS, encoding="utf-8")
-    engine = Engine(load_scenario(str(path)), DEFAULT_BROKER_URL, speed=4.0)
-    app = MqscopeApp(engine, play_script=False)
-    app.animation_level = "none"
+    app = make_app(load_scenario(str(path)), play_script=False)
     async with app.run_test(size=(120, 36)) as pilot:
         app.screen.query_one("#exchange", Select).value = "logs"
         await wait_for(pilot, lambda: app.session_screen.lens.exchange == "logs", "the lens on logs")

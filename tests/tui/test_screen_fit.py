@@ -73,7 +73,7 @@ def test_nothing_on_screen_is_cut(size: tuple[int, int]) -> None:
 async def _nothing_cut(size: tuple[int, int]) -> None:
     app = make_app("seed")
     async with app.run_test(size=size) as pilot:
-        await settle(pilot, published=2)
+        await settle(pilot)
         keys = check_key_bar(app)
         assert {"f1", "f2", "f3", "f4", "f5", "f6"} <= set(keys)
         line = check_status_line(app)

@@ -10,6 +10,8 @@ from rich.style import Style
 from textual.color import Color
 from textual.theme import Theme
 
+from tui.presenter import high_contrast
+
 TOKEN_COLOURS = ("#4fc1ff", "#8c9eff", "#2ec4b6", "#c3a6ff", "#f4a7c3", "#e6e6e6")
 """Per-message token colours: none of them green (ack), orange/yellow (requeue) or magenta (dead)."""
 DEAD_COLOUR = "#d45fd4"
@@ -32,8 +34,10 @@ def diagram_styles(theme: Theme, base: Style) -> dict[str, Style]:
     accent = colour(theme.accent, "#ffa62b")
     secondary = colour(theme.secondary, theme.primary)
     dead = Color.parse(DEAD_COLOUR) if theme.dark else Color.parse(DEAD_COLOUR).darken(0.25)
-    muted = fg.blend(bg, 0.45)
-    faint = fg.blend(bg, 0.72)
+    # How far muted and faint parts fade into the background: a projector loses what fades far.
+    muted_by, faint_by, wire_by = (0.2, 0.45, 0.15) if high_contrast(theme) else (0.45, 0.72, 0.4)
+    muted = fg.blend(bg, muted_by)
+    faint = fg.blend(bg, faint_by)
 
     def st(color: Color, bold: bool = False) -> Style:
         return base + Style(color=color.rich_color, bold=bold)
@@ -42,7 +46,7 @@ def diagram_styles(theme: Theme, base: Style) -> dict[str, Style]:
         "bg": base,
         "box": base,
         "header": st(muted, bold=True),
-        "wire": st(fg.blend(bg, 0.4)),
+        "wire": st(fg.blend(bg, wire_by)),
         "wire_dim": st(faint),
         "wire_match": st(success, bold=True),
         "wire_dead": st(dead.blend(bg, 0.25)),
