@@ -10,13 +10,14 @@ from core.backends import DEFAULT_BROKER_URL
 from core.engine import Engine
 from core.lesson import Lesson, Step, load_lesson
 from tui.lesson_app import LessonApp
+from tui.testing import counting_ids
 
 
 def make_lesson_app(name: str, *, speed: float = 4.0) -> LessonApp:
     lesson = load_lesson(name)
     scenario = lesson.steps[0].scenario
     assert scenario is not None
-    app = LessonApp(Engine(scenario, DEFAULT_BROKER_URL, speed=speed), lesson)
+    app = LessonApp(Engine(scenario, DEFAULT_BROKER_URL, speed=speed, ids=counting_ids()), lesson)
     app.animation_level = "none"
     return app
 
