@@ -14,9 +14,9 @@ Resuming subscribes again (basic.consume). A consumer paused before it starts ne
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from kombu import Connection, Consumer, Message
 
@@ -33,16 +33,39 @@ from core.controls import (
 )
 from core.events import Acked, ConsumerState, Delivered, FlowEvent, Notice, Rejected
 from core.reconnect import Reconnect, reason
-from core.topology import ConsumerSpec, Topology
+from core.topology import ConsumerSpec, FailurePolicy, Topology
 
 Emit = Callable[[FlowEvent], None]
 CRASH_RESTART_SECONDS = 2.0  # a supervisor restarts a crashed worker after this (simulated) time
+BY_HAND = "decided by hand"
+"""The Rejected error of a copy a manual consumer's user requeued, rejected or dropped."""
 PAUSED = "consumer paused"
 """The Requeued reason for a prefetched copy a pausing consumer hands back unstarted."""
 
 
 class SimulatedFailure(Exception):
     """The simulated handler failed (a `fail` body flag, or the user's "fail next")."""
+
+
+COPY_PROPERTIES = (
+    "priority",
+    "expiration",
+    "correlation_id",
+    "reply_to",
+    "timestamp",
+    "type",
+    "user_id",
+    "app_id",
+)
+"""The AMQP properties a Delivered event carries (when the copy has them)."""
+
+
+def copy_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The delivered copy's AMQP properties worth showing: only those it has (usually none)."""
+    shown = {name: properties[name] for name in COPY_PROPERTIES if properties.get(name) is not None}
+    if shown.get("priority") == 0:  # kombu sends priority 0 with every message: it says nothing
+        del shown["priority"]
+    return shown
 
 
 class ConsumerLoop:
@@ -110,7 +133,7 @@ class ConsumerLoop:
         consumers = [
             Consumer(  # declares its queue and sets basic.qos; basic.consume waits until not paused
                 channel,
-                queues=[self.topology.kombu_queue(queue_name)],
+                queues=[self.topology.kombu_queue(queue_name, self.spec.arguments)],
                 callbacks=[partial(self._on_message, queue_name)],
                 on_decode_error=partial(self._on_undecodable, queue_name),
                 accept=["json"],
@@ -165,7 +188,16 @@ class ConsumerLoop:
         self.in_hand[msg_id] = (queue, message)
         self.on_unacked(queue, +1)
         self.backend.on_delivery(self.emit, msg_id, queue, message.headers or {})
-        self.emit(Delivered(msg=msg_id, queue=queue, consumer=self.spec.name, redelivered=redelivered))
+        self.emit(
+            Delivered(
+                msg=msg_id,
+                queue=queue,
+                consumer=self.spec.name,
+                redelivered=redelivered,
+                headers=message.headers or {},
+                properties=copy_properties(message.properties),
+            )
+        )
         if self._cancelling or (self.control.paused.is_set() and self.backend.faithful):
             # Prefetched, not started, and the consumer is pausing: back to its place in the queue.
             # (memory:// requeues by re-routing, duplicating into sibling queues: there a copy that
@@ -177,6 +209,13 @@ class ConsumerLoop:
             return
         if not self.gate.wait(self._should_stop):
             return
+        if self.control.manual.is_set():
+            decided = self._by_hand(queue, msg_id, message)
+            if decided is not None:
+                if decided:
+                    self.in_hand.pop(msg_id, None)
+                    self.on_unacked(queue, -1)
+                return  # not decided: stopping; the broker takes the copy back with the connection
         # No per-message working/idle state events: `delivered` starts the work and `acked` /
         # `rejected` ends it, and at thousands of messages a second those two extra events were a
         # third of everything the UI had to digest.
@@ -210,9 +249,38 @@ class ConsumerLoop:
         if isinstance(fail, int) and not isinstance(fail, bool) and attempt <= fail:
             raise SimulatedFailure(f"body asked to fail {fail} time(s); this was attempt {attempt}")
 
-    def _settle_failure(self, queue: str, msg_id: str, message: Message, error: str) -> None:
+    def _by_hand(self, queue: str, msg_id: str, message: Message) -> bool | None:
+        """A manual consumer: hold the copy until the user decides, then settle it that way.
+
+        True: settled as decided. False: the loop is stopping (left unsettled; the broker takes it
+        back). None: manual was switched off meanwhile: the caller handles it as any other message.
+        A crash asked for meanwhile crashes the consumer, as one during work does."""
+        self.set_state("waiting", f"{msg_id} from {queue}: waiting for you (ack, requeue, reject or drop)")
+
+        def give_up() -> bool:
+            if self.control.take_crash():
+                raise ConsumerCrashed(self.spec.name)
+            return self._should_stop() or not self.control.manual.is_set()
+
+        action = self.control.await_decision(msg_id, give_up)
+        if action is None:
+            if self._should_stop():
+                return False
+            self.set_state("working", f"{msg_id} from {queue}")
+            return None
+        if action == "ack":
+            message.ack()
+            self.emit(Acked(msg=msg_id, queue=queue, consumer=self.spec.name))
+        else:
+            self._settle_failure(queue, msg_id, message, BY_HAND, cast(FailurePolicy, action))
+        self.set_state("idle")
+        return True
+
+    def _settle_failure(
+        self, queue: str, msg_id: str, message: Message, error: str, policy: FailurePolicy | None = None
+    ) -> None:
         """Never leave a failed message unacked: requeue, reject (dead-letter) or ack-and-drop."""
-        policy = self.spec.on_failure
+        policy = policy or self.spec.on_failure
         self.emit(Rejected(msg=msg_id, queue=queue, consumer=self.spec.name, action=policy, error=error))
         if policy == "requeue":
             message.requeue()

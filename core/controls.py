@@ -88,6 +88,11 @@ class ConsumerControl:
         self._crash = threading.Event()
         self._lock = threading.Lock()
         self._fail_next = 0
+        self.manual = threading.Event()
+        """Set: each delivery waits in its hands until the user decides (`decide`)."""
+        self._holding: str | None = None
+        self._decision: tuple[str, str] | None = None
+        self._decided = threading.Condition(self._lock)
 
     def crash(self) -> None:
         self._crash.set()
@@ -114,6 +119,46 @@ class ConsumerControl:
                 self._fail_next -= 1
                 return True
             return False
+
+
+    # -- manual consumer: the user decides each message's fate (a thread-safe hand-over) ---------
+    @property
+    def holding(self) -> str | None:
+        """The message id waiting for the user's decision, if one is."""
+        with self._lock:
+            return self._holding
+
+    def decide(self, msg: str, action: str) -> bool:
+        """The user's decision on `msg` (MANUAL_ACTIONS); False when that message is not waiting
+        (decided already, or never held): a late key press never settles the next message."""
+        if action not in MANUAL_ACTIONS:
+            raise ValueError(f"unknown decision {action!r}")
+        with self._decided:
+            if self._holding != msg:
+                return False
+            self._decision = (msg, action)
+            self._decided.notify_all()
+            return True
+
+    def await_decision(self, msg: str, should_give_up: StopCheck) -> str | None:
+        """Called by the consumer thread: hold `msg` until the user decides; None when
+        `should_give_up` turns true first (stop, crash, or manual switched off)."""
+        with self._decided:
+            self._holding, self._decision = msg, None
+            try:
+                while self._decision is None or self._decision[0] != msg:
+                    if should_give_up():
+                        return None
+                    self._decided.wait(TICK * 5)
+                return self._decision[1]
+            finally:
+                self._holding, self._decision = None, None
+
+
+MANUAL_ACTIONS = ("ack", "requeue", "dead_letter", "drop")
+"""What a user can do with a message in a manual consumer's hands: basic.ack; basic.reject with
+requeue=true; basic.reject with requeue=false (dead-lettered where the queue has a dead-letter
+exchange, else discarded); basic.ack without processing (discarded, whatever the queue's DLX)."""
 
 
 ATTEMPTS_REMEMBERED = 1 << 14

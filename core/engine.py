@@ -12,15 +12,16 @@ import itertools
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from core.backends import Backend, backend_for
 from core.consumer import ConsumerLoop
 from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, StopCheck
 from core.errors import InputError, one_line
-from core.events import BrokerStatus, EventStream, FlowEvent, InternalError
+from core.events import BrokerStatus, EventStream, FlowEvent, InternalError, TopologyChanged
 from core.producer import ProducerLoop
+from core.producers import Producers, ProducerWiring
 from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest, publish_problem
 from core.routing import routing_key_problem
 from core.runner import Loop, LoopError, LoopRunner
@@ -127,6 +128,21 @@ class Engine:
         self._retire: dict[str, threading.Event] = {}
         """Per consumer, the event that stops its current loop (set when a change replaces it)."""
         self._generation = itertools.count(2)
+        for spec in scenario.topology.consumers:
+            if spec.manual:
+                self.controls[spec.name].manual.set()
+        self.producers = Producers(
+            scenario.producers,
+            ProducerWiring(
+                make_request=self.make_request,
+                enqueue=self.enqueue,
+                waiting=self.requests.waiting,
+                clock=self.clock,
+                gate=self.gate,
+                emit=self.emit,
+            ),
+        )
+        """The scenario's producers and those added live: each a loop on the runner (core.producers)."""
 
     @property
     def topology(self) -> Topology:
@@ -215,6 +231,10 @@ class Engine:
         """Start every loop on `runner`; consumers declared later while running start on it too."""
         self._runner = runner
         runner.start_all(self.loops(play_script=play_script))
+        if self.tap is None:  # --no-script: neither the script nor the scenario's producers
+            self.producers.start(runner, declared=play_script)
+        else:
+            self.producers.refuse("tap mode only watches the exchange: it publishes nothing")
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         """The named loops to run, one thread each: the tap alone in tap mode, else the producer and
@@ -290,18 +310,61 @@ class Engine:
 
         A consumer's loop starts (or stops) on the runner when the change is made, not before.
         """
+        self.change_topology_all((change,), origin=origin)
+
+    def change_topology_all(self, changes: Sequence[TopologyChange], *, origin: str = "app") -> Topology:
+        """Several changes as one edit (an editor's "change this queue's arguments" is delete, declare,
+        rebind): each is checked against the topology the ones before it leave, and either all are
+        queued or none is (TopologyError with the first one-line reason). Returns the topology they
+        were checked against (what an undo restores)."""
         with self._lock:
             if self.tap is not None:
                 raise TopologyError("tap mode only watches the exchange: it changes nothing")
-            planned = self._planned()
-            problem = change_problem(planned, change) or self.backend.change_unsupported(planned, change)
-            if problem is not None:
+            before = planned = self._planned()
+            if (problem := self._problem_all(planned, changes)) is not None:
                 raise TopologyError(problem)
-            request = TopologyRequest(change, origin)
-            if isinstance(change.entity, ConsumerSpec):
-                request = self._consumer_change(request, change.entity, planned)
-            self._changes.append(request)
-        self.requests.put(request)
+            requests = []
+            for change in changes:
+                request = TopologyRequest(change, origin)
+                if isinstance(change.entity, ConsumerSpec):
+                    request = self._consumer_change(request, change.entity, planned)
+                self._changes.append(request)
+                requests.append(request)
+                planned = apply_change(planned, change)
+        for request in requests:
+            self.requests.put(request)
+        return before
+
+    def topology_problem(self, changes: Sequence[TopologyChange]) -> str | None:
+        """Why `changes` would be refused now (one line), or None; makes nothing (a form's check)."""
+        with self._lock:
+            if self.tap is not None:
+                return "tap mode only watches the exchange: it changes nothing"
+            return self._problem_all(self._planned(), changes)
+
+    def _problem_all(self, topology: Topology, changes: Sequence[TopologyChange]) -> str | None:
+        for change in changes:
+            if (problem := self._change_problem(topology, change)) is not None:
+                return problem
+            topology = apply_change(topology, change)
+        return None
+
+    def _change_problem(self, topology: Topology, change: TopologyChange) -> str | None:
+        problem = change_problem(topology, change) or self.backend.change_unsupported(topology, change)
+        starts_loop = isinstance(change.entity, ConsumerSpec) and change.op == "declare"
+        if problem is None and starts_loop and self._runner is None:
+            return "the engine is not running: declare consumers in the scenario"
+        return problem
+
+    def observe_topology(self, change: TopologyChange, *, origin: str) -> None:
+        """A change the broker has already made (a program under --run declared it): fold it into
+        the live topology and report it, in order with that program's messages; nothing is sent."""
+        with self._lock:  # folded and reported in one order, whichever of its threads declared
+            before = self.live.current
+            after = self.live.apply(change)
+            if after is not before:
+                self.backend.topology_changed(after)
+                self.emit(TopologyChanged(change=change, origin=origin))
 
     def _consumer_change(
         self, request: TopologyRequest, spec: ConsumerSpec, planned: Topology
@@ -313,8 +376,9 @@ class Engine:
         if request.change.op == "declare":
             if self._runner is None:
                 raise TopologyError("the engine is not running: declare consumers in the scenario")
+            # A name that ever had a loop gets a new generation (deleted and declared again included).
+            generation = "" if name not in self._retire else f"#{next(self._generation)}"
             retire = self._retire[name] = threading.Event()
-            generation = "" if old is None else f"#{next(self._generation)}"
             topology = apply_change(planned, request.change)  # the consumer's queues as they will be
             run = self._consumer_run(spec, topology, request.done, retire)
             self._runner.start(f"consumer:{name}{generation}", run)

@@ -26,6 +26,8 @@ from core.events import (
     Requeued,
     Returned,
     Routed,
+    ScriptEnded,
+    ScriptOutput,
     TopologyChanged,
 )
 from core.text import visible
@@ -106,6 +108,13 @@ def _describe(event: FlowEvent, routing_key: Callable[[str], str | None]) -> str
         case TopologyChanged():
             verb = "DECLARED" if event.change.op == "declare" else "DELETED"
             return f"{verb} {event.change.kind} {topology_entity_text(event)}"
+        case ScriptOutput():
+            return f"{'OUT' if event.stream == 'stdout' else 'ERR'}| {event.text}"
+        case ScriptEnded(exit_code=0):
+            return f"SCRIPT {event.script} ended (exit 0)"
+        case ScriptEnded():
+            why = f": {event.error}" if event.error else ""
+            return f"SCRIPT {event.script} ended with exit code {event.exit_code}{why}"
         case InternalError():
             return f"INTERNAL ERROR in {event.where}: {event.error}"
     return f"{event.kind.upper()} [{m}]"

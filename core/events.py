@@ -77,12 +77,17 @@ class Routed(FlowEvent):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Delivered(FlowEvent):
-    """A copy of the message reached a consumer from a queue."""
+    """A copy of the message reached a consumer from a queue, with the headers and AMQP properties
+    that copy carried (a dead-lettered copy's x-death, a quorum queue's x-delivery-count)."""
 
     kind: ClassVar[str] = "delivered"
     queue: str
     consumer: str
     redelivered: bool = False
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    """The AMQP properties the copy carried besides content type, encoding and message id (shown
+    elsewhere): priority, expiration, correlation_id, reply_to, timestamp, type, user_id, app_id."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -225,6 +230,27 @@ class TopologyChanged(FlowEvent):
             "origin": self.origin,
             "ts": self.ts,
         }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScriptOutput(FlowEvent):
+    """One line the program run by `--run` wrote to stdout or stderr (`stream`), whole, in order."""
+
+    kind: ClassVar[str] = "script_output"
+    stream: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScriptEnded(FlowEvent):
+    """The program run by `--run` ended: `exit_code` as `python SCRIPT.py` would return it (0, its
+    SystemExit code, or 1 with `error` and `traceback` for an exception it raised)."""
+
+    kind: ClassVar[str] = "script_ended"
+    script: str
+    exit_code: int
+    error: str = ""
+    traceback: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

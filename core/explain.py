@@ -228,16 +228,31 @@ class ExchangeExplanation:
 
 
 def explain_exchange(
-    table: BindingTable, exchange: str, key: str, headers: Mapping[str, Any] | None
+    table: BindingTable,
+    exchange: str,
+    key: str,
+    headers: Mapping[str, Any] | None,
+    route: RouteResult | None = None,
 ) -> ExchangeExplanation:
-    """Judge each binding of `exchange` for this key and headers (KeyError for an unknown exchange)."""
+    """Judge each binding of `exchange` for this key and headers (KeyError for an unknown exchange);
+    `route` is the message's whole route when `exchange` is one it crossed on the way."""
     entry = table.exchange(exchange)
     if entry is None:
         raise KeyError(f"unknown exchange {exchange!r}")
-    result = table.route(exchange, key, headers)
+    result = table.route(exchange, key, headers) if route is None else route
     taken = result.taken_on(exchange)
     verdicts = tuple(
         BindingVerdict(b, b in taken, explain_binding(entry.type, b, key, headers))
         for b in table.bindings_from(exchange)
     )
     return ExchangeExplanation(exchange, entry.type, verdicts, result)
+
+
+def explain_route(
+    table: BindingTable, exchange: str, key: str, headers: Mapping[str, Any] | None
+) -> tuple[ExchangeExplanation, ...]:
+    """Every exchange the message crosses, in the order the router reached them (`exchange` first,
+    then exchange-to-exchange destinations and alternates), each with its bindings judged: the
+    path a message takes through exchange bindings, explained hop by hop."""
+    route = table.route(exchange, key, headers)
+    return tuple(explain_exchange(table, name, key, headers, route) for name in route.exchanges)

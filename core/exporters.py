@@ -106,6 +106,18 @@ def to_definitions(topology: Topology, vhost: str = "/") -> str:
             }
             for q in topology.queues
             for b in q.bindings
+        ]
+        + [
+            {
+                "source": b.exchange,
+                "vhost": vhost,
+                "destination": e.name,
+                "destination_type": "exchange",
+                "routing_key": b.routing_key,
+                "arguments": dict(b.arguments),
+            }
+            for e in topology.exchanges
+            for b in e.bindings
         ],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -123,6 +135,9 @@ def to_toml(scenario: Scenario) -> str:
             out.append("durable = false")
         if e.alternate_exchange is not None:
             out.append(f"alternate_exchange = {_value(e.alternate_exchange)}")
+        if e.bindings:
+            links = [_binding(b.exchange, b.routing_key, b.arguments) for b in e.bindings]
+            out.append(f"bindings = [{', '.join(links)}]")
     for q in topology.queues:
         out += ["", "[[queues]]", f"name = {_value(q.name)}"]
         bindings = [_binding(b.exchange, b.routing_key, b.arguments) for b in q.bindings]
@@ -132,10 +147,25 @@ def to_toml(scenario: Scenario) -> str:
                 out.append(f"{key} = {_value(value)}")
         if not q.durable:
             out.append("durable = false")
+        if q.arguments:
+            out.append(f"arguments = {_table(dict(q.arguments), 'queue arguments')}")
     for c in topology.consumers:
         out += ["", "[[consumers]]", f"name = {_value(c.name)}", f"queues = {_value(list(c.queues))}"]
         out += [f"prefetch = {c.prefetch}", f"work_seconds = {_value(c.work_seconds)}"]
         out.append(f"on_failure = {_value(c.on_failure)}")
+        if c.arguments:
+            out.append(f"arguments = {_table(dict(c.arguments), 'consumer arguments')}")
+        if c.manual:
+            out.append("manual = true")
+    for p in scenario.producers:
+        out += ["", "[[producers]]", f"name = {_value(p.name)}", f"exchange = {_value(p.exchange)}"]
+        out.append(f"rate = {_value(p.rate)}")
+        if p.weighted:
+            keys = ", ".join(_table({"key": k.key, "weight": k.weight}, "keys") for k in p.keys)
+            out.append(f"keys = [{keys}]")
+        else:
+            out.append(f"keys = {_value([k.key for k in p.keys], 'keys')}")
+        out.append(f"bodies = {_value(list(p.bodies), 'bodies')}")
     for step in scenario.publishes:
         out += ["", "[[publish]]", f"exchange = {_value(step.exchange)}"]
         out.append(f"routing_key = {_value(step.routing_key)}")

@@ -1,7 +1,8 @@
 """The headless runner behind `python -m tui --headless`: run a scenario, print events, settle, exit.
 
-Exit codes: 0 when every published message settled (a tap: when its time is up), 1 on a bug (its
-traceback on stderr), 2 on bad input (one line), 3 on timeout. Never imports Textual.
+Exit codes: 0 when every published message settled (a tap, or a scenario with producers: when its
+time is up), 1 on a bug (its traceback on stderr), 2 on bad input (one line), 3 on timeout. Never
+imports Textual.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any, TextIO
 from core.engine import Engine
 from core.errors import InputError
 from core.eventlog import describe
-from core.events import BrokerStatus, FlowEvent, InternalError
+from core.events import BrokerStatus, FlowEvent, InternalError, Notice
 from core.ledger import Ledger
 from core.publishing import PublishError, PublishRequest
 from core.runner import LoopError, LoopRunner
-from core.text import bounded, json_line, one_line_visible, visible_lines
+from core.script_run import ScriptRun
+from core.text import bounded, json_line, one_line_visible, visible, visible_lines
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
 BATCH_SECONDS = 0.005
@@ -55,6 +57,7 @@ def run_headless(engine: Engine, options: HeadlessOptions, out: TextIO | None = 
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
     expected = _Expected(len(engine.scenario.publishes) if options.play_script else 0, requests.total)
+    _no_one_to_decide(engine)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=options.play_script)
     requests.top_up(settled=0)
@@ -82,6 +85,59 @@ def run_tap_headless(
         printer.release()  # a tap that timed out still connecting shows how far it got
         return EXIT_OK
     finally:
+        _join(runner)
+
+
+def _no_one_to_decide(engine: Engine) -> None:
+    """Headless, nobody can ack a manual consumer's messages by hand: it runs automatic, and says so."""
+    for name, control in engine.controls.items():
+        if control.manual.is_set():
+            control.manual.clear()
+            text = f"consumer {visible(name)} is manual in the scenario; headless, it runs automatic"
+            engine.emit(Notice(level="warning", text=text))
+
+
+SETTLE_AFTER_SCRIPT = 2.0
+"""--run: seconds the run waits, once the program has ended, for the messages it left in flight."""
+
+
+def run_script_headless(
+    engine: Engine, script: ScriptRun, options: HeadlessOptions, out: TextIO | None = None
+) -> int:
+    """--run: print what the program does until it ends (and what it published settles, up to
+    SETTLE_AFTER_SCRIPT), then exit with its exit code; 3 when --timeout passes first."""
+    out = sys.stdout if out is None else out
+    runner = LoopRunner(on_error=engine.report_failure)
+    engine.start(runner, play_script=options.play_script)
+    ledger = Ledger(engine.topology, keep=0, stories=False)
+    printer = HeadlessPrinter(options.as_json, out, ledger)
+    deadline = time.monotonic() + options.timeout
+    started = False
+    try:
+        while True:
+            if not started and engine.declared.is_set():  # the broker listens: start the program
+                script.start()
+                started = True
+            if engine.events.wait(0.05):
+                time.sleep(BATCH_SECONDS)
+            failure = runner.first_error
+            if (code := _failed(failure, printer.print(engine.events.drain()), printer)) is not None:
+                return code
+            now = time.monotonic()
+            if script.ended.is_set():
+                ended = script.ended_at or now
+                if ledger.all_settled or now - ended > SETTLE_AFTER_SCRIPT or now > deadline:
+                    printer.release()
+                    if script.error:  # its traceback is in the stream; the reason on stderr too
+                        stderr_line(f"{script.name}: {script.error}")
+                    return script.exit_code or 0
+            elif now > deadline:
+                printer.release()
+                what = "the script is still running" if started else "the broker never came up"
+                stderr_line(f"timeout after {options.timeout:g}s: {what}")
+                return EXIT_TIMEOUT
+    finally:
+        script.stop()
         _join(runner)
 
 
@@ -240,7 +296,10 @@ def _watch(
             return code
         if events:
             top_up(ledger.published - ledger.in_flight)
-        if ledger.published >= expected.total and ledger.all_settled:
+        producing = bool(engine.producers.names)  # producers keep going: the run ends at --timeout
+        if not producing and ledger.published >= expected.total and ledger.all_settled:
+            return EXIT_OK
+        if producing and time.monotonic() > deadline:
             return EXIT_OK
         if time.monotonic() > deadline:
             still = _still_open(ledger, expected, printer)

@@ -73,6 +73,8 @@ class Ledger:
         self.records: dict[str, MessageRecord] = {}
         """Message id -> record, in the order first seen (publish order for our own messages)."""
         self.published = 0
+        self.delivered = 0
+        """Deliveries to consumers (redeliveries too): the status line's delivered rate reads it."""
         self.last_msg: str | None = None
         self._unsettled: dict[str, None] = {}
         """Published and not settled, in publish order (an ordered set: bursts are large)."""
@@ -154,6 +156,7 @@ class Ledger:
 
     def _delivered(self, event: Delivered) -> None:
         record = self.records.get(event.msg or "") or self._record(event.msg)
+        self.delivered += 1
         if event.redelivered:
             record.redelivered = True
         if event.consumer not in record.consumers:

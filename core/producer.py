@@ -55,6 +55,14 @@ def declare_topology(conn: Connection, topology: Topology) -> None:
     for spec in topology.queues:
         for bound in topology.kombu_queue_bindings(spec):
             bound(channel).declare()
+    for exchange in topology.exchanges:  # exchange-to-exchange: once both ends exist
+        for b in exchange.bindings:
+            channel.exchange_bind(
+                destination=exchange.name,
+                source=b.exchange,
+                routing_key=b.routing_key,
+                arguments=dict(b.arguments) or None,
+            )
 
 
 class ProducerLoop:

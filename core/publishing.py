@@ -160,6 +160,11 @@ class RequestQueue:
     def put(self, request: Request) -> None:
         self._queue.put(request)
 
+    def waiting(self) -> int:
+        """Requests not yet taken (approximate, as queue.Queue.qsize is): producers hold back above
+        a limit (core.producers.MAX_WAITING)."""
+        return self._queue.qsize()
+
     def take(self, timeout: float | None) -> Request | None:
         """The next request (None: none within `timeout`; None timeout: only one already waiting)."""
         try:

@@ -46,6 +46,15 @@ class Spawn(Protocol):
     def __call__(self, name: str, body: Callable[[StopCheck], None]) -> Callable[[], None]: ...
 
 
+_loop_threads: set[int] = set()
+"""Idents of the threads running a loop now (set.add and discard are atomic under the GIL)."""
+
+
+def on_loop_thread() -> bool:
+    """True on a thread that runs one of mqscope's loops (a --run program's output is told apart)."""
+    return threading.get_ident() in _loop_threads
+
+
 def _never() -> bool:
     return False
 
@@ -87,11 +96,14 @@ class LoopRunner:
         stop = self._stop
 
         def body(cancelled: StopCheck) -> None:
+            ident = threading.get_ident()
+            _loop_threads.add(ident)
             try:
                 loop(lambda: stop.is_set() or cancelled())
             except BaseException as exc:  # kept, reported and stopping the others: see module doc
                 self._failed(LoopError(name, exc, format_traceback(exc)))
             finally:
+                _loop_threads.discard(ident)
                 finished.set()
 
         self._cancels.append(self._spawn(name, body))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from core.errors import InputError
+from core.producers import ProducerSpec, key_choices, producer_problem
 from core.publishing import MAX_TTL_SECONDS, body_problem, field_table_problem, seconds_problem
 from core.routing import routing_key_problem
 from core.text import short
@@ -52,14 +53,16 @@ class Scenario:
     notice: str | None = None
     """What the loader read but could not use (a definitions import lists it here), in one line."""
     source: str = "<memory>"
+    producers: tuple[ProducerSpec, ...] = ()
+    """Producers that publish at a rate for as long as the scenario runs (core.producers)."""
 
 
 T = TypeVar("T")
 
-_SECTIONS = {"scenario", "exchanges", "queues", "consumers", "publish"}
+_SECTIONS = {"scenario", "exchanges", "queues", "consumers", "publish", "producers"}
 _FIELDS = {
     "scenario": {"name", "title"},
-    "exchanges": {"name", "type", "durable", "alternate_exchange"},
+    "exchanges": {"name", "type", "durable", "alternate_exchange", "bindings"},
     "queues": {
         "name",
         "bindings",
@@ -68,9 +71,11 @@ _FIELDS = {
         "message_ttl",
         "max_length",
         "durable",
+        "arguments",
     },
     "bindings": {"exchange", "routing_key", "arguments"},
-    "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure"},
+    "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure", "arguments", "manual"},
+    "producers": {"name", "exchange", "rate", "keys", "bodies"},
     "publish": {"exchange", "routing_key", "body", "headers", "after", "mandatory", "expiration"},
 }
 
@@ -89,7 +94,7 @@ class _Reader:
             self.fail(f"unknown field {unknown[0]!r} (allowed: {allowed})")
 
     def fail(self, problem: str) -> NoReturn:
-        raise ScenarioError(f"{self.source}: {self.where}: {problem}")
+        raise ScenarioError(": ".join(part for part in (self.source, self.where, problem) if part))
 
     def get(self, name: str, types: type | tuple[type, ...], default: Any, label: str) -> Any:
         if name not in self.table:
@@ -178,6 +183,16 @@ def _exchange(r: _Reader) -> ExchangeSpec:
         type=exchange_type,
         durable=r.flag("durable", True),
         alternate_exchange=r.text("alternate_exchange"),
+        bindings=_bindings(r),
+    )
+
+
+def _bindings(r: _Reader) -> tuple[BindingSpec, ...]:
+    """A queue's bindings, or an exchange's exchange-to-exchange ones (`exchange` is the source)."""
+    bindings_raw = r.get("bindings", list, [], "an array of tables")
+    return tuple(
+        _binding(_Reader(r.source, f"{r.where} bindings[{i}]", b, "bindings"))
+        for i, b in enumerate(bindings_raw, start=1)
     )
 
 
@@ -190,19 +205,15 @@ def _binding(r: _Reader) -> BindingSpec:
 
 
 def _queue(r: _Reader) -> QueueSpec:
-    bindings_raw = r.get("bindings", list, [], "an array of tables")
-    bindings = tuple(
-        _binding(_Reader(r.source, f"{r.where} bindings[{i}]", b, "bindings"))
-        for i, b in enumerate(bindings_raw, start=1)
-    )
     return QueueSpec(
         name=r.text("name", _REQUIRED),
-        bindings=bindings,
+        bindings=_bindings(r),
         dead_letter_exchange=r.text("dead_letter_exchange"),
         dead_letter_routing_key=r.text("dead_letter_routing_key"),
         message_ttl=r.seconds("message_ttl", None, MAX_TTL_SECONDS),
         max_length=r.integer("max_length"),
         durable=r.flag("durable", True),
+        arguments=r.field_table("arguments", field_table_problem),
     )
 
 
@@ -221,6 +232,23 @@ def _consumer(r: _Reader) -> ConsumerSpec:
         prefetch=r.integer("prefetch", 1, most=MAX_PREFETCH),
         work_seconds=r.seconds("work_seconds", 0.0, MAX_SECONDS),
         on_failure=on_failure,
+        arguments=r.field_table("arguments", field_table_problem),
+        manual=r.flag("manual", False),
+    )
+
+
+def _producer(r: _Reader) -> ProducerSpec:
+    name = r.text("name", _REQUIRED)
+    rate = r.number("rate", _REQUIRED)
+    raw_keys = r.get("keys", list, [""], "an array of routing keys or {key, weight} tables")
+    try:
+        keys, weighted = key_choices(raw_keys)
+    except ValueError as exc:
+        r.fail(str(exc))
+    bodies = r.get("bodies", list, [{}], "an array of bodies")
+    return ProducerSpec(
+        name=name, exchange=r.text("exchange", _REQUIRED), rate=rate, keys=keys, weighted=weighted,
+        bodies=tuple(bodies),
     )
 
 
@@ -240,6 +268,27 @@ def _publish(r: _Reader) -> PublishStep:
         mandatory=r.flag("mandatory", False),
         expiration=r.seconds("expiration", None, MAX_TTL_SECONDS),
     )
+
+
+def exchange_entry(table: dict[str, Any]) -> ExchangeSpec:
+    """One `[[exchanges]]` table read by the scenario file's own rules (an editor's form uses it);
+    ScenarioError's line is then the problem alone, e.g. `type 'x' is not one of direct, ...`."""
+    return _exchange(_Reader("", "", table, "exchanges"))
+
+
+def queue_entry(table: dict[str, Any]) -> QueueSpec:
+    """One `[[queues]]` table (without bindings) by the scenario file's rules; see exchange_entry."""
+    return _queue(_Reader("", "", table, "queues"))
+
+
+def binding_entry(table: dict[str, Any]) -> BindingSpec:
+    """One queue binding table by the scenario file's rules; see exchange_entry."""
+    return _binding(_Reader("", "", table, "bindings"))
+
+
+def consumer_entry(table: dict[str, Any]) -> ConsumerSpec:
+    """One `[[consumers]]` table by the scenario file's rules; see exchange_entry."""
+    return _consumer(_Reader("", "", table, "consumers"))
 
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
@@ -275,7 +324,22 @@ def scenario_from_data(data: Mapping[str, Any], source: str = "<string>") -> Sce
     for index, step in enumerate(publishes, start=1):
         if step.exchange != "" and topology.exchange(step.exchange) is None:
             raise ScenarioError(f"{source}: publish[{index}]: unknown exchange {short(step.exchange)}")
-    return Scenario(name=name, title=title, topology=topology, publishes=publishes, source=source)
+    producers = _each(source, data, "producers", _producer)
+    _check_producers(source, producers, topology)
+    return Scenario(
+        name=name, title=title, topology=topology, publishes=publishes, source=source, producers=producers
+    )
+
+
+def _check_producers(source: str, producers: tuple[ProducerSpec, ...], topology: Topology) -> None:
+    seen: set[str] = set()
+    for index, spec in enumerate(producers, start=1):
+        where = f"{source}: producers[{index}] ({short(spec.name)})"
+        if spec.name in seen:
+            raise ScenarioError(f"{where}: a producer of that name is declared already")
+        seen.add(spec.name)
+        if (p := producer_problem(spec, topology)) is not None:
+            raise ScenarioError(f"{where}: {p}")
 
 
 def builtin_names() -> list[str]:

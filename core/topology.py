@@ -24,6 +24,10 @@ ExchangeType = Literal["direct", "fanout", "topic", "headers"]
 EXCHANGE_TYPES: tuple[str, ...] = ("direct", "fanout", "topic", "headers")
 FailurePolicy = Literal["requeue", "dead_letter", "drop"]
 FAILURE_POLICIES: tuple[str, ...] = ("requeue", "dead_letter", "drop")
+INT32 = -(2**31)
+"""The lowest x-priority (RabbitMQ takes a signed 32-bit integer)."""
+MODELLED_QUEUE_ARGUMENTS = ("x-single-active-consumer",)
+"""Queue arguments a scenario's `arguments` table may hold besides the shorthand fields' own."""
 
 
 class TopologyError(InputError):
@@ -39,26 +43,28 @@ def name_problem(kind: str, name: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class ExchangeSpec:
-    """An exchange to declare."""
-
-    name: str
-    type: ExchangeType = "topic"
-    durable: bool = True
-    alternate_exchange: str | None = None
-
-    def to_kombu(self) -> Exchange:
-        arguments = {"alternate-exchange": self.alternate_exchange} if self.alternate_exchange else {}
-        return Exchange(self.name, type=self.type, durable=self.durable, arguments=arguments)
-
-
-@dataclass(frozen=True)
 class BindingSpec:
     """A queue's binding to an exchange: a routing pattern, or header arguments."""
 
     exchange: str
     routing_key: str = ""
     arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """An exchange to declare, with its exchange-to-exchange bindings: each takes what exchange
+    `BindingSpec.exchange` (the source) accepts under its key or arguments on through this one."""
+
+    name: str
+    type: ExchangeType = "topic"
+    durable: bool = True
+    alternate_exchange: str | None = None
+    bindings: tuple[BindingSpec, ...] = field(default=(), hash=False)
+
+    def to_kombu(self) -> Exchange:
+        arguments = {"alternate-exchange": self.alternate_exchange} if self.alternate_exchange else {}
+        return Exchange(self.name, type=self.type, durable=self.durable, arguments=arguments)
 
 
 @dataclass(frozen=True)
@@ -72,10 +78,13 @@ class QueueSpec:
     message_ttl: float | None = None  # seconds
     max_length: int | None = None
     durable: bool = True
+    arguments: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """Queue arguments under RabbitMQ's own names (for now x-single-active-consumer); the fields
+    above are shorthands for x-dead-letter-*, x-message-ttl and x-max-length."""
 
     def queue_arguments(self) -> dict[str, Any]:
         """The x-arguments RabbitMQ reads on queue.declare."""
-        args: dict[str, Any] = {}
+        args: dict[str, Any] = dict(self.arguments)
         if self.dead_letter_exchange is not None:
             args["x-dead-letter-exchange"] = self.dead_letter_exchange
         if self.dead_letter_routing_key is not None:
@@ -96,6 +105,10 @@ class ConsumerSpec:
     prefetch: int = 1
     work_seconds: float = 0.0
     on_failure: FailurePolicy = "requeue"
+    arguments: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """basic.consume arguments under RabbitMQ's names: x-priority (higher ones are sent to first)."""
+    manual: bool = False
+    """Each delivery waits in its hands until the user acks, requeues, rejects or drops it."""
 
 
 @dataclass(frozen=True)
@@ -136,9 +149,16 @@ class Topology:
             {e.name: ExchangeEntry(e.type, e.alternate_exchange) for e in self.exchanges},
             (q.name for q in self.queues),
             (
-                Binding(b.exchange, q.name, "queue", b.routing_key, b.arguments)
-                for q in self.queues
-                for b in q.bindings
+                *(
+                    Binding(b.exchange, q.name, "queue", b.routing_key, b.arguments)
+                    for q in self.queues
+                    for b in q.bindings
+                ),
+                *(
+                    Binding(b.exchange, e.name, "exchange", b.routing_key, b.arguments)
+                    for e in self.exchanges
+                    for b in e.bindings
+                ),
             ),
         )
 
@@ -161,6 +181,8 @@ class Topology:
                 out.append(f"{where}: names '' and 'amq.*' are reserved by the broker")
             if ex.alternate_exchange is not None and ex.alternate_exchange not in known:
                 out.append(f"{where}: alternate exchange {short(ex.alternate_exchange)} is not declared")
+            for b in ex.bindings:
+                self._binding_problems(out, f"{where} binding {short(b.routing_key)}", b)
         for q in self.queues:
             where = f"queue {short(q.name)}"
             if (p := name_problem("queue", q.name)) is not None:
@@ -178,17 +200,12 @@ class Topology:
             ):
                 out.append(f"{where}: dead_letter_routing_key: {p}")
             for b in q.bindings:
-                bwhere = f"{where} binding {short(b.routing_key)}"
-                spec = self.exchange(b.exchange)
-                if spec is None:
-                    out.append(f"{bwhere}: unknown exchange {short(b.exchange)}")
-                    continue
-                if (p := binding_key_problem(b.routing_key)) is not None:
-                    out.append(f"{bwhere}: {p}")
-                if spec.type == "headers":
-                    mode = b.arguments.get("x-match", "all")
-                    if mode not in ("all", "any", "all-with-x", "any-with-x"):
-                        out.append(f"{bwhere}: x-match must be 'all' or 'any', not {short(mode)}")
+                self._binding_problems(out, f"{where} binding {short(b.routing_key)}", b)
+            for key in sorted(set(q.arguments) - set(MODELLED_QUEUE_ARGUMENTS)):
+                out.append(f"{where}: argument {short(key)} is not modelled by mqscope:// (yet)")
+            sac = q.arguments.get("x-single-active-consumer")
+            if sac is not None and not isinstance(sac, bool):
+                out.append(f"{where}: x-single-active-consumer must be true or false")
         queue_names = {q.name for q in self.queues}
         for c in self.consumers:
             where = f"consumer {short(c.name)}"
@@ -205,7 +222,24 @@ class Topology:
                 out.append(f"{where}: work_seconds must be >= 0")
             if c.on_failure not in FAILURE_POLICIES:
                 out.append(f"{where}: on_failure must be one of {', '.join(FAILURE_POLICIES)}")
+            for key in sorted(set(c.arguments) - {"x-priority"}):
+                out.append(f"{where}: consumer argument {short(key)} is not modelled (only x-priority)")
+            priority = c.arguments.get("x-priority", 0)
+            if isinstance(priority, bool) or not isinstance(priority, int) or not INT32 <= priority < -INT32:
+                out.append(f"{where}: x-priority must be an integer (a signed 32-bit one)")
         return out
+
+    def _binding_problems(self, out: list[str], where: str, b: BindingSpec) -> None:
+        spec = self.exchange(b.exchange)
+        if spec is None:
+            out.append(f"{where}: unknown exchange {short(b.exchange)}")
+            return
+        if (p := binding_key_problem(b.routing_key)) is not None:
+            out.append(f"{where}: {p}")
+        if spec.type == "headers":
+            mode = b.arguments.get("x-match", "all")
+            if mode not in ("all", "any", "all-with-x", "any-with-x"):
+                out.append(f"{where}: x-match must be 'all' or 'any', not {short(mode)}")
 
     def validate(self) -> Topology:
         problems = self.problems()
@@ -234,12 +268,13 @@ class Topology:
             for b in queue.bindings
         ]
 
-    def kombu_queue(self, name: str) -> Queue:
-        """A plain kombu Queue (no binding) to consume from."""
+    def kombu_queue(self, name: str, consumer_arguments: Mapping[str, Any] | None = None) -> Queue:
+        """A plain kombu Queue (no binding) to consume from, with basic.consume's arguments."""
         spec = self.queue(name)
         args = spec.queue_arguments() if spec else {}
         durable = spec.durable if spec else True
-        return Queue(name, queue_arguments=args, durable=durable, no_declare=True)
+        given = dict(consumer_arguments or {}) or None
+        return Queue(name, queue_arguments=args, durable=durable, no_declare=True, consumer_arguments=given)
 
 
 def _duplicates(out: list[str], kind: str, names: list[str]) -> None:

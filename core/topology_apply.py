@@ -1,8 +1,8 @@
 """Carry a topology change out on a broker, through kombu, on the caller's channel.
 
 The same AMQP methods serve mqscope://, memory:// and RabbitMQ (exchange.declare/delete,
-queue.declare/delete, queue.bind/unbind). Consumers are not broker objects here: the engine starts
-and stops their loops; this module only declares what they consume.
+queue.declare/delete, queue.bind/unbind, exchange.bind/unbind). Consumers are not broker objects
+here: the engine starts and stops their loops; this module only declares what they consume.
 """
 
 from __future__ import annotations
@@ -36,8 +36,17 @@ def perform(channel: Any, change: TopologyChange) -> None:
             else:
                 channel.queue_delete(queue=entity.name)
         case Binding():
-            exchange = Exchange(entity.source)
             arguments = dict(entity.arguments) or None
+            if entity.destination_kind == "exchange":
+                method = channel.exchange_bind if declaring else channel.exchange_unbind
+                method(
+                    destination=entity.destination,
+                    source=entity.source,
+                    routing_key=entity.routing_key,
+                    arguments=arguments,
+                )
+                return
+            exchange = Exchange(entity.source)
             if declaring:
                 channel.queue_bind(
                     queue=entity.destination,

@@ -7,9 +7,10 @@ same stream as the messages, so every view folds it in order. `apply_change` is 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from core.routing import Binding
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
@@ -21,6 +22,13 @@ EntityKind = Literal["exchange", "queue", "binding", "consumer"]
 def binding_spec(binding: Binding) -> BindingSpec:
     """The queue-side form the Topology keeps (a queue lists its own bindings)."""
     return BindingSpec(binding.source, binding.routing_key, dict(binding.arguments))
+
+
+def exchange_binding(
+    source: str, destination: str, routing_key: str = "", arguments: Mapping[str, Any] | None = None
+) -> Binding:
+    """A binding from exchange `source` to exchange `destination` (exchange-to-exchange)."""
+    return Binding(source, destination, "exchange", routing_key, dict(arguments or {}))
 
 
 def same_binding(binding: Binding, spec: BindingSpec) -> bool:
@@ -92,6 +100,8 @@ class TopologyChange:
                     "prefetch": c.prefetch,
                     "work_seconds": c.work_seconds,
                     "on_failure": c.on_failure,
+                    "arguments": dict(c.arguments),
+                    **({"manual": True} if c.manual else {}),  # only when set: older streams read alike
                 }
         raise TypeError(f"not a topology entity: {self.entity!r}")
 
@@ -106,11 +116,15 @@ def delete(entity: Entity) -> TopologyChange:
 
 def declarations(topology: Topology) -> list[TopologyChange]:
     """The topology as the changes that build it from nothing, in an order a broker accepts."""
-    out: list[TopologyChange] = [declare(ex) for ex in topology.exchanges]
+    out: list[TopologyChange] = [declare(replace(ex, bindings=())) for ex in topology.exchanges]
     for q in topology.queues:
         out.append(declare(replace(q, bindings=())))
     for q in topology.queues:
         out.extend(declare(queue_binding(b.exchange, q.name, b.routing_key, b.arguments)) for b in q.bindings)
+    for ex in topology.exchanges:
+        out.extend(
+            declare(exchange_binding(b.exchange, ex.name, b.routing_key, b.arguments)) for b in ex.bindings
+        )
     out.extend(declare(c) for c in topology.consumers)
     return out
 
@@ -129,17 +143,22 @@ def change_problem(topology: Topology, change: TopologyChange) -> str | None:
             if existing_q is not None and existing_q.queue_arguments() != entity.queue_arguments():
                 return f"{where}: exists with other arguments; delete it first to change them"
         if isinstance(entity, Binding):
-            if entity.destination_kind != "queue":
-                return f"{where}: exchange-to-exchange bindings cannot be declared here yet"
             if topology.exchange(entity.source) is None:
                 return f"{where}: unknown exchange {entity.source!r}"
-            if topology.queue(entity.destination) is None:
+            if entity.destination_kind == "exchange":
+                if topology.exchange(entity.destination) is None:
+                    return f"{where}: unknown exchange {entity.destination!r}"
+            elif topology.queue(entity.destination) is None:
                 return f"{where}: unknown queue {entity.destination!r}"
         problems = apply_change(topology, change).problems()
         return f"{problems[0]}" if problems else None
     if isinstance(entity, Binding):
-        queue = topology.queue(entity.destination)
-        if queue is None or not any(same_binding(entity, b) for b in queue.bindings):
+        holder: QueueSpec | ExchangeSpec | None = (
+            topology.exchange(entity.destination)
+            if entity.destination_kind == "exchange"
+            else topology.queue(entity.destination)
+        )
+        if holder is None or not any(same_binding(entity, b) for b in holder.bindings):
             return f"{where}: no such binding"
         return None
     if not _exists(topology, change):
@@ -180,9 +199,13 @@ def apply_change(topology: Topology, change: TopologyChange) -> Topology:
     if isinstance(entity, ExchangeSpec):
         if change.op == "declare":
             if topology.exchange(entity.name) is None:
-                exchanges = (*exchanges, entity)
-        else:
-            exchanges = tuple(e for e in exchanges if e.name != entity.name)
+                exchanges = (*exchanges, replace(entity, bindings=()))
+        else:  # its bindings both ways go with it, as in RabbitMQ
+            exchanges = tuple(
+                replace(e, bindings=tuple(b for b in e.bindings if b.exchange != entity.name))
+                for e in exchanges
+                if e.name != entity.name
+            )
             queues = tuple(
                 replace(q, bindings=tuple(b for b in q.bindings if b.exchange != entity.name)) for q in queues
             )
@@ -192,6 +215,10 @@ def apply_change(topology: Topology, change: TopologyChange) -> Topology:
                 queues = (*queues, replace(entity, bindings=()))
         else:
             queues = tuple(q for q in queues if q.name != entity.name)
+    elif isinstance(entity, Binding) and entity.destination_kind == "exchange":
+        exchanges = tuple(
+            _rebind(e, entity, change.op) if e.name == entity.destination else e for e in exchanges
+        )
     elif isinstance(entity, Binding):
         queues = tuple(_rebind(q, entity, change.op) if q.name == entity.destination else q for q in queues)
     else:
@@ -207,11 +234,15 @@ def apply_change(topology: Topology, change: TopologyChange) -> Topology:
     return Topology(exchanges=exchanges, queues=queues, consumers=consumers)
 
 
-def _rebind(queue: QueueSpec, binding: Binding, op: Operation) -> QueueSpec:
-    present = any(same_binding(binding, b) for b in queue.bindings)
+Holder = TypeVar("Holder", QueueSpec, ExchangeSpec)
+
+
+def _rebind(holder: Holder, binding: Binding, op: Operation) -> Holder:
+    """A queue or exchange with `binding` (to it) added or removed."""
+    present = any(same_binding(binding, b) for b in holder.bindings)
     if op == "declare":
-        return queue if present else replace(queue, bindings=(*queue.bindings, binding_spec(binding)))
-    return replace(queue, bindings=tuple(b for b in queue.bindings if not same_binding(binding, b)))
+        return holder if present else replace(holder, bindings=(*holder.bindings, binding_spec(binding)))
+    return replace(holder, bindings=tuple(b for b in holder.bindings if not same_binding(binding, b)))
 
 
 class LiveTopology:
@@ -220,12 +251,15 @@ class LiveTopology:
 
     def __init__(self, topology: Topology) -> None:
         self._current = topology
+        self._lock = threading.Lock()
 
     @property
     def current(self) -> Topology:
         return self._current
 
     def apply(self, change: TopologyChange) -> Topology:
-        """Fold `change` in; only the thread that carries changes out calls this."""
-        self._current = apply_change(self._current, change)
-        return self._current
+        """Fold `change` in. The producer thread carries the app's changes out; under --run the
+        program's threads report the changes they made too, so folds take turns."""
+        with self._lock:
+            self._current = apply_change(self._current, change)
+            return self._current

@@ -213,7 +213,14 @@ FIELDS: dict[str, dict[str, Any]] = {
         "via_alternate": (str, type(None)),
         "rabbitmq_queues": "sorted queues or null",
     },
-    "delivered": {"msg": MESSAGE, "queue": "queue", "consumer": "consumer", "redelivered": bool},
+    "delivered": {
+        "msg": MESSAGE,
+        "queue": "queue",
+        "consumer": "consumer",
+        "redelivered": bool,
+        "headers": dict,
+        "properties": dict,
+    },
     "acked": {"msg": MESSAGE, "queue": "queue", "consumer": "consumer"},
     "rejected": {
         "msg": MESSAGE,
@@ -255,6 +262,8 @@ FIELDS: dict[str, dict[str, Any]] = {
         "op": {"declare", "delete"},
         "kind": {"exchange", "queue", "binding", "consumer"},
     },
+    "script_output": {"msg": NO_MESSAGE, "stream": {"stdout", "stderr"}, "text": str},
+    "script_ended": {"msg": NO_MESSAGE, "script": str, "exit_code": int, "error": str, "traceback": str},
 }
 TOPOLOGY_ENTITY: dict[str, dict[str, Any]] = {
     "exchange": {"name": str},
@@ -264,6 +273,8 @@ TOPOLOGY_ENTITY: dict[str, dict[str, Any]] = {
 }
 NOT_PRODUCED = {
     "error": "only a bug emits it (and headless then exits 1)",
+    "script_output": "only --run emits it (tests/test_run_script.py)",
+    "script_ended": "only --run emits it (tests/test_run_script.py)",
 }
 """Kinds the runs below do not produce, and why; the coverage test says when one starts to appear."""
 

@@ -72,6 +72,15 @@ def test_every_builtin_round_trips_through_toml(name: str) -> None:
     assert (again.name, again.title) == (scenario.name, scenario.title)
     assert again.topology == scenario.topology
     assert again.publishes == scenario.publishes
+    assert again.producers == scenario.producers  # backlog's: weighted and plain keys, bodies
+
+
+def test_a_manual_consumer_round_trips_through_toml() -> None:
+    scenario = load_scenario("dead_letter")
+    manual = tuple(dataclasses.replace(c, manual=c.name == "billing") for c in scenario.topology.consumers)
+    topology = dataclasses.replace(scenario.topology, consumers=manual)
+    again = parse_scenario(to_toml(dataclasses.replace(scenario, topology=topology)), "again.toml")
+    assert again.topology == topology and again.topology.consumer("billing").manual  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("name", builtin_names())

@@ -10,10 +10,11 @@ from broker_support import fresh_url
 from core.backends.memory import reset_memory_transport
 from core.engine import Engine
 from core.events import TopologyChanged
+from core.runner import LoopRunner
 from core.scenario import load_scenario
 from core.topology import ExchangeSpec, QueueSpec, TopologyError
-from core.topology_changes import declare, delete, queue_binding
-from topology_while_flowing import exercise, seed_without_work
+from core.topology_changes import declare, delete, exchange_binding, queue_binding
+from topology_while_flowing import Watch, exercise, seed_without_work
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +59,26 @@ def test_refused_changes_say_why_in_one_line() -> None:
         memory.change_topology(delete(ExchangeSpec("media_exchange")))
     with pytest.raises(TopologyError, match=r"^kombu memory:// has no headers exchange"):
         memory.change_topology(declare(ExchangeSpec("h", "headers")))
+
+
+def test_exchange_bindings_change_while_running() -> None:
+    """An exchange-to-exchange binding declared and deleted live: routed through, then not."""
+    engine = Engine(seed_without_work(), fresh_url())
+    runner = LoopRunner(on_error=engine.report_failure)
+    engine.start(runner, play_script=False)
+    watch = Watch(engine, runner)
+    try:
+        engine.change_topology(declare(ExchangeSpec("front", "fanout")), origin="test")
+        link = exchange_binding("front", "media_exchange")
+        engine.change_topology(declare(link), origin="test")
+        watch.change("declare binding front -> media_exchange ('')")
+        assert watch.routed(engine.publish("front", "video.upload")) == ("audit_queue", "video_queue")
+        engine.change_topology(delete(link), origin="test")
+        watch.change("delete binding front -> media_exchange ('')")
+        assert watch.routed(engine.publish("front", "video.upload")) == ()
+    finally:
+        runner.shutdown()
+    memory = Engine(seed_without_work(), "memory://")
+    memory.change_topology(declare(ExchangeSpec("front", "fanout")))
+    with pytest.raises(TopologyError, match=r"^kombu memory:// has no exchange-to-exchange bindings"):
+        memory.change_topology(declare(exchange_binding("front", "media_exchange")))

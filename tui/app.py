@@ -19,15 +19,19 @@ from textual import on
 from textual.app import SystemCommand
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from core.engine import Engine, PublishError
-from core.events import BrokerStatus, FlowEvent, InternalError
+from core.eventlog import describe
+from core.events import BrokerStatus, FlowEvent, InternalError, ScriptEnded
 from core.ledger import Ledger
 from core.scenario import Scenario, ScenarioError, load_scenario
-from tui.controls import BINDINGS, ControlsApp
+from core.script_run import ScriptRun
+from tui.controls import BINDINGS
 from tui.file_commands import file_commands
 from tui.palette import PlainCommands
 from tui.presenter import THEMES
+from tui.producer_controls import ProducerControls
 from tui.screen import SessionScreen
 from tui.text import visible_lines
 from tui.widgets.diagram_canvas import DiagramCanvas
@@ -48,7 +52,7 @@ in one slice. What it buys is measured by benchmarks/bench_tui.py (figures: benc
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
-class MqscopeApp(ControlsApp):
+class MqscopeApp(ProducerControls):
     """Watch messages flow through one scenario; reset and scenario switches start a fresh session."""
 
     CSS_PATH = "app.tcss"
@@ -59,8 +63,15 @@ class MqscopeApp(ControlsApp):
     HORIZONTAL_BREAKPOINTS = [(0, "-slim"), (120, "-narrow"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
-    def __init__(self, engine: Engine, *, play_script: bool = True, theme: str | None = None) -> None:
-        """`theme`: a theme name to start with (tui.presenter's own or Textual's)."""
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        play_script: bool = True,
+        theme: str | None = None,
+        script: ScriptRun | None = None,
+    ) -> None:
+        """`theme`: a theme name to start with (tui.presenter's own or Textual's); `script`: --run's."""
         super().__init__()
         for own in THEMES.values():
             self.register_theme(own)
@@ -68,6 +79,8 @@ class MqscopeApp(ControlsApp):
             self.theme = theme
         self.engine = engine
         self.play_script = play_script
+        self.script = script
+        """--run: the user's program, started once the broker is up; stopped on quit."""
         self.ledger = Ledger(engine.topology, broker_url=engine.backend.display_url())
         """The one fold of this session's events: the status line, inspector and log read it."""
         self.engine_workers: EngineWorkers | None = None
@@ -105,7 +118,19 @@ class MqscopeApp(ControlsApp):
         sys.setswitchinterval(SWITCH_INTERVAL)
         self._pump_timer = self.set_interval(FRAME_SECONDS, self.pump, name="event pump")
         self._waker.start()
+        self.start_rate_meters()
         self.refresh_status()
+        if self.script is not None:
+            self.run_worker(self._start_script, name="script start", thread=True, exit_on_error=False)
+
+    def _start_script(self) -> None:
+        """Start the program once the engine's broker is up (its listener sees the first publish)."""
+        script, declared = self.script, self.engine.declared
+        while script is not None and not declared.wait(0.1):
+            if get_current_worker().is_cancelled:
+                return
+        if script is not None:
+            script.start()
 
     def _start_workers(self) -> None:
         self.engine_workers = EngineWorkers(self, self.engine, play_script=self.play_script)
@@ -171,6 +196,9 @@ class MqscopeApp(ControlsApp):
                     self.push_screen(self.error_screen, callback=self._error_screen_closed)
                 else:
                     self.error_screen.add(event)
+            elif isinstance(event, ScriptEnded):
+                text = describe(event, lambda _msg: None)
+                self.notify(text, severity="error" if event.exit_code else "information", markup=False)
             elif isinstance(event, BrokerStatus) and event.state == "error":
                 self.notify(visible_lines(event.detail), severity="error", timeout=10, markup=False)
 
@@ -187,6 +215,7 @@ class MqscopeApp(ControlsApp):
             consumer=self.consumer,
             published=ledger.published,
             in_flight=ledger.in_flight,
+            rates=self.rates(),
         )
         self._session_screen.show_status(facts)
 
@@ -239,6 +268,7 @@ class MqscopeApp(ControlsApp):
         self.consumer = self._first_consumer()
         self._session_screen = SessionScreen(self.engine, self.ledger)
         self._session_screen.show_log(self.show_log)
+        self.reset_rate_meters()
         while len(self.screen_stack) > 2:  # close a palette or picker left open above the flow
             await self.pop_screen()
         await self.switch_screen(self._session_screen)
@@ -257,6 +287,8 @@ class MqscopeApp(ControlsApp):
         yield from super().get_system_commands(screen)
         yield from file_commands(self)
         yield from self.control_commands()
+        yield from self._session_screen.editor.commands()
+        yield from self.producer_commands()
 
     def panic(self, *renderables: RenderableType) -> None:
         """Textual ends the app this way when its own input thread fails, as it does on bytes from
@@ -272,8 +304,11 @@ class MqscopeApp(ControlsApp):
         self.exit(0)
 
     def on_unmount(self) -> None:
-        """Stop the broker loops and wait for them (briefly): no thread outlives the app."""
+        """Stop the broker loops and wait for them (briefly): no thread outlives the app (but a
+        --run program's, a daemon: stopping closes its connections, and it ends with the process)."""
         self._waker.stop()
+        if self.script is not None:
+            self.script.stop()
         if self.engine_workers is not None:
             self.engine_workers.stop()
             self.engine_workers.join(2.0)
@@ -304,8 +339,10 @@ def _defer_full_collections() -> None:
     gc.set_threshold(young, middle, 1_000_000)
 
 
-def run_app(engine: Engine, play_script: bool, theme: str | None = None) -> int:
+def run_app(
+    engine: Engine, play_script: bool, theme: str | None = None, script: ScriptRun | None = None
+) -> int:
     """Entry point for tui/cli.py: run the app until the user quits."""
-    app = MqscopeApp(engine, play_script=play_script, theme=theme)
+    app = MqscopeApp(engine, play_script=play_script, theme=theme, script=script)
     app.run()
     return app.return_code or 0

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from core.backends import DEFAULT_BROKER_URL
@@ -14,13 +15,22 @@ from core.controls import MAX_SPEED, MIN_SPEED
 from core.engine import Engine
 from core.errors import InputError
 from core.exporters import EXPORT_FORMATS, export
-from core.headless import EXIT_BAD_INPUT, HeadlessOptions, run_headless, run_tap_headless, stderr_line
+from core.headless import (
+    EXIT_BAD_INPUT,
+    HeadlessOptions,
+    run_headless,
+    run_script_headless,
+    run_tap_headless,
+    stderr_line,
+)
 from core.lesson import LessonError, builtin_lesson_names, load_lesson, scenario_at
 from core.publishing import body_problem
 from core.scenario import DEFAULT_SCENARIO, Scenario
 from core.scenario_files import open_scenario
+from core.script_run import ScriptRun
 from core.tap import TapError, TapSpec, tap_scenario
 from core.text import short, visible
+from core.topology import Topology
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,7 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="--serve: allow a --host that is not loopback (anyone who reaches it gets an app)",
     )
+    parser.add_argument(
+        "--run",
+        nargs=argparse.REMAINDER,
+        default=None,
+        metavar="SCRIPT.py [ARGS]",
+        help="run your kombu program (unchanged) inside mqscope and watch what it does on mqscope:// "
+        "or memory:// (last option: everything after it is the program's)",
+    )
     return parser
+
+
+def run_scenario(name: str | None, script: str, vhost: str = "/") -> Scenario:
+    """--run's scenario: the one given, else an empty one named after the program (which declares
+    its own topology)."""
+    if name is not None:
+        return open_scenario(name, vhost=vhost)
+    return Scenario(Path(script).name, f"your kombu program {script}", Topology((), ()), ())
 
 
 def _check_theme(name: str | None) -> None:
@@ -162,7 +188,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_numbers(args.speed, args.repeat, args.timeout)
         body = _parse_body(args.body)
         broker = args.broker or DEFAULT_BROKER_URL
-        if args.tap is not None:
+        if args.run is not None:
+            if not args.run:
+                raise InputError("--run needs a SCRIPT.py")
+            if args.tap is not None or args.publish or args.export is not None or args.serve:
+                raise InputError(
+                    "--run runs your program's own publishes: "
+                    "it takes no --tap, --publish, --export or --serve"
+                )
+            engine = Engine(run_scenario(args.scenario, args.run[0], args.vhost), broker, speed=args.speed)
+            script = ScriptRun(engine, args.run[0], args.run[1:])
+        elif args.tap is not None:
             tap = TapSpec.parse(args.tap)
             given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
             engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
@@ -199,6 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     notice = engine.scenario.notice
     if args.headless and notice is not None:
         stderr_line(f"notice: {notice}")
+    if args.run is not None:
+        options = HeadlessOptions(play_script=not args.no_script, timeout=args.timeout, as_json=args.json)
+        if args.headless:
+            return run_script_headless(engine, script, options)
+        from tui.app import run_app
+
+        return run_app(engine, play_script=not args.no_script, theme=args.theme, script=script)
     if args.headless and engine.tap is not None:
         return run_tap_headless(engine, args.timeout, args.json)
     if args.headless:

@@ -44,6 +44,11 @@ BINDINGS: list[BindingType] = [
     Binding("ctrl+l", "toggle_log", "Log"),
     Binding("ctrl+t", "change_theme", "Theme", show=False),
     Binding("escape", "close_inspector", "Close inspector", show=False),
+    Binding("m", "toggle_manual", "Manual", show=False),  # letters: inert while typing (Input takes them)
+    Binding("h", "hand", "Hand", show=False),
+    Binding("p", "add_producer", "Producer", show=False),
+    Binding("plus", "scale_producers(2.0)", "Producers x2", show=False),
+    Binding("minus", "scale_producers(0.5)", "Producers /2", show=False),
 ]
 
 

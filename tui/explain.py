@@ -15,10 +15,11 @@ from rich.text import Text
 from core.explain import (
     BindingVerdict,
     DirectExplanation,
+    ExchangeExplanation,
     FanoutExplanation,
     HeadersExplanation,
     TopicExplanation,
-    explain_exchange,
+    explain_route,
 )
 from core.routing import Binding, BindingTable, RouteResult, binding_key_warning, routing_key_problem
 from tui.text import ShownText, visible
@@ -100,11 +101,26 @@ def verdict_lines(table: BindingTable, exchange: str, key: str, headers: Mapping
         lines.append(f"{NO} refused: {problem}\n", "bold red")
         lines.append("the broker would reject it, so no binding is consulted", "dim")
         return lines
-    explained = explain_exchange(table, exchange, key, headers)
+    first, *onward = explain_route(table, exchange, key, headers)
+    _verdict_rows(lines, first, first.verdicts)
+    if not first.verdicts:
+        lines.append(f"exchange {visible(exchange)} has no bindings\n", "dim")
+    for hop in onward:  # exchange-to-exchange destinations and alternates: what each one took
+        taken = tuple(v for v in hop.verdicts if v.matched)
+        how = "alternate exchange" if hop.exchange in first.route.alternates else "then exchange"
+        lines.append(f"{how} {visible(hop.exchange)} ({hop.exchange_type}):", "dim")
+        lines.append(" nothing matched\n" if not taken else "\n", "dim")
+        _verdict_rows(lines, hop, taken)
+    lines.append_text(route_text(first.route))
+    return lines
+
+
+def _verdict_rows(lines: Text, explained: ExchangeExplanation, verdicts: tuple[BindingVerdict, ...]) -> None:
+    """One line per binding: mark, destination, pattern, why."""
     kind = explained.exchange_type
-    width = max((len(_destination_label(v.binding)) for v in explained.verdicts), default=0)
-    pattern_width = max((len(_binding_label(kind, v.binding)) for v in explained.verdicts), default=0)
-    for verdict in explained.verdicts:
+    width = max((len(_destination_label(v.binding)) for v in verdicts), default=0)
+    pattern_width = max((len(_binding_label(kind, v.binding)) for v in verdicts), default=0)
+    for verdict in verdicts:
         mark, style = (YES, "bold green") if verdict.matched else (NO, "bold red")
         lines.append(f"{mark} ", style)
         lines.append(_destination_label(verdict.binding).ljust(width), "bold" if verdict.matched else "")
@@ -113,10 +129,6 @@ def verdict_lines(table: BindingTable, exchange: str, key: str, headers: Mapping
         lines.append("  ")
         lines.append_text(why_text(verdict))
         lines.append("\n")
-    if not explained.verdicts:
-        lines.append(f"exchange {exchange} has no bindings\n", "dim")
-    lines.append_text(route_text(explained.route))
-    return lines
 
 
 def _destination_label(binding: Binding) -> str:

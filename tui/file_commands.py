@@ -21,9 +21,11 @@ EXPORT_BY_SUFFIX = {".json": "definitions", ".py": "kombu"}
 
 
 def live_scenario(app: MqscopeApp) -> Scenario:
-    """The running scenario as it is now: its live topology, its script."""
+    """The running scenario as it is now: its live topology, its script, the producers running now."""
     scenario = app.engine.scenario
-    return replace(scenario, topology=app.engine.topology, notice=None, source=f"the live {scenario.name}")
+    producers = tuple(app.engine.producers.specs().values())
+    live = replace(scenario, topology=app.engine.topology, notice=None, source=f"the live {scenario.name}")
+    return replace(live, producers=producers)
 
 
 def export_format(path: str) -> str:

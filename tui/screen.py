@@ -16,6 +16,8 @@ from core.engine import Engine
 from core.events import FlowEvent
 from core.ledger import Ledger
 from tui.controls import FOOTER_RANK
+from tui.editing.editor import Editor
+from tui.editing.keys import EDIT_RANK
 from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.event_log import EventLog
 from tui.widgets.inspector import Inspector
@@ -42,6 +44,8 @@ class SessionScreen(Screen[None]):
         self.event_log = EventLog(ledger.routing_key, id="log")
         self.event_log.border_title = "event log"
         self.inspector = Inspector(ledger, id="inspector")
+        self.editor = Editor(engine, self)
+        """Topology edits from the diagram's keys and the palette, with their undo history."""
 
     def compose(self) -> ComposeResult:
         yield self.status
@@ -52,7 +56,7 @@ class SessionScreen(Screen[None]):
                     yield self.lens
                     yield self.event_log
             yield self.inspector
-        yield KeyBar(FOOTER_RANK, id="keys")
+        yield KeyBar([*EDIT_RANK, *FOOTER_RANK], id="keys")
 
     def on_mount(self) -> None:
         self.app.call_later(getattr(self.app, "refresh_status", lambda: None))
@@ -70,6 +74,15 @@ class SessionScreen(Screen[None]):
         self.canvas.apply(events)
         self.event_log.add_events(events)
         self.inspector.events_arrived(events)
+
+    def on_diagram_canvas_edit_requested(self, event: DiagramCanvas.EditRequested) -> None:
+        self.editor.request(event.action, event.selection)
+
+    def on_diagram_canvas_selection_changed(self, event: DiagramCanvas.SelectionChanged) -> None:
+        """An open inspector follows the selected box (a closed one stays closed)."""
+        selection = event.selection
+        if self.inspector.display and selection is not None and selection.kind != "binding":
+            self.inspect(selection.kind, selection.name)
 
     def show_log(self, show: bool) -> None:
         """Show or hide the event log (app.tcss reflows the rest into its room)."""

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from core.backends.base import Backend, BrokerUrlError, Emit
 from core.broker import get_broker, name_from_url
 from core.broker.model import Broker
+from core.script_watch import APP_OWNED
 from core.topology import Topology
 
 
@@ -23,6 +24,8 @@ class InProcessBackend(Backend):
     faithful = True
     reports_routing = True
     route_source = "broker"
+    transport_options = {APP_OWNED: True}
+    """mqscope's own connections: a program run by --run is watched, these are not."""
 
     def discard_state(self) -> None:
         self.broker.reset()

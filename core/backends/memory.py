@@ -10,6 +10,7 @@ from kombu.transport import memory
 
 from core.backends.base import Backend, Emit
 from core.events import Dropped, Notice
+from core.script_watch import APP_OWNED
 from core.topology import Topology
 from core.topology_changes import TopologyChange
 
@@ -23,7 +24,7 @@ class MemoryBackend(Backend):
     route_source = "transport"
     transport_defects = (re.error,)
     """kombu's memory:// compiles topic bindings to regexes: a binding like '*a' raises on publish."""
-    transport_options = {"polling_interval": 0.005}
+    transport_options = {"polling_interval": 0.005, APP_OWNED: True}
 
     def discard_state(self) -> None:
         reset_memory_transport()
@@ -33,6 +34,12 @@ class MemoryBackend(Backend):
         if headers:
             return (
                 f"kombu memory:// has no headers exchange (exchange {headers[0]!r}); "
+                "use the default in-process broker or RabbitMQ"
+            )
+        linked = [e.name for e in topology.exchanges if e.bindings]
+        if linked:
+            return (
+                f"kombu memory:// has no exchange-to-exchange bindings (exchange {linked[0]!r}); "
                 "use the default in-process broker or RabbitMQ"
             )
         return None

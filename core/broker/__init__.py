@@ -5,17 +5,21 @@ when kombu first opens an `mqscope://` connection. One Broker per NAME per proce
 `localhost`); `reset_brokers()` empties them all (tests, fresh runs with no connection open).
 
 Behaves as RabbitMQ 3.x: direct/fanout/topic/headers routing (core.routing), the default exchange,
-alternate exchanges, mandatory returns (kombu `on_return`); push delivery round-robin among a queue's
-consumers within basic.qos (per consumer, or channel-wide with global=true); ack/nack/reject with
-requeue to the copy's old place marked redelivered; unacked copies returned when a channel closes;
-basic.cancel stops deliveries but leaves copies already sent unacked (the client's callback gets the
-unread ones before basic_cancel returns, as pyamqp's do before basic.cancel-ok);
-queue TTL and per-message expiration (at the queue head only), x-max-length drop-head,
-dead-lettering with x-death / x-first-death-* and RabbitMQ's cycle rule; auto-delete and exclusive
+exchange-to-exchange bindings (a message reaches each queue once however many paths lead there; loops
+end), alternate exchanges (chained, loops end), mandatory returns (kombu `on_return`); push delivery
+round-robin among a queue's consumers within basic.qos (per consumer, or channel-wide with
+global=true), consumer priorities (`x-priority`: higher first while they have prefetch to spare) and
+`x-single-active-consumer` (the earliest subscriber gets everything; the next takes over on cancel or
+a closed channel); ack/nack/reject with requeue to the copy's old place marked redelivered; unacked
+copies returned when a channel closes; basic.cancel stops deliveries but leaves copies already sent
+unacked (the client's callback gets the unread ones before basic_cancel returns, as pyamqp's do
+before basic.cancel-ok); queue TTL and per-message expiration (at the queue head only), x-max-length
+drop-head, dead-lettering with x-death / x-first-death-* and RabbitMQ's cycle rule (a copy coming back
+to a queue it died in is dropped unless a rejection happened on the way); auto-delete and exclusive
 queues; channel errors as amqp's exceptions (404, 405, 406).
 Not modelled: x-overflow other than drop-head, x-max-length-bytes, x-expires, priorities,
-single-active-consumer, quorum/stream queues, exchange-to-exchange bindings, publisher confirms,
-basic.recover(requeue=False), consumer-cancel notifications on queue deletion.
+quorum/stream queues, publisher confirms, basic.recover(requeue=False), consumer-cancel
+notifications on queue deletion.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ A mixin of Broker: every method here runs with the broker lock held (public ones
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -72,13 +73,42 @@ class DeliveryMixin:
 
     @staticmethod
     def _next_consumer(queue: QueueState) -> ConsumerRecord | None:
+        """Who gets the head now, as RabbitMQ chooses: with x-single-active-consumer, the earliest
+        subscriber still there, or nobody while it has no prefetch to spare; otherwise the highest
+        x-priority with prefetch to spare, equal ones in turn (the one served goes to the back)."""
         consumers = queue.consumers
+        if queue.single_active:
+            active = consumers[0] if consumers else None  # never rotated: subscription order
+            return active if active is not None and active.has_capacity() else None
+        if queue.prioritized:
+            return DeliveryMixin._next_by_priority(consumers)
         for _ in range(len(consumers)):
             candidate = consumers[0]
             consumers.rotate(-1)
             if candidate.has_capacity():
                 return candidate
         return None
+
+    @staticmethod
+    def _next_by_priority(consumers: deque[ConsumerRecord]) -> ConsumerRecord | None:
+        """Among the highest x-priority with room, the first in turn; it (and those of its priority
+        skipped for want of room) goes to the back, the other priorities keep their turns."""
+        ready = [c.priority for c in consumers if c.has_capacity()]
+        if not ready:
+            return None
+        best = max(ready)
+        moved: list[ConsumerRecord] = []
+        chosen: ConsumerRecord | None = None
+        for candidate in consumers:
+            if candidate.priority == best:
+                moved.append(candidate)
+                if candidate.has_capacity():
+                    chosen = candidate
+                    break
+        for candidate in moved:
+            consumers.remove(candidate)
+            consumers.append(candidate)
+        return chosen
 
     def _deliver(self, queue: QueueState, consumer: ConsumerRecord, envelope: Envelope) -> None:
         channel = consumer.channel
@@ -90,17 +120,30 @@ class DeliveryMixin:
         channel.session.push(Delivery(channel, consumer.tag, tag, envelope, queue.name))
 
     def consume(
-        self, channel: ChannelState, queue: str, tag: str, *, no_ack: bool = False
+        self,
+        channel: ChannelState,
+        queue: str,
+        tag: str,
+        *,
+        no_ack: bool = False,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
-        """basic.consume: the consumer's prefetch is the channel's basic.qos at this moment."""
+        """basic.consume: the consumer's prefetch is the channel's basic.qos at this moment; its
+        `x-priority` argument (an integer, as RabbitMQ insists) ranks it among the queue's consumers."""
         with self._lock:
             state = self._queue(queue)
             self._check_owner(state, channel.session)
             if tag in channel.consumers:
                 raise BrokerError(530, f"NOT_ALLOWED - attempt to reuse consumer tag {tag!r}")
-            record = ConsumerRecord(tag, queue, channel, channel.prefetch, no_ack)
+            priority = (arguments or {}).get("x-priority", 0)
+            if isinstance(priority, bool) or not isinstance(priority, int):
+                raise BrokerError(
+                    406, f"PRECONDITION_FAILED - invalid arg 'x-priority' for queue {queue!r}: {priority!r}"
+                )
+            record = ConsumerRecord(tag, queue, channel, channel.prefetch, no_ack, priority=priority)
             channel.consumers[tag] = record
             state.consumers.append(record)
+            state.prioritized = state.prioritized or priority != 0
             self._dispatch(state)
 
     def qos(self, channel: ChannelState, prefetch: int, *, global_: bool = False) -> None:
@@ -141,15 +184,24 @@ class DeliveryMixin:
                 self._release(unacked)
                 self._requeue(unacked, "its consumer was cancelled before reading it")
 
-    def _cancel(self, channel: ChannelState, tag: str) -> None:
+    def _cancel(self, channel: ChannelState, tag: str, *, dispatch: bool = True) -> QueueState | None:
+        """Remove a consumer; returns its queue when that queue is still there. With x-single-active-
+        consumer the next subscriber takes over at once (unless `dispatch` is False: a closing
+        channel first puts its unacked copies back, then dispatches)."""
         record = channel.consumers.pop(tag, None)
         if record is None:
-            return
+            return None
         state = self.queues.get(record.queue)
-        if state is not None and record in state.consumers:
-            state.consumers.remove(record)
-            if state.auto_delete and not state.consumers:
-                self._drop_queue(state)
+        if state is None or record not in state.consumers:
+            return None
+        state.consumers.remove(record)
+        state.prioritized = any(c.priority for c in state.consumers)
+        if state.auto_delete and not state.consumers:
+            self._drop_queue(state)
+            return None
+        if dispatch:
+            self._dispatch(state)
+        return state
 
     def _drop_unread(self, channel: ChannelState, unread: list[Delivery], reason: str) -> None:
         """Report the no-ack copies among deliveries taken back unread: nothing else holds them."""

@@ -15,6 +15,7 @@ QUEUE_ARGUMENTS = (
     "x-dead-letter-routing-key",
     "x-message-ttl",
     "x-max-length",
+    "x-single-active-consumer",
 )
 
 
@@ -55,6 +56,13 @@ class QueueState:
     """Deleted when its last consumer is cancelled (once it has had one), as in RabbitMQ."""
     owner: Session | None = None
     """The connection of an exclusive queue: only it may consume; the queue dies with it."""
+    prioritized: bool = False
+    """Some consumer has an x-priority other than 0: dispatch looks at priorities (else it need not)."""
+
+    @property
+    def single_active(self) -> bool:
+        """x-single-active-consumer: only the first consumer subscribed (still there) gets messages."""
+        return self.arguments.get("x-single-active-consumer") is True
 
     @property
     def ttl_ms(self) -> int | None:

@@ -72,6 +72,10 @@ def expiration_ms(properties: Mapping[str, Any]) -> int | None:
     return value
 
 
+wall_clock = time.time
+"""Where x-death's `time` comes from (seconds since the epoch); tests pin it so snapshots hold still."""
+
+
 def with_x_death(
     envelope: Envelope, *, queue: str, reason: str, now: float | None = None
 ) -> dict[str, Any]:
@@ -81,7 +85,7 @@ def with_x_death(
     entry to the front, as RabbitMQ 3.x does.
     """
     headers = dict(envelope.headers)
-    stamp = int(time.time() if now is None else now)
+    stamp = int(wall_clock() if now is None else now)
     deaths = [dict(d) for d in headers.get("x-death") or [] if isinstance(d, Mapping)]
     previous = next(
         (d for d in deaths if d.get("queue") == queue and d.get("reason") == reason), None

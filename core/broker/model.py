@@ -126,9 +126,10 @@ class Broker(DeliveryMixin):
             return session
 
     def close_session(self, session: Session) -> None:
-        """The connection closed: its exclusive queues go with it."""
+        """The connection closed: its exclusive queues go with it; a drain waiting on it ends."""
         with self._lock:
             session.closed = True
+            session.cond.notify_all()
             if session in self._sessions:
                 self._sessions.remove(session)
             for state in [q for q in self.queues.values() if q.owner is session]:
@@ -154,13 +155,15 @@ class Broker(DeliveryMixin):
             if channel.closed:
                 return
             channel.closed = True
-            for tag in list(channel.consumers):
-                self._cancel(channel, tag)
+            left = [self._cancel(channel, tag, dispatch=False) for tag in list(channel.consumers)]
             if channel in channel.session.channels:
                 channel.session.channels.remove(channel)
             unread = channel.session.remove(channel)
             self._drop_unread(channel, unread, "its no-ack consumer's channel closed before reading it")
             self._requeue_all(channel, "its consumer's channel closed before acking it")
+            for queue in left:  # its copies are back in place: now the others (or the next single
+                if queue is not None and self.queues.get(queue.name) is queue:  # active one) get them
+                    self._dispatch(queue)
 
     # -- declarations -------------------------------------------------------------------------
     def declare_exchange(

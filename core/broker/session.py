@@ -7,6 +7,7 @@ the broker's lock; the session's condition shares that lock so a waiting consume
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -28,6 +29,8 @@ class ConsumerRecord:
     prefetch: int
     no_ack: bool
     unacked: int = 0
+    priority: int = 0
+    """basic.consume's x-priority: higher ones are sent to first while they have prefetch to spare."""
 
     def has_capacity(self) -> bool:
         if self.no_ack:
@@ -86,7 +89,9 @@ class ChannelState:
 
 
 class Session:
-    """One connection's inbox of deliveries, with a condition on the broker's lock to wait on."""
+    """One connection's inbox of deliveries, with a condition on the broker's lock to wait on, and,
+    once an event loop asks for one, a pipe whose read end is readable while deliveries wait (an
+    event loop such as kombu's hub, Celery's worker, can only wait on file descriptors)."""
 
     def __init__(self, lock: YieldingLock) -> None:
         self._guard = lock
@@ -94,28 +99,79 @@ class Session:
         self.inbox: deque[Delivery] = deque()
         self.channels: list[ChannelState] = []
         self.closed = False
+        self._wake: tuple[int, int] | None = None
+        """(read end, write end) of the wake-up pipe; None until an event loop registers."""
+        self._woken = False
+        """A byte is in the pipe, not yet read: one is enough however many deliveries follow."""
 
     def push(self, delivery: Delivery) -> None:
         """Called with the broker lock held."""
         self.inbox.append(delivery)
         self.cond.notify()
+        if self._wake is not None:
+            self._signal()
+
+    def _signal(self) -> None:
+        if self._wake is not None and not self._woken:
+            self._woken = True
+            os.write(self._wake[1], b"!")
+
+    def wakeup_fd(self) -> int:
+        """The read end of the wake-up pipe (made on first call); readable now if deliveries wait."""
+        with self._guard:
+            if self._wake is None:
+                read, write = os.pipe()
+                os.set_blocking(read, False)
+                self._wake = (read, write)
+                self._woken = False
+            if self.inbox:
+                self._signal()
+            return self._wake[0]
+
+    def clear_wakeup(self) -> None:
+        """Read the pipe empty before taking deliveries: one pushed after this wakes the loop again."""
+        with self._guard:
+            if self._wake is None:
+                return
+            try:
+                while os.read(self._wake[0], 64):
+                    pass
+            except BlockingIOError:
+                pass
+            self._woken = False
+
+    def close_wakeup(self) -> None:
+        """Close the pipe (the event loop let go of it, or the connection closed)."""
+        with self._guard:
+            if self._wake is not None:
+                for fd in self._wake:
+                    os.close(fd)
+                self._wake = None
+                self._woken = False
 
     def take(self, timeout: float | None) -> Delivery:
-        """The next delivery; waits up to `timeout` seconds, then raises socket.timeout as kombu does."""
+        """The next delivery; waits up to `timeout` seconds, then raises socket.timeout as kombu does
+        (ConnectionError once the connection is closed, from this thread or another)."""
         with self._guard:
             if self.inbox:
                 return self.inbox.popleft()
             if timeout is None:
                 while not self.inbox:
+                    self._check_open()
                     self.cond.wait()
                 return self.inbox.popleft()
             deadline = time.monotonic() + timeout
             while not self.inbox:
+                self._check_open()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError("no delivery within the timeout")
                 self.cond.wait(remaining)
             return self.inbox.popleft()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ConnectionError("the connection was closed")
 
     def remove(self, channel: ChannelState, consumer_tag: str | None = None) -> list[Delivery]:
         """Take back deliveries not yet handed to the client (channel closed or consumer cancelled).

@@ -24,6 +24,7 @@ from core.broker.model import EXCHANGE_KINDS, Broker, BrokerError
 from core.broker.registry import get_broker
 from core.broker.session import Delivery
 from core.json_body import CONTENT_TYPE, Decoder, kombu_json_in_use
+from core.script_watch import ChannelWatch, body_value, current_watch
 
 _TRANSPORT_PROPERTIES = ("delivery_info", "delivery_tag", "body_encoding")
 _fallback_ids = itertools.count(1)
@@ -77,6 +78,9 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         self._by_tag: dict[str, Callable[[Any], Any]] = {}
         self.json_decoder = Decoder()
         """Its own: a channel is used by one thread (the one draining its connection)."""
+        watch = current_watch(connection.client.transport_options)
+        self.watch = None if watch is None else ChannelWatch(watch)
+        """Set on the channels of a program run by --run: it reports what they do."""
 
     # -- declarations -------------------------------------------------------------------------
     def exchange_declare(
@@ -98,13 +102,15 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 arguments=arguments,
                 passive=passive,
             )
+        if self.watch is not None and not passive:
+            self.watch.exchange_declared(exchange or "", type or "direct", durable, arguments)
 
     def exchange_delete(self, exchange: str, if_unused: bool = False, nowait: bool = False) -> None:
         self.broker.delete_exchange(exchange)
+        if self.watch is not None:
+            self.watch.exchange_deleted(exchange)
 
-    def queue_declare(
-        self, queue: str | None = None, passive: bool = False, **kwargs: Any
-    ) -> Any:
+    def queue_declare(self, queue: str | None = None, passive: bool = False, **kwargs: Any) -> Any:
         with _amqp_errors("Queue.declare"):
             name, ready, consumers = self.broker.declare_queue(
                 queue or "",
@@ -114,12 +120,15 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 exclusive=bool(kwargs.get("exclusive")),
                 session=self.connection.session,
             )
+        if self.watch is not None and not passive:
+            self.watch.queue_declared(name, kwargs.get("arguments"), bool(kwargs.get("durable", True)))
         return queue_declare_ok_t(name, ready, consumers)
 
-    def queue_delete(
-        self, queue: str, if_unused: bool = False, if_empty: bool = False, **kwargs: Any
-    ) -> int:
-        return self.broker.delete_queue(queue, if_unused=if_unused, if_empty=if_empty)
+    def queue_delete(self, queue: str, if_unused: bool = False, if_empty: bool = False, **kwargs: Any) -> int:
+        dropped = self.broker.delete_queue(queue, if_unused=if_unused, if_empty=if_empty)
+        if self.watch is not None and queue not in self.broker.queue_names():
+            self.watch.queue_deleted(queue)
+        return dropped
 
     def queue_bind(
         self,
@@ -131,6 +140,8 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     ) -> None:
         with _amqp_errors("Queue.bind"):
             self.broker.bind(queue, exchange or "amq.direct", routing_key or "", arguments)
+        if self.watch is not None:
+            self.watch.bound(queue, exchange or "amq.direct", routing_key or "", arguments)
 
     def queue_unbind(
         self,
@@ -141,6 +152,8 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         self.broker.unbind(queue, exchange or "amq.direct", routing_key or "", arguments)
+        if self.watch is not None:
+            self.watch.unbound(queue, exchange or "amq.direct", routing_key or "", arguments)
 
     def exchange_bind(
         self,
@@ -208,6 +221,11 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         except ValueError as exc:  # a malformed expiration (only that: a ValueError of a bug stays one)
             refused = BrokerError(406, f"PRECONDITION_FAILED - {exc}")
             raise _amqp_error(refused, "Basic.publish") from None
+        if self.watch is not None:  # said before the broker routes it (and reports where it went)
+            body = body_value(envelope.body, envelope.content_type)
+            self.watch.published(
+                envelope.msg_id, envelope.exchange, envelope.routing_key, body, envelope.headers
+            )
         try:
             outcome = self.broker.publish(envelope, mandatory=mandatory)
         except BrokerError as exc:
@@ -219,9 +237,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 handler(error, envelope.exchange, envelope.routing_key, returned)
 
     # -- consuming ----------------------------------------------------------------------------
-    def basic_qos(
-        self, prefetch_size: int = 0, prefetch_count: int = 0, apply_global: bool = False
-    ) -> None:
+    def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, apply_global: bool = False) -> None:
         """global=false (kombu's default): per consumer, for consumers started next; global=true:
         one limit for the whole channel."""
         self.broker.qos(self.amqp, prefetch_count or 0, global_=bool(apply_global))
@@ -240,8 +256,10 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         self._tag_to_queue[tag] = queue
         if no_ack:
             self.no_ack_consumers.add(tag)
+        if self.watch is not None:  # before the broker may deliver: the consumer exists first
+            self.watch.consuming(tag, queue, self.amqp.prefetch)
         with _amqp_errors("Basic.consume"):
-            self.broker.consume(self.amqp, queue, tag, no_ack=no_ack)
+            self.broker.consume(self.amqp, queue, tag, no_ack=no_ack, arguments=kwargs.get("arguments"))
         return tag
 
     def basic_cancel(self, consumer_tag: str) -> None:
@@ -265,13 +283,20 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             self._tag_to_queue.pop(consumer_tag, None)
             self._by_tag.pop(consumer_tag, None)
             self.no_ack_consumers.discard(consumer_tag)
+            if self.watch is not None:
+                self.watch.cancelled(consumer_tag)
 
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
         with _amqp_errors("Basic.get"):
             delivery = self.broker.get(self.amqp, queue, no_ack=no_ack)
+        if delivery is not None and self.watch is not None:
+            envelope = delivery.envelope
+            self.watch.delivered(delivery.delivery_tag, envelope.msg_id, queue, envelope.redelivered, no_ack)
         return None if delivery is None else self._message(delivery)
 
     def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        if self.watch is not None:  # reported first: the ack may hand the next copy out at once
+            self.watch.acked(delivery_tag, multiple)
         try:
             self.broker.ack(self.amqp, delivery_tag, multiple=multiple)
         except BrokerError as exc:
@@ -279,14 +304,28 @@ class Channel(virtual.Channel):  # type: ignore[misc]
 
     def basic_reject(self, delivery_tag: int, requeue: bool = False, reason: str = "rejected") -> None:
         """basic.reject; `reason` (mqscope's own) only words the broker's Requeued report."""
+        if self.watch is not None:
+            self._watch_reject(delivery_tag, False, requeue)
         try:
             self.broker.reject(self.amqp, delivery_tag, requeue=requeue, reason=reason)
         except BrokerError as exc:
             raise _amqp_error(exc, "Basic.reject") from None
 
     def basic_nack(self, delivery_tag: int, multiple: bool = False, requeue: bool = True) -> None:
+        if self.watch is not None:
+            self._watch_reject(delivery_tag, multiple, requeue)
         with _amqp_errors("Basic.nack"):
             self.broker.reject(self.amqp, delivery_tag, requeue=requeue, multiple=multiple)
+
+    def _watch_reject(self, delivery_tag: int, multiple: bool, requeue: bool) -> None:
+        """Report a watched program's reject; the broker then reports where each copy went."""
+        assert self.watch is not None
+        held = self.amqp.unacked.get(delivery_tag)
+        home = self.broker.queues.get(held.queue) if held is not None else None
+        action = "requeue" if requeue else "drop"
+        if not requeue and home is not None and home.dead_letter_exchange is not None:
+            action = "dead_letter"
+        self.watch.rejected(delivery_tag, multiple, requeue, action)
 
     def basic_recover(self, requeue: bool = False) -> None:
         if not requeue:
@@ -299,6 +338,12 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         if callback is None:  # a consumer tag this channel no longer knows: back, as pyamqp does
             self.broker.return_unread(self.amqp, [delivery])
             return
+        if self.watch is not None:
+            no_ack = delivery.consumer_tag in self.no_ack_consumers
+            envelope = delivery.envelope
+            self.watch.delivered(
+                delivery.delivery_tag, envelope.msg_id, delivery.queue, envelope.redelivered, no_ack
+            )
         callback(self._message(delivery))
 
     def _message(self, delivery: Delivery) -> Any:
@@ -311,9 +356,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         return self.Message(payload, channel=self)
 
     @staticmethod
-    def _payload(
-        envelope: Envelope, tag: int, consumer_tag: str, redelivered: bool
-    ) -> dict[str, Any]:
+    def _payload(envelope: Envelope, tag: int, consumer_tag: str, redelivered: bool) -> dict[str, Any]:
         properties = dict(envelope.properties)
         properties["delivery_tag"] = tag
         properties["delivery_info"] = {
@@ -336,6 +379,8 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         if self.amqp.closed:
             return
         self.closed = True
+        if self.watch is not None:
+            self.watch.closed()
         self.broker.close_channel(self.amqp)
         self._consumers.clear()
         self._by_tag.clear()
@@ -357,15 +402,39 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         self.broker = get_broker(client.hostname)
         self.session = self.broker.open_session()
         super().__init__(client, **kwargs)
+        watch = current_watch(client.transport_options)
+        if watch is not None:  # stopping the run closes it, which wakes a drain_events() with no timeout
+            watch.add_closer(lambda: self.broker.close_session(self.session))
+            watch.on_connect("mqscope", self.broker)
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> None:
         """Wait on this connection's inbox (no polling), then run one delivery's callback."""
         delivery = self.session.take(timeout)
         delivery.channel.owner.deliver(delivery)
 
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        """kombu's hub (Celery's worker loop) waits on file descriptors: give it the session's
+        wake-up pipe, readable whenever deliveries wait, so it runs them at once."""
+        loop.add_reader(self.session.wakeup_fd(), self.on_readable, connection, loop)
+
+    def unregister_from_event_loop(self, connection: Any, loop: Any) -> None:
+        loop.remove_reader(self.session.wakeup_fd())
+        self.session.close_wakeup()
+
+    def on_readable(self, connection: Any, loop: Any) -> None:
+        """The pipe woke the loop: run every delivery waiting now (later ones wake it again)."""
+        self.session.clear_wakeup()
+        while True:
+            try:
+                delivery = self.session.take(0)
+            except TimeoutError:
+                return
+            delivery.channel.owner.deliver(delivery)
+
     def close_connection(self, connection: Any) -> None:
         super().close_connection(connection)
         self.broker.close_session(self.session)
+        self.session.close_wakeup()
 
     def driver_version(self) -> str:
         return "1"

@@ -18,7 +18,7 @@ from rabbit_support import RabbitBroker
 from broker_support import exchange_binding_walk
 from conformance_cases import all_cases, load_cases
 from core.engine import Engine
-from core.events import Acked, DeadLettered, Delivered, Published, Rejected, Returned, Routed
+from core.events import Acked, ConsumerState, DeadLettered, Delivered, Published, Rejected, Returned, Routed
 from core.scenario import Scenario, load_scenario
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
 
@@ -335,3 +335,69 @@ def test_routed_event_comes_before_delivery_on_rabbitmq(rabbit: RabbitBroker) ->
 def test_exchange_to_exchange_routing_same_on_both(rabbit: RabbitBroker) -> None:
     """Exchange bindings, a loop, alternates reached through them, unbind and delete: as RabbitMQ."""
     assert exchange_binding_walk(fresh_inprocess()) == exchange_binding_walk(rabbit.url)
+
+
+# -- issue 13: exchange-to-exchange bindings, single active consumer, consumer priorities ---------
+LINKED = Topology(
+    exchanges=(
+        ExchangeSpec("dl_upstream", "topic"),
+        ExchangeSpec(
+            "dl_orders",
+            "topic",
+            bindings=(BindingSpec("dl_upstream", "order.#"), BindingSpec("dl_upstream", "*.new")),
+        ),
+    ),
+    queues=(
+        QueueSpec(
+            "dl_one_at_a_time",
+            (BindingSpec("dl_orders", "#"), BindingSpec("dl_upstream", "*.new")),
+            arguments={"x-single-active-consumer": True},
+        ),
+        QueueSpec("dl_ranked", (BindingSpec("dl_orders", "order.paid"),)),
+    ),
+    consumers=(
+        ConsumerSpec("dl_first", ("dl_one_at_a_time",), prefetch=2),
+        ConsumerSpec("dl_second", ("dl_one_at_a_time",), prefetch=2),
+        ConsumerSpec("dl_low", ("dl_ranked",), prefetch=1, work_seconds=2.0),
+        ConsumerSpec("dl_high", ("dl_ranked",), prefetch=1, work_seconds=2.0, arguments={"x-priority": 9}),
+    ),
+)
+
+
+def test_exchange_bindings_and_consumer_arguments_from_a_scenario_same_on_both(rabbit: RabbitBroker) -> None:
+    """The scenario's exchange bindings, x-single-active-consumer and x-priority reach RabbitMQ as
+    declared by the engine: each message reaches each queue once by however many paths, the single
+    active queue delivers to one consumer only, and the idle high-priority consumer is chosen."""
+    scenario = scenario_of("linked", LINKED)
+    publishes = [
+        ("dl_upstream", "order.new", {"n": 1}, {}),  # three paths to dl_one_at_a_time: one copy
+        ("dl_upstream", "order.paid", {"n": 2}, {}),
+        ("dl_upstream", "user.new", {"n": 3}, {}),  # only the direct binding
+        ("dl_upstream", "user.gone", {"n": 4}, {}),  # nowhere
+    ]
+    reset_rabbit(rabbit.url, LINKED)
+    names = {c.name for c in LINKED.consumers}
+    runs = []
+    for url in (fresh_inprocess(), rabbit.url):
+        engine = Engine(scenario, url, speed=4.0)
+        requests = [engine.make_request(ex, key, body, headers) for ex, key, body, headers in publishes]
+        with EngineRun(engine) as running:
+            # Every consumer subscribed (idle) first: which one a message finds waiting is the point.
+            assert running.wait_for(
+                lambda r: {e.consumer for e in r.of(ConsumerState) if e.state == "idle"} >= names, 30
+            )
+            running.enqueue(requests)
+            runs.append(running.settle(len(requests), 60))
+    local, real = runs
+    assert signature(local) == signature(real)
+    assert [s[1] for s in signature(real)] == [
+        ("dl_one_at_a_time",),
+        ("dl_one_at_a_time", "dl_ranked"),
+        ("dl_one_at_a_time",),
+        (),
+    ]
+    for run in (local, real):
+        by_queue = {(d.queue, d.consumer) for d in run.of(Delivered)}
+        single = {c for q, c in by_queue if q == "dl_one_at_a_time"}
+        assert len(single) == 1, by_queue  # which one subscribed first is the engine's start order
+        assert {c for q, c in by_queue if q == "dl_ranked"} == {"dl_high"}

@@ -20,3 +20,9 @@ def fresh_broker() -> Iterator[None]:
     reset_broker_state()
     yield
     reset_broker_state()
+
+
+@pytest.fixture(autouse=True)
+def fixed_x_death_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """x-death's time is the wall clock: the inspector shows it, so snapshots pin it."""
+    monkeypatch.setattr("core.broker.message.wall_clock", lambda: 1_700_000_000.0)

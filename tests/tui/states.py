@@ -103,6 +103,47 @@ async def twelve_queues(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def edit_selection(pilot: Pilot[int]) -> None:
+    """The diagram focused, a queue selected: its frame highlighted, the editing keys in the key bar."""
+    await seed_at_start(pilot)
+    app = app_of(pilot)
+    app.session_screen.canvas.focus()
+    await pilot.press("down", "right", "right")
+    await pilot.pause()
+
+
+async def edit_form(pilot: Pilot[int]) -> None:
+    """The selected queue's form with a TTL the scenario rules refuse: the reason shows in place."""
+    await edit_selection(pilot)
+    app = app_of(pilot)
+    await pilot.press("e")
+    await wait_for(pilot, lambda: bool(app.screen.query("#message_ttl")), "the queue form")
+    await pilot.pause()
+    await freeze_cursors(pilot)
+    field = app.screen.query_one("#message_ttl", Input)
+    field.focus()
+    await type_text(pilot, "-5")
+    await pilot.pause()
+
+
+async def message_in_hand(pilot: Pilot[int]) -> None:
+    """billing is manual and holds order 1; the hand window offers ack, requeue, reject and drop."""
+    from tui.widgets.hand_screen import HandScreen
+
+    app = app_of(pilot)
+    await freeze_cursors(pilot)
+    await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
+    consumers = app.ledger.consumers.values()
+    await wait_for(pilot, lambda: all(c.state == "idle" for c in consumers), "both consumers subscribed")
+    app.engine.controls["billing"].manual.set()
+    msg = app.engine.publish("orders", "order.created", {"order": 1})
+    billing = app.ledger.consumers["billing"]
+    await wait_for(pilot, lambda: billing.state == "waiting" and billing.in_hand != [], "the held order")
+    app.action_hand("billing")
+    await wait_for(pilot, lambda: isinstance(app.screen, HandScreen) and app.screen.shown == msg, "hand")
+    await pilot.pause()
+
+
 async def presenter_typing_without_log(pilot: Pilot[int]) -> None:
     """The projector view: presenter theme, event log hidden (ctrl+l), a key being typed."""
     pilot.app.theme = "presenter"
@@ -140,6 +181,9 @@ STATES = [
     SnapState("inspector_120x40", "seed", (120, 40), inspector_open),
     SnapState("dead_letter_80x24", "dead_letter", (80, 24), dead_letter_settled, play_script=False),
     SnapState("dead_letter_120x40", "dead_letter", (120, 40), dead_letter_settled, play_script=False),
+    SnapState("edit_selection", "seed", (120, 36), edit_selection),
+    SnapState("edit_form", "seed", (120, 36), edit_form),
+    SnapState("message_in_hand", "dead_letter", (120, 36), message_in_hand, play_script=False),
     SnapState("presenter_80x24", "seed", (80, 24), presenter_typing_without_log),
     SnapState("presenter_120x40", "seed", (120, 40), presenter_both_keys),
 ]

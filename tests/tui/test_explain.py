@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from core.explain import BindingVerdict, explain_exchange
 from core.routing import Binding, BindingTable, ExchangeEntry
-from core.scenario import load_scenario
+from core.scenario import load_scenario, parse_scenario
+from test_core_e2e_scenario import LINKED
 from tui.explain import route_text, verdict_lines, why_text
 from tui.widgets.key_input import pattern_suggestions
 
@@ -70,3 +71,14 @@ def test_pattern_suggestions_are_literal_prefixes() -> None:
         "eu.",
         "audit.log",
     ]
+
+
+def test_lens_follows_exchange_bindings_hop_by_hop() -> None:
+    """Each exchange the message crosses through exchange bindings shows what it took, and the
+    queue reached by three paths is listed once."""
+    table = parse_scenario(LINKED, "linked.toml").topology.binding_table
+    shown = verdict_lines(table, "upstream", "x.b", None).plain.splitlines()
+    assert shown[2].startswith("✓ exchange downstream  *.b  *=x  b")
+    assert shown[3] == "then exchange downstream (topic):"
+    assert shown[4].startswith("✓ q_down  #  #=x.b")
+    assert shown[-1] == "-> q_down  (through exchange downstream)"

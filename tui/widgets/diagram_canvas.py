@@ -17,7 +17,7 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -26,6 +26,8 @@ from textual.timer import Timer
 from core.events import FlowEvent
 from core.ledger import Ledger
 from core.topology import Topology
+from tui.editing.keys import CANVAS_BINDINGS
+from tui.editing.selection import Selection, find, mark, move, spot_at
 from tui.widgets.diagram_grid import Grid, token_role
 from tui.widgets.diagram_layout import DiagramLayout, compute_layout
 from tui.widgets.diagram_lens import Lens, lens_for
@@ -41,6 +43,8 @@ COUNTS_SECONDS = 0.1
 
 class DiagramCanvas(ScrollView, can_focus=True):
     """Exchanges, bindings, queues and consumers, with every message drawn as a travelling token."""
+
+    BINDINGS = CANVAS_BINDINGS
 
     DEFAULT_CSS = """
     DiagramCanvas {
@@ -77,6 +81,31 @@ class DiagramCanvas(ScrollView, can_focus=True):
         def control(self) -> DiagramCanvas:
             return self.canvas
 
+    class SelectionChanged(Message):
+        """The selection moved (keys or a click); `selection` is None when nothing is selected."""
+
+        def __init__(self, canvas: DiagramCanvas, selection: Selection | None) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.selection = selection
+
+        @property
+        def control(self) -> DiagramCanvas:
+            return self.canvas
+
+    class EditRequested(Message):
+        """An editing key was pressed on the diagram: add, edit, delete, undo or redo."""
+
+        def __init__(self, canvas: DiagramCanvas, action: str, selection: Selection | None) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.action = action
+            self.selection = selection
+
+        @property
+        def control(self) -> DiagramCanvas:
+            return self.canvas
+
     def __init__(
         self,
         topology: Topology,
@@ -95,6 +124,8 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self.layout_geometry: DiagramLayout = compute_layout(topology, 80, 24)
         self.board = TokenBoard(lambda: self.layout_geometry)
         self.lens: Lens | None = None
+        self.selection: Selection | None = None
+        """What the editing keys act on: drawn highlighted, moved with the arrows or a click."""
         self._grid: Grid | None = None
         self._static: list[Strip] | None = None
         """Still rows for the current state; None means repaint (rows that did not change are reused)."""
@@ -148,6 +179,8 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self._relayout()
         else:
             self.layout_geometry = compute_layout(topology, 80, 24)
+        if self.selection is not None and find(self.layout_geometry, self.selection) is None:
+            self.select(None)  # what was selected is gone (deleted, or its binding moved)
 
     def set_speed(self, speed: float) -> None:
         """Slow motion: token travel time scales with 1/speed (already moving tokens keep theirs)."""
@@ -157,7 +190,10 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self, exchange: str, routing_key: str | None, headers: Mapping[str, Any] | None = None
     ) -> None:
         """Highlight what a message published to `exchange` with this key would reach; None clears."""
-        lens = None if routing_key is None else lens_for(self.topology, exchange, routing_key, headers)
+        # A preview posted just before a change that deleted its exchange arrives after it: no lens.
+        lens = None
+        if routing_key is not None and self.topology.exchange(exchange) is not None:
+            lens = lens_for(self.topology, exchange, routing_key, headers)
         if lens != self.lens:
             self.lens = lens
             self._invalidate(wires=True)
@@ -289,6 +325,7 @@ class DiagramCanvas(ScrollView, can_focus=True):
                 self._wires = paint_wires(self.layout_geometry, self.lens)
             old, old_strips = self._grid, self._strips
             grid = self._grid = paint(self.layout_geometry, self.ledger, self.lens, self._wires)
+            mark(grid, self.layout_geometry, self.selection)
             same_shape = old is not None and old.width == grid.width and old.height == grid.height
             strips: list[Strip] = []
             for y in range(grid.height):
@@ -365,9 +402,33 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if msg is not None:
             self.post_message(self.TokenSelected(self, msg))
             return
+        spot = spot_at(self.layout_geometry, x, y)
+        if spot is not None:
+            self.select(spot.selection)
         box = self.layout_geometry.box_at(x, y)
         if box is not None:
             self.post_message(self.NodeSelected(self, box.kind, box.name))
+
+    # -- selection -------------------------------------------------------------------------------
+    def select(self, selection: Selection | None) -> None:
+        """Select a box or binding (None: nothing), draw it, scroll it into view, and say so."""
+        if selection == self.selection:
+            return
+        self.selection = selection
+        self._invalidate()
+        spot = find(self.layout_geometry, selection)
+        if spot is not None and self.is_mounted:
+            box = self.layout_geometry.box_at(spot.x, spot.y)
+            height = box.h if box is not None else 1
+            self.scroll_to_region(Region(spot.x, spot.y, spot.width, height), animate=False)
+        self.refresh()
+        self.post_message(self.SelectionChanged(self, selection))
+
+    def action_move_selection(self, direction: str) -> None:
+        self.select(move(self.layout_geometry, self.selection, direction))
+
+    def action_edit_request(self, action: str) -> None:
+        self.post_message(self.EditRequested(self, action, self.selection))
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         """Hovering a box explains it in a tooltip (plain Text: names are never markup)."""

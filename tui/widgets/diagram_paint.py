@@ -7,6 +7,7 @@ read the grid as text. User and broker text goes in character by character, neve
 from __future__ import annotations
 
 from core.ledger import Ledger
+from core.queue_marks import queue_marks
 from tui.widgets.diagram_grid import Grid, clean, token_role
 from tui.widgets.diagram_layout import Box, DiagramLayout, E, N, S, W
 from tui.widgets.diagram_lens import Lens
@@ -37,6 +38,7 @@ STATE_GLYPH = {
     "crashed": "✗",
     "disconnected": "⌁",
     "stopped": "■",
+    "waiting": "◆",  # a manual consumer holds a message until the user decides (h opens the choices)
 }
 DOTS_MAX = 12
 
@@ -208,6 +210,12 @@ def _exchange(grid: Grid, layout: DiagramLayout, model: Ledger, lens: Lens | Non
             [(kind, "ex_type")],
         ],
     )
+    # Exchange-to-exchange bindings are not wires: the bottom border names the exchanges this one
+    # takes messages from, whole or not at all (the inspector always lists them).
+    sources = list(dict.fromkeys(clean(b.exchange) for b in spec.bindings)) if spec else []
+    fed = f" ← {', '.join(sources)} " if sources else ""
+    if fed and len(fed) <= box.w - 4:
+        grid.text(box.x + 2, box.y + box.h - 1, fed, "muted", len(fed))
     row: list[tuple[str, str]] = [("in ", "muted"), (str(stats.published), "count")]
     if lens is not None and name in lens.exchanges:
         row = [("✗ no match", "bad")] if name in lens.unroutable else [("✓ routes", "match")]
@@ -266,15 +274,18 @@ def _queue(
         border = "match" if name in lens.queues else "dim"
     _frame(grid, box.x, box.y, box.w, box.h, border)
     inner = box.w - 4
-    extras = []
+    extras = [mark.short for mark in queue_marks(spec.queue_arguments())] if spec is not None else []
     if spec is not None and spec.message_ttl is not None:
         extras.append(f"ttl {spec.message_ttl:g}s")
     if spec is not None and spec.max_length is not None:
         extras.append(f"max {spec.max_length}")
-    tail = (" " + " ".join(extras) + " ") if extras else ""
     used = _title(grid, box.x, box.y, box.w, name, "q_name")
-    if tail and used + len(tail) + 1 <= inner:
-        grid.text(box.x + 2 + inner - len(tail), box.y, tail, "muted", len(tail))
+    while extras:  # as many whole marks as fit beside the name, never a cut one
+        tail = " " + " ".join(extras) + " "
+        if used + len(tail) + 1 <= inner:
+            grid.text(box.x + 2 + inner - len(tail), box.y, tail, "muted", len(tail))
+            break
+        extras.pop()
     # Waiting messages: a few coloured dots (as many as the counts leave room for), then the counts.
     chosen = _counts(stats.ready, words[0], stats.unacked, words[1])
     room = inner - _width(chosen) - 1
@@ -371,6 +382,8 @@ def _consumer(grid: Grid, layout: DiagramLayout, model: Ledger, name: str) -> No
     row: list[tuple[str, str]] = [(STATE_GLYPH.get(state, "?") + " ", role), (state, role)]
     if len(stats.in_hand) > 1:
         row.append((f" · {len(stats.in_hand)} in hand", "muted"))
+    elif state == "waiting":
+        row.append((" for you: h", "muted"))
     _parts(grid, box.x + 2, box.mid_y, inner, [row, row[:2]])
     # The message in its hands (the newest when prefetch lets it hold several), and where from.
     if stats.in_hand:

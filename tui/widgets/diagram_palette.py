@@ -75,12 +75,15 @@ def diagram_styles(theme: Theme, base: Style) -> dict[str, Style]:
         "st_crashed": st(error, bold=True),
         "st_disconnected": st(error),
         "st_stopped": st(muted),
+        "st_waiting": st(warning, bold=True),
         "ack": st(success, bold=True),
         "requeue": st(warning, bold=True),
         "dead": st(dead, bold=True),
         "unroutable": st(Color.parse(GREY), bold=True),
         "returned": st(error, bold=True),
         "bundle": st(accent, bold=True),
+        # The editing selection: its frame or label, bold on a tint of the accent.
+        "selected": st(accent, bold=True) + Style(bgcolor=bg.blend(accent, 0.3).rich_color),
         # Backgrounds of one-line queues: the panel, and the depth bar filling it.
         "qbg": Style(bgcolor=(bg.blend(fg, 0.10)).rich_color),
         "qbar_rel": Style(bgcolor=(bg.blend(primary, 0.40)).rich_color),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
@@ -30,6 +31,7 @@ from core.events import (
     Routed,
 )
 from core.ledger import Ledger
+from core.queue_marks import queue_marks
 from core.records import CLOSED, EXCHANGE, MessageRecord
 from core.topology import BindingSpec
 from tui.text import ShownText, capped, visible_text
@@ -87,10 +89,59 @@ def message_text(record: MessageRecord) -> Text:
         text.append("\n")
         for step in copy.steps or ():
             text.append(f"    · {step_text(where, step)}\n")
+        delivered = [step for step in copy.steps or () if isinstance(step, Delivered)]
+        if delivered:
+            _copy_details(text, record.headers, delivered[-1])
     for note in record.notes:
         text.append(f"note: {note}\n", "yellow")
     text.append("\nEsc closes · F1 shows the newest message · click a token or a box", "dim")
     return text
+
+
+BROKER_HEADERS = (
+    "x-death",
+    "x-delivery-count",
+    "x-first-death-reason",
+    "x-first-death-queue",
+    "x-first-death-exchange",
+)
+"""Headers the broker adds to a copy: shown one by one, not as part of the copy's other headers."""
+
+
+def _copy_details(text: Text, published: Any, delivered: Delivered) -> None:
+    """What the copy carried when it was last delivered: x-death entries (count, reason, queue,
+    time), x-delivery-count, headers that differ from the published ones, and AMQP properties."""
+    headers = dict(delivered.headers)
+    for death in headers.get("x-death") or ():
+        if isinstance(death, dict):
+            when = _when(death.get("time"))
+            text.append("      x-death ", "bold")
+            text.append(
+                f"count {death.get('count')}, reason {death.get('reason')}, queue {death.get('queue')}, "
+                f"time {when}\n",
+                "red",
+            )
+    if "x-delivery-count" in headers:
+        text.append("      x-delivery-count ", "bold")
+        text.append(f"{headers['x-delivery-count']}\n")
+    own = {k: v for k, v in headers.items() if k not in BROKER_HEADERS}
+    if own and own != dict(published or {}):
+        text.append("      headers ", "bold")
+        text.append(_pretty(own).replace("\n", "\n      ") + "\n")
+    if delivered.properties:
+        text.append("      properties ", "bold")
+        text.append(", ".join(f"{k}={v}" for k, v in sorted(delivered.properties.items())) + "\n")
+
+
+def _when(value: Any) -> str:
+    """x-death's time: a timestamp (RabbitMQ's, decoded by pyamqp) or seconds (mqscope://'s), as UTC."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
+        return str(value)
+    return moment.strftime("%H:%M:%S UTC")
 
 
 def step_text(where: str, event: FlowEvent) -> str:
@@ -148,6 +199,8 @@ def node_text(ledger: Ledger, kind: str, name: str, *, recent: int = 8) -> Text:
             settings.append(f"dead letters go to {spec.dead_letter_exchange}{as_key}")
         if settings:
             text.append(" · ".join(settings) + "\n")
+        for mark in queue_marks(spec.queue_arguments()):
+            text.append(mark.words + "\n")
         if (q := ledger.queues.get(name)) is not None:
             _field(text, "ready", str(q.ready))
             _field(text, "unacked", str(q.unacked))
@@ -182,6 +235,15 @@ def node_text(ledger: Ledger, kind: str, name: str, *, recent: int = 8) -> Text:
             _field(text, "alternate", espec.alternate_exchange)
         bound = sum(1 for q in topology.queues for b in q.bindings if b.exchange == name)
         _field(text, "bindings", str(bound))
+        for b in espec.bindings:  # exchange-to-exchange: what it takes in from other exchanges
+            source = topology.exchange(b.exchange)
+            text.append(
+                f"takes from exchange {b.exchange} with {_binding_label(source.type if source else '', b)}\n"
+            )
+        for other in topology.exchanges:
+            for b in other.bindings:
+                if b.exchange == name:
+                    text.append(f"passes to exchange {other.name} with {_binding_label(espec.type, b)}\n")
         if (e := ledger.exchanges.get(name)) is not None:
             _field(text, "published", str(e.published))
             _field(text, "unroutable", str(e.unroutable))

@@ -170,9 +170,14 @@ class RoutingLens(Vertical):
         """The topology changed while running: offer its exchanges and judge the key against its
         bindings (a deleted exchange falls back to the first one left)."""
         self.topology = topology
+        options = [(Text(visible(e.name)), e.name) for e in topology.exchanges]
         if self.is_mounted and self.query("#exchange"):
             picker: Select[str] = self.query_one("#exchange", Select)
-            picker.set_options([(Text(visible(e.name)), e.name) for e in topology.exchanges])
+            picker.set_options(options)
+        elif self.is_mounted and len(options) > 1:  # a second exchange was added: offer the choice
+            current = self.exchange if topology.exchange(self.exchange) else options[0][1]
+            picker = Select(options, value=current, allow_blank=False, compact=True, id="exchange")
+            self.query_one("#lens-row").mount(picker, before="#routing-key")
         if topology.exchange(self.exchange) is None:
             self.exchange = self._first_exchange()  # its watcher refreshes the lens
         elif self.is_mounted:
@@ -191,6 +196,8 @@ class RoutingLens(Vertical):
             self.exchange = event.value
 
     def watch_exchange(self) -> None:
+        if not self.query("#message-body"):
+            return  # not composed yet (a program under --run declared its first exchange): compose reads it
         self.query_one("#message-body", Input).placeholder = self._body_placeholder()
         self._refresh_lens()
 

@@ -26,6 +26,8 @@ class StatusFacts:
     consumer: str | None
     published: int
     in_flight: int
+    rates: tuple[float, float] | None = None
+    """(offered, delivered) msg/s, smoothed, while producers run (tui.producer_controls)."""
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,22 @@ class Wording:
     consumer_label: bool = True
     consumer: bool = True
     short_kind: bool = False
+    rate_words: bool = True
 
 
 FIT_STEPS = (
     Wording(),
     Wording(url=False),  # the URL is in the event log's first lines; the broker kind stays
-    Wording(url=False, frozen_help=False),  # the footer names F5 and F6
-    Wording(url=False, frozen_help=False, badge=False),
-    Wording(url=False, frozen_help=False, badge=False, sent=False),
-    Wording(url=False, frozen_help=False, badge=False, sent=False, consumer_label=False),
-    Wording(url=False, frozen_help=False, badge=False, sent=False, consumer=False),
-    Wording(url=False, frozen_help=False, badge=False, sent=False, consumer=False, short_kind=True),
+    Wording(url=False, rate_words=False),
+    Wording(url=False, rate_words=False, frozen_help=False),  # the footer names F5 and F6
+    Wording(url=False, rate_words=False, frozen_help=False, badge=False),
+    Wording(url=False, rate_words=False, frozen_help=False, badge=False, sent=False),
+    Wording(url=False, rate_words=False, frozen_help=False, badge=False, sent=False, consumer_label=False),
+    Wording(url=False, rate_words=False, frozen_help=False, badge=False, sent=False, consumer=False),
+    Wording(
+        url=False, rate_words=False, frozen_help=False, badge=False, sent=False, consumer=False,
+        short_kind=True,
+    ),
 )
 """At 80 columns the seed reads ` seed │ RabbitMQ-faithful connected │ 4x │ 2 sent, 0 in flight │
 F2-F4: worker`; the full line (with the URL) needs about 105."""
@@ -95,11 +102,23 @@ def worded(facts: StatusFacts, say: Wording) -> Text:
     if say.sent:
         text.append(f"{facts.published} sent, ")
     text.append(f"{facts.in_flight} in flight")
+    if facts.rates is not None:
+        offered, delivered = facts.rates
+        text.append(*SEPARATOR)
+        text.append(f"{_rate(offered)}/s", "bold")
+        text.append(" offered, " if say.rate_words else " in, ")
+        text.append(f"{_rate(delivered)}/s", "bold")
+        text.append(" delivered" if say.rate_words else " out")
     if facts.consumer and say.consumer:
         text.append(*SEPARATOR)
         text.append("F2-F4: " if say.consumer_label else "F2-4 ", "dim")
         text.append(facts.consumer, "bold")
     return text
+
+
+def _rate(per_second: float) -> str:
+    """A rate as it reads best: 0.3, 12.5, 480."""
+    return f"{per_second:.1f}" if per_second < 100 else f"{per_second:.0f}"
 
 
 class StatusLine(Widget):

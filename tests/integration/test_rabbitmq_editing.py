@@ -1,0 +1,101 @@
+"""An edit made in the app reaches the real RabbitMQ: a queue added and bound with the form exists on
+the broker and takes what the exchange routes to it; undo deletes it there again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from amqp.exceptions import NotFound
+from engine_runner import reset_rabbit
+from kombu import Connection, Exchange, Producer
+from rabbit_support import RabbitBroker
+from textual.widgets import Input, Select
+
+from core.engine import Engine
+from topology_while_flowing import seed_without_work
+from tui.app import MqscopeApp
+from tui.editing.form import EditForm
+
+pytestmark = pytest.mark.rabbitmq
+WAIT = 30.0
+
+
+async def _until(pilot: object, condition: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+def _queue_exists(url: str, name: str) -> bool:
+    with Connection(url) as conn:
+        try:
+            conn.channel().queue_declare(queue=name, passive=True)
+        except NotFound:
+            return False
+    return True
+
+
+def _route_through_rabbit(url: str, exchange: str, key: str, queue: str) -> bytes | None:
+    """Publish with a connection of the test's own and take what lands in `queue` (RabbitMQ routed it)."""
+    with Connection(url) as conn:
+        channel = conn.channel()
+        Producer(channel).publish(
+            b"probe", exchange=Exchange(exchange, type="topic"), routing_key=key, declare=[]
+        )
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            message = channel.basic_get(queue, no_ack=True)
+            if message is not None:
+                return bytes(message.body)
+            time.sleep(0.05)
+    return None
+
+
+def test_a_queue_added_in_the_app_is_declared_and_bound_on_rabbitmq_and_undo_deletes_it(
+    rabbit: RabbitBroker,
+) -> None:
+    prefix = f"e{uuid.uuid4().hex[:6]}."
+    scenario = seed_without_work(prefix)
+    exchange, reports = prefix + "media_exchange", prefix + "reports"
+    reset_rabbit(rabbit.url, scenario.topology)
+    app = MqscopeApp(Engine(scenario, rabbit.url, speed=4.0), play_script=False)
+    app.animation_level = "none"
+
+    async def drive() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _until(pilot, lambda: app.ledger.broker.state == "connected", "RabbitMQ")
+            for n in range(20):  # messages flow through the broker while the edit is made
+                app.engine.publish(exchange, f"video.{n}")
+            app.session_screen.editor.add("queue")
+            await _until(pilot, lambda: isinstance(app.screen, EditForm) and app.screen._armed, "the form")
+            form = app.screen
+            form.query_one("#name", Input).value = reports
+            form.query_one("#exchange", Select).value = exchange
+            form.query_one("#routing_key", Input).value = "report.*"
+            await pilot.pause()
+            assert isinstance(form, EditForm) and form.problem is None
+            form.action_save()
+            await _until(
+                pilot, lambda: app.ledger.topology.queue(reports) is not None, "the change to be made"
+            )
+            assert _queue_exists(rabbit.url, reports)
+            assert (
+                await asyncio.to_thread(_route_through_rabbit, rabbit.url, exchange, "report.daily", reports)
+                == b"probe"
+            )
+
+            app.session_screen.editor.undo()
+            await _until(pilot, lambda: app.ledger.topology.queue(reports) is None, "undo to be made")
+            assert not _queue_exists(rabbit.url, reports)
+            await _until(pilot, lambda: app.ledger.quiet(), "the flowing messages to settle")
+
+    try:
+        asyncio.run(drive())
+    finally:
+        with Connection(rabbit.url) as conn:
+            conn.channel().queue_delete(reports)
+        reset_rabbit(rabbit.url, scenario.topology)
