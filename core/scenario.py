@@ -363,6 +363,11 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses once per level of nesting
         raise ScenarioError(f"{source}: not usable TOML: nested too deep") from None
+    return scenario_from_data(data, source)
+
+
+def scenario_from_data(data: Mapping[str, Any], source: str = "<string>") -> Scenario:
+    """Validate a scenario already read from TOML (a lesson step holds one as an inline table)."""
     unknown = sorted(set(data) - _SECTIONS)
     if unknown:
         raise ScenarioError(

@@ -8,6 +8,7 @@ virtualenv; a plain kombu program then opens `mqscope://`.
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import sys
 import tomllib
@@ -32,11 +33,17 @@ with Connection("mqscope://") as conn:
 
 
 def run(code: str, site_dir: Path | None) -> subprocess.CompletedProcess[str]:
-    """`code` in a fresh interpreter whose site processed `site_dir` (its .pth files) at start-up."""
-    start = "" if site_dir is None else f"import site; site.addsitedir({str(site_dir)!r})\n"
+    """`code` in a fresh interpreter whose site processed `site_dir` (its .pth files) at start-up.
+
+    `-S` and plain path entries keep the environment's own .pth files out (an install of mqscope
+    puts this very .pth there), so only `site_dir` decides whether the scheme is known.
+    """
+    start = f"import site, sys; sys.path.extend({site.getsitepackages()!r})\n"
+    if site_dir is not None:
+        start += f"site.addsitedir({str(site_dir)!r})\n"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-c", start + code], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-S", "-c", start + code], capture_output=True, text=True, env=env, timeout=60
     )
 
 

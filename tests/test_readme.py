@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from core.lesson import load_lesson
 from core.scenario import load_scenario
 from teacher_folder import run_pytest
 from tui.cli import build_parser
@@ -64,7 +65,8 @@ class Command:
         if "scripts/rabbitmq.sh" in self.text:
             return "rabbitmq"
         if words[:3] == ["python", "-m", "tui"] or words[:1] == ["mqscope"]:
-            return "cli" if {"--headless", "--help", "--export"} & set(words) else "tui"
+            cli = {"--headless", "--help", "--export", "--lessons", "--check-lesson"}
+            return "cli" if cli & set(words) else "tui"
         return "unknown"
 
 
@@ -256,7 +258,14 @@ def test_rabbitmq_commands_run_as_written(tmp_path: Path) -> None:
 
 
 # -- toml blocks -----------------------------------------------------------------------------------
-TOML_BLOCKS = [b for b in readme_blocks() if b.lang == "toml"]
+def is_lesson(block: Block) -> bool:
+    """A `toml` block whose first table is [lesson] is a lesson file; the others are scenarios."""
+    tables = re.findall(r"^\[(\w+)\]", block.text, re.MULTILINE)
+    return bool(tables) and tables[0] == "lesson"
+
+
+TOML_BLOCKS = [b for b in readme_blocks() if b.lang == "toml" and not is_lesson(b)]
+LESSON_BLOCKS = [b for b in readme_blocks() if b.lang == "toml" and is_lesson(b)]
 
 
 @pytest.mark.parametrize("block", TOML_BLOCKS, ids=[f"L{b.line}" for b in TOML_BLOCKS])
@@ -276,6 +285,17 @@ def test_scenario_block_loads_and_runs(block: Block, tmp_path: Path) -> None:
 
 def test_toml_blocks_exist() -> None:
     assert TOML_BLOCKS, "the README no longer shows a scenario file"
+    assert LESSON_BLOCKS, "the README no longer shows a lesson file"
+
+
+@pytest.mark.parametrize("block", LESSON_BLOCKS, ids=[f"L{b.line}" for b in LESSON_BLOCKS])
+def test_lesson_block_passes_the_checker(block: Block, tmp_path: Path) -> None:
+    """Lesson blocks go through --check-lesson as written (every step's answer computed by the router)."""
+    path = tmp_path / f"readme_{block.line}.toml"
+    path.write_text(block.text, encoding="utf-8")
+    assert load_lesson(str(path)).steps
+    result = run_shell(f"python -m tui --check-lesson {path}")
+    assert (result.returncode, result.stderr) == (0, ""), f"README.md:{block.line}: {result.stderr}"
 
 
 # -- python blocks ---------------------------------------------------------------------------------

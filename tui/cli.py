@@ -23,12 +23,13 @@ from core.headless import (
     run_tap_headless,
     stderr_line,
 )
+from core.lesson import LessonError, builtin_lesson_names, load_lesson, scenario_at
 from core.publishing import body_problem
 from core.scenario import DEFAULT_SCENARIO, Scenario
 from core.scenario_files import open_scenario
 from core.script_run import ScriptRun
 from core.tap import TapError, TapSpec, tap_scenario
-from core.text import short
+from core.text import short, visible
 from core.topology import Topology
 
 
@@ -92,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXCHANGE[:TYPE]",
         help="RabbitMQ: watch an existing exchange through a queue of mqscope's own "
         "(headless: prints until --timeout, then exits 0)",
+    )
+    parser.add_argument("--lessons", action="store_true", help="list the built-in lessons and exit")
+    parser.add_argument("--lesson", default=None, metavar="NAME|PATH", help="start the app on a lesson")
+    parser.add_argument(
+        "--check-lesson",
+        default=None,
+        metavar="PATH",
+        help="check a lesson file: exit 0, or one line per problem and exit 2",
     )
     parser.add_argument(
         "--theme", default=None, metavar="NAME", help="TUI theme: presenter (high contrast) or Textual's"
@@ -173,6 +182,8 @@ def _check_exchange(scenario: Scenario, name: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.lessons or args.check_lesson is not None:
+        return lesson_command(args.check_lesson)
     try:
         _check_numbers(args.speed, args.repeat, args.timeout)
         body = _parse_body(args.body)
@@ -194,6 +205,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             engine.tap = tap
             if not engine.backend.detects_returns:
                 raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
+        elif args.lesson is not None:
+            lesson = load_lesson(args.lesson)
+            if args.headless or args.scenario or args.serve or args.export:
+                raise InputError("--lesson runs in the app: no --headless, --scenario, --serve or --export")
+            engine = Engine(scenario_at(lesson, 0)[1], broker, speed=args.speed)
+            for step in lesson.steps:  # later steps too: refused now, in one line, not mid-lesson
+                if (problem := engine.backend.unsupported(step.topology)) is not None:
+                    raise InputError(f"{lesson.source}: step {step.number}: {problem}")
         else:
             scenario: Scenario = open_scenario(args.scenario or DEFAULT_SCENARIO, vhost=args.vhost)
             if args.export is not None:
@@ -236,6 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             exchange=args.exchange,
         )
         return run_headless(engine, options)
+    if args.lesson is not None:
+        from tui.lesson_app import run_lesson  # Textual is imported only for the TUI
+
+        return run_lesson(engine, lesson, theme=args.theme)
     if args.serve:
         from tui.serve import run_server
 
@@ -243,6 +266,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tui.app import run_app  # Textual is imported only for the TUI
 
     return run_app(engine, play_script=not args.no_script, theme=args.theme)
+
+
+def _steps(count: int) -> str:
+    return f"{count} step" if count == 1 else f"{count} steps"
+
+
+def lesson_command(check: str | None) -> int:
+    """--lessons: one built-in lesson a line (name, title, steps). --check-lesson: every problem of
+    a teacher's file, one line each, exit 2; nothing and exit 0 when it can be played."""
+    if check is None:
+        for name in builtin_lesson_names():
+            lesson = load_lesson(name)  # a broken built-in is a bug: its traceback, exit 1
+            print(f"{name:<17} {_steps(len(lesson.steps))}  {lesson.title}")
+        return 0
+    try:
+        lesson = load_lesson(check)
+    except LessonError as exc:
+        for line in exc.problems:
+            stderr_line(line)
+        return EXIT_BAD_INPUT
+    print(f"{visible(check)}: ok, {_steps(len(lesson.steps))}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.segment import Segment
@@ -198,6 +198,13 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self.lens = lens
             self._invalidate(wires=True)
             self.refresh()
+
+    def show_marks(self, queues: Iterable[str]) -> None:
+        """Light these queues as the routing lens would (a learner's prediction), and nothing else."""
+        marked = frozenset(queues)
+        self.lens = Lens("", "", frozenset(), marked, frozenset(), frozenset())
+        self._invalidate(wires=True)
+        self.refresh()
 
     # -- state -----------------------------------------------------------------------------------
     @property

@@ -45,6 +45,8 @@ class RoutingLens(Vertical):
 
     exchange: reactive[str] = reactive("", init=False)
     """The exchange the lens explains and publishes to."""
+    hidden: reactive[bool] = reactive(False, init=False)
+    """Keep the verdict to itself (a lesson asks the learner first): no matches, no preview on the canvas."""
 
     @dataclass
     class PublishRequested(Message):
@@ -199,6 +201,19 @@ class RoutingLens(Vertical):
         self.query_one("#message-body", Input).placeholder = self._body_placeholder()
         self._refresh_lens()
 
+    def watch_hidden(self) -> None:
+        self._refresh_lens()
+
+    def show_message(self, exchange: str, key: str, headers: Mapping[str, Any] | None) -> None:
+        """Put a message into the fields (a lesson's reveal), so the lens explains it word by word."""
+        if self.topology.exchange(exchange) is not None:
+            self.exchange = exchange
+            if self.query("#exchange"):
+                self.query_one("#exchange", Select).value = exchange
+        self.query_one("#routing-key", KeyInput).value = key
+        self.query_one("#message-body", Input).value = json.dumps(dict(headers)) if headers else ""
+        self._refresh_lens()
+
     def _refresh_lens(self) -> None:
         key = self.key
         _body, headers, json_problem = self._headers_and_body()
@@ -208,6 +223,9 @@ class RoutingLens(Vertical):
         matches = self.query_one("#matches", Static)
         if spec is None:
             matches.update(Text("this scenario declares no exchange", "dim"))
+            return
+        if self.hidden:
+            matches.update(Text("the verdict is hidden until you commit your prediction", "dim italic"))
             return
         typed = bool(key) or spec.type in ("headers", "fanout") or headers is not None
         table = self.topology.binding_table
