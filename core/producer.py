@@ -36,13 +36,15 @@ from core.publishing import PublishRequest, Request, RequestQueue, TopologyReque
 from core.reconnect import Reconnect, reason
 from core.topology import PublishStep, Topology
 from core.topology_apply import perform
-from core.topology_changes import LiveTopology, declarations
+from core.topology_changes import LiveTopology, declarations, delete
 
 DEPTH_POLL_SECONDS = 0.25
 """How often queue depths are polled while they change (or messages are being sent)."""
 DEPTH_POLL_QUIET_SECONDS = 2.0
 """The longest gap between depth polls once they stop changing: the interval doubles up to this, so
 a broker at rest is not asked a few times a second for the same answer (benchmarks/bench_idle.py)."""
+NOT_FOUND = 404
+"""AMQP reply code of a passive declare of a queue that does not exist (any more)."""
 IDLE_WAIT = 0.2
 """The longest the producer blocks waiting for a request before it checks its stop flag again: stop
 stays prompt, and an idle producer wakes 5 times a second, not 50 (TICK)."""
@@ -111,6 +113,7 @@ class ProducerLoop:
         """Declare, attach broker reporting, then publish script steps and requests until stopped."""
         self._status("connecting")
         self.backend.attach(self.emit, self.live.current)
+        self.backend.watch_queues_gone(self._queue_gone)
         self._next_due = self._due_after(0)
         supervisor = Reconnect(self.backend, self._retrying, unreachable=self._unreachable)
         try:
@@ -328,6 +331,20 @@ class ProducerLoop:
             request.retires.set()
         request.done.set()
 
+    def _queue_gone(self, name: str, origin: str) -> None:
+        """The broker deleted queue `name` by itself (x-expires; on RabbitMQ: gone from under the
+        depth poll): the live topology follows and says so, as for any deletion (any thread)."""
+        spec = self.live.current.queue(name)
+        if spec is None:
+            return  # deleted by a change already (or never ours)
+        change = delete(spec)
+        before, after = self.live.current, self.live.apply(change)
+        if after is before:
+            return
+        self._last_depth.pop(name, None)
+        self.backend.topology_changed(after)
+        self.emit(TopologyChanged(change=change, origin=origin))
+
     def _emit_routed(self, request: PublishRequest, channel: Any) -> None:
         """Routed from the backend's answer, with a notice when it differs from RabbitMQ's routing."""
         expected = self.live.current.binding_table.route(
@@ -399,8 +416,10 @@ class ProducerLoop:
         for spec in self.live.current.queues:
             try:
                 ready, unacked = self.backend.queue_depth(channel, spec.name)
-            except conn.channel_errors:
+            except conn.channel_errors as exc:
                 self._depth_channel = None  # the broker closed it (queue deleted under us)
+                if getattr(exc, "reply_code", None) == NOT_FOUND:
+                    self._queue_gone(spec.name, "broker")  # deleted behind our back, or x-expires
                 return True
             depth = (ready, self.unacked_for(spec.name) if unacked is None else unacked)
             if self._last_depth.get(spec.name) != depth:

@@ -82,3 +82,39 @@ def test_exchange_bindings_change_while_running() -> None:
     memory.change_topology(declare(ExchangeSpec("front", "fanout")))
     with pytest.raises(TopologyError, match=r"^kombu memory:// has no exchange-to-exchange bindings"):
         memory.change_topology(declare(exchange_binding("front", "media_exchange")))
+
+
+def test_a_queue_deleted_by_x_expires_leaves_the_topology_as_an_event() -> None:
+    """mqscope:// deletes an unused queue when x-expires runs out: its copy is dropped first, then
+    a topology event (origin "expired") takes it out of the engine's topology and the ledger's."""
+    engine = Engine(seed_without_work(), fresh_url())
+    runner = LoopRunner(on_error=engine.report_failure)
+    engine.start(runner, play_script=False)
+    watch = Watch(engine, runner)
+    try:
+        engine.change_topology(declare(QueueSpec("short_lived", arguments={"x-expires": 200})), origin="test")
+        engine.change_topology(
+            declare(queue_binding("media_exchange", "short_lived", "short.#")), origin="test"
+        )
+        watch.change("declare binding media_exchange -> short_lived ('short.#')")
+        msg = engine.publish("media_exchange", "short.one")
+        assert "short_lived" in watch.routed(msg)
+        gone = watch.until(
+            lambda e: isinstance(e, TopologyChanged) and e.change.op == "delete" and e.change.kind == "queue",
+            "the expired queue's deletion",
+        )
+        assert isinstance(gone, TopologyChanged)
+        assert (gone.change.name, gone.origin) == ("short_lived", "expired")
+        assert gone.change.fields()["arguments"] == {"x-expires": 200}  # the spec it had, not a stub
+        dropped = watch.of("dropped", msg=msg, queue="short_lived")
+        assert len(dropped) == 1 and watch.events.index(dropped[0]) < watch.events.index(gone)
+        assert engine.topology.queue("short_lived") is None
+        assert watch.ledger.topology.queue("short_lived") is None
+        assert watch.ledger.records[msg].copies["short_lived"].outcome == (
+            "dropped (its queue expired unused (x-expires 200 ms) and was deleted)"
+        )
+        # Declared again, it is a new queue like any other (the fold did not leave it half there).
+        engine.change_topology(declare(QueueSpec("short_lived")), origin="test")
+        watch.change("declare queue short_lived")
+    finally:
+        runner.shutdown()

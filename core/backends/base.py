@@ -18,6 +18,8 @@ from core.topology import Topology
 from core.topology_changes import TopologyChange, apply_change
 
 Emit = Callable[[FlowEvent], None]
+QueueGone = Callable[[str, str], None]
+"""(queue name, origin): the broker deleted a queue on its own; the topology must follow."""
 
 
 def mask_password(url: str) -> str:
@@ -86,6 +88,10 @@ class Backend:
     def detach(self) -> None:
         """Stop reporting broker-side events."""
 
+    def watch_queues_gone(self, gone: QueueGone) -> None:
+        """Until `detach`, call `gone` when the broker deletes a queue by itself (x-expires), for
+        brokers that tell (the in-process one); RabbitMQ's show up in the depth poll instead."""
+
     def routed(
         self, channel: Any, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
     ) -> tuple[str, ...] | None:
@@ -145,7 +151,12 @@ class Backend:
         self.after_reject(emit, topology, msg, queue, requeue=True, reason=reason)
 
     def after_nack(
-        self, emit: Emit, topology: Topology, msg: str, exchange: str, routing_key: str,
+        self,
+        emit: Emit,
+        topology: Topology,
+        msg: str,
+        exchange: str,
+        routing_key: str,
         headers: Mapping[str, Any],
     ) -> None:
         """The broker nacked a publish under confirms: on RabbitMQ, a queue's x-overflow

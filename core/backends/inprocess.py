@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.backends.base import Backend, BrokerUrlError, Emit
+from core.backends.base import Backend, BrokerUrlError, Emit, QueueGone
 from core.broker import get_broker, name_from_url
 from core.broker.model import Broker
 from core.queue_arguments import unmodelled
@@ -40,6 +40,7 @@ class InProcessBackend(Backend):
         super().__init__(url)
         self.broker: Broker = get_broker(name_from_url(url))
         self._unsubscribe: Callable[[], None] | None = None
+        self._unwatch: Callable[[], None] | None = None
 
     def display_url(self) -> str:
         return f"mqscope://{self.broker.name}"
@@ -65,6 +66,15 @@ class InProcessBackend(Backend):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+
+    def watch_queues_gone(self, gone: QueueGone) -> None:
+        """The broker's own word when x-expires deletes a queue (after its copies were dropped)."""
+        if self._unwatch is not None:
+            self._unwatch()
+        self._unwatch = self.broker.on_queue_gone(gone)
 
     def give_back(
         self, emit: Emit, topology: Topology, message: Any, msg: str, queue: str, reason: str

@@ -37,7 +37,11 @@ from core.queue_arguments import declare_problem, refused_reason, unmodelled
 from core.routing import Binding, BindingTable, ExchangeEntry, RouteResult
 
 Listener = Callable[[FlowEvent], None]
+GoneListener = Callable[[str, str], None]
+"""Told (queue name, why) when the broker itself deletes a queue nobody asked it to (x-expires)."""
 __all__ = ["EXCHANGE_KINDS", "Broker", "BrokerError", "Listener", "PublishOutcome"]
+
+
 class Broker(DeliveryMixin):
     """One virtual broker (one per `mqscope://NAME`); all state behind one lock."""
 
@@ -47,6 +51,7 @@ class Broker(DeliveryMixin):
         self._timer = threading.Condition(self._lock.lock)
         self._timer_thread: threading.Thread | None = None
         self._listeners: tuple[Listener, ...] = ()
+        self._gone_listeners: tuple[GoneListener, ...] = ()
         self.exchanges: dict[str, ExchangeState] = {}
         self.queues: dict[str, QueueState] = {}
         self._table = BindingTable()
@@ -73,6 +78,20 @@ class Broker(DeliveryMixin):
         def unsubscribe() -> None:
             with self._lock:
                 self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+        return unsubscribe
+
+    def on_queue_gone(self, listener: GoneListener) -> Callable[[], None]:
+        """Call `listener(queue, why)` when the broker deletes a queue on its own (x-expires ran
+        out), after the copies it held were reported dropped: the engine's topology follows, as
+        RabbitMQ's management would show. Under the broker lock, like `subscribe`'s listeners.
+        Returns the unsubscribe function."""
+        with self._lock:
+            self._gone_listeners = (*self._gone_listeners, listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._gone_listeners = tuple(x for x in self._gone_listeners if x is not listener)
 
         return unsubscribe
 
@@ -226,9 +245,7 @@ class Broker(DeliveryMixin):
                 return name, len(existing.ready), len(existing.consumers)
             wanted = dict(arguments or {})
             if (key := unmodelled(wanted)) is not None:
-                raise BrokerError(
-                    540, f"NOT_IMPLEMENTED - mqscope:// does not model queue argument {key!r}"
-                )
+                raise BrokerError(540, f"NOT_IMPLEMENTED - mqscope:// does not model queue argument {key!r}")
             problem = declare_problem(
                 name, wanted, durable=durable, exclusive=exclusive, auto_delete=auto_delete
             )
@@ -280,18 +297,14 @@ class Broker(DeliveryMixin):
             state.ready.clear()
             return count
 
-    def bind(
-        self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
-    ) -> None:
+    def bind(self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None) -> None:
         with self._lock:
             self._queue(queue)  # NOT_FOUND unless both ends exist
             self._exchange(exchange)
             binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
             self._table = self._table.with_binding(binding)
 
-    def unbind(
-        self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
-    ) -> None:
+    def unbind(self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None) -> None:
         with self._lock:
             binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
             self._table = self._table.without_binding(binding)
@@ -324,9 +337,7 @@ class Broker(DeliveryMixin):
         """(exchange, routing key, queue) for every binding to a queue."""
         with self._lock:
             return [
-                (b.source, b.routing_key, b.destination)
-                for b in self._table
-                if b.destination_kind == "queue"
+                (b.source, b.routing_key, b.destination) for b in self._table if b.destination_kind == "queue"
             ]
 
     def _queue(self, name: str) -> QueueState:
@@ -342,16 +353,12 @@ class Broker(DeliveryMixin):
         return state
 
     # -- routing and publishing ---------------------------------------------------------------
-    def route(
-        self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None = None
-    ) -> RouteResult:
+    def route(self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None = None) -> RouteResult:
         """Where a message would go now (nothing is published)."""
         with self._lock:
             return self._route(exchange, routing_key, headers)
 
-    def _route(
-        self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
-    ) -> RouteResult:
+    def _route(self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None) -> RouteResult:
         if exchange != "" and exchange not in self.exchanges:
             raise BrokerError(404, f"NOT_FOUND - no exchange {exchange!r}")
         return self._table.route(exchange, routing_key, headers)
@@ -442,6 +449,11 @@ class Broker(DeliveryMixin):
         why = f"its queue {what}"
         self._report(Notice(msg=None, level="info", text=f"queue {queue.name!r} {what}"))
         self._drop_queue(queue, why)
+        for listener in self._gone_listeners:
+            try:
+                listener(queue.name, "expired")
+            except Exception as exc:  # as for any listener: reported, the broker goes on
+                self._report(self._internal_error(f"a queue-gone listener of broker {self.name!r}", exc))
 
     def _wake_timer(self) -> None:
         """Called with the lock held. A timer that died of a bug (reported) is started afresh."""
@@ -492,4 +504,3 @@ class Broker(DeliveryMixin):
     def queue_names(self) -> Iterable[str]:
         with self._lock:
             return list(self.queues)
-

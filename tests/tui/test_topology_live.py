@@ -47,3 +47,20 @@ async def test_a_queue_added_and_an_unbinding_show_on_the_canvas_and_in_the_lens
             "the lens to drop the unbound queue",
         )
         assert "audit_queue" in canvas.layout_geometry.queues  # the queue stays, unbound
+
+
+async def test_a_queue_deleted_by_x_expires_leaves_the_canvas() -> None:
+    """mqscope:// deletes an unused queue when its x-expires runs out: its box and wire go."""
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
+        canvas = app.session_screen.canvas
+        app.engine.change_topology(declare(QueueSpec("fleeting", arguments={"x-expires": 300})))
+        app.engine.change_topology(declare(queue_binding("media_exchange", "fleeting", "flee.*")))
+        await wait_for(pilot, lambda: "fleeting" in canvas.layout_geometry.queues, "the new queue's box")
+        assert "fleeting" in drawn(app)
+        await wait_for(
+            pilot, lambda: "fleeting" not in canvas.layout_geometry.queues, "the expired box to go"
+        )
+        assert "fleeting" not in drawn(app) and "flee.*" not in drawn(app)
+        assert app.engine.topology.queue("fleeting") is None
