@@ -151,12 +151,7 @@ class Backend:
         self.after_reject(emit, topology, msg, queue, requeue=True, reason=reason)
 
     def after_nack(
-        self,
-        emit: Emit,
-        topology: Topology,
-        msg: str,
-        exchange: str,
-        routing_key: str,
+        self, emit: Emit, topology: Topology, msg: str, exchange: str, routing_key: str,
         headers: Mapping[str, Any],
     ) -> None:
         """The broker nacked a publish under confirms: on RabbitMQ, a queue's x-overflow

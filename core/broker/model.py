@@ -40,8 +40,6 @@ Listener = Callable[[FlowEvent], None]
 GoneListener = Callable[[str, str], None]
 """Told (queue name, why) when the broker itself deletes a queue nobody asked it to (x-expires)."""
 __all__ = ["EXCHANGE_KINDS", "Broker", "BrokerError", "Listener", "PublishOutcome"]
-
-
 class Broker(DeliveryMixin):
     """One virtual broker (one per `mqscope://NAME`); all state behind one lock."""
 
@@ -245,7 +243,9 @@ class Broker(DeliveryMixin):
                 return name, len(existing.ready), len(existing.consumers)
             wanted = dict(arguments or {})
             if (key := unmodelled(wanted)) is not None:
-                raise BrokerError(540, f"NOT_IMPLEMENTED - mqscope:// does not model queue argument {key!r}")
+                raise BrokerError(
+                    540, f"NOT_IMPLEMENTED - mqscope:// does not model queue argument {key!r}"
+                )
             problem = declare_problem(
                 name, wanted, durable=durable, exclusive=exclusive, auto_delete=auto_delete
             )
@@ -297,14 +297,18 @@ class Broker(DeliveryMixin):
             state.ready.clear()
             return count
 
-    def bind(self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None) -> None:
+    def bind(
+        self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
+    ) -> None:
         with self._lock:
             self._queue(queue)  # NOT_FOUND unless both ends exist
             self._exchange(exchange)
             binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
             self._table = self._table.with_binding(binding)
 
-    def unbind(self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None) -> None:
+    def unbind(
+        self, queue: str, exchange: str, key: str, arguments: Mapping[str, Any] | None = None
+    ) -> None:
         with self._lock:
             binding = Binding(exchange, queue, "queue", key, dict(arguments or {}))
             self._table = self._table.without_binding(binding)
@@ -337,7 +341,9 @@ class Broker(DeliveryMixin):
         """(exchange, routing key, queue) for every binding to a queue."""
         with self._lock:
             return [
-                (b.source, b.routing_key, b.destination) for b in self._table if b.destination_kind == "queue"
+                (b.source, b.routing_key, b.destination)
+                for b in self._table
+                if b.destination_kind == "queue"
             ]
 
     def _queue(self, name: str) -> QueueState:
@@ -353,12 +359,16 @@ class Broker(DeliveryMixin):
         return state
 
     # -- routing and publishing ---------------------------------------------------------------
-    def route(self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None = None) -> RouteResult:
+    def route(
+        self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None = None
+    ) -> RouteResult:
         """Where a message would go now (nothing is published)."""
         with self._lock:
             return self._route(exchange, routing_key, headers)
 
-    def _route(self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None) -> RouteResult:
+    def _route(
+        self, exchange: str, routing_key: str, headers: Mapping[str, Any] | None
+    ) -> RouteResult:
         if exchange != "" and exchange not in self.exchanges:
             raise BrokerError(404, f"NOT_FOUND - no exchange {exchange!r}")
         return self._table.route(exchange, routing_key, headers)
@@ -504,3 +514,4 @@ class Broker(DeliveryMixin):
     def queue_names(self) -> Iterable[str]:
         with self._lock:
             return list(self.queues)
+
