@@ -254,6 +254,33 @@ SCRIPTS: dict[str, tuple[Script, list[Any]]] = {
             (DEAD, [dead("a", "maxlen")]),
         ],
     ),
+    "quorum_drop_head_by_return_time": (  # drop-head drops the copy ready longest: returns count from return
+        Script(
+            {"qa_q": {"x-queue-type": "quorum", "x-max-length": 3}},
+            [
+                *pubs("qa_q", "a", "b"),
+                Get("qa_q", "hold"),
+                Get("qa_q", "hold"),
+                Publish("qa_q", "c"),
+                Settle("requeue"),
+                Settle("requeue"),
+                *pubs("qa_q", "d", "e"),
+            ],
+        ),
+        [
+            ("publish", "a", "ack"),
+            ("publish", "b", "ack"),
+            ("get", "qa_q", ("a", False, 0, [])),
+            ("get", "qa_q", ("b", False, 0, [])),
+            ("publish", "c", "ack"),
+            ("settle", "requeue"),
+            ("settle", "requeue"),
+            ("publish", "d", "ack"),
+            ("publish", "e", "ack"),
+            ("qa_q", [("b", True, 1, []), ("d", False, 0, []), ("e", False, 0, [])]),
+            (DEAD, [dead("c", "maxlen"), dead("a", "maxlen")]),
+        ],
+    ),
 }
 
 QUORUM_REFUSALS: list[tuple[dict[str, Any], dict[str, bool]]] = [

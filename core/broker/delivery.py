@@ -340,7 +340,9 @@ class DeliveryMixin:
                 if dispatch:
                     self._dispatch(queue)
                 return
-            envelope = replace(envelope, headers={**envelope.headers, "x-delivery-count": count})
+            headers = {**envelope.headers, "x-delivery-count": count}
+            envelope = replace(envelope, headers=headers, entered=queue.next_seq)  # ready anew (drop-head)
+            queue.next_seq += 1
         ready = queue.ready
         rank = queue.rank(envelope)
         index = 0

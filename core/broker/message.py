@@ -30,6 +30,9 @@ class Envelope:
     """Monotonic time after which the copy expires while it waits in its queue (None: never)."""
     seq: int = 0
     """Position in its queue: requeued copies go back in front of every later one (RabbitMQ)."""
+    entered: int = 0
+    """When it last became ready (publish, or a quorum queue's return), on the queue's seq clock:
+    a quorum queue's drop-head drops the copy ready longest, not its head (RabbitMQ 3.10)."""
 
     def copy(
         self, *, seq: int | None = None, deadline: float | None = None, redelivered: bool = False
@@ -47,6 +50,7 @@ class Envelope:
             redelivered,
             deadline,
             self.seq if seq is None else seq,
+            self.entered if seq is None else seq,
         )
 
     def redelivery(self) -> Envelope:

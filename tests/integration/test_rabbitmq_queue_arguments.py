@@ -51,21 +51,17 @@ def test_refusals_in_the_same_words(
 
 
 QUEUES = ("qa_a", "qa_b")
-QUORUM_MIX_GAPS = """Generated mixes on quorum queues found differences not modelled yet (RabbitMQ 3.10.8):
-x-max-length-bytes on a quorum queue (what it counts, when it drops), expiration "0" on a quorum queue
-(RabbitMQ may drop it as maxlen rather than expire it), and x-delivery-limit 0. The fixed scripts
-(quorum_delivery_limit, quorum_overflow, test_quorum_counts_returns_alike) pass."""
 
 
 @st.composite
 def scripts(draw: st.DrawFn) -> Script:
-    """Two classic queues with a mix of overflow modes, length, byte and priority
+    """Two queues, classic or quorum, with a mix of overflow modes, length, byte and priority
     limits, delivery limits; then publishes (bodies 0-6 bytes, priorities 0-9 or none, some with
     expiration "0": expired on arrival unless delivered) and gets that ack, requeue or dead-letter."""
     queues: dict[str, dict[str, Any]] = {}
     for name in QUEUES:
         args: dict[str, Any] = {}
-        quorum = False  # quorum mixes still differ (see QUORUM_MIX_GAPS): classic queues only
+        quorum = draw(st.booleans())
         if quorum:
             args["x-queue-type"] = "quorum"
             if draw(st.booleans()):
