@@ -10,7 +10,7 @@ script, freezing the flow where the text says to look. Wrong answers only cost t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rich.text import Text
 from textual import on
@@ -32,6 +32,10 @@ from tui.widgets.routing_lens import RoutingLens
 
 POLL_SECONDS = 0.05
 """How often a watch script looks at the ledger while it waits (app state, never a timed guess)."""
+PATIENCE_SECONDS = 30.0
+"""Flow seconds (the engine's clock: 7.5 real seconds at 4x; frozen time does not count) a watch step
+waits for what it waits for before it says so and goes on: a message left in a queue nobody consumes,
+without a TTL, never settles, and the lesson must not hang on it."""
 
 
 class LessonApp(MqscopeApp):
@@ -58,6 +62,14 @@ class LessonApp(MqscopeApp):
         self.finished = False
         self.shown: int | None = None
         """The step whose task is on the panel (None while a step is being set up)."""
+        self.patience = PATIENCE_SECONDS
+        """Flow seconds a watch step waits before it goes on (tests make it short)."""
+        self.gave_up = 0
+        """How many waits of this step's script ran out of patience (each one said so)."""
+        self._shown_frozen = False
+        """Whether the panel last showed the flow frozen."""
+        self._look_froze = False
+        """The current look froze the flow (the learner had not): going on unfreezes it, not otherwise."""
 
     @property
     def step(self) -> Step:
@@ -93,8 +105,10 @@ class LessonApp(MqscopeApp):
         """Show step `index`: its topology first (restart or changes), then its task."""
         self.shown = None
         self.workers.cancel_group(self, "watch")
-        self.engine.gate.resume()
-        self.waiting = None
+        if self.waiting is not None and self._look_froze:  # the look's freeze, not the learner's (F5)
+            self.engine.gate.resume()
+            self.refresh_status()
+        self.waiting, self._look_froze, self.gave_up = None, False, 0
         index = max(0, min(index, len(self.lesson.steps) - 1))
         step = self.lesson.steps[index]
         if self._live_step is not None and (
@@ -103,7 +117,10 @@ class LessonApp(MqscopeApp):
             changes = step.changes if index != self._live_step else ()
         else:
             base, scenario = scenario_at(self.lesson, index)
+            frozen = self.engine.gate.paused  # the learner's freeze (F5) holds in the fresh session
             await MqscopeApp.restart(self, scenario)
+            if frozen:
+                self.engine.gate.pause()
             await self._attach_panel()
             changes = tuple(c for s in self.lesson.steps[base + 1 : index + 1] for c in s.changes)
         for change in changes:
@@ -275,8 +292,7 @@ class LessonApp(MqscopeApp):
         step = self.step
         # The script starts on its own topology (the step's changes made) and an empty flow (what
         # earlier steps sent settled, queues empty), so what it narrates is what happens.
-        while self.ledger.topology != step.topology or not self.ledger.quiet():
-            await asyncio.sleep(POLL_SECONDS)
+        await self._until(lambda: self.ledger.topology == step.topology and self.ledger.quiet())
         for line in script:
             if worker.is_cancelled:
                 return
@@ -286,13 +302,19 @@ class LessonApp(MqscopeApp):
             self.render_panel()
             await self._wait(line.wait, sent)
             if line.look:
-                self.engine.gate.pause()
+                # A look freezes the flow unless the learner already has (F5): going on unfreezes
+                # only what the look froze, and F5 / F6 / F7 / F8 work meanwhile as anywhere.
+                gate = self.engine.gate
+                self._look_froze = not gate.paused
+                gate.pause()
                 self.refresh_status()
                 self.waiting = asyncio.Event()
                 self.render_panel()
                 await self.waiting.wait()
                 self.waiting = None
-                self.engine.gate.resume()
+                if self._look_froze:
+                    gate.resume()
+                self._look_froze = False
                 self.refresh_status()
         await self._wait("settled", sent)
         self.done = True
@@ -324,8 +346,27 @@ class LessonApp(MqscopeApp):
             control.paused.clear()
 
     async def _wait(self, wait: str, sent: Sequence[str]) -> None:
-        while not self.watched(wait, sent):
+        await self._until(lambda: self.watched(wait, sent))
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Poll `done` until it holds, or until `patience` flow seconds passed while the flow ran:
+        then the narration says the step stopped waiting, and the script goes on."""
+        waited = 0.0
+        while not done():
+            if waited >= self.patience:
+                self.gave_up += 1
+                self.narration.append(
+                    ShownText(
+                        f"… still waiting after {self.patience:g} s of flow: some message never "
+                        "settles (left in a queue nobody consumes?). The script goes on.",
+                        "yellow",
+                    )
+                )
+                self.render_panel()
+                return
             await asyncio.sleep(POLL_SECONDS)
+            if not self.engine.gate.paused:  # frozen time is the learner's, not the script's
+                waited += POLL_SECONDS * self.engine.clock.speed
 
     def watched(self, wait: str, sent: Sequence[str]) -> bool:
         """Whether what a watch line waits for has happened, read from the ledger."""
@@ -340,6 +381,12 @@ class LessonApp(MqscopeApp):
         return True
 
     # -- showing ------------------------------------------------------------------------------
+    def refresh_status(self) -> None:
+        """The status line, and the panel when the learner froze or unfroze the flow (F5, F6)."""
+        super().refresh_status()
+        if self.engine.gate.paused != self._shown_frozen:
+            self.render_panel()
+
     def score(self) -> tuple[int, int]:
         return sum(self.results.values()), len(self.results)
 
@@ -394,6 +441,10 @@ class LessonApp(MqscopeApp):
             elif self.done:
                 task.append("✓ watched", "bold green")
                 hint = "Enter: next step  " + hint
+        frozen = self.engine.gate.paused
+        self._shown_frozen = frozen
+        if frozen and self.waiting is None:
+            task.append("\n❄ frozen: F6 lets one broker action through, F5 goes on", "bold cyan")
         if self.finished:
             task.append(f"\nLesson finished: {right} of {answered} right. r restarts it.", "bold")
         return PanelView(
