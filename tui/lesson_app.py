@@ -23,6 +23,7 @@ from core.routing import binding_matches
 from core.scenario import Scenario
 from core.topology import TopologyError
 from tui.app import MqscopeApp
+from tui.editing.selection import Selection
 from tui.explain import route_text, verdict_lines, why_text
 from tui.text import ShownText, visible
 from tui.widgets.diagram_canvas import DiagramCanvas
@@ -133,8 +134,11 @@ class LessonApp(MqscopeApp):
         self.marked, self.cursor, self.done, self.finished = set(), 0, False, False
         self.feedback, self.narration = Text(), []
         self._lens_hidden(step.task == "predict")
+        canvas = self.session_screen.canvas
+        canvas.marking = step.task == "predict"
         if step.task == "predict":
-            self.session_screen.canvas.show_marks(())
+            canvas.show_marks(())
+            self._select_cursor()
         if step.task == "watch":
             self.run_worker(self._play(step.script), group="watch", exclusive=True)
         self.shown = index
@@ -156,6 +160,7 @@ class LessonApp(MqscopeApp):
         predicting = step.task == "predict" and not self.done
         if move in ("prev", "next") and predicting and queues:
             self.cursor = (self.cursor + (1 if move == "next" else -1)) % len(queues)
+            self._select_cursor()
         elif move == "toggle" and predicting and queues:
             self.toggle(queues[self.cursor])
         elif move == "commit":
@@ -196,6 +201,33 @@ class LessonApp(MqscopeApp):
                 self.cursor = queues.index(event.name)
             self.toggle(event.name)
 
+    @on(DiagramCanvas.MarkRequested)
+    def canvas_mark(self, event: DiagramCanvas.MarkRequested) -> None:
+        """Marking on the diagram (Tab to it): arrows choose a queue box, space marks, Enter commits."""
+        if self.step.task != "predict" or self.done:
+            return
+        if event.action == "toggle" and event.queue is not None:
+            self.toggle(event.queue)
+        elif event.action == "commit":
+            self.commit()
+            self.render_panel()
+
+    @on(DiagramCanvas.SelectionChanged)
+    def canvas_selected(self, event: DiagramCanvas.SelectionChanged) -> None:
+        """One cursor: a queue chosen on the diagram is the panel's cursor too."""
+        selection, queues = event.selection, self._queues()
+        if self.step.task != "predict" or selection is None or selection.kind != "queue":
+            return
+        if selection.name in queues and queues.index(selection.name) != self.cursor:
+            self.cursor = queues.index(selection.name)
+            self.render_panel()
+
+    def _select_cursor(self) -> None:
+        """Show the panel's cursor on the diagram: the queue box under it is selected."""
+        queues = self._queues()
+        if queues:
+            self.session_screen.canvas.select(Selection("queue", queues[self.cursor]))
+
     @on(RoutingLens.PublishRequested)
     def lens_publish(self, event: RoutingLens.PublishRequested) -> None:
         if self.step.task == "predict" and not self.done:
@@ -212,6 +244,7 @@ class LessonApp(MqscopeApp):
         right = set(self.marked) == set(step.answer())
         self.results.setdefault(self.index, right)
         self.done = True
+        self.session_screen.canvas.marking = False
         self._publish(step.exchange, step.key, step.headers)
         lens = self.session_screen.lens
         lens.hidden = False
@@ -415,7 +448,10 @@ class LessonApp(MqscopeApp):
                     task.append("▸ " if i == self.cursor else "  ", "bold")
                     task.append("[x] " if queue in self.marked else "[ ] ")
                     task.append(f"{queue}\n", "bold" if queue in self.marked else "")
-                hint = "↑/↓ choose a queue  space marks it (or click it)  Enter commits  " + hint
+                hint = (
+                    "↑/↓ choose a queue  space marks it (or click it; or Tab to the diagram: arrows, "
+                    "space)  Enter commits  " + hint
+                )
             else:
                 task.append_text(self.feedback)
                 hint = "Enter: next step  " + hint

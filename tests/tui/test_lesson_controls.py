@@ -149,3 +149,46 @@ async def test_a_watch_step_that_never_settles_goes_on(tmp_path: Path) -> None:
         task = _task(app)
         assert "still waiting after 2 s of flow" in task and "And the script goes on." in task
         assert "✓ watched" in task
+
+
+async def test_marking_on_the_diagram_with_the_keyboard() -> None:
+    """Tab to the diagram: arrows move between queue boxes only, space marks (the panel's list and
+    the canvas's marks follow), the editing keys are off, Enter commits."""
+    app = make_lesson_app("topic_hash")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        canvas = app.session_screen.canvas
+        answer = set(app.step.answer())
+        queues = [q.name for q in app.step.topology.queues]
+        await pilot.press("tab")
+        while not canvas.has_focus:
+            await pilot.press("tab")
+        assert canvas.marking
+        assert canvas.selection is not None and canvas.selection.kind == "queue"
+        seen: set[str] = set()
+        for _ in range(len(queues)):
+            selection = canvas.selection
+            assert selection is not None and selection.kind == "queue"  # never leaves the queues
+            assert queues[app.cursor] == selection.name  # one cursor: the panel's follows
+            if selection.name in answer and selection.name not in app.marked:
+                await pilot.press("space")
+            seen.add(selection.name)
+            await pilot.press("right")
+        assert seen == set(queues)
+        assert app.marked == answer
+        assert canvas.lens is not None and canvas.lens.queues == answer  # drawn on the diagram
+        await pilot.press("d", "a")  # editing keys: off while predicting
+        assert app.engine.topology == app.step.topology and len(app.screen_stack) == 2
+        await pilot.press("enter")
+        assert app.done and app.results == {0: True} and not canvas.marking
+        await wait_for(pilot, lambda: routed(app), "the predicted message routed")
+
+
+async def test_panel_cursor_shows_on_the_diagram() -> None:
+    app = make_lesson_app("topic_hash")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        canvas = app.session_screen.canvas
+        queues = [q.name for q in app.step.topology.queues]
+        await pilot.press("down")
+        assert canvas.selection is not None and canvas.selection.name == queues[1]
