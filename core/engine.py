@@ -166,6 +166,7 @@ class Engine:
         *,
         mandatory: bool = False,
         expiration: float | None = None,
+        priority: int | None = None,
     ) -> PublishRequest:
         """Validate a publish and give it an id; raises PublishError with a one-line reason."""
         problem = publish_problem(
@@ -173,6 +174,8 @@ class Engine:
         ) or routing_key_problem(routing_key)
         if problem is None and exchange != "" and self.topology.exchange(exchange) is None:
             problem = f"unknown exchange '{visible(exchange)}'"
+        if problem is None and priority is not None and not 0 <= priority <= 255:
+            problem = f"priority must be between 0 and 255, not {priority}"
         if problem is not None:
             raise PublishError(problem)
         return PublishRequest(
@@ -183,6 +186,7 @@ class Engine:
             dict(headers or {}),
             mandatory,
             expiration,
+            priority,
         )
 
     def publish(
@@ -216,6 +220,7 @@ class Engine:
             step.headers,
             mandatory=step.mandatory,
             expiration=step.expiration,
+            priority=step.priority,
         )
 
     def unacked_for(self, queue_name: str) -> int:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer
 
 from core.backends import BrokerUrlError
@@ -226,6 +227,8 @@ class ProducerLoop:
         properties: dict[str, Any] = {"message_id": request.msg}
         if request.expiration is not None:
             properties["expiration"] = request.expiration  # seconds: kombu writes the ms string
+        if request.priority is not None:
+            properties["priority"] = request.priority
         self._pending = request  # until the broker has it (confirmed, where confirms are on)
         self._returned.clear()
         try:
@@ -246,6 +249,17 @@ class ProducerLoop:
             self._pending = None
             text = f"{self.backend.name} failed to publish {request.routing_key!r}: {exc}"
             self.emit(Notice(msg=request.msg, level="error", text=text))
+            return
+        except MessageNacked:  # a queue's x-overflow reject-publish refused it: its fate, not an outage
+            self._pending = self._lost_on = None
+            self.backend.after_nack(
+                self.emit,
+                self.live.current,
+                request.msg,
+                request.exchange,
+                request.routing_key,
+                request.headers,
+            )
             return
         except conn.channel_errors as exc:  # the broker refused this message and closed its channel
             self._pending = self._lost_on = None

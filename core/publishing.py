@@ -126,6 +126,8 @@ class PublishRequest:
     headers: Mapping[str, Any] = field(default_factory=dict)
     mandatory: bool = False
     expiration: float | None = None
+    priority: int | None = None
+    """AMQP priority: orders the copy in queues with x-max-priority (capped there)."""
 
 
 @dataclass(frozen=True)

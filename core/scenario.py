@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 from core.errors import InputError
 from core.producers import ProducerSpec, key_choices, producer_problem
 from core.publishing import MAX_TTL_SECONDS, body_problem, field_table_problem, seconds_problem
+from core.queue_arguments import value_problem
 from core.routing import routing_key_problem
 from core.text import short
 from core.topology import (
@@ -76,8 +77,26 @@ _FIELDS = {
     "bindings": {"exchange", "routing_key", "arguments"},
     "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure", "arguments", "manual"},
     "producers": {"name", "exchange", "rate", "keys", "bodies"},
-    "publish": {"exchange", "routing_key", "body", "headers", "after", "mandatory", "expiration"},
+    "publish": {
+        "exchange",
+        "routing_key",
+        "body",
+        "headers",
+        "after",
+        "mandatory",
+        "expiration",
+        "properties",
+    },
 }
+SHORTHANDS = {
+    "dead_letter_exchange": "x-dead-letter-exchange",
+    "dead_letter_routing_key": "x-dead-letter-routing-key",
+    "message_ttl": "x-message-ttl",
+    "max_length": "x-max-length",
+}
+"""Friendly queue fields and the RabbitMQ argument each is short for (giving both is an error)."""
+PUBLISH_PROPERTIES = ("priority", "expiration")
+MAX_PRIORITY = 255
 
 
 class _Reader:
@@ -205,15 +224,29 @@ def _binding(r: _Reader) -> BindingSpec:
 
 
 def _queue(r: _Reader) -> QueueSpec:
+    bindings = _bindings(r)
+    arguments = r.field_table("arguments", field_table_problem)
+    for short_name, long_name in SHORTHANDS.items():
+        if short_name in r.table and long_name in arguments:
+            r.fail(f"{short_name} and arguments {long_name!r} are the same argument: give one")
+    for key in sorted(arguments):  # x-single-active-consumer's own check words it (Topology.problems)
+        if key != "x-single-active-consumer" and (p := value_problem(key, arguments[key])) is not None:
+            r.fail(f"arguments {key!r}: invalid value {p}")
+    taken = {long: arguments.pop(long) for long in SHORTHANDS.values() if long in arguments}
+    ttl_ms = taken.get("x-message-ttl")
+    if ttl_ms is not None and ttl_ms > MAX_TTL_SECONDS * 1000:
+        r.fail(f"arguments 'x-message-ttl' must be at most {round(MAX_TTL_SECONDS * 1000)} ms")
     return QueueSpec(
         name=r.text("name", _REQUIRED),
-        bindings=_bindings(r),
-        dead_letter_exchange=r.text("dead_letter_exchange"),
-        dead_letter_routing_key=r.text("dead_letter_routing_key"),
-        message_ttl=r.seconds("message_ttl", None, MAX_TTL_SECONDS),
-        max_length=r.integer("max_length"),
+        bindings=bindings,
+        dead_letter_exchange=taken.get("x-dead-letter-exchange", r.text("dead_letter_exchange")),
+        dead_letter_routing_key=taken.get("x-dead-letter-routing-key", r.text("dead_letter_routing_key")),
+        message_ttl=(
+            ttl_ms / 1000 if ttl_ms is not None else r.seconds("message_ttl", None, MAX_TTL_SECONDS)
+        ),
+        max_length=taken.get("x-max-length", r.integer("max_length")),
         durable=r.flag("durable", True),
-        arguments=r.field_table("arguments", field_table_problem),
+        arguments=arguments,
     )
 
 
@@ -259,6 +292,23 @@ def _publish(r: _Reader) -> PublishStep:
     body = r.get("body", (dict, list, str, int, float), {}, "a table, array, string or number")
     if (p := body_problem(body)) is not None:
         r.fail(p)
+    properties = r.get("properties", dict, {}, "a table")
+    unknown = sorted(set(properties) - set(PUBLISH_PROPERTIES))
+    if unknown:
+        r.fail(f"properties: unknown property {unknown[0]!r} (allowed: {', '.join(PUBLISH_PROPERTIES)})")
+    expiration = r.seconds("expiration", None, MAX_TTL_SECONDS)
+    if "expiration" in properties:
+        if "expiration" in r.table:
+            r.fail("expiration and properties 'expiration' are the same property: give one")
+        expiration = _expiration_property(r, properties["expiration"])
+    priority = properties.get("priority")
+    if priority is not None and (
+        isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY
+    ):
+        r.fail(
+            f"properties 'priority' must be an integer between 0 and {MAX_PRIORITY}, "
+            f"not {short(str(priority))}"
+        )
     return PublishStep(
         exchange=r.text("exchange", _REQUIRED),
         routing_key=key,
@@ -266,8 +316,22 @@ def _publish(r: _Reader) -> PublishStep:
         headers=r.field_table("headers", field_table_problem),
         after=r.seconds("after", 0.0, MAX_SECONDS),
         mandatory=r.flag("mandatory", False),
-        expiration=r.seconds("expiration", None, MAX_TTL_SECONDS),
+        expiration=expiration,
+        priority=priority,
     )
+
+
+def _expiration_property(r: _Reader, value: Any) -> float:
+    """AMQP's expiration as RabbitMQ takes it: milliseconds written as a string of digits."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        r.fail(
+            "properties 'expiration' must be milliseconds as a string of digits (\"500\"), "
+            f"not {short(str(value))}"
+        )
+    ms = int(value)
+    if ms > MAX_TTL_SECONDS * 1000:
+        r.fail(f"properties 'expiration' must be at most {round(MAX_TTL_SECONDS * 1000)} ms, not {ms}")
+    return ms / 1000
 
 
 def exchange_entry(table: dict[str, Any]) -> ExchangeSpec:

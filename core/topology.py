@@ -10,6 +10,7 @@ from typing import Any, Literal, cast
 from kombu import Exchange, Queue
 
 from core.errors import InputError
+from core.queue_arguments import MODELLED, declare_problem
 from core.routing import (
     MAX_NAME_BYTES,
     Binding,
@@ -26,7 +27,9 @@ FailurePolicy = Literal["requeue", "dead_letter", "drop"]
 FAILURE_POLICIES: tuple[str, ...] = ("requeue", "dead_letter", "drop")
 INT32 = -(2**31)
 """The lowest x-priority (RabbitMQ takes a signed 32-bit integer)."""
-MODELLED_QUEUE_ARGUMENTS = ("x-single-active-consumer",)
+MODELLED_QUEUE_ARGUMENTS = MODELLED
+"""What mqscope:// models (core.queue_arguments); the in-process backend refuses any other, while
+RabbitMQ gets them as they are."""
 """Queue arguments a scenario's `arguments` table may hold besides the shorthand fields' own."""
 
 
@@ -79,8 +82,8 @@ class QueueSpec:
     max_length: int | None = None
     durable: bool = True
     arguments: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    """Queue arguments under RabbitMQ's own names (for now x-single-active-consumer); the fields
-    above are shorthands for x-dead-letter-*, x-message-ttl and x-max-length."""
+    """Further queue arguments under RabbitMQ's own names (x-overflow, x-max-priority, ...); the
+    fields above are shorthands for x-dead-letter-*, x-message-ttl and x-max-length."""
 
     def queue_arguments(self) -> dict[str, Any]:
         """The x-arguments RabbitMQ reads on queue.declare."""
@@ -122,6 +125,7 @@ class PublishStep:
     after: float = 0.0
     mandatory: bool = False
     expiration: float | None = None  # seconds (per-message TTL)
+    priority: int | None = None  # AMQP priority (0-255); counts in queues with x-max-priority
 
 
 @dataclass(frozen=True)
@@ -195,14 +199,14 @@ class Topology:
                 out.append(f"{where}: message_ttl must be >= 0 seconds")
             if q.max_length is not None and q.max_length < 0:
                 out.append(f"{where}: max_length must be >= 0")
+            if (p := declare_problem(q.name, q.queue_arguments(), durable=q.durable)) is not None:
+                out.append(f"{where}: {p.replace(_rabbit_where(q.name), '')}")
             if q.dead_letter_routing_key is not None and (
                 p := routing_key_problem(q.dead_letter_routing_key)
             ):
                 out.append(f"{where}: dead_letter_routing_key: {p}")
             for b in q.bindings:
                 self._binding_problems(out, f"{where} binding {short(b.routing_key)}", b)
-            for key in sorted(set(q.arguments) - set(MODELLED_QUEUE_ARGUMENTS)):
-                out.append(f"{where}: argument {short(key)} is not modelled by mqscope:// (yet)")
             sac = q.arguments.get("x-single-active-consumer")
             if sac is not None and not isinstance(sac, bool):
                 out.append(f"{where}: x-single-active-consumer must be true or false")
@@ -275,6 +279,11 @@ class Topology:
         durable = spec.durable if spec else True
         given = dict(consumer_arguments or {}) or None
         return Queue(name, queue_arguments=args, durable=durable, no_declare=True, consumer_arguments=given)
+
+
+def _rabbit_where(name: str) -> str:
+    """The part of RabbitMQ's refusal text that names the queue (an error line names it already)."""
+    return f" for queue '{name}' in vhost '/'"
 
 
 def _duplicates(out: list[str], kind: str, names: list[str]) -> None:

@@ -13,6 +13,7 @@ from kombu import Connection
 
 from core.errors import InputError
 from core.events import DeadLettered, Dropped, FlowEvent, Requeued
+from core.queue_arguments import refused_reason
 from core.topology import Topology
 from core.topology_changes import TopologyChange, apply_change
 
@@ -142,6 +143,25 @@ class Backend:
         RabbitMQ puts it back at its place in `queue`, marked redelivered; reported as Requeued."""
         message.reject(requeue=True)
         self.after_reject(emit, topology, msg, queue, requeue=True, reason=reason)
+
+    def after_nack(
+        self, emit: Emit, topology: Topology, msg: str, exchange: str, routing_key: str,
+        headers: Mapping[str, Any],
+    ) -> None:
+        """The broker nacked a publish under confirms: on RabbitMQ, a queue's x-overflow
+        reject-publish refused it. Its copy there is reported dropped; a reject-publish-dlx queue's
+        copy is learnt from x-death when the dead-lettered copy is delivered (dropped when that
+        queue has no dead-letter exchange). RabbitMQ does not say which queue refused: each such
+        queue the message was routed to is taken to have refused it."""
+        table = topology.binding_table
+        known = exchange == "" or table.exchange(exchange) is not None
+        for name in table.route(exchange, routing_key, headers).queues if known else ():
+            spec = topology.queue(name)
+            arguments = spec.queue_arguments() if spec is not None else {}
+            mode = arguments.get("x-overflow")
+            no_dlx = spec is None or not spec.dead_letter_exchange
+            if mode == "reject-publish" or (mode == "reject-publish-dlx" and no_dlx):
+                emit(Dropped(msg=msg, queue=name, reason=refused_reason(arguments)))
 
     def pause_notice(self, consumer: str, queues: tuple[str, ...]) -> str | None:
         """Where pausing `consumer` behaves unlike RabbitMQ on this broker (one line), or None."""

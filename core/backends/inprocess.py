@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 from core.backends.base import Backend, BrokerUrlError, Emit
 from core.broker import get_broker, name_from_url
 from core.broker.model import Broker
+from core.queue_arguments import unmodelled
 from core.script_watch import APP_OWNED
+from core.text import short
 from core.topology import Topology
 
 
@@ -41,6 +43,17 @@ class InProcessBackend(Backend):
 
     def display_url(self) -> str:
         return f"mqscope://{self.broker.name}"
+
+    def unsupported(self, topology: Topology) -> str | None:
+        """A queue argument the in-process broker does not model is refused, never ignored (RabbitMQ
+        gets it as is on amqp://)."""
+        for queue in topology.queues:
+            if (key := unmodelled(queue.queue_arguments())) is not None:
+                return (
+                    f"queue {short(queue.name)}: mqscope:// does not model queue argument "
+                    f"{short(key)} (run it on RabbitMQ with --broker amqp://...)"
+                )
+        return None
 
     def attach(self, emit: Emit, topology: Topology) -> None:
         """Forward the broker's own reports (routed, requeued, dead-lettered, expired, dropped,

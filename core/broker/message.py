@@ -54,6 +54,15 @@ class Envelope:
         return self.copy(deadline=self.deadline, redelivered=True)
 
 
+def body_size(body: Any) -> int:
+    """A body's size in bytes as RabbitMQ counts it for x-max-length-bytes (body only)."""
+    if body is None:
+        return 0
+    if isinstance(body, bytes | bytearray | memoryview):
+        return len(body)
+    return len(str(body).encode("utf-8"))
+
+
 def expiration_ms(properties: Mapping[str, Any]) -> int | None:
     """The per-message TTL (AMQP `expiration`, milliseconds as a string); None when absent or bad.
 

@@ -4,8 +4,9 @@ Routing is core.routing's router over a BindingTable the broker keeps in step wi
 bind, unbind and delete (a new table each time, so a route never sees half a change); deliveries are
 pushed to consumers round-robin within each consumer's prefetch; unacked copies go back to their own
 queue, in their old place and marked redelivered, on reject(requeue) or when their channel closes;
-TTL, max-length (drop-head), dead-lettering with x-death, alternate exchanges and mandatory returns
-behave as RabbitMQ's do.
+TTL, max-length and max-length-bytes with every x-overflow mode, x-expires, priorities, quorum
+delivery limits, dead-lettering with x-death, alternate exchanges and mandatory returns behave as
+RabbitMQ's do (core/broker/__init__.py lists what is modelled and what is not).
 Every broker-side step is reported to listeners as a core.events event, under the lock, so a report
 always precedes the delivery it explains.
 """
@@ -31,7 +32,8 @@ from core.broker.locking import YieldingLock
 from core.broker.message import Envelope, expiration_ms
 from core.broker.session import ChannelState, Session
 from core.errors import format_traceback, one_line
-from core.events import Dropped, FlowEvent, InternalError, Returned, Routed
+from core.events import Dropped, FlowEvent, InternalError, Notice, Returned, Routed
+from core.queue_arguments import declare_problem, refused_reason, unmodelled
 from core.routing import Binding, BindingTable, ExchangeEntry, RouteResult
 
 Listener = Callable[[FlowEvent], None]
@@ -204,11 +206,15 @@ class Broker(DeliveryMixin):
         *,
         arguments: Mapping[str, Any] | None = None,
         passive: bool = False,
+        durable: bool = True,
         auto_delete: bool = False,
         exclusive: bool = False,
         session: Session | None = None,
     ) -> tuple[str, int, int]:
-        """(name, ready, consumers); an empty name gets a generated one, as RabbitMQ does."""
+        """(name, ready, consumers); an empty name gets a generated one, as RabbitMQ does.
+
+        Arguments are checked as RabbitMQ 3.10 checks them (406 with its text); one the broker does
+        not model is refused (540 NOT_IMPLEMENTED) rather than ignored."""
         with self._lock:
             name = name or f"amq.gen-{uuid.uuid4().hex}"
             existing = self.queues.get(name)
@@ -218,7 +224,16 @@ class Broker(DeliveryMixin):
                 if existing is None:
                     raise BrokerError(404, f"NOT_FOUND - no queue {name!r}")
                 return name, len(existing.ready), len(existing.consumers)
-            wanted = {k: v for k, v in (arguments or {}).items() if k in QUEUE_ARGUMENTS}
+            wanted = dict(arguments or {})
+            if (key := unmodelled(wanted)) is not None:
+                raise BrokerError(
+                    540, f"NOT_IMPLEMENTED - mqscope:// does not model queue argument {key!r}"
+                )
+            problem = declare_problem(
+                name, wanted, durable=durable, exclusive=exclusive, auto_delete=auto_delete
+            )
+            if problem is not None:
+                raise BrokerError(406, f"PRECONDITION_FAILED - {problem}")
             if existing is None:
                 owner = session if exclusive else None
                 existing = QueueState(name, wanted, auto_delete=auto_delete, owner=owner)
@@ -233,6 +248,7 @@ class Broker(DeliveryMixin):
                             f"received {wanted.get(key)!r} but current is "
                             f"{existing.arguments.get(key)!r}",
                         )
+            self._touch(existing)
             return name, len(existing.ready), len(existing.consumers)
 
     def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False) -> int:
@@ -243,14 +259,15 @@ class Broker(DeliveryMixin):
                 return 0
             return self._drop_queue(state)
 
-    def _drop_queue(self, state: QueueState) -> int:
-        """Remove a queue, its bindings and its consumers; its ready messages are gone."""
+    def _drop_queue(self, state: QueueState, reason: str = "its queue was deleted") -> int:
+        """Remove a queue, its bindings and its consumers; its ready messages are gone (never
+        dead-lettered, as RabbitMQ)."""
         name = state.name
         if self.queues.get(name) is not state:
             return 0
         del self.queues[name]
         for envelope in state.ready:  # RabbitMQ discards them: say so for each copy
-            self._report(Dropped(msg=envelope.msg_id, queue=name, reason="its queue was deleted"))
+            self._report(Dropped(msg=envelope.msg_id, queue=name, reason=reason))
         self._table = self._table.without_queue(name)
         for consumer in list(state.consumers):
             self._cancel(consumer.channel, consumer.tag)
@@ -366,21 +383,65 @@ class Broker(DeliveryMixin):
                         )
                     )
                 return PublishOutcome((), None, returned=mandatory)
-            for name in queues:
-                self._enqueue(self.queues[name], envelope, ttl)
-            return PublishOutcome(queues, via)
+            refused = tuple(q for q in queues if not self._enqueue(self.queues[q], envelope, ttl))
+            return PublishOutcome(queues, via, refused=refused)
 
-    def _enqueue(self, queue: QueueState, envelope: Envelope, message_ttl: int | None) -> None:
+    def _enqueue(self, queue: QueueState, envelope: Envelope, message_ttl: int | None) -> bool:
+        """Put a copy in `queue` (in priority order), deliver, then enforce x-max-length(-bytes).
+
+        False when x-overflow reject-publish(-dlx) refused it: the publisher's confirm is a nack, and
+        the -dlx variant dead-letters the refused copy (reason maxlen, as RabbitMQ 3.10)."""
+        if queue.refuses(envelope):
+            if queue.overflow == "reject-publish-dlx":
+                self._dead_letter(queue, envelope, "maxlen")
+            else:
+                why = refused_reason(queue.arguments)
+                self._report(Dropped(msg=envelope.msg_id, queue=queue.name, reason=why))
+            return False
         ttls = [t for t in (queue.ttl_ms, message_ttl) if t is not None]
         deadline = time.monotonic() + min(ttls) / 1000 if ttls else None
-        queue.ready.append(envelope.copy(seq=queue.next_seq, deadline=deadline))
+        copy = envelope.copy(seq=queue.next_seq, deadline=deadline)
         queue.next_seq += 1
-        self._dispatch(queue)
-        limit = queue.max_length
-        if limit is not None and len(queue.ready) > limit:
-            while len(queue.ready) > limit:
+        if not queue.ready and (consumer := self._next_consumer(queue)) is not None:
+            self._deliver(queue, consumer, copy)  # a waiting consumer gets it, even with a TTL of 0
+            return True
+        # As RabbitMQ: enqueue, drop the head while over the limit (maxlen), then expire heads.
+        self._insert(queue, copy)
+        if queue.overflow == "drop-head" and queue.over_limit():
+            while queue.ready and queue.over_limit():
                 self._dead_letter(queue, queue.ready.popleft(), "maxlen")
-            self._watch_head(queue)
+        self._dispatch(queue)
+        return True
+
+    @staticmethod
+    def _insert(queue: QueueState, envelope: Envelope) -> None:
+        """Behind every ready copy that ranks before it (priority, then queue order)."""
+        ready = queue.ready
+        if not queue.max_priority:
+            ready.append(envelope)  # a new copy has the highest queue position
+            return
+        rank = queue.rank(envelope)
+        index = len(ready)
+        while index > 0 and queue.rank(ready[index - 1]) > rank:
+            index -= 1
+        ready.insert(index, envelope)
+
+    def _touch(self, queue: QueueState) -> None:
+        """The queue was used (declared, read with basic.get, or left without consumers): its
+        x-expires clock starts again; while it has consumers it cannot expire."""
+        expires = queue.expires_ms
+        if expires is None:
+            return
+        queue.expires_at = None if queue.consumers else time.monotonic() + expires / 1000
+        if queue.expires_at is not None:
+            self._wake_timer()
+
+    def _expire_queue(self, queue: QueueState) -> None:
+        """x-expires ran out: RabbitMQ deletes the queue; its messages are dropped, not dead-lettered."""
+        what = f"expired unused (x-expires {queue.expires_ms} ms) and was deleted"
+        why = f"its queue {what}"
+        self._report(Notice(msg=None, level="info", text=f"queue {queue.name!r} {what}"))
+        self._drop_queue(queue, why)
 
     def _wake_timer(self) -> None:
         """Called with the lock held. A timer that died of a bug (reported) is started afresh."""
@@ -405,11 +466,16 @@ class Broker(DeliveryMixin):
         with self._lock:
             while True:
                 nearest: float | None = None
+                now = time.monotonic()
                 for queue in list(self.queues.values()):
+                    if queue.expires_at is not None and queue.expires_at <= now and not queue.consumers:
+                        self._expire_queue(queue)
+                        continue
                     self._dispatch(queue)
-                    if queue.ready and queue.ready[0].deadline is not None:
-                        head = queue.ready[0].deadline
-                        nearest = head if nearest is None else min(nearest, head)
+                    head = queue.ready[0].deadline if queue.ready else None
+                    due = [d for d in (head, queue.expires_at) if d is not None]
+                    if due:
+                        nearest = min(due) if nearest is None else min(nearest, *due)
                 wait = None if nearest is None else max(0.0, nearest - time.monotonic())
                 self._timer.wait(wait)
 
@@ -426,3 +492,4 @@ class Broker(DeliveryMixin):
     def queue_names(self) -> Iterable[str]:
         with self._lock:
             return list(self.queues)
+

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from amqp.exceptions import ChannelError as AMQPChannelError
-from amqp.exceptions import error_for_code
+from amqp.exceptions import MessageNacked, error_for_code
 from amqp.protocol import queue_declare_ok_t
 from kombu.transport import virtual
 from kombu.utils.uuid import uuid
@@ -78,6 +78,10 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         self._by_tag: dict[str, Callable[[Any], Any]] = {}
         self.json_decoder = Decoder()
         """Its own: a channel is used by one thread (the one draining its connection)."""
+        options = getattr(connection.client, "transport_options", None) or {}
+        self.confirm_publish = bool(options.get("confirm_publish"))
+        """kombu's `confirm_publish` transport option, as on pyamqp: a publish that a queue's
+        x-overflow reject-publish refused raises MessageNacked (RabbitMQ's basic.nack)."""
         watch = current_watch(connection.client.transport_options)
         self.watch = None if watch is None else ChannelWatch(watch)
         """Set on the channels of a program run by --run: it reports what they do."""
@@ -116,6 +120,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 queue or "",
                 arguments=kwargs.get("arguments"),
                 passive=passive,
+                durable=bool(kwargs.get("durable", True)),
                 auto_delete=bool(kwargs.get("auto_delete")),
                 exclusive=bool(kwargs.get("exclusive")),
                 session=self.connection.session,
@@ -235,6 +240,8 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             returned = self.Message(self._payload(envelope, 0, "", False), channel=self)
             for handler in list(self.events["basic_return"]):
                 handler(error, envelope.exchange, envelope.routing_key, returned)
+        if outcome.refused and self.confirm_publish:
+            raise MessageNacked()  # what pyamqp's basic_publish_confirm raises on basic.nack
 
     # -- consuming ----------------------------------------------------------------------------
     def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, apply_global: bool = False) -> None:
