@@ -9,6 +9,9 @@ Importing kombu here would cost every Python process in the environment ~0.1 s (
 mqscope's `core` package into programs that have their own), so nothing is imported until a program
 imports `kombu.transport` itself: a meta-path finder wraps that one module's loader, then removes
 itself. The transport class loads only when a program opens an `mqscope://` connection.
+
+PYTEST_DONT_REWRITE: start-up imports this module before pytest can (it ships beside the pytest
+plugin, so pytest would otherwise warn in every run of an environment with mqscope installed).
 """
 
 from __future__ import annotations

@@ -8,8 +8,13 @@ what was left out. Bad JSON or a missing vhost is an error (one line, exit 2), a
 Policies are applied as RabbitMQ does (rabbit_policy, rabbit_amqqueue_process): among the policies of
 the vhost whose `apply-to` fits and whose `pattern` (a regex, searched anywhere in the name) matches,
 only the one with the highest priority applies (a tie: the first in the file). Queue arguments win
-over it for dead-letter-exchange / dead-letter-routing-key (and exchange arguments for
-alternate-exchange); for message-ttl and max-length the smaller of the two applies.
+over it for dead-letter-exchange / dead-letter-routing-key / overflow (and exchange arguments for
+alternate-exchange); for message-ttl, max-length, max-length-bytes, expires and delivery-limit the
+smaller of the two applies.
+
+Every queue argument mqscope:// models (core.queue_arguments: priorities, overflow, byte limits,
+expiry, quorum queues with their delivery limit, single-active-consumer) is kept under RabbitMQ's own
+name, and exchange-to-exchange bindings become the destination exchange's `bindings`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.publishing import MAX_TTL_SECONDS, field_table_problem
+from core.queue_arguments import MODELLED, value_problem
 from core.scenario import Scenario, ScenarioError
 from core.text import short
 from core.topology import (
@@ -51,7 +57,12 @@ _NOT_USED_KINDS = {
     "operator_policies": "operator policy",
 }
 _TOPOLOGY_KEYS = {"vhosts", "exchanges", "queues", "bindings", "policies"}
-_QUEUE_POLICY_KEYS = {"dead-letter-exchange", "dead-letter-routing-key", "message-ttl", "max-length"}
+_SHORTHAND_KEYS = {"dead-letter-exchange", "dead-letter-routing-key", "message-ttl", "max-length"}
+"""The policy keys (and x-arguments without `x-`) a QueueSpec holds in fields of their own."""
+_QUEUE_POLICY_KEYS = _SHORTHAND_KEYS | {"max-length-bytes", "overflow", "expires", "delivery-limit"}
+"""Policy keys that set a queue argument mqscope models (RabbitMQ's policy names, no `x-`)."""
+_SMALLER_WINS = {"message-ttl", "max-length", "max-length-bytes", "expires", "delivery-limit"}
+"""rabbit_amqqueue_process / rabbit_quorum_queue take the smaller of argument and policy for these."""
 _EXCHANGE_POLICY_KEYS = {"alternate-exchange"}
 
 
@@ -87,9 +98,9 @@ class _Policy:
     definition: Mapping[str, Any]
     priority: float
 
-    def applies(self, kind: str, name: str) -> bool:
+    def applies(self, kind: str, name: str, queue_type: str = "classic") -> bool:
         fits = self.apply_to == "all" or self.apply_to == f"{kind}s" or (
-            kind == "queue" and self.apply_to == "classic_queues"
+            kind == "queue" and self.apply_to == f"{queue_type}_queues"
         )
         return fits and self.pattern.search(name) is not None
 
@@ -123,7 +134,7 @@ def parse_definitions(text: str, source: str = "<string>", vhost: str = DEFAULT_
     exchanges = _exchanges(job, mine["exchanges"], policies)
     known = {e.name for e in exchanges}
     queues = _queues(job, mine["queues"], policies, known)
-    queues = _bind(job, mine["bindings"], queues, known)
+    exchanges, queues = _bind(job, mine["bindings"], queues, exchanges)
     consumers = (
         (ConsumerSpec(IMPORTED_CONSUMER, tuple(q.name for q in queues), 1, IMPORTED_WORK_SECONDS),)
         if queues
@@ -202,7 +213,7 @@ def _policies(job: _Import, entries: list[dict[str, Any]]) -> list[_Policy]:
         priority = entry.get("priority", 0)
         if isinstance(priority, bool) or not isinstance(priority, (int, float)):
             raise job.fail(f"{where}: priority must be a number")
-        if apply_to not in ("all", "queues", "exchanges", "classic_queues"):
+        if apply_to not in ("all", "queues", "exchanges", "classic_queues", "quorum_queues"):
             job.skip(f"{where} (applies to {short(apply_to)})")
             continue
         used = _QUEUE_POLICY_KEYS | _EXCHANGE_POLICY_KEYS
@@ -213,11 +224,13 @@ def _policies(job: _Import, entries: list[dict[str, Any]]) -> list[_Policy]:
     return out
 
 
-def _policy_for(policies: Iterable[_Policy], kind: str, name: str) -> _Policy | None:
+def _policy_for(
+    policies: Iterable[_Policy], kind: str, name: str, queue_type: str = "classic"
+) -> _Policy | None:
     """The one policy RabbitMQ applies: the highest priority that matches (a tie: the first)."""
     best: _Policy | None = None
     for policy in policies:
-        if policy.applies(kind, name) and (best is None or policy.priority > best.priority):
+        if policy.applies(kind, name, queue_type) and (best is None or policy.priority > best.priority):
             best = policy
     return best
 
@@ -284,19 +297,35 @@ def _queues(
             if entry.get(flag) is True:
                 job.skip(f"{where} {flag}")
         kind = entry.get("type", arguments.get("x-queue-type", "classic"))
-        if kind != "classic":
+        if kind not in ("classic", "quorum"):
             job.skip(f"{where} type {short(kind)} (run as a classic queue)")
+            kind = "classic"
         given: dict[str, Any] = {}
         for key, value in arguments.items():
             plain = key[2:] if key.startswith("x-") else key
-            if plain in _QUEUE_POLICY_KEYS:
+            if key == "x-queue-type":
+                continue
+            if key in MODELLED:
                 given[plain] = value
-            elif key != "x-queue-type":
+            else:
                 job.skip(f"{where} argument {short(key)}")
-        policy = _policy_for(policies, "queue", name)
+        policy = _policy_for(policies, "queue", name, kind)
         definition = policy.definition if policy else {}
         from_policy = {k: v for k, v in definition.items() if k in _QUEUE_POLICY_KEYS}
         settings = _resolve(given, from_policy)
+        extra: dict[str, Any] = {"x-queue-type": "quorum"} if kind == "quorum" else {}
+        for plain, value in settings.items():
+            if plain in _SHORTHAND_KEYS:
+                continue
+            key = f"x-{plain}"
+            if plain == "single-active-consumer":
+                problem = None if isinstance(value, bool) else "must be true or false"
+            else:
+                problem = value_problem(key, value)
+            if problem is None:
+                extra[key] = value
+            else:
+                job.skip(f"{where} {plain} {short(value)}")
         dlx = _setting(job, settings, "dead-letter-exchange", where, _is_text)
         if dlx not in (None, "") and dlx not in exchanges:
             job.skip(
@@ -313,17 +342,19 @@ def _queues(
                 message_ttl=None if ttl is None else ttl / 1000,
                 max_length=_setting(job, settings, "max-length", where, _count),
                 durable=entry.get("durable", True) is not False,
+                arguments=extra,
             )
         )
     return out
 
 
 def _resolve(arguments: Mapping[str, Any], policy: Mapping[str, Any]) -> dict[str, Any]:
-    """RabbitMQ's merge: the argument wins for dead-lettering; the smaller wins for TTL and length."""
+    """RabbitMQ's merge: the argument wins for dead-lettering and overflow; the smaller wins for
+    TTL, lengths, expiry and the delivery limit."""
     out = dict(policy)
     for key, value in arguments.items():
         both_numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (value, out.get(key)))
-        if key in ("message-ttl", "max-length") and key in out and both_numbers:
+        if key in _SMALLER_WINS and key in out and both_numbers:
             out[key] = min(value, out[key])
         else:
             out[key] = value
@@ -356,9 +387,11 @@ def _setting(
 
 # -- bindings --------------------------------------------------------------------------------------
 def _bind(
-    job: _Import, entries: list[dict[str, Any]], queues: list[QueueSpec], exchanges: set[str]
-) -> list[QueueSpec]:
-    bindings: dict[str, list[BindingSpec]] = {q.name: [] for q in queues}
+    job: _Import, entries: list[dict[str, Any]], queues: list[QueueSpec], exchanges: list[ExchangeSpec]
+) -> tuple[list[ExchangeSpec], list[QueueSpec]]:
+    """Queue bindings onto their queues; exchange-to-exchange ones onto their destination exchange."""
+    to_queue: dict[str, list[BindingSpec]] = {q.name: [] for q in queues}
+    to_exchange: dict[str, list[BindingSpec]] = {e.name: [] for e in exchanges}
     for entry in entries:
         source = _text(job, entry, "source", "binding", "")
         destination = _text(job, entry, "destination", "binding", "")
@@ -366,18 +399,20 @@ def _bind(
         where = f"binding {short(source)} -> {short(destination)} {short(key)}"
         kind = entry.get("destination_type", "queue")
         arguments = _arguments(job, entry, where)
+        targets = to_exchange if kind == "exchange" else to_queue
         if source == "":
             continue  # the default exchange's bindings are implicit: every queue has one
-        if kind == "exchange":
-            job.skip(f"{where} (exchange to exchange)")
-        elif source not in exchanges:
+        if source not in to_exchange:
             job.skip(f"{where} (its exchange is not used)")
-        elif destination not in bindings:
-            job.skip(f"{where} (its queue is not used)")
+        elif destination not in targets:
+            job.skip(f"{where} (its {'exchange' if kind == 'exchange' else 'queue'} is not used)")
         elif (problem := field_table_problem(arguments, "arguments")) is not None:
             job.skip(f"{where} ({problem})")
         else:
             spec = BindingSpec(source, key, arguments)
-            if spec not in bindings[destination]:
-                bindings[destination].append(spec)
-    return [replace(q, bindings=tuple(bindings[q.name])) for q in queues]
+            if spec not in targets[destination]:
+                targets[destination].append(spec)
+    return (
+        [replace(e, bindings=tuple(to_exchange[e.name])) for e in exchanges],
+        [replace(q, bindings=tuple(to_queue[q.name])) for q in queues],
+    )

@@ -127,6 +127,8 @@ class Engine:
         """Topology changes queued and not yet made: the next change is checked against them too."""
         self._retire: dict[str, threading.Event] = {}
         """Per consumer, the event that stops its current loop (set when a change replaces it)."""
+        self._ended: dict[str, threading.Event] = {}
+        """Per consumer, the event its current loop sets when it has ended."""
         self._generation = itertools.count(2)
         for spec in scenario.topology.consumers:
             if spec.manual:
@@ -249,7 +251,8 @@ class Engine:
         loops: list[tuple[str, Loop]] = [("producer", self.producer_loop(play_script=play_script).run)]
         for spec in self.topology.consumers:
             retire = self._retire.setdefault(spec.name, threading.Event())
-            run = self._consumer_run(spec, self.topology, self.declared, retire)
+            ended = self._ended.setdefault(spec.name, threading.Event())
+            run = self._consumer_run(spec, self.topology, self.declared, retire, ended)
             loops.append((f"consumer:{spec.name}", run))
         return loops
 
@@ -291,20 +294,29 @@ class Engine:
         return TapLoop(spec, self.topology, self.backend, self.emit)
 
     def _consumer_run(
-        self, spec: ConsumerSpec, topology: Topology, start: threading.Event, retire: threading.Event
+        self,
+        spec: ConsumerSpec,
+        topology: Topology,
+        start: threading.Event,
+        retire: threading.Event,
+        ended: threading.Event,
     ) -> Loop:
         """A consumer's loop: it waits until its queues exist (`start`), and ends when the runner
-        stops or a topology change replaces or deletes this consumer (`retire`)."""
+        stops or a topology change replaces or deletes this consumer (`retire`); `ended` is set
+        once it has (the change that retired it waits for that)."""
         loop = self.consumer_loop(spec.name, spec, topology)
 
         def run(should_stop: StopCheck) -> None:
             def retired() -> bool:
                 return retire.is_set() or should_stop()
 
-            while not start.wait(0.05):
-                if retired():
-                    return
-            loop.run(retired)
+            try:
+                while not start.wait(0.05):
+                    if retired():
+                        return
+                loop.run(retired)
+            finally:
+                ended.set()
 
         return run
 
@@ -376,16 +388,19 @@ class Engine:
     ) -> TopologyRequest:
         """Retire the consumer's running loop when the change is made; start its new one then."""
         name = spec.name
-        old = self._retire.get(name) if planned.consumer(name) is not None else None
-        request = TopologyRequest(request.change, request.origin, retires=old)
+        known = planned.consumer(name) is not None
+        old = self._retire.get(name) if known else None
+        ended = self._ended.get(name) if known else None
+        request = TopologyRequest(request.change, request.origin, retires=old, retired=ended)
         if request.change.op == "declare":
             if self._runner is None:
                 raise TopologyError("the engine is not running: declare consumers in the scenario")
             # A name that ever had a loop gets a new generation (deleted and declared again included).
             generation = "" if name not in self._retire else f"#{next(self._generation)}"
             retire = self._retire[name] = threading.Event()
+            ended = self._ended[name] = threading.Event()
             topology = apply_change(planned, request.change)  # the consumer's queues as they will be
-            run = self._consumer_run(spec, topology, request.done, retire)
+            run = self._consumer_run(spec, topology, request.done, retire, ended)
             self._runner.start(f"consumer:{name}{generation}", run)
         return request
 

@@ -177,6 +177,8 @@ def to_toml(scenario: Scenario) -> str:
             out.append("mandatory = true")
         if step.expiration is not None:
             out.append(f"expiration = {_value(step.expiration)}")
+        if step.priority is not None:
+            out.append(f"properties = {_table({'priority': step.priority}, 'properties')}")
     return "\n".join(out) + "\n"
 
 

@@ -27,6 +27,10 @@ def program_data(scenario: Scenario) -> dict[str, Any]:
                 "type": e.type,
                 "durable": e.durable,
                 "arguments": dict(e.to_kombu().arguments or {}),
+                "bindings": [
+                    {"exchange": b.exchange, "routing_key": b.routing_key, "arguments": dict(b.arguments)}
+                    for b in e.bindings
+                ],
             }
             for e in topology.exchanges
         ],
@@ -49,6 +53,7 @@ def program_data(scenario: Scenario) -> dict[str, Any]:
                 "prefetch": c.prefetch,
                 "work_seconds": c.work_seconds,
                 "on_failure": c.on_failure,
+                "arguments": dict(c.arguments),
             }
             for c in topology.consumers
         ],
@@ -61,6 +66,7 @@ def program_data(scenario: Scenario) -> dict[str, Any]:
                 "after": s.after,
                 "mandatory": s.mandatory,
                 "expiration": s.expiration,
+                "priority": s.priority,
             }
             for s in scenario.publishes
         ],
@@ -136,10 +142,21 @@ def say(line: str) -> None:
 
 
 def declare(connection: Connection) -> None:
-    """Exchanges, then queues with their arguments, then bindings: the order a broker accepts."""
+    """Exchanges, then exchange-to-exchange bindings, then queues with their arguments and bindings:
+    the order a broker accepts (both ends of a binding exist before it)."""
     channel = connection.channel()
+    exchanges = {
+        e["name"]: Exchange(e["name"], type=e["type"], durable=e["durable"], arguments=e["arguments"])
+        for e in EXCHANGES
+    }
+    exchanges = {name: exchange(channel) for name, exchange in exchanges.items()}
+    for exchange in exchanges.values():
+        exchange.declare()
     for e in EXCHANGES:
-        Exchange(e["name"], type=e["type"], durable=e["durable"], arguments=e["arguments"])(channel).declare()
+        for b in e["bindings"]:  # this exchange (the destination) takes what the source accepts
+            exchanges[e["name"]].bind_to(
+                exchange=b["exchange"], routing_key=b["routing_key"], arguments=b["arguments"] or None
+            )
     for q in QUEUES:
         Queue(q["name"], durable=q["durable"], queue_arguments=q["arguments"])(channel).declare()
         for b in q["bindings"]:
@@ -178,7 +195,7 @@ class Worker(ConsumerMixin):
     def get_consumers(self, Consumer, channel):  # noqa: N803 (ConsumerMixin's own signature)
         return [
             Consumer(
-                queues=[Queue(queue, no_declare=True)],
+                queues=[Queue(queue, no_declare=True, consumer_arguments=self.spec["arguments"] or None)],
                 callbacks=[partial(self.on_message, queue)],
                 accept=["json"],
                 prefetch_count=self.spec["prefetch"] or None,
@@ -233,6 +250,7 @@ def publish(connection: Connection) -> None:
             headers=step["headers"],
             mandatory=step["mandatory"],
             expiration=step["expiration"],
+            priority=step["priority"] or 0,  # kombu's default: RabbitMQ reads no priority as 0
             message_id=f"m{number}",
             serializer="json",
         )

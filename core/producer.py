@@ -208,7 +208,7 @@ class ProducerLoop:
         producer = self._producer
         assert producer is not None, "a session sets the producer before it sends"
         if isinstance(request, TopologyRequest):
-            self._change(conn, request)
+            self._change(conn, request, should_stop)
             return
         if not self.gate.wait(should_stop):
             return
@@ -304,7 +304,7 @@ class ProducerLoop:
         for queue_name in table.route(request.exchange, request.routing_key, request.headers).queues:
             self.emit(Dropped(msg=request.msg, queue=queue_name, reason=f"refused by the broker: {why}"))
 
-    def _change(self, conn: Connection, request: TopologyRequest) -> None:
+    def _change(self, conn: Connection, request: TopologyRequest, should_stop: StopCheck) -> None:
         """Make a topology change on the broker, then report it; a refusal is that change's fate."""
         change = request.change
         self._pending = request  # a lost broker mid-change: made again after reconnecting
@@ -329,6 +329,8 @@ class ProducerLoop:
         self.emit(TopologyChanged(change=change, origin=request.origin))
         if request.retires is not None:
             request.retires.set()
+        if request.retired is not None:  # the old loop lets go of its subscription (and policy) first
+            _wait_ended(request.retired, should_stop)
         request.done.set()
 
     def _queue_gone(self, name: str, origin: str) -> None:
@@ -431,3 +433,15 @@ class ProducerLoop:
 
 def _names(queues: tuple[str, ...]) -> str:
     return ", ".join(queues) if queues else "no queue"
+
+
+RETIRE_WAIT_SECONDS = 10.0
+"""At most this long (real time) for a replaced consumer's loop to end; it notices within a tick and
+closes its connection, so only a broker that hangs on close takes longer, and then the flow goes on."""
+
+
+def _wait_ended(ended: threading.Event, should_stop: StopCheck) -> None:
+    """Wait for a retired consumer loop to end, or the producer to stop, or RETIRE_WAIT_SECONDS."""
+    deadline = time.monotonic() + RETIRE_WAIT_SECONDS
+    while not ended.wait(0.02) and not should_stop() and time.monotonic() < deadline:
+        pass

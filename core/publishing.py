@@ -135,7 +135,9 @@ class TopologyRequest:
     """A topology change for the producer thread to make on the broker, in order with the messages.
 
     `done` is set once the change is made and reported (a consumer it declares starts then);
-    `retires` is set at the same moment, to stop the consumer loop that the change replaces or deletes.
+    `retires` is set at the same moment, to stop the consumer loop that the change replaces or deletes;
+    `retired` is set once that loop has ended: the producer waits for it before the change counts as
+    made, so a message published after the change can never reach the old loop (its old policy).
     """
 
     change: TopologyChange
@@ -143,6 +145,7 @@ class TopologyRequest:
     done: threading.Event = field(default_factory=threading.Event)
     refused: threading.Event = field(default_factory=threading.Event)
     retires: threading.Event | None = None
+    retired: threading.Event | None = None
 
     @property
     def outstanding(self) -> bool:

@@ -32,12 +32,21 @@ def inverse(topology: Topology, changes: Sequence[TopologyChange]) -> list[Topol
 
 
 def _bindings_from(topology: Topology, exchange: str) -> list[TopologyChange]:
-    """Declarations of every queue binding whose source is `exchange` (deleting it removes them)."""
+    """Declarations of every binding whose source is `exchange`, and of its own exchange-to-exchange
+    bindings (deleting an exchange removes its bindings both ways, as in RabbitMQ)."""
     return [
-        declare(queue_binding(exchange, q.name, b.routing_key, b.arguments))
-        for q in topology.queues
-        for b in q.bindings
-        if b.exchange == exchange
+        *(
+            declare(queue_binding(exchange, q.name, b.routing_key, b.arguments))
+            for q in topology.queues
+            for b in q.bindings
+            if b.exchange == exchange
+        ),
+        *(
+            declare(Binding(b.exchange, e.name, "exchange", b.routing_key, dict(b.arguments)))
+            for e in topology.exchanges
+            for b in e.bindings
+            if exchange in (b.exchange, e.name)
+        ),
     ]
 
 
@@ -50,8 +59,12 @@ def _undo_one(topology: Topology, change: TopologyChange) -> list[TopologyChange
             case QueueSpec(name=name):
                 return [] if topology.queue(name) is not None else [delete(replace(entity, bindings=()))]
             case Binding():
-                queue = topology.queue(entity.destination)
-                present = queue is not None and any(same_binding(entity, b) for b in queue.bindings)
+                holder = (
+                    topology.exchange(entity.destination)
+                    if entity.destination_kind == "exchange"
+                    else topology.queue(entity.destination)
+                )
+                present = holder is not None and any(same_binding(entity, b) for b in holder.bindings)
                 return [] if present else [delete(entity)]
             case ConsumerSpec(name=name):
                 old = topology.consumer(name)

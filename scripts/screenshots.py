@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "tui")]
 
 import cairosvg  # noqa: E402
-from states import STATE_BY_NAME, SnapState, make_app, reset_broker_state  # noqa: E402
+from states import STATE_BY_NAME, SnapState, reset_broker_state  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 
 OUT = ROOT / "screenshots"
@@ -21,7 +21,7 @@ OUT = ROOT / "screenshots"
 def render(state: SnapState) -> str:
     """Run the app headless through the state's steps and return its SVG screenshot."""
     reset_broker_state()
-    app = make_app(state.scenario, play_script=state.play_script)
+    app = state.app()
 
     async def steps(pilot: Pilot[int]) -> None:
         await state.steps(pilot)

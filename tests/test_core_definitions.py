@@ -33,7 +33,8 @@ def test_realistic_export_reads_one_vhost_with_its_policies() -> None:
         ExchangeSpec("shop.events", "topic", True, "shop.unrouted"),
         ExchangeSpec("shop.unrouted", "fanout"),
         ExchangeSpec("shop.dlx", "direct"),
-        ExchangeSpec("audit.fanout", "fanout"),
+        # the exchange-to-exchange binding is the destination exchange's
+        ExchangeSpec("audit.fanout", "fanout", bindings=(BindingSpec("shop.events", "#"),)),
         # a policy that applies to exchanges gives it an alternate exchange; the higher-priority
         # `legacy-queues` policy applies to queues only, so it does not take its place
         ExchangeSpec("legacy", "headers", True, "shop.unrouted"),
@@ -48,6 +49,7 @@ def test_realistic_export_reads_one_vhost_with_its_policies() -> None:
         "audit",
         "invoices",
         "retry",
+        "jobs.priority",
     ]
     # argument wins for the dead-letter exchange; the policy fills in the routing key; the smaller TTL
     assert queues["orders.created"] == QueueSpec(
@@ -65,6 +67,19 @@ def test_realistic_export_reads_one_vhost_with_its_policies() -> None:
     dead = queues["orders.dead"]
     assert (dead.dead_letter_exchange, dead.message_ttl, dead.max_length) == (None, None, 1000)
     assert queues["payments"].max_length == 50  # min(argument 100, policy 50)
+    # the argument wins for overflow; the smaller wins for the byte limit; x-queue-mode is not modelled
+    assert queues["payments"].arguments == {"x-overflow": "reject-publish", "x-max-length-bytes": 4096}
+    # a quorum queue stays one; a quorum_queues policy's smaller delivery limit and its expiry apply
+    assert queues["retry"].arguments == {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": 3,
+        "x-expires": 600000,
+    }
+    assert queues["jobs.priority"] == QueueSpec(
+        "jobs.priority",
+        (BindingSpec("shop.events", "job.#"),),
+        arguments={"x-max-priority": 10, "x-single-active-consumer": True, "x-expires": 1800000},
+    )
     assert queues["audit"].durable is False
     assert queues["invoices"].bindings == (
         BindingSpec("legacy", "", {"x-match": "any", "type": "invoice", "format": "pdf"}),
@@ -78,20 +93,20 @@ def test_realistic_export_reads_one_vhost_with_its_policies() -> None:
 def test_what_cannot_be_used_is_listed_in_one_notice() -> None:
     notice = open_scenario(str(SHOP)).notice
     assert notice is not None and "\n" not in notice
-    assert notice.startswith(f"{SHOP}: not used (14): 2 users; 3 permissions; 1 topic permission;")
+    assert notice.startswith(f"{SHOP}: not used (12): 2 users; 3 permissions; 1 topic permission;")
     for part in (
         "1 parameter",
         "2 global parameters",
         "policy 'limits' key 'ha-mode'",
         "exchange 'audit.fanout' internal",
         "exchange 'delayed' of type 'x-delayed-message'",
-        "queue 'payments' argument 'x-overflow'",
-        "queue 'retry' type 'quorum'",
-        "binding 'shop.events' -> 'audit.fanout' '#' (exchange to exchange)",
+        "queue 'payments' argument 'x-queue-mode'",
         "binding 'amq.topic' -> 'audit' 'mqtt.#' (its exchange is not used)",
         "4 entries of other vhosts",
     ):
         assert part in notice
+    for used in ("x-overflow", "quorum", "exchange to exchange", "x-max-priority", "x-delivery-limit"):
+        assert used not in notice
 
 
 def test_vhost_picks_the_other_vhost_and_its_policy() -> None:
@@ -99,7 +114,7 @@ def test_vhost_picks_the_other_vhost_and_its_policy() -> None:
     (queue,) = scenario.topology.queues
     assert queue == QueueSpec("staging.orders", (BindingSpec("shop.events", "order.#"),), message_ttl=1.0)
     assert [e.name for e in scenario.topology.exchanges] == ["shop.events"]
-    assert scenario.notice is not None and "29 entries of other vhosts" in scenario.notice
+    assert scenario.notice is not None and "32 entries of other vhosts" in scenario.notice
 
 
 def test_missing_vhost_is_one_line() -> None:
@@ -178,3 +193,39 @@ def test_a_topology_problem_is_one_line_naming_the_file() -> None:
     with pytest.raises(ScenarioError) as caught:
         parse_definitions(text, "c.json")
     assert str(caught.value).startswith("c.json: exchange 'bad\\x1bname': exchange names must not hold")
+
+
+def test_policies_set_the_modelled_arguments_with_rabbitmqs_precedence() -> None:
+    """Overflow: the argument wins; max-length-bytes, expires, delivery-limit: the smaller wins."""
+    text = _definitions(
+        queues=[
+            {"name": "a", "arguments": {"x-overflow": "reject-publish-dlx", "x-expires": 5}},
+            {"name": "b", "arguments": {"x-queue-type": "quorum", "x-delivery-limit": 2}},
+            {"name": "c", "arguments": {"x-max-priority": 300}},
+        ],
+        policies=[
+            _policy("all", ".", "queues", 0, {"overflow": "drop-head", "expires": 9, "max-length-bytes": 10}),
+            _policy("q", "^b$", "quorum_queues", 1, {"delivery-limit": 7, "overflow": "reject-publish"}),
+        ],
+    )
+    scenario = parse_definitions(text, "p.json")
+    a, b, c = scenario.topology.queues
+    assert a.arguments == {"x-overflow": "reject-publish-dlx", "x-expires": 5, "x-max-length-bytes": 10}
+    assert b.arguments == {"x-queue-type": "quorum", "x-delivery-limit": 2, "x-overflow": "reject-publish"}
+    # a value RabbitMQ would refuse is listed, not used
+    assert c.arguments == {"x-overflow": "drop-head", "x-expires": 9, "x-max-length-bytes": 10}
+    assert scenario.notice == "p.json: not used (1): queue 'c' max-priority 300"
+
+
+def test_exchange_to_exchange_binding_needs_both_exchanges() -> None:
+    text = _definitions(
+        exchanges=[{"name": "up", "type": "topic"}, {"name": "down", "type": "fanout"}],
+        bindings=[
+            {"source": "up", "destination": "down", "destination_type": "exchange", "routing_key": "a.#"},
+            {"source": "up", "destination": "gone", "destination_type": "exchange", "routing_key": "b"},
+        ],
+    )
+    scenario = parse_definitions(text, "e.json")
+    down = ExchangeSpec("down", "fanout", bindings=(BindingSpec("up", "a.#"),))
+    assert scenario.topology.exchanges[1] == down
+    assert scenario.notice == "e.json: not used (1): binding 'up' -> 'gone' 'b' (its exchange is not used)"

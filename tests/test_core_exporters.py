@@ -255,3 +255,114 @@ def test_kombu_program_settles_as_mqscope_itself_shows(name: str, tmp_path: Path
         if e["event"] in verb
     )
     assert from_program == from_mqscope
+
+
+EVERYTHING = '''
+[scenario]
+name = "everything"
+title = "Every argument issue 13 added, in one scenario"
+
+[[exchanges]]
+name = "upstream"
+type = "topic"
+
+[[exchanges]]
+name = "downstream"
+type = "fanout"
+bindings = [{ exchange = "upstream", routing_key = "a.#" }]
+
+[[exchanges]]
+name = "dlx"
+type = "direct"
+
+[[queues]]
+name = "prio"
+bindings = [{ exchange = "downstream" }]
+dead_letter_exchange = "dlx"
+dead_letter_routing_key = "dead"
+[queues.arguments]
+"x-max-priority" = 10
+"x-overflow" = "reject-publish-dlx"
+"x-max-length" = 50
+"x-max-length-bytes" = 100000
+"x-expires" = 600000
+
+[[queues]]
+name = "qq"
+bindings = [{ exchange = "upstream", routing_key = "b.#" }]
+arguments = { "x-queue-type" = "quorum", "x-delivery-limit" = 2, "x-single-active-consumer" = true }
+
+[[queues]]
+name = "dead"
+bindings = [{ exchange = "dlx", routing_key = "dead" }]
+
+[[consumers]]
+name = "high"
+queues = ["prio"]
+arguments = { "x-priority" = 5 }
+
+[[consumers]]
+name = "low"
+queues = ["prio"]
+arguments = { "x-priority" = -1 }
+
+[[consumers]]
+name = "single"
+queues = ["qq"]
+
+[[consumers]]
+name = "janitor"
+queues = ["dead"]
+
+[[publish]]
+exchange = "upstream"
+routing_key = "a.one"
+body = { n = 1 }
+properties = { priority = 7, expiration = "60000" }
+
+[[publish]]
+exchange = "upstream"
+routing_key = "b.two"
+body = { n = 2 }
+properties = { priority = 3 }
+
+[[publish]]
+exchange = "upstream"
+routing_key = "a.three"
+body = { n = 3, fail = true }
+'''
+"""A scenario that uses every queue argument, consumer argument, exchange-to-exchange binding and
+publish property the model holds."""
+
+
+def test_a_scenario_using_every_argument_round_trips_through_toml_and_definitions() -> None:
+    scenario = parse_scenario(EVERYTHING, "everything.toml")
+    assert scenario.topology.exchange("downstream").bindings  # type: ignore[union-attr]
+    assert [s.priority for s in scenario.publishes] == [7, 3, None]
+    again = parse_scenario(to_toml(scenario), "again.toml")
+    assert (again.topology, again.publishes) == (scenario.topology, scenario.publishes)
+    imported = parse_definitions(to_definitions(scenario.topology), "d.json")
+    assert imported.notice is None
+    back = parse_scenario(to_toml(imported), "back.toml")
+    assert _without_consumers(back.topology) == _without_consumers(scenario.topology)
+
+
+def test_kombu_program_declares_every_argument_and_runs_on_mqscope(tmp_path: Path) -> None:
+    """Queue arguments, consumer x-priority, the exchange-to-exchange binding and publish
+    properties are all in the program, and mqscope:// (which refuses what it does not model) runs it."""
+    scenario = parse_scenario(EVERYTHING, "everything.toml")
+    text = export(scenario, "kombu")
+    for part in ("'x-max-priority': 10", "'x-priority': 5", "'x-delivery-limit': 2", "'priority': 7"):
+        assert part in text
+    program = tmp_path / "everything.py"
+    program.write_text(text)
+    lines = run_program(program, "mqscope://")
+    # m1 and m3 cross upstream -> downstream -> prio; m2 goes to the quorum queue; m3's failure is
+    # requeued (the default on_failure) and acked on its second delivery
+    settled = [line.split() for line in lines]
+    acked = sorted((words[1], words[3], words[5]) for words in settled if words[0] == "ACKED")
+    assert [(msg, queue) for msg, queue, _ in acked] == [("m1", "prio"), ("m2", "qq"), ("m3", "prio")]
+    assert {by for _, queue, by in acked if queue == "prio"} <= {"high", "low"}
+    assert acked[1][2] == "single"
+    others = [words[:4] for words in settled if words[0] != "ACKED"]
+    assert others == [["REQUEUED", "m3", "to", "prio"]]

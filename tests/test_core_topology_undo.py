@@ -8,7 +8,15 @@ import pytest
 
 from core.scenario import load_scenario
 from core.topology import ConsumerSpec, ExchangeSpec, QueueSpec, Topology
-from core.topology_changes import TopologyChange, apply_change, change_problem, declare, delete, queue_binding
+from core.topology_changes import (
+    TopologyChange,
+    apply_change,
+    change_problem,
+    declare,
+    delete,
+    exchange_binding,
+    queue_binding,
+)
 from core.topology_undo import inverse
 
 
@@ -101,3 +109,24 @@ def test_the_inverse_of_an_edit_restores_the_topology_and_core_accepts_it(name: 
 
 def test_an_edit_that_changes_nothing_has_nothing_to_undo() -> None:
     assert inverse(SEED, [declare(WORKER), declare(SEED.exchanges[0])]) == []
+
+
+def test_deleting_an_exchange_with_exchange_to_exchange_bindings_both_ways_undoes_them() -> None:
+    into = exchange_binding("orders", "orders.dlx", "order.#")
+    middle = ExchangeSpec("middle", "topic")
+    changes = [declare(middle), declare(exchange_binding("middle", "orders", "a.#")), declare(into)]
+    topology = DEAD
+    for change in changes:
+        assert change_problem(topology, change) is None
+        topology = apply_change(topology, change)
+    orders, dlx = topology.exchange("orders"), topology.exchange("orders.dlx")
+    assert orders is not None and orders.bindings and dlx is not None and dlx.bindings
+    gone = apply_change(topology, delete(orders))
+    assert not gone.exchange("orders.dlx").bindings  # type: ignore[union-attr]
+    back = gone
+    for change in inverse(topology, [delete(orders)]):
+        back = apply_change(back, change)
+    assert normal(back) == normal(topology)
+    # and undoing the declaration of an exchange-to-exchange binding deletes it
+    (undo,) = inverse(DEAD, [declare(into)])
+    assert undo == delete(into)

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import kombu
 import pytest
@@ -109,26 +108,6 @@ class TestTimeToLive(common.BaseTimeToLive):  # type: ignore[misc,name-defined]
     pass
 
 
-def _priorities_modelled() -> bool:
-    """x-max-priority is modelled by the in-process broker (another change brings it): probe it."""
-    with kombu.Connection(f"mqscope://probe{uuid.uuid4().hex[:10]}") as conn:
-        queue: Any = conn.SimpleQueue("probe", queue_opts={"max_priority": 5})
-        try:
-            queue.put({"n": 1}, priority=0)
-            queue.put({"n": 2}, priority=5)
-            first = queue.get(timeout=1)
-            return bool(first.payload == {"n": 2})
-        except Exception:  # a queue argument refused, or order wrong: not modelled yet
-            return False
-        finally:
-            queue.close()
-
-
-@pytest.mark.xfail(
-    not _priorities_modelled(),
-    reason="x-max-priority is not modelled by mqscope:// on this branch (issue 13 item 4)",
-    strict=True,
-)
 class TestPriority(common.BasePriority):  # type: ignore[misc,name-defined]
     pass
 

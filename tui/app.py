@@ -25,7 +25,8 @@ from core.engine import Engine, PublishError
 from core.eventlog import describe
 from core.events import BrokerStatus, FlowEvent, InternalError, ScriptEnded
 from core.ledger import Ledger
-from core.scenario import Scenario, ScenarioError, load_scenario
+from core.scenario import Scenario, ScenarioError
+from core.scenario_files import open_scenario
 from core.script_run import ScriptRun
 from tui.controls import BINDINGS
 from tui.file_commands import file_commands
@@ -276,12 +277,15 @@ class MqscopeApp(ProducerControls):
         self.refresh_status()
 
     async def switch_scenario(self, name: str) -> None:
+        """A built-in by name, or a file (TOML or definitions JSON) by path, as --scenario takes it."""
         try:
-            scenario = load_scenario(name)
+            scenario = open_scenario(name)
         except ScenarioError as exc:
             self.notify(visible_lines(str(exc)), severity="error", markup=False)
             return
         await self.restart(scenario)
+        if scenario.notice is not None:  # what an import could not use
+            self.notify(visible_lines(scenario.notice), severity="warning", timeout=15, markup=False)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -10,7 +10,7 @@ script, freezing the flow where the text says to look. Wrong answers only cost t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rich.text import Text
 from textual import on
@@ -23,6 +23,7 @@ from core.routing import binding_matches
 from core.scenario import Scenario
 from core.topology import TopologyError
 from tui.app import MqscopeApp
+from tui.editing.selection import Selection
 from tui.explain import route_text, verdict_lines, why_text
 from tui.text import ShownText, visible
 from tui.widgets.diagram_canvas import DiagramCanvas
@@ -32,6 +33,10 @@ from tui.widgets.routing_lens import RoutingLens
 
 POLL_SECONDS = 0.05
 """How often a watch script looks at the ledger while it waits (app state, never a timed guess)."""
+PATIENCE_SECONDS = 30.0
+"""Flow seconds (the engine's clock: 7.5 real seconds at 4x; frozen time does not count) a watch step
+waits for what it waits for before it says so and goes on: a message left in a queue nobody consumes,
+without a TTL, never settles, and the lesson must not hang on it."""
 
 
 class LessonApp(MqscopeApp):
@@ -58,6 +63,14 @@ class LessonApp(MqscopeApp):
         self.finished = False
         self.shown: int | None = None
         """The step whose task is on the panel (None while a step is being set up)."""
+        self.patience = PATIENCE_SECONDS
+        """Flow seconds a watch step waits before it goes on (tests make it short)."""
+        self.gave_up = 0
+        """How many waits of this step's script ran out of patience (each one said so)."""
+        self._shown_frozen = False
+        """Whether the panel last showed the flow frozen."""
+        self._look_froze = False
+        """The current look froze the flow (the learner had not): going on unfreezes it, not otherwise."""
 
     @property
     def step(self) -> Step:
@@ -93,8 +106,10 @@ class LessonApp(MqscopeApp):
         """Show step `index`: its topology first (restart or changes), then its task."""
         self.shown = None
         self.workers.cancel_group(self, "watch")
-        self.engine.gate.resume()
-        self.waiting = None
+        if self.waiting is not None and self._look_froze:  # the look's freeze, not the learner's (F5)
+            self.engine.gate.resume()
+            self.refresh_status()
+        self.waiting, self._look_froze, self.gave_up = None, False, 0
         index = max(0, min(index, len(self.lesson.steps) - 1))
         step = self.lesson.steps[index]
         if self._live_step is not None and (
@@ -103,7 +118,10 @@ class LessonApp(MqscopeApp):
             changes = step.changes if index != self._live_step else ()
         else:
             base, scenario = scenario_at(self.lesson, index)
+            frozen = self.engine.gate.paused  # the learner's freeze (F5) holds in the fresh session
             await MqscopeApp.restart(self, scenario)
+            if frozen:
+                self.engine.gate.pause()
             await self._attach_panel()
             changes = tuple(c for s in self.lesson.steps[base + 1 : index + 1] for c in s.changes)
         for change in changes:
@@ -116,8 +134,11 @@ class LessonApp(MqscopeApp):
         self.marked, self.cursor, self.done, self.finished = set(), 0, False, False
         self.feedback, self.narration = Text(), []
         self._lens_hidden(step.task == "predict")
+        canvas = self.session_screen.canvas
+        canvas.marking = step.task == "predict"
         if step.task == "predict":
-            self.session_screen.canvas.show_marks(())
+            canvas.show_marks(())
+            self._select_cursor()
         if step.task == "watch":
             self.run_worker(self._play(step.script), group="watch", exclusive=True)
         self.shown = index
@@ -139,6 +160,7 @@ class LessonApp(MqscopeApp):
         predicting = step.task == "predict" and not self.done
         if move in ("prev", "next") and predicting and queues:
             self.cursor = (self.cursor + (1 if move == "next" else -1)) % len(queues)
+            self._select_cursor()
         elif move == "toggle" and predicting and queues:
             self.toggle(queues[self.cursor])
         elif move == "commit":
@@ -179,6 +201,33 @@ class LessonApp(MqscopeApp):
                 self.cursor = queues.index(event.name)
             self.toggle(event.name)
 
+    @on(DiagramCanvas.MarkRequested)
+    def canvas_mark(self, event: DiagramCanvas.MarkRequested) -> None:
+        """Marking on the diagram (Tab to it): arrows choose a queue box, space marks, Enter commits."""
+        if self.step.task != "predict" or self.done:
+            return
+        if event.action == "toggle" and event.queue is not None:
+            self.toggle(event.queue)
+        elif event.action == "commit":
+            self.commit()
+            self.render_panel()
+
+    @on(DiagramCanvas.SelectionChanged)
+    def canvas_selected(self, event: DiagramCanvas.SelectionChanged) -> None:
+        """One cursor: a queue chosen on the diagram is the panel's cursor too."""
+        selection, queues = event.selection, self._queues()
+        if self.step.task != "predict" or selection is None or selection.kind != "queue":
+            return
+        if selection.name in queues and queues.index(selection.name) != self.cursor:
+            self.cursor = queues.index(selection.name)
+            self.render_panel()
+
+    def _select_cursor(self) -> None:
+        """Show the panel's cursor on the diagram: the queue box under it is selected."""
+        queues = self._queues()
+        if queues:
+            self.session_screen.canvas.select(Selection("queue", queues[self.cursor]))
+
     @on(RoutingLens.PublishRequested)
     def lens_publish(self, event: RoutingLens.PublishRequested) -> None:
         if self.step.task == "predict" and not self.done:
@@ -195,6 +244,7 @@ class LessonApp(MqscopeApp):
         right = set(self.marked) == set(step.answer())
         self.results.setdefault(self.index, right)
         self.done = True
+        self.session_screen.canvas.marking = False
         self._publish(step.exchange, step.key, step.headers)
         lens = self.session_screen.lens
         lens.hidden = False
@@ -275,8 +325,7 @@ class LessonApp(MqscopeApp):
         step = self.step
         # The script starts on its own topology (the step's changes made) and an empty flow (what
         # earlier steps sent settled, queues empty), so what it narrates is what happens.
-        while self.ledger.topology != step.topology or not self.ledger.quiet():
-            await asyncio.sleep(POLL_SECONDS)
+        await self._until(lambda: self.ledger.topology == step.topology and self.ledger.quiet())
         for line in script:
             if worker.is_cancelled:
                 return
@@ -286,13 +335,19 @@ class LessonApp(MqscopeApp):
             self.render_panel()
             await self._wait(line.wait, sent)
             if line.look:
-                self.engine.gate.pause()
+                # A look freezes the flow unless the learner already has (F5): going on unfreezes
+                # only what the look froze, and F5 / F6 / F7 / F8 work meanwhile as anywhere.
+                gate = self.engine.gate
+                self._look_froze = not gate.paused
+                gate.pause()
                 self.refresh_status()
                 self.waiting = asyncio.Event()
                 self.render_panel()
                 await self.waiting.wait()
                 self.waiting = None
-                self.engine.gate.resume()
+                if self._look_froze:
+                    gate.resume()
+                self._look_froze = False
                 self.refresh_status()
         await self._wait("settled", sent)
         self.done = True
@@ -324,8 +379,27 @@ class LessonApp(MqscopeApp):
             control.paused.clear()
 
     async def _wait(self, wait: str, sent: Sequence[str]) -> None:
-        while not self.watched(wait, sent):
+        await self._until(lambda: self.watched(wait, sent))
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Poll `done` until it holds, or until `patience` flow seconds passed while the flow ran:
+        then the narration says the step stopped waiting, and the script goes on."""
+        waited = 0.0
+        while not done():
+            if waited >= self.patience:
+                self.gave_up += 1
+                self.narration.append(
+                    ShownText(
+                        f"… still waiting after {self.patience:g} s of flow: some message never "
+                        "settles (left in a queue nobody consumes?). The script goes on.",
+                        "yellow",
+                    )
+                )
+                self.render_panel()
+                return
             await asyncio.sleep(POLL_SECONDS)
+            if not self.engine.gate.paused:  # frozen time is the learner's, not the script's
+                waited += POLL_SECONDS * self.engine.clock.speed
 
     def watched(self, wait: str, sent: Sequence[str]) -> bool:
         """Whether what a watch line waits for has happened, read from the ledger."""
@@ -340,6 +414,12 @@ class LessonApp(MqscopeApp):
         return True
 
     # -- showing ------------------------------------------------------------------------------
+    def refresh_status(self) -> None:
+        """The status line, and the panel when the learner froze or unfroze the flow (F5, F6)."""
+        super().refresh_status()
+        if self.engine.gate.paused != self._shown_frozen:
+            self.render_panel()
+
     def score(self) -> tuple[int, int]:
         return sum(self.results.values()), len(self.results)
 
@@ -368,7 +448,10 @@ class LessonApp(MqscopeApp):
                     task.append("▸ " if i == self.cursor else "  ", "bold")
                     task.append("[x] " if queue in self.marked else "[ ] ")
                     task.append(f"{queue}\n", "bold" if queue in self.marked else "")
-                hint = "↑/↓ choose a queue  space marks it (or click it)  Enter commits  " + hint
+                hint = (
+                    "↑/↓ choose a queue  space marks it (or click it; or Tab to the diagram: arrows, "
+                    "space)  Enter commits  " + hint
+                )
             else:
                 task.append_text(self.feedback)
                 hint = "Enter: next step  " + hint
@@ -394,6 +477,10 @@ class LessonApp(MqscopeApp):
             elif self.done:
                 task.append("✓ watched", "bold green")
                 hint = "Enter: next step  " + hint
+        frozen = self.engine.gate.paused
+        self._shown_frozen = frozen
+        if frozen and self.waiting is None:
+            task.append("\n❄ frozen: F6 lets one broker action through, F5 goes on", "bold cyan")
         if self.finished:
             task.append(f"\nLesson finished: {right} of {answered} right. r restarts it.", "bold")
         return PanelView(

@@ -17,6 +17,7 @@ from amqp.exceptions import ChannelError as AMQPChannelError
 from amqp.exceptions import MessageNacked, error_for_code
 from amqp.protocol import queue_declare_ok_t
 from kombu.transport import virtual
+from kombu.transport.base import to_rabbitmq_queue_arguments
 from kombu.utils.uuid import uuid
 
 from core.broker.message import Envelope, expiration_ms
@@ -197,6 +198,11 @@ class Channel(virtual.Channel):  # type: ignore[misc]
 
     def _has_queue(self, queue: str, **kwargs: Any) -> bool:
         return queue in self.broker.queue_names()
+
+    def prepare_queue_arguments(self, arguments: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """kombu's Queue(max_priority=, expires=, message_ttl=, max_length=...) as RabbitMQ's x-
+        arguments, as kombu's pyamqp channel does (its virtual channels drop them silently)."""
+        return dict(to_rabbitmq_queue_arguments(arguments, **kwargs))
 
     # -- publishing ---------------------------------------------------------------------------
     def basic_publish(

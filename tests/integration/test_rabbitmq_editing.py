@@ -4,6 +4,7 @@ the broker and takes what the exchange routes to it; undo deletes it there again
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -98,4 +99,74 @@ def test_a_queue_added_in_the_app_is_declared_and_bound_on_rabbitmq_and_undo_del
     finally:
         with Connection(rabbit.url) as conn:
             conn.channel().queue_delete(reports)
+        reset_rabbit(rabbit.url, scenario.topology)
+
+
+def test_queue_arguments_and_an_exchange_to_exchange_binding_made_in_the_app_reach_rabbitmq(
+    rabbit: RabbitBroker,
+) -> None:
+    prefix = f"a{uuid.uuid4().hex[:6]}."
+    scenario = seed_without_work(prefix)
+    exchange, urgent, hub = prefix + "media_exchange", prefix + "urgent", prefix + "hub"
+    reset_rabbit(rabbit.url, scenario.topology)
+    app = MqscopeApp(Engine(scenario, rabbit.url, speed=4.0), play_script=False)
+    app.animation_level = "none"
+
+    async def form(pilot: object) -> EditForm:
+        await _until(pilot, lambda: isinstance(app.screen, EditForm) and app.screen._armed, "the form")
+        assert isinstance(app.screen, EditForm)
+        return app.screen
+
+    async def drive() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _until(pilot, lambda: app.ledger.broker.state == "connected", "RabbitMQ")
+            app.session_screen.editor.add("queue")
+            queue_form = await form(pilot)
+            queue_form.query_one("#name", Input).value = urgent
+            queue_form.query_one("#exchange", Select).value = exchange
+            queue_form.query_one("#routing_key", Input).value = "report.*"
+            queue_form.query_one("#arguments", Input).value = '{ "x-max-priority" = 10 }'
+            await pilot.pause()
+            assert queue_form.problem is None
+            queue_form.action_save()
+            await _until(pilot, lambda: app.ledger.topology.queue(urgent) is not None, "the queue")
+            listed = json.loads(rabbit.ctl("list_queues", "name", "arguments", "--formatter", "json"))
+            (row,) = [r for r in listed if r["name"] == urgent]
+            assert {name: value for name, _type, value in row["arguments"]} == {"x-max-priority": 10}
+
+            app.session_screen.editor.add("exchange")
+            exchange_form = await form(pilot)
+            exchange_form.query_one("#name", Input).value = hub
+            exchange_form.query_one("#type", Select).value = "fanout"
+            await pilot.pause()
+            exchange_form.action_save()
+            await _until(pilot, lambda: app.ledger.topology.exchange(hub) is not None, "the exchange")
+            app.session_screen.editor.add("binding")
+            binding_form = await form(pilot)
+            binding_form.query_one("#exchange", Select).value = hub
+            binding_form.query_one("#queue", Select).value = ("exchange", exchange)
+            await pilot.pause()
+            assert binding_form.problem is None
+            binding_form.action_save()
+            await _until(
+                pilot,
+                lambda: bool(app.ledger.topology.exchange(exchange).bindings),  # type: ignore[union-attr]
+                "the exchange-to-exchange binding",
+            )
+            # RabbitMQ routes hub -> media_exchange -> urgent
+            got = await asyncio.to_thread(_route_through_rabbit, rabbit.url, hub, "report.daily", urgent)
+            assert got == b"probe"
+            app.session_screen.editor.undo()
+            await _until(
+                pilot,
+                lambda: not app.ledger.topology.exchange(exchange).bindings,  # type: ignore[union-attr]
+                "undo of the binding",
+            )
+
+    try:
+        asyncio.run(drive())
+    finally:
+        with Connection(rabbit.url) as conn:
+            conn.channel().queue_delete(urgent)
+            conn.channel().exchange_delete(hub)
         reset_rabbit(rabbit.url, scenario.topology)

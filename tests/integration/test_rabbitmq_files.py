@@ -59,8 +59,9 @@ def _listed(rabbit: RabbitBroker, *args: str) -> list[dict[str, Any]]:
 def _sorted(topology: Topology) -> Topology:
     """RabbitMQ lists in its own order: compare as sets (the consumers are not broker objects)."""
     queues = (replace(q, bindings=tuple(sorted(q.bindings, key=repr))) for q in topology.queues)
+    exchanges = (replace(e, bindings=tuple(sorted(e.bindings, key=repr))) for e in topology.exchanges)
     return Topology(
-        exchanges=tuple(sorted(topology.exchanges, key=lambda e: e.name)),
+        exchanges=tuple(sorted(exchanges, key=lambda e: e.name)),
         queues=tuple(sorted(queues, key=lambda q: q.name)),
     )
 
@@ -86,10 +87,13 @@ def test_exported_definitions_import_into_rabbitmq(rabbit: RabbitBroker, vhost: 
         for b in bindings
         if b["source_name"] != ""  # the default exchange's implicit binding of every queue
     ) == sorted(
-        (b.exchange, q.name, "queue", b.routing_key, dict(b.arguments))
-        for q in topology.queues
-        for b in q.bindings
-    )
+        [
+            *((b.exchange, q.name, "queue", b.routing_key, dict(b.arguments))
+              for q in topology.queues for b in q.bindings),
+            *((b.exchange, e.name, "exchange", b.routing_key, dict(b.arguments))
+              for e in topology.exchanges for b in e.bindings),
+        ]
+    )  # fmt: skip
     exchanges = _listed(rabbit, "list_exchanges", "-p", vhost, "name", "type", "arguments")
     mine = [e for e in exchanges if e["name"] and not e["name"].startswith("amq.")]  # not built-ins
     assert sorted((e["name"], e["type"], e["arguments"]) for e in mine) == sorted(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from tui.app import MqscopeApp
 from tui.testing import (
     SETTLE_TIMEOUT,
     app_of,
@@ -157,6 +158,28 @@ async def presenter_both_keys(pilot: Pilot[int]) -> None:
     await both_keys_published(pilot)
 
 
+async def lesson_predict(pilot: Pilot[int]) -> None:
+    """A lesson's predict step before the reveal: the lens's verdict hidden, the learner's marks on
+    the diagram (step 1 of topic_hash asks about 'video.upload'; one queue marked: a wrong guess)."""
+    from lesson_play import mark, ready
+
+    await ready(pilot)
+    await mark(pilot, {"video_queue"})
+    await pilot.pause()
+
+
+async def lesson_reveal(pilot: Pilot[int]) -> None:
+    """The same step after Enter: the message published and settled, each queue explained, the lens
+    word by word."""
+    from lesson_play import lesson_app, routed
+
+    await lesson_predict(pilot)
+    await pilot.press("enter")
+    app = lesson_app(pilot)
+    await wait_for(pilot, lambda: routed(app), "the message to be routed")
+    await settle(pilot, published=1)
+
+
 @dataclass(frozen=True)
 class SnapState:
     """One screenshot: a scenario, a terminal size and the pilot steps that reach the state."""
@@ -166,6 +189,16 @@ class SnapState:
     size: tuple[int, int]
     steps: Callable[[Pilot[int]], Awaitable[None]]
     play_script: bool = True
+    lesson: str | None = None
+    """A built-in lesson to play (tui.lesson_app.LessonApp) instead of the scenario's plain app."""
+
+    def app(self) -> MqscopeApp:
+        """The app this state starts from (tui.testing.make_app, or a lesson's app)."""
+        if self.lesson is not None:
+            from lesson_play import make_lesson_app
+
+            return make_lesson_app(self.lesson)
+        return make_app(self.scenario, play_script=self.play_script)
 
 
 STATES = [
@@ -186,5 +219,7 @@ STATES = [
     SnapState("message_in_hand", "dead_letter", (120, 36), message_in_hand, play_script=False),
     SnapState("presenter_80x24", "seed", (80, 24), presenter_typing_without_log),
     SnapState("presenter_120x40", "seed", (120, 40), presenter_both_keys),
+    SnapState("lesson_predict", "topic_hash", (120, 44), lesson_predict, lesson="topic_hash"),
+    SnapState("lesson_reveal", "topic_hash", (120, 44), lesson_reveal, lesson="topic_hash"),
 ]
 STATE_BY_NAME = {s.name: s for s in STATES}

@@ -360,3 +360,29 @@ async def test_hostile_json_and_unencodable_keys_are_refused_in_place() -> None:
         key_input.value = "bad\udcff"  # a lone surrogate, as a broken paste can produce
         assert key_input.value == "bad\\udcff"  # shown as its escape: what the input shows is sent
         await _publish_ok_and_settle(app, pilot)
+
+
+async def test_the_picker_opens_a_file_of_ones_own_and_says_what_is_wrong_with_a_bad_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        '[scenario]\nname = "mine"\n\n[[exchanges]]\nname = "x"\ntype = "fanout"\n\n'
+        '[[queues]]\nname = "only_q"\nbindings = [{ exchange = "x" }]\n'
+    )
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"queues": [')
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        for path, name in ((broken, "seed"), (tmp_path / "absent.toml", "seed"), (mine, "mine")):
+            app.action_pick_scenario()
+            await wait_for(pilot, lambda: bool(app.screen.query("#path")), "the picker's path field")
+            app.screen.query_one("#path", Input).focus()
+            await type_text(pilot, str(path))
+            await pilot.press("enter")
+            if name == "seed":  # refused: said in one line, naming the file, and the session goes on
+                said = lambda p=path: [n.message for n in app._notifications if p.name in n.message]  # noqa: E731
+                await wait_for(pilot, lambda s=said: bool(s()), f"what is wrong with {path.name}")
+                assert len(said()) == 1 and "\n" not in said()[0], said()
+                assert path is not broken or "line 1" in said()[0], said()
+            await wait_for(pilot, lambda n=name: app.engine.scenario.name == n, f"scenario {name}")
+            assert isinstance(app.screen, SessionScreen)
+        await wait_for(pilot, lambda: set(app.ledger.queues) == {"only_q"}, "the file's topology")

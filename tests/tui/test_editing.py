@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from states import make_app, type_text, wait_for
 from textual.pilot import Pilot
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, Select, Static, Switch
 
 from core.scenario import load_scenario, parse_scenario
 from tui.app import MqscopeApp
@@ -455,3 +455,89 @@ async def test_an_exchange_added_to_a_one_exchange_scenario_can_be_picked_in_the
         picker.value = "audit"
         await pilot.pause()
         assert lens.exchange == "audit"
+
+
+async def test_a_queue_gets_rabbitmq_arguments_in_its_form_checked_by_the_scenario_reader() -> None:
+    app = make_app("seed", play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        app.session_screen.editor.add("queue", Selection("exchange", "media_exchange"))
+        form = await form_open(pilot, app)
+        await fill(pilot, form, "name", "urgent")
+        await fill(pilot, form, "routing_key", "video.#")
+        await fill(pilot, form, "arguments", '{ "x-overflow" = "nope" }')
+        assert form.problem is not None and "x-overflow" in form.problem and "\n" not in form.problem
+        assert str(form.query_one("#problem", Static).render()) == form.problem
+        await fill(pilot, form, "arguments", '{ "x-max-priority" = 10')
+        assert form.problem is not None and form.problem.startswith("arguments must be a TOML inline table")
+        await fill(pilot, form, "message_ttl", "5")
+        await fill(pilot, form, "arguments", '{ "x-message-ttl" = 5000 }')
+        assert form.problem == "message_ttl and arguments 'x-message-ttl' are the same argument: give one"
+        await fill(pilot, form, "message_ttl", "")
+        await fill(pilot, form, "arguments", '{ "x-max-priority" = 10, "x-overflow" = "reject-publish" }')
+        assert form.problem is None
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.engine.topology.queue("urgent") is not None, "the queue declared")
+        urgent = app.engine.topology.queue("urgent")
+        assert urgent is not None
+        assert dict(urgent.arguments) == {"x-max-priority": 10, "x-overflow": "reject-publish"}
+        msg = app.engine.publish("media_exchange", "video.new")
+        assert "urgent" in await routed(pilot, app, msg)
+
+        # editing it shows its arguments as the same inline table
+        await on_diagram(pilot, app)
+        app.session_screen.canvas.select(Selection("queue", "urgent"))
+        await pilot.press("e")
+        form = await form_open(pilot, app)
+        shown = form.query_one("#arguments", Input).value
+        assert '"x-max-priority" = 10' in shown and '"x-overflow" = "reject-publish"' in shown
+
+
+async def test_an_exchange_to_exchange_binding_is_made_on_the_broker_and_routes() -> None:
+    app = make_app("dead_letter", play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        app.session_screen.editor.add("binding", Selection("exchange", "orders"))
+        form = await form_open(pilot, app)
+        form.query_one("#queue").value = ("exchange", "orders.dlx")  # type: ignore[attr-defined]
+        await fill(pilot, form, "routing_key", "order.created")
+        assert form.problem is None
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: bool(app.engine.topology.exchange("orders.dlx").bindings),  # type: ignore[union-attr]
+            "the exchange binding",
+        )
+        await wait_for(pilot, lambda: not isinstance(app.screen, EditForm), "the form to close")
+        await on_diagram(pilot, app)
+        msg = app.engine.publish("orders", "order.created")
+        # orders -> orders_queue, and orders -> orders.dlx (fanout) -> orders_dead
+        assert await routed(pilot, app, msg) == {"orders_queue", "orders_dead"}
+        # redeclaring the source exchange (durable off) makes its exchange binding again
+        app.session_screen.editor.edit(Selection("exchange", "orders"))
+        form = await form_open(pilot, app)
+        form.query_one("#durable", Switch).value = False
+        await pilot.pause()
+        assert form.problem is None
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot,
+            lambda: app.engine.topology.exchange("orders").durable is False,  # type: ignore[union-attr]
+            "the exchange declared again",
+        )
+        assert app.engine.topology.exchange("orders.dlx").bindings  # type: ignore[union-attr]
+        await pilot.press("ctrl+z")
+        await wait_for(
+            pilot,
+            lambda: app.engine.topology.exchange("orders").durable is True,  # type: ignore[union-attr]
+            "undo of the redeclaration",
+        )
+        assert app.engine.topology.exchange("orders.dlx").bindings  # type: ignore[union-attr]
+        await pilot.press("ctrl+z")
+        await wait_for(
+            pilot,
+            lambda: not app.engine.topology.exchange("orders.dlx").bindings,  # type: ignore[union-attr]
+            "undo to unbind it",
+        )
+        msg = app.engine.publish("orders", "order.created")
+        assert await routed(pilot, app, msg) == {"orders_queue"}

@@ -120,5 +120,5 @@ async def test_what_an_import_could_not_use_is_one_notification() -> None:
         await wait_for(pilot, lambda: bool(app._notifications), "the notification")
         (notification,) = app._notifications
         assert notification.severity == "warning"
-        assert notification.message.startswith(f"{shop}: not used (14): 2 users;")
-        assert "(exchange to exchange)" in notification.message
+        assert notification.message.startswith(f"{shop}: not used (12): 2 users;")
+        assert "argument 'x-queue-mode'" in notification.message

@@ -7,11 +7,10 @@ settles on app state (every message settled, queues empty) before the screenshot
 from __future__ import annotations
 
 import pytest
-from states import STATE_BY_NAME, make_app
+from states import STATE_BY_NAME
 
 
 @pytest.mark.parametrize("name", list(STATE_BY_NAME))
 def test_snapshot(snap_compare, name: str) -> None:  # type: ignore[no-untyped-def]
     state = STATE_BY_NAME[name]
-    app = make_app(state.scenario, play_script=state.play_script)
-    assert snap_compare(app, terminal_size=state.size, run_before=state.steps)
+    assert snap_compare(state.app(), terminal_size=state.size, run_before=state.steps)

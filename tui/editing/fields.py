@@ -47,17 +47,18 @@ def number(name: str, value: str) -> float | int | None:
 
 
 ARGUMENTS_EXAMPLE = '{ "x-match" = "all", format = "pdf" }'
+QUEUE_ARGUMENTS_EXAMPLE = '{ "x-max-priority" = 10, "x-overflow" = "reject-publish" }'
 
 
-def inline_table(name: str, value: str) -> dict[str, Any]:
-    """A TOML inline table such as a scenario's binding `arguments` (empty field: no arguments)."""
+def inline_table(name: str, value: str, example: str = ARGUMENTS_EXAMPLE) -> dict[str, Any]:
+    """A TOML inline table such as a scenario's binding or queue `arguments` (empty: no arguments)."""
     text = value.strip()
     if text == "":
         return {}
     try:
         parsed = tomllib.loads(f"value = {text}")["value"]
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise FormProblem(f"{name} must be a TOML inline table like {ARGUMENTS_EXAMPLE}: {exc}") from None
+        raise FormProblem(f"{name} must be a TOML inline table like {example}: {exc}") from None
     if not isinstance(parsed, dict):
-        raise FormProblem(f"{name} must be a TOML inline table like {ARGUMENTS_EXAMPLE}")
+        raise FormProblem(f"{name} must be a TOML inline table like {example}")
     return parsed

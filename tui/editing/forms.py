@@ -36,7 +36,14 @@ from core.topology_changes import (
     queue_binding,
     same_binding,
 )
-from tui.editing.fields import ARGUMENTS_EXAMPLE, FormProblem, inline_table, integer, number
+from tui.editing.fields import (
+    ARGUMENTS_EXAMPLE,
+    QUEUE_ARGUMENTS_EXAMPLE,
+    FormProblem,
+    inline_table,
+    integer,
+    number,
+)
 from tui.editing.form import Check, EditForm, Submit
 from tui.text import visible
 
@@ -51,11 +58,21 @@ def _chosen(select: Select[str]) -> str | None:
 
 
 def _rebind_from(topology: Topology, exchange: str) -> list[TopologyChange]:
+    """The bindings an exchange's redeclaration must make again: those from it, and its own
+    exchange-to-exchange ones (deleting it removed them both ways)."""
     return [
-        declare(queue_binding(exchange, q.name, b.routing_key, b.arguments))
-        for q in topology.queues
-        for b in q.bindings
-        if b.exchange == exchange
+        *(
+            declare(queue_binding(exchange, q.name, b.routing_key, b.arguments))
+            for q in topology.queues
+            for b in q.bindings
+            if b.exchange == exchange
+        ),
+        *(
+            declare(Binding(b.exchange, e.name, "exchange", b.routing_key, dict(b.arguments)))
+            for e in topology.exchanges
+            for b in e.bindings
+            if exchange in (b.exchange, e.name)
+        ),
     ]
 
 
@@ -103,7 +120,7 @@ class ExchangeForm(EditForm):
             if self.topology.exchange(spec.name) is not None:
                 raise FormProblem(f"exchange {short(spec.name)}: declared twice")
             return [declare(spec)]
-        if spec == old:
+        if spec == replace(old, bindings=()):  # the form does not hold its exchange bindings
             return []
         return [delete(old), declare(spec), *_rebind_from(self.topology, old.name)]
 
@@ -113,7 +130,8 @@ class ExchangeForm(EditForm):
 
 
 class QueueForm(EditForm):
-    """Add a queue (optionally bound at once), or change its dead-lettering, TTL or max length."""
+    """Add a queue (optionally bound at once), or change its dead-lettering, TTL, max length or any
+    other queue argument (RabbitMQ's names, an inline table read by the scenario's own reader)."""
 
     def __init__(
         self,
@@ -152,6 +170,13 @@ class QueueForm(EditForm):
         yield from self.field(
             "max_length (optional)", Input(compact=True, value=length, type="integer", id="max_length")
         )
+        arguments = Input(
+            compact=True,
+            value=_toml_table(q.arguments) if q else "",
+            placeholder=QUEUE_ARGUMENTS_EXAMPLE,
+            id="arguments",
+        )
+        yield from self.field("arguments (RabbitMQ's queue arguments, optional)", arguments)
         yield from self.field("durable", Switch(q.durable if q else True, id="durable"))
         if q is None:
             bind = self.bind_to if self.bind_to in exchanges else Select.NULL
@@ -174,6 +199,9 @@ class QueueForm(EditForm):
             table["message_ttl"] = ttl
         if (length := integer("max_length", self.query_one("#max_length", Input).value)) is not None:
             table["max_length"] = length
+        arguments = self.query_one("#arguments", Input).value
+        if table_given := inline_table("arguments", arguments, QUEUE_ARGUMENTS_EXAMPLE):
+            table["arguments"] = table_given
         return queue_entry(table)
 
     def changes(self) -> list[TopologyChange]:

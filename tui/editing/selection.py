@@ -100,6 +100,18 @@ def move(layout: DiagramLayout, current: Selection | None, direction: str) -> Se
     return here.selection
 
 
+def move_among_queues(layout: DiagramLayout, current: Selection | None, direction: str) -> Selection | None:
+    """Marking queues (a lesson's predict step): up or left the previous queue box, down or right the
+    next, in reading order; the first queue when no queue is selected."""
+    queues = [s.selection for s in spots(layout) if s.selection.kind == "queue"]
+    if not queues:
+        return current
+    if current not in queues:
+        return queues[0]
+    at = queues.index(current) + (1 if direction in ("down", "right") else -1)
+    return queues[max(0, min(len(queues) - 1, at))]
+
+
 def find(layout: DiagramLayout, selection: Selection | None) -> Spot | None:
     """The spot of `selection` on this layout, or None when it is no longer drawn."""
     return next((s for s in spots(layout) if s.selection == selection), None)

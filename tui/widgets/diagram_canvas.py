@@ -27,7 +27,7 @@ from core.events import FlowEvent
 from core.ledger import Ledger
 from core.topology import Topology
 from tui.editing.keys import CANVAS_BINDINGS
-from tui.editing.selection import Selection, find, mark, move, spot_at
+from tui.editing.selection import Selection, find, mark, move, move_among_queues, spot_at
 from tui.widgets.diagram_grid import Grid, token_role
 from tui.widgets.diagram_layout import DiagramLayout, compute_layout
 from tui.widgets.diagram_lens import Lens, lens_for
@@ -106,6 +106,21 @@ class DiagramCanvas(ScrollView, can_focus=True):
         def control(self) -> DiagramCanvas:
             return self.canvas
 
+    class MarkRequested(Message):
+        """While marking (a lesson's predict step): space on a queue (`toggle`, with its name) or
+        Enter (`commit`, no name)."""
+
+        def __init__(self, canvas: DiagramCanvas, action: str, queue: str | None) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.action = action
+            """toggle or commit."""
+            self.queue = queue
+
+        @property
+        def control(self) -> DiagramCanvas:
+            return self.canvas
+
     def __init__(
         self,
         topology: Topology,
@@ -126,6 +141,9 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self.lens: Lens | None = None
         self.selection: Selection | None = None
         """What the editing keys act on: drawn highlighted, moved with the arrows or a click."""
+        self.marking = False
+        """A lesson's predict step: the arrows move between queue boxes only, space asks to mark the
+        selected queue, Enter to commit (MarkRequested), and the editing keys are off."""
         self._grid: Grid | None = None
         self._static: list[Strip] | None = None
         """Still rows for the current state; None means repaint (rows that did not change are reused)."""
@@ -425,10 +443,34 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self.post_message(self.SelectionChanged(self, selection))
 
     def action_move_selection(self, direction: str) -> None:
+        if self.marking:
+            self.select(move_among_queues(self.layout_geometry, self.selection, direction))
+            return
         self.select(move(self.layout_geometry, self.selection, direction))
 
     def action_edit_request(self, action: str) -> None:
         self.post_message(self.EditRequested(self, action, self.selection))
+
+    def action_activate(self) -> None:
+        """Enter: commit the marks while marking, else edit the selection."""
+        if self.marking:
+            self.post_message(self.MarkRequested(self, "commit", None))
+        else:
+            self.action_edit_request("edit")
+
+    def action_mark(self) -> None:
+        """Space: mark or unmark the selected queue (only while marking)."""
+        selection = self.selection
+        if self.marking and selection is not None and selection.kind == "queue":
+            self.post_message(self.MarkRequested(self, "toggle", selection.name))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While marking, a prediction changes no topology: the editing keys are off (and hidden)."""
+        if action == "edit_request":
+            return not self.marking
+        if action == "mark":
+            return self.marking
+        return True
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         """Hovering a box explains it in a tooltip (plain Text: names are never markup)."""

@@ -1,4 +1,5 @@
-"""A small modal listing the built-in scenarios; dismisses with the chosen name (or None)."""
+"""A small modal listing the built-in scenarios, and a field for a scenario file of one's own (TOML, or
+a RabbitMQ definitions export); dismisses with the chosen name or path (or None)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.text import ShownText
@@ -24,6 +25,7 @@ class ScenarioPicker(ModalScreen[str | None]):
             border: round $primary; background: $surface; padding: 0 1;
         }
         & OptionList { height: auto; max-height: 16; }
+        & Input { margin-top: 1; }
     }
     """
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
@@ -44,6 +46,7 @@ class ScenarioPicker(ModalScreen[str | None]):
                     label.append("  (running)", "italic")
                 options.append(Option(label, id=name))
             yield OptionList(*options)
+            yield Input(placeholder="or a file: scenario.toml / definitions.json, Enter opens", id="path")
 
     def on_mount(self) -> None:
         names = [n for n, _ in self.scenarios]
@@ -54,6 +57,11 @@ class ScenarioPicker(ModalScreen[str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """A path typed here; the app says in place what is wrong with it, if anything."""
+        if path := event.value.strip():
+            self.dismiss(path)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
