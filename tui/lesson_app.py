@@ -82,6 +82,12 @@ class LessonApp(MqscopeApp):
         self.call_after_refresh(self._begin)
 
     async def _begin(self) -> None:
+        main = self.session_screen.query("#main")
+        if not main or not main.first().is_attached:
+            # Not composed yet, or going away (ctrl+q during start-up): try after the next refresh,
+            # which never comes once the app has closed.
+            self.call_after_refresh(self._begin)
+            return
         await self._attach_panel()
         await self.go(0)
 

@@ -61,6 +61,9 @@ async def test_a_click_on_a_queue_marks_it() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         canvas = app.session_screen.canvas
+        # The panel mounted above the diagram moves it down: click where it is once laid out again.
+        await wait_for(pilot, lambda: canvas.region.y > app.panel.region.y, "the diagram below the panel")
+        await pilot.pause()
         box = next(b for b in canvas.layout_geometry.boxes() if b.kind == "queue" and b.name == "audit_queue")
         await pilot.click(canvas, offset=(box.x + 2 - canvas.scroll_offset.x, box.y + 1))
         assert app.marked == {"audit_queue"}
