@@ -171,7 +171,8 @@ def test_headless_run_through_exchange_bindings_settles(tmp_path: Path) -> None:
     routed = [e["queues"] for e in events if e["event"] == "routed"]
     assert routed == [["q_down"], ["q_down"], []]
     by = {e["consumer"] for e in events if e["event"] == "delivered"}
-    assert by == {"first"}, "single active consumer: the first subscriber gets everything"
+    # Which of the two subscribes first is up to their threads; whichever it is gets everything.
+    assert len(by) == 1 and by <= {"first", "second"}, f"single active consumer: one gets all, not {by}"
 
 
 def test_exports_keep_exchange_bindings_and_arguments() -> None:
