@@ -31,7 +31,7 @@ def inverse(topology: Topology, changes: Sequence[TopologyChange]) -> list[Topol
     return undo
 
 
-def _bindings_from(topology: Topology, exchange: str) -> list[TopologyChange]:
+def bindings_from(topology: Topology, exchange: str) -> list[TopologyChange]:
     """Declarations of every binding whose source is `exchange`, and of its own exchange-to-exchange
     bindings (deleting an exchange removes its bindings both ways, as in RabbitMQ)."""
     return [
@@ -77,7 +77,7 @@ def _undo_one(topology: Topology, change: TopologyChange) -> list[TopologyChange
             old_exchange = topology.exchange(name)
             if old_exchange is None:
                 return []
-            return [declare(old_exchange), *_bindings_from(topology, name)]
+            return [declare(old_exchange), *bindings_from(topology, name)]
         case QueueSpec(name=name):
             old_queue = topology.queue(name)
             if old_queue is None:

@@ -36,6 +36,7 @@ from core.topology_changes import (
     queue_binding,
     same_binding,
 )
+from core.topology_undo import bindings_from
 from tui.editing.fields import (
     ARGUMENTS_EXAMPLE,
     QUEUE_ARGUMENTS_EXAMPLE,
@@ -55,25 +56,6 @@ def _names(names: list[str]) -> list[tuple[Text, str]]:
 def _chosen(select: Select[str]) -> str | None:
     value = select.value
     return value if isinstance(value, str) else None
-
-
-def _rebind_from(topology: Topology, exchange: str) -> list[TopologyChange]:
-    """The bindings an exchange's redeclaration must make again: those from it, and its own
-    exchange-to-exchange ones (deleting it removed them both ways)."""
-    return [
-        *(
-            declare(queue_binding(exchange, q.name, b.routing_key, b.arguments))
-            for q in topology.queues
-            for b in q.bindings
-            if b.exchange == exchange
-        ),
-        *(
-            declare(Binding(b.exchange, e.name, "exchange", b.routing_key, dict(b.arguments)))
-            for e in topology.exchanges
-            for b in e.bindings
-            if exchange in (b.exchange, e.name)
-        ),
-    ]
 
 
 class ExchangeForm(EditForm):
@@ -122,7 +104,7 @@ class ExchangeForm(EditForm):
             return [declare(spec)]
         if spec == replace(old, bindings=()):  # the form does not hold its exchange bindings
             return []
-        return [delete(old), declare(spec), *_rebind_from(self.topology, old.name)]
+        return [delete(old), declare(spec), *bindings_from(self.topology, old.name)]
 
     def label(self) -> str:
         name = self.query_one("#name", Input).value
