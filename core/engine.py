@@ -97,15 +97,22 @@ class Engine:
     """The model of one running scenario on one broker; thread-safe entry points for the UI."""
 
     def __init__(
-        self, scenario: Scenario, broker_url: str, *, speed: float = 1.0, ids: IdSource | None = None
+        self,
+        scenario: Scenario,
+        broker_url: str,
+        *,
+        speed: float = 1.0,
+        ids: IdSource | None = None,
+        backend: Backend | None = None,
     ) -> None:
         """`ids`: where message ids come from (default: `new_message_id`); a reset's new engine is
-        given the same source, so pinned ids go on counting instead of starting again."""
+        given the same source, so pinned ids go on counting instead of starting again. `backend`:
+        instead of the one `broker_url` names (a replay's, which contacts no broker)."""
         self.scenario = scenario
         self.id_source = ids
         self.live = LiveTopology(scenario.topology)
         """The topology as the broker has it now; the producer thread folds each change in."""
-        self.backend: Backend = backend_for(broker_url)
+        self.backend: Backend = backend if backend is not None else backend_for(broker_url)
         if (problem := self.backend.unsupported(scenario.topology)) is not None:
             raise TopologyError(problem)
         self.events = EventStream()
@@ -150,6 +157,13 @@ class Engine:
     def topology(self) -> Topology:
         """The topology as it is now (a snapshot: it is replaced whole on every change)."""
         return self.live.current
+
+    def renewed(self, scenario: Scenario) -> Engine:
+        """The engine a reset or a scenario switch goes on with: same broker, speed and ids, and
+        whoever tees this one's stream (a --record recorder) tees the new one's."""
+        engine = Engine(scenario, self.backend.url, speed=self.clock.speed, ids=self.id_source)
+        engine.events.tees.extend(self.events.tees)
+        return engine
 
     # -- events -------------------------------------------------------------------------------
     def emit(self, event: FlowEvent) -> None:

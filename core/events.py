@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -277,6 +277,9 @@ class EventStream:
         self._items: deque[FlowEvent] = deque(maxlen=maxlen)
         self._waiting = threading.Event()
         self._taken = 0
+        self.tees: list[Callable[[Sequence[FlowEvent]], None]] = []
+        """Called with each drained batch, in order, by the reader (a recorder writes it to a file):
+        whoever reads the stream, they see what every view sees, and nothing folds it twice."""
 
     @property
     def total(self) -> int:
@@ -294,6 +297,9 @@ class EventStream:
         count = len(items) if limit is None else min(limit, len(items))
         out = [items.popleft() for _ in range(count)]
         self._taken += count
+        if out:
+            for tee in self.tees:
+                tee(out)
         return out
 
     def wait(self, timeout: float) -> bool:

@@ -262,9 +262,7 @@ class MqscopeApp(ProducerControls):
             await asyncio.to_thread(old.join, 3.0)
         self.engine.backend.discard_state()
         old_engine = self.engine
-        self.engine = Engine(
-            scenario, old_engine.backend.url, speed=old_engine.clock.speed, ids=old_engine.id_source
-        )
+        self.engine = old_engine.renewed(scenario)
         self.ledger = Ledger(scenario.topology, broker_url=self.engine.backend.display_url())
         self.consumer = self._first_consumer()
         self._session_screen = SessionScreen(self.engine, self.ledger)

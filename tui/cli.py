@@ -7,6 +7,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from core.headless import (
 )
 from core.lesson import LessonError, builtin_lesson_names, load_lesson, scenario_at
 from core.publishing import body_problem
+from core.recording import Recorder, Recording, header
+from core.replay import ReplayEngine, run_replay_headless
 from core.scenario import DEFAULT_SCENARIO, Scenario
 from core.scenario_files import open_scenario
 from core.script_run import ScriptRun
@@ -93,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXCHANGE[:TYPE]",
         help="RabbitMQ: watch an existing exchange through a queue of mqscope's own "
         "(headless: prints until --timeout, then exits 0)",
+    )
+    parser.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE.jsonl",
+        help="write the session's events to FILE, one JSON object a line, to --replay later",
+    )
+    parser.add_argument(
+        "--replay",
+        default=None,
+        metavar="FILE.jsonl",
+        help="play a --record file again, in the app or --headless, with no broker",
     )
     parser.add_argument("--lessons", action="store_true", help="list the built-in lessons and exit")
     parser.add_argument("--lesson", default=None, metavar="NAME|PATH", help="start the app on a lesson")
@@ -181,6 +196,11 @@ def _check_exchange(scenario: Scenario, name: str | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with ExitStack() as closing:  # a --record file is closed however the session ends
+        return _main(argv, closing)
+
+
+def _main(argv: Sequence[str] | None, closing: ExitStack) -> int:
     args = build_parser().parse_args(argv)
     if args.lessons or args.check_lesson is not None:
         return lesson_command(args.check_lesson)
@@ -188,7 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_numbers(args.speed, args.repeat, args.timeout)
         body = _parse_body(args.body)
         broker = args.broker or DEFAULT_BROKER_URL
-        if args.run is not None:
+        if args.replay is not None:
+            _check_replay(args)
+            engine: Engine = ReplayEngine(
+                Recording(args.replay), speed=args.speed, announce_end=not args.headless
+            )
+        elif args.run is not None:
             if not args.run:
                 raise InputError("--run needs a SCRIPT.py")
             if args.tap is not None or args.publish or args.export is not None or args.serve:
@@ -229,12 +254,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.serve import ServeOptions
 
             serve = ServeOptions.from_args(args)
+        if (recorder := _recorder(args, engine)) is not None:  # last: a refused line leaves no file
+            closing.callback(recorder.close)
     except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
     notice = engine.scenario.notice
     if args.headless and notice is not None:
         stderr_line(f"notice: {notice}")
+    if isinstance(engine, ReplayEngine):
+        if args.headless:
+            return run_replay_headless(engine, args.json, sys.stdout)
+        from tui.app import run_app
+
+        return run_app(engine, play_script=False, theme=args.theme)
     if args.run is not None:
         options = HeadlessOptions(play_script=not args.no_script, timeout=args.timeout, as_json=args.json)
         if args.headless:
@@ -266,6 +299,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tui.app import run_app  # Textual is imported only for the TUI
 
     return run_app(engine, play_script=not args.no_script, theme=args.theme)
+
+
+REPLAY_ALONE = ("scenario", "broker", "tap", "run", "lesson", "publish", "export", "serve", "record")
+
+
+def _check_replay(args: argparse.Namespace) -> None:
+    """--replay plays what the file holds: the options that choose or feed a session do not apply."""
+    given = [name for name in REPLAY_ALONE if getattr(args, name) not in (None, [], False)]
+    if given:
+        options = ", ".join(f"--{name}" for name in given)
+        raise InputError(f"--replay plays a recording with no broker: it takes no {options}")
+
+
+def _recorder(args: argparse.Namespace, engine: Engine) -> Recorder | None:
+    """--record: the file opened (one line and exit 2 when it cannot be), its header written, and the
+    engine's stream teed into it (a reset's engine is teed too: Engine.renewed)."""
+    if args.record is None:
+        return None
+    if args.export is not None or args.serve:
+        raise InputError("--record records a session: not with --export or --serve")
+    mode = (
+        "run" if args.run is not None
+        else "tap" if args.tap is not None
+        else "lesson" if args.lesson is not None
+        else "scenario"
+    )
+    scenario = engine.scenario
+    recorder = Recorder(
+        args.record,
+        header(
+            broker=engine.backend.display_url(),
+            scenario=scenario.name,
+            title=scenario.title,
+            topology=engine.topology,
+            mode=mode,
+        ),
+    )
+    recorder.tee(engine.events)
+    return recorder
 
 
 def _steps(count: int) -> str:
