@@ -222,10 +222,10 @@ class Recording:
             return self._skipped(number, "empty line")
         try:
             obj = json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             if torn:
                 return self._skipped(number, "truncated (the recording ends in the middle of this line)")
-            return self._skipped(number, f"not JSON ({one_line(exc)})")
+            return self._skipped(number, f"not JSON ({exc.msg} at column {exc.colno})")
         except RecursionError:
             return self._skipped(number, "JSON nested too deep")
         try:

@@ -122,9 +122,7 @@ class ReplayBackend(Backend):
 class ReplayEngine(Engine):
     """An engine whose one loop is a ReplaySource: nothing is published, consumed or declared."""
 
-    def __init__(
-        self, recording: Recording, *, speed: float = 1.0, announce_end: bool = True
-    ) -> None:
+    def __init__(self, recording: Recording, *, speed: float = 1.0, announce_end: bool = True) -> None:
         head = recording.header
         scenario = Scenario(
             name=f"REPLAY {Path(recording.name).name}: {head.scenario}",
@@ -139,8 +137,7 @@ class ReplayEngine(Engine):
         self.controls.clear()  # nothing consumes: F2-F4 have no consumer to act on
         self.source = ReplaySource(recording, self.clock, self.gate, self.emit, announce_end=announce_end)
         self.refusal = (
-            f"a replay publishes and changes nothing: it plays {recording.name} "
-            f"(recorded on {head.broker})"
+            f"a replay publishes and changes nothing: it plays {recording.name} (recorded on {head.broker})"
         )
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
@@ -177,9 +174,7 @@ class ReplayEngine(Engine):
         """Enter in the lens, a burst, a producer: refused in place with one line."""
         raise PublishError(self.refusal)
 
-    def change_topology_all(
-        self, changes: Sequence[TopologyChange], *, origin: str = "app"
-    ) -> Topology:
+    def change_topology_all(self, changes: Sequence[TopologyChange], *, origin: str = "app") -> Topology:
         raise TopologyError(self.refusal)
 
     def topology_problem(self, changes: Sequence[TopologyChange]) -> str | None:
