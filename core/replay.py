@@ -52,6 +52,8 @@ class ReplaySource:
         """Say on the stream when the recording is over (the app does; headless ends instead)."""
         self.played = 0
         self.skipped = 0
+        self.steps_played = 0
+        """Events played that a freeze holds and a step lets through (`steps_on`)."""
         self.finished = threading.Event()
         """Set once the last line was played (not when stopped early)."""
         self._position = 0.0
@@ -72,10 +74,12 @@ class ReplaySource:
                 latest = max(latest, event.ts - first)  # threads stamp before they put: keep time going on
                 if not self._wait_until(latest, should_stop):
                     return
-                if steps_on(event) and self.gate.paused:
-                    if not self.gate.wait(should_stop):
-                        return
-                    self._last, self._position = time.monotonic(), latest  # no rush after a freeze
+                if steps_on(event):
+                    if self.gate.paused:
+                        if not self.gate.wait(should_stop):
+                            return
+                        self._last, self._position = time.monotonic(), latest  # no rush after a freeze
+                    self.steps_played += 1
                 self.played += 1
             if should_stop():
                 return

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +35,14 @@ from core.events import (
     ScriptOutput,
     TopologyChanged,
 )
-from core.headless import HeadlessOptions, run_headless
 from core.recording import Recorder, Recording, RecordingError, header
 from core.replay import ReplayEngine, run_replay_headless
 from core.routing import Binding
 from core.scenario import load_scenario
 from core.text import json_line
 from core.topology import ConsumerSpec, ExchangeSpec, QueueSpec
-from core.topology_changes import TopologyChange, declare, delete, queue_binding
-from tui.testing import counting_ids, reset_broker_state
+from core.topology_changes import TopologyChange, declare
+from recording_support import record_dead_letter
 
 # -- every event kind back from its JSON ---------------------------------------------------------
 names = st.text(max_size=12)
@@ -217,49 +215,9 @@ def _without_ts(lines: str) -> list[dict[str, Any]]:
     return out
 
 
-def _record_dead_letter(path: Path) -> str:
-    """dead_letter on mqscope:// recorded headless, with edits made while it runs: an exchange, a
-    binding to it and their deletion, as the app's editor makes them. Returns what it printed."""
-    reset_broker_state()
-    from core.engine import Engine
-
-    scenario = load_scenario("dead_letter")
-    engine = Engine(scenario, "mqscope://", speed=4.0, ids=counting_ids())
-    recorder = Recorder(
-        str(path),
-        header(
-            broker=engine.backend.display_url(),
-            scenario=scenario.name,
-            title=scenario.title,
-            topology=engine.topology,
-            mode="scenario",
-        ),
-    )
-    recorder.tee(engine.events)
-    audit = ExchangeSpec("audit", "fanout")
-    edits = [declare(audit), declare(queue_binding("audit", "orders_dead"))]
-    undo = [delete(queue_binding("audit", "orders_dead")), delete(audit)]
-
-    def edit() -> None:
-        if engine.declared.wait(30):
-            engine.change_topology_all(edits)
-            engine.change_topology_all(undo)
-
-    editor = threading.Thread(target=edit)
-    editor.start()
-    out = io.StringIO()
-    try:
-        code = run_headless(engine, HeadlessOptions(as_json=True, timeout=60), out)
-    finally:
-        editor.join()
-        recorder.close()
-    assert code == 0
-    return out.getvalue()
-
-
 def test_a_headless_session_replays_as_the_same_events_in_the_same_order(tmp_path: Path) -> None:
     path = tmp_path / "dead_letter.jsonl"
-    live = _without_ts(_record_dead_letter(path))
+    live = _without_ts(record_dead_letter(path))
     kinds = {e["event"] for e in live}
     assert {"dead_lettered", "expired", "rejected", "topology"} <= kinds
     origins = [(e["op"], e["kind"], e["origin"]) for e in live if e["event"] == "topology"]
