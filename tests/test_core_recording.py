@@ -321,3 +321,12 @@ def test_a_recorder_that_cannot_write_says_so_on_the_stream(tmp_path: Path) -> N
     (notice,) = stream.drain()
     assert isinstance(notice, Notice) and notice.level == "error"
     assert notice.text.startswith(f"--record {tmp_path / 'r.jsonl'}: ") and "recording stopped" in notice.text
+
+
+def test_a_version_1_recording_kept_in_the_repository_still_replays() -> None:
+    path = Path(__file__).parent / "data" / "dead_letter.jsonl"
+    recorded = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    replayed = io.StringIO()
+    engine = ReplayEngine(Recording(str(path)), speed=4.0, announce_end=False)
+    assert run_replay_headless(engine, True, replayed) == 0
+    assert _without_ts(replayed.getvalue()) == [{k: v for k, v in e.items() if k != "ts"} for e in recorded]
