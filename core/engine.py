@@ -128,6 +128,8 @@ class Engine:
         self._unacked: dict[str, int] = {q.name: 0 for q in self.topology.queues}
         self.tap: TapSpec | None = None
         """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
+        self.refusal: str | None = None
+        """Why this engine takes no command at all (a replay plays a recording), or None."""
         self._lock = threading.Lock()
         self._runner: LoopRunner | None = None
         self._changes: list[TopologyRequest] = []
@@ -162,6 +164,7 @@ class Engine:
         """The engine a reset or a scenario switch goes on with: same broker, speed and ids, and
         whoever tees this one's stream (a --record recorder) tees the new one's."""
         engine = Engine(scenario, self.backend.url, speed=self.clock.speed, ids=self.id_source)
+        engine.tap = self.tap  # a tap's reset taps again (it must not run the scenario on that broker)
         engine.events.tees.extend(self.events.tees)
         return engine
 

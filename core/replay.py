@@ -140,9 +140,10 @@ class ReplayEngine(Engine):
         self.announce_end = announce_end
         self.controls.clear()  # nothing consumes: F2-F4 have no consumer to act on
         self.source = ReplaySource(recording, self.clock, self.gate, self.emit, announce_end=announce_end)
-        self.refusal = (
+        self.refused = (
             f"a replay publishes and changes nothing: it plays {recording.name} (recorded on {head.broker})"
         )
+        self.refusal = self.refused
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         return [("replay", self._run)]
@@ -153,7 +154,7 @@ class ReplayEngine(Engine):
 
     def start(self, runner: LoopRunner, *, play_script: bool = True) -> None:
         runner.start_all(self.loops())
-        self.producers.refuse(self.refusal)
+        self.producers.refuse(self.refused)
 
     def renewed(self, scenario: Scenario) -> Engine:
         """A reset plays the recording again from its start; another scenario leaves the replay for
@@ -176,13 +177,13 @@ class ReplayEngine(Engine):
         priority: int | None = None,
     ) -> PublishRequest:
         """Enter in the lens, a burst, a producer: refused in place with one line."""
-        raise PublishError(self.refusal)
+        raise PublishError(self.refused)
 
     def change_topology_all(self, changes: Sequence[TopologyChange], *, origin: str = "app") -> Topology:
-        raise TopologyError(self.refusal)
+        raise TopologyError(self.refused)
 
     def topology_problem(self, changes: Sequence[TopologyChange]) -> str | None:
-        return self.refusal
+        return self.refused
 
 
 def run_replay_headless(engine: ReplayEngine, as_json: bool, out: TextIO) -> int:

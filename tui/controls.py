@@ -118,6 +118,9 @@ class ControlsApp(App[int]):
         return True
 
     def _target(self, name: str | None) -> str | None:
+        if (refusal := self.engine.refusal) is not None:  # a replay: nobody consumes
+            self.notify(refusal, severity="warning", markup=False)
+            return None
         target = name or self.consumer
         if target is None or target not in self.engine.controls:
             self.notify("this scenario has no consumer", severity="warning", markup=False)

@@ -9,14 +9,15 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from states import wait_for
 from textual.widgets import Input, Static
 
 from core.events import FlowEvent
-from core.recording import Recording
+from core.recording import Recorder, Recording, header
 from core.replay import ReplayEngine, steps_on
+from core.text import json_line
 from recording_support import record_dead_letter
 from tui.app import MqscopeApp
+from tui.testing import make_app, publish, settle, wait_for
 from tui.widgets.inspector import message_text
 from tui.widgets.status_line import status_text
 
@@ -83,3 +84,45 @@ async def test_a_replay_steps_plays_and_shows_the_recorded_copies(tmp_path: Path
         await pilot.pause()
         shown = app.screen.query_one("#inspector-body", Static).render()
         assert "dead-lettered (rejected)" in str(shown)
+
+
+async def test_the_app_records_what_it_shows_across_a_reset(tmp_path: Path) -> None:
+    """--record in the app: the file holds exactly the batches the app drew, and a reset's new
+    engine is recorded into the same file; replayed, F2 says why nobody can be paused."""
+    path = tmp_path / "seed.jsonl"
+    app = make_app("seed", play_script=False)
+    scenario = app.engine.scenario
+    recorder = Recorder(
+        str(path),
+        header(
+            broker=app.engine.backend.display_url(),
+            scenario=scenario.name,
+            title=scenario.title,
+            topology=app.engine.topology,
+            mode="scenario",
+        ),
+    )
+    recorder.tee(app.engine.events)
+    seen: list[FlowEvent] = []
+    app.frame_hooks.append(seen.extend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = await publish(pilot, "video.upload")
+        await settle(pilot)
+        await pilot.press("f10")
+        await wait_for(pilot, lambda: app.ledger.published == 0 and app.engine.declared.is_set(), "the reset")
+        second = await publish(pilot, "user.login")
+        await settle(pilot)
+    recorder.close()
+    lines = path.read_text().splitlines()
+    assert [json.loads(line) for line in lines[1:]] == [json.loads(json_line(e.to_json())) for e in seen]
+    published = [json.loads(line)["msg"] for line in lines if '"event": "published"' in line]
+    assert published == [first, second]
+
+    replay = MqscopeApp(ReplayEngine(Recording(str(path)), speed=4.0), play_script=False)
+    notices: list[str] = []
+    replay.notify = lambda message, **_kw: notices.append(message)  # type: ignore[method-assign,assignment]
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        assert notices == [
+            f"a replay publishes and changes nothing: it plays {path} (recorded on mqscope://localhost)"
+        ]
