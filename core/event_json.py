@@ -96,15 +96,11 @@ def event_from_json(obj: Any) -> FlowEvent:
         origin = _text(obj, "origin", where, "scenario")
         return TopologyChanged(change=change_from_json(obj), origin=origin, **common)
     values: dict[str, Any] = {}
-    hints = _hints(cls)
-    for f in fields(cls):
-        if f.name in ("msg", "ts"):
-            continue
-        if f.name not in obj:
-            if f.default is MISSING and f.default_factory is MISSING:
-                raise EventJsonError(f"{where}: missing field {f.name!r}")
-            continue
-        values[f.name] = _checked(obj[f.name], hints[f.name], f"{where}: {f.name!r}")
+    for name, required, check, named in _plan(cls):
+        if name in obj:
+            values[name] = check(obj[name], named)
+        elif required:
+            raise EventJsonError(f"{where}: missing field {name!r}")
     return cls(**values, **common)
 
 
@@ -202,49 +198,83 @@ _ENTITIES: dict[str, Callable[[Mapping[str, Any], str], Entity]] = {
 
 
 # -- field checks -----------------------------------------------------------------------------------
-_HINTS: dict[type[FlowEvent], dict[str, Any]] = {}
+Check = Callable[[Any, str], Any]
+"""A field's check: the value as the field holds it (lists become tuples), or EventJsonError naming
+`where`."""
+Plan = tuple[tuple[str, bool, Check, str], ...]
+_PLANS: dict[type[FlowEvent], Plan] = {}
 
 
-def _hints(cls: type[FlowEvent]) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    return hints
+def _plan(cls: type[FlowEvent]) -> Plan:
+    """Each field but msg and ts: its name, whether it must be given, its check and what an error
+    calls it (made once per class: a replay reads tens of thousands of lines a second)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = _PLANS[cls] = tuple(
+            (
+                f.name,
+                f.default is MISSING and f.default_factory is MISSING,
+                _check_for(hints[f.name]),
+                f"event {cls.kind!r}: {f.name!r}",
+            )
+            for f in fields(cls)
+            if f.name not in ("msg", "ts")
+        )
+    return plan
 
 
-def _checked(value: Any, hint: Any, where: str) -> Any:
-    """`value` as the field typed `hint` holds it (lists become tuples), or EventJsonError."""
+def _check_for(hint: Any) -> Check:
+    """The check for a field typed `hint`."""
     if hint is Any:
-        return value
+        return _anything
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _checked(value, inner, where)
-    if origin is tuple:  # tuple[str, ...]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise EventJsonError(f"{where} must be a list of strings")
-        return tuple(value)
+        check = _check_for(inner)
+        return lambda value, where: None if value is None else check(value, where)
+    if origin is tuple:
+        return _strings
     if origin is not None and issubclass(origin, Mapping):
-        if not isinstance(value, dict):
-            raise EventJsonError(f"{where} must be an object")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise EventJsonError(f"{where} must be true or false")
-        return value
-    if hint is int:
-        if not _is_int(value):
-            raise EventJsonError(f"{where} must be an integer")
-        return value
-    if hint is float:
-        return _number(value, where)
-    if hint is str:
-        if not isinstance(value, str):
-            raise EventJsonError(f"{where} must be a string")
-        return value
-    raise TypeError(f"no JSON check for field type {hint!r}")  # a new field type: a bug here
+        return _object
+    simple = {bool: _boolean, int: _integer, float: _number, str: _string}.get(hint)
+    if simple is None:
+        raise TypeError(f"no JSON check for field type {hint!r}")  # a new field type: a bug here
+    return simple
+
+
+def _anything(value: Any, where: str) -> Any:
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise EventJsonError(f"{where} must be a list of strings")
+    return tuple(value)
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise EventJsonError(f"{where} must be an object")
+    return value
+
+
+def _boolean(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise EventJsonError(f"{where} must be true or false")
+    return value
+
+
+def _integer(value: Any, where: str) -> int:
+    if not _is_int(value):
+        raise EventJsonError(f"{where} must be an integer")
+    return int(value)
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise EventJsonError(f"{where} must be a string")
+    return value
 
 
 def _is_int(value: Any) -> bool:
