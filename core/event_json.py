@@ -75,8 +75,9 @@ EVENT_CLASSES: dict[str, type[FlowEvent]] = {
 """Every event kind by its JSON `event` word (a new FlowEvent class must be added here)."""
 
 
-def event_from_json(obj: Any) -> FlowEvent:
-    """The event `obj` (a parsed `to_json` object) stands for; EventJsonError says why not."""
+def event_from_json(obj: Any, *, restamp: bool = False) -> FlowEvent:
+    """The event `obj` (a parsed `to_json` object) stands for; EventJsonError says why not.
+    `restamp`: its `ts` is now (time.monotonic()), not the recorded one (a replay's events)."""
     if not isinstance(obj, dict):
         raise EventJsonError(f"not an event object but a JSON {_json_type(obj)}")
     word = obj.get("event")
@@ -90,7 +91,7 @@ def event_from_json(obj: Any) -> FlowEvent:
     if msg is not None and not isinstance(msg, str):
         raise EventJsonError(f"{where}: 'msg' must be a string or null")
     common: dict[str, Any] = {"msg": msg}
-    if "ts" in obj:
+    if "ts" in obj and not restamp:
         common["ts"] = _number(obj["ts"], f"{where}: 'ts'")
     if cls is TopologyChanged:
         origin = _text(obj, "origin", where, "scenario")

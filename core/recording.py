@@ -143,10 +143,35 @@ class RecordingHeader:
 
 @dataclass(frozen=True)
 class Line:
-    """What reading a line gives: its event, or (`skipped`) a warning Notice saying why it is not one."""
+    """One line after the header: the JSON object its event is built from (when it is played, so the
+    event is stamped then), or why it is skipped."""
 
-    event: FlowEvent
-    skipped: bool = False
+    where: str
+    """`FILE line N`, as a skipped line's notice names it."""
+    obj: Any = None
+    problem: str | None = None
+
+    @property
+    def ts(self) -> float | None:
+        """The recorded `ts` (None when the line has none to keep the spacing by)."""
+        ts = self.obj.get("ts") if isinstance(self.obj, dict) else None
+        return float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else None
+
+    @property
+    def steps(self) -> bool:
+        """A message's event or a topology change (what a freeze holds back: core.replay.steps_on)."""
+        obj = self.obj
+        return isinstance(obj, dict) and (obj.get("msg") is not None or obj.get("event") == "topology")
+
+    def event(self) -> tuple[FlowEvent, bool]:
+        """(the event, stamped now, False), or (a warning Notice saying why the line is skipped, True)."""
+        problem = self.problem
+        if problem is None:
+            try:
+                return event_from_json(self.obj, restamp=True), False
+            except EventJsonError as exc:
+                problem = str(exc)
+        return Notice(level="warning", text=f"{self.where}: {problem}; skipped"), True
 
 
 class Recording:
@@ -205,36 +230,30 @@ class Recording:
         )
 
     def lines(self) -> Iterator[Line]:
-        """Each line after the header as its event, or a warning Notice naming the line and why it
-        is skipped (corrupt JSON, a torn last line, an event this mqscope does not know)."""
+        """Each line after the header, read as JSON; its event is built when it is played (a Notice
+        naming the line instead when it is corrupt, torn, or an event this mqscope does not know)."""
         with open(self.path, "rb") as file:
             file.readline()
             for number, raw in enumerate(file, start=2):
                 yield self._line(number, raw)
 
     def _line(self, number: int, raw: bytes) -> Line:
+        where = f"{self.name} line {number}"
         torn = not raw.endswith(b"\n")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return self._skipped(number, f"not UTF-8 text (byte {exc.start + 1})")
+            return Line(where, problem=f"not UTF-8 text (byte {exc.start + 1})")
         if not text.strip():
-            return self._skipped(number, "empty line")
+            return Line(where, problem="empty line")
         try:
-            obj = json.loads(text)
+            return Line(where, json.loads(text))
         except json.JSONDecodeError as exc:
             if torn:
-                return self._skipped(number, "truncated (the recording ends in the middle of this line)")
-            return self._skipped(number, f"not JSON ({exc.msg} at column {exc.colno})")
+                return Line(where, problem="truncated (the recording ends in the middle of this line)")
+            return Line(where, problem=f"not JSON ({exc.msg} at column {exc.colno})")
         except RecursionError:
-            return self._skipped(number, "JSON nested too deep")
-        try:
-            return Line(event_from_json(obj))
-        except EventJsonError as exc:
-            return self._skipped(number, str(exc))
-
-    def _skipped(self, number: int, reason: str) -> Line:
-        return Line(Notice(level="warning", text=f"{self.name} line {number}: {reason}; skipped"), True)
+            return Line(where, problem="JSON nested too deep")
 
 
 def _word(head: Mapping[str, Any], key: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -65,29 +64,30 @@ class ReplaySource:
         latest = 0.0
         self._last = time.monotonic()
         for line in self.recording.lines():
-            event = line.event
-            if line.skipped:
-                self.skipped += 1
-            else:
+            ts = line.ts
+            if ts is not None:
                 if first is None:
-                    first = event.ts
-                latest = max(latest, event.ts - first)  # threads stamp before they put: keep time going on
+                    first = ts
+                latest = max(latest, ts - first)  # threads stamp before they put: time only goes on
                 if not self._wait_until(latest, should_stop):
                     return
-                if steps_on(event):
-                    if self.gate.paused:
-                        if not self.gate.wait(should_stop):
-                            return
-                        self._last, self._position = time.monotonic(), latest  # no rush after a freeze
-                    self.steps_played += 1
+                if line.steps and self.gate.paused:
+                    if not self.gate.wait(should_stop):
+                        return
+                    self._last, self._position = time.monotonic(), latest  # no rush after a freeze
+            event, skipped = line.event()  # built now: stamped with this moment
+            if skipped:
+                self.skipped += 1
+            else:
                 self.played += 1
+                self.steps_played += 1 if steps_on(event) else 0
             if should_stop():
                 return
-            self.emit(replace(event, ts=time.monotonic()))
+            self.emit(event)
         self.finished.set()
         if self.announce_end:
-            skipped = f", {self.skipped} lines skipped" if self.skipped else ""
-            text = f"replay of {self.recording.name} ended: {self.played} events played{skipped}"
+            lines = f", {self.skipped} lines skipped" if self.skipped else ""
+            text = f"replay of {self.recording.name} ended: {self.played} events played{lines}"
             self.emit(Notice(level="info", text=text))
 
     def _wait_until(self, offset: float, should_stop: StopCheck) -> bool:
