@@ -100,3 +100,19 @@ def test_replay_input_errors_are_one_line(tmp_path: Path) -> None:
         2,
         "error: --replay plays a recording with no broker: it takes no --broker, --publish\n",
     )
+
+
+def test_a_run_of_your_program_replays_with_its_output_and_topology(tmp_path: Path) -> None:
+    path = str(tmp_path / "run.jsonl")
+    program = str(ROOT / "tests" / "data" / "kombu_tutorial_mqscope.py")
+    live = mqscope("--headless", "--json", "--timeout", "60", "--record", path, "--run", program)
+    assert live.returncode == 0, live.stderr
+    replayed = mqscope("--headless", "--json", "--speed", "4", "--replay", path)
+    assert (replayed.returncode, replayed.stderr) == (0, "")
+
+    def without_ts(out: str) -> list[dict[str, object]]:
+        return [{k: v for k, v in json.loads(line).items() if k != "ts"} for line in out.splitlines()]
+
+    events = without_ts(live.stdout)
+    assert {"script_output", "script_ended", "topology"} <= {e["event"] for e in events}
+    assert without_ts(replayed.stdout) == events

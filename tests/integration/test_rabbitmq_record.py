@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import amqp
 import pytest
 from engine_runner import reset_rabbit
+from kombu import Connection
 from rabbit_support import ROOT, RabbitBroker
 
 from core.recording import Recording
@@ -50,6 +52,52 @@ def test_a_rabbitmq_session_replays_with_no_broker(rabbit: RabbitBroker, tmp_pat
     assert head.broker.startswith("amqp://") and ":***@" in head.broker
     assert (head.scenario, head.mode) == ("dead_letter", "scenario")
 
+    replayed = mqscope("--replay", str(path), "--speed", "4")
+    assert (replayed.returncode, replayed.stderr) == (0, "")
+    assert _without_ts(replayed.stdout) == recorded
+
+
+@pytest.mark.rabbitmq
+def test_a_recorded_tap_replays_with_its_topology(rabbit: RabbitBroker, tmp_path: Path) -> None:
+    """A tap announces no topology as events: the header carries it, so a replay draws the bindings."""
+    seed = load_scenario("seed")
+    reset_rabbit(rabbit.url, seed.topology)
+    with Connection(rabbit.url) as conn:  # the "existing system", declared by someone else
+        channel = conn.channel()
+        for exchange in seed.topology.kombu_exchanges().values():
+            exchange(channel).declare()
+        for spec in seed.topology.queues:
+            for bound in seed.topology.kombu_queue_bindings(spec):
+                bound(channel).declare()
+    path = tmp_path / "tap.jsonl"
+    args = ["--headless", "--json", "--tap", "media_exchange", "--scenario", "seed", "--record", str(path)]
+    tap = subprocess.Popen(
+        [sys.executable, "-m", "tui", *args, "--broker", rabbit.url, "--timeout", "6"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert tap.stdout is not None
+    lines = [tap.stdout.readline()]
+    while '"connected"' not in lines[-1]:  # the tap queue is bound once it says connected
+        assert lines[-1], tap.stderr.read() if tap.stderr else "tap exited"
+        lines.append(tap.stdout.readline())
+    with Connection(rabbit.url) as conn:
+        channel = conn.channel()
+        message = amqp.Message(b'{"k": 1}', content_type="application/json", message_id="m1")
+        channel.basic_publish(message, exchange="media_exchange", routing_key="video.upload")
+    rest, err = tap.communicate(timeout=60)
+    assert tap.returncode == 0, err
+    recorded = _without_ts("".join(lines) + rest)
+    assert ["audit_queue", "video_queue"] in [e["queues"] for e in recorded if e["event"] == "routed"]
+
+    head = Recording(str(path)).header
+    assert head.mode == "tap"
+    assert {q.name: [b.routing_key for b in q.bindings] for q in head.topology.queues} == {
+        "video_queue": ["video.#"],
+        "audit_queue": ["#"],
+    }
     replayed = mqscope("--replay", str(path), "--speed", "4")
     assert (replayed.returncode, replayed.stderr) == (0, "")
     assert _without_ts(replayed.stdout) == recorded
