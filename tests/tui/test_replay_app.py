@@ -126,3 +126,12 @@ async def test_the_app_records_what_it_shows_across_a_reset(tmp_path: Path) -> N
         assert notices == [
             f"a replay publishes and changes nothing: it plays {path} (recorded on mqscope://localhost)"
         ]
+        first_run = replay.engine
+        assert isinstance(first_run, ReplayEngine)
+        await wait_for(pilot, first_run.source.finished.is_set, "the first play")
+        await pilot.press("f10")  # plays it again from the start
+        await wait_for(pilot, lambda: replay.engine is not first_run, "the reset")
+        again = replay.engine
+        assert isinstance(again, ReplayEngine) and again.recording.path == str(path)
+        await wait_for(pilot, again.source.finished.is_set, "the second play")
+        await wait_for(pilot, lambda: replay.ledger.published == 2, "both messages again")
