@@ -135,3 +135,40 @@ async def test_the_app_records_what_it_shows_across_a_reset(tmp_path: Path) -> N
         assert isinstance(again, ReplayEngine) and again.recording.path == str(path)
         await wait_for(pilot, again.source.finished.is_set, "the second play")
         await wait_for(pilot, lambda: replay.ledger.published == 2, "both messages again")
+
+
+async def test_a_lesson_is_recorded_with_its_steps_topology_changes(tmp_path: Path) -> None:
+    """A lesson's later steps change the topology through the engine: the recording holds those
+    changes, so what a replay folds ends on the topology the lesson showed."""
+    from lesson_play import make_lesson_app, ready
+
+    from core.ledger import Ledger
+    from core.lesson import load_lesson
+
+    path = tmp_path / "lesson.jsonl"
+    lesson = load_lesson("direct")
+    app = make_lesson_app("direct")
+    engine = app.engine
+    head = header(
+        broker=engine.backend.display_url(),
+        scenario=engine.scenario.name,
+        title=engine.scenario.title,
+        topology=engine.topology,
+        mode="lesson",
+    )
+    recorder = Recorder(str(path), head)
+    recorder.tee(engine.events)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("n", "n")
+        await wait_for(pilot, lambda: app.engine.topology == lesson.steps[2].topology, "step 3's binding")
+        await wait_for(pilot, lambda: app.ledger.topology == lesson.steps[2].topology, "drawn")
+    recorder.close()
+    recording = Recording(str(path))
+    assert recording.header.topology == lesson.steps[0].topology
+    replayed = Ledger(recording.header.topology)
+    for line in recording.lines():
+        event, skipped = line.event()
+        assert not skipped
+        replayed.feed(event)
+    assert replayed.topology == lesson.steps[2].topology != lesson.steps[0].topology
