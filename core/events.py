@@ -277,9 +277,10 @@ class EventStream:
         self._items: deque[FlowEvent] = deque(maxlen=maxlen)
         self._waiting = threading.Event()
         self._taken = 0
-        self.tees: list[Callable[[Sequence[FlowEvent]], None]] = []
-        """Called with each drained batch, in order, by the reader (a recorder writes it to a file):
-        whoever reads the stream, they see what every view sees, and nothing folds it twice."""
+        self.tees: list[Callable[[EventStream, Sequence[FlowEvent]], None]] = []
+        """Called with the stream and each batch drained from it, in order, by the reader (a recorder
+        writes it to a file): whoever reads the stream, they see what every view sees, and nothing
+        folds it twice. A reset's new stream takes the old one's tees (Engine.renewed)."""
 
     @property
     def total(self) -> int:
@@ -299,7 +300,7 @@ class EventStream:
         self._taken += count
         if out:
             for tee in self.tees:
-                tee(out)
+                tee(self, out)
         return out
 
     def wait(self, timeout: float) -> bool:

@@ -75,10 +75,11 @@ class Recorder:
         self._write_lines([json_line(dict(head))], None)
 
     def tee(self, stream: EventStream) -> None:
-        """Record `stream` from now on (a reset's new stream is teed by the engine it belongs to)."""
-        stream.tees.append(lambda batch: self.write(batch, stream))
+        """Record `stream` from now on (a reset's new stream takes its tees: Engine.renewed)."""
+        stream.tees.append(self.write)
 
-    def write(self, events: Sequence[FlowEvent], stream: EventStream | None = None) -> None:
+    def write(self, stream: EventStream | None, events: Sequence[FlowEvent]) -> None:
+        """Write `events` drained from `stream` (where a failure to write is reported)."""
         self._write_lines([json_line(e.to_json()) for e in events], stream)
         self.written += len(events)
 
