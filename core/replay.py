@@ -23,6 +23,8 @@ from core.backends.base import Backend, Emit
 from core.controls import TICK, Clock, StepGate, StopCheck
 from core.engine import Engine, PublishError
 from core.events import FlowEvent, Notice, TopologyChanged
+from core.headless import EXIT_OK, HeadlessPrinter, _failed, _join  # headless's own exit policy
+from core.ledger import Ledger
 from core.publishing import PublishRequest
 from core.recording import Recording
 from core.runner import Loop, LoopRunner
@@ -189,9 +191,6 @@ class ReplayEngine(Engine):
 def run_replay_headless(engine: ReplayEngine, as_json: bool, out: TextIO) -> int:
     """Print the recording's events as they are replayed (the same lines a live run printed, `ts`
     re-stamped) until its end; exit 0, or 1 on a bug in the replay itself."""
-    from core.headless import EXIT_OK, HeadlessPrinter, _failed, _join  # headless imports the engine
-    from core.ledger import Ledger
-
     runner = LoopRunner(on_error=engine.report_failure)
     ledger = Ledger(engine.topology, keep=0, stories=False)
     printer = HeadlessPrinter(as_json, out, ledger)
