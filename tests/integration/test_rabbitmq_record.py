@@ -87,7 +87,9 @@ def test_a_recorded_tap_replays_with_its_topology(rabbit: RabbitBroker, tmp_path
         channel = conn.channel()
         message = amqp.Message(b'{"k": 1}', content_type="application/json", message_id="m1")
         channel.basic_publish(message, exchange="media_exchange", routing_key="video.upload")
-    rest, err = tap.communicate(timeout=60)
+    rest = tap.stdout.read()  # not communicate(): it reads the pipe past what readline buffered
+    err = tap.stderr.read() if tap.stderr else ""
+    tap.wait(timeout=60)
     assert tap.returncode == 0, err
     recorded = _without_ts("".join(lines) + rest)
     assert ["audit_queue", "video_queue"] in [e["queues"] for e in recorded if e["event"] == "routed"]
