@@ -35,8 +35,8 @@ from core.backends.base import Backend, Emit
 from core.controls import StopCheck, sleep_interruptibly
 from core.definitions import load_definitions, parse_definitions
 from core.errors import InputError, one_line
-from core.events import BrokerStatus, QueueDepth, TopologyChanged
-from core.management import ManagementClient
+from core.events import BrokerStatus, Notice, QueueDepth, TopologyChanged
+from core.management import ManagementClient, ManagementRefused
 from core.reconnect import BACKOFF, BackoffPolicy, reason
 from core.scenario import Scenario
 from core.text import visible
@@ -92,10 +92,43 @@ def build_snapshot(
 
 
 def read_snapshot(client: ManagementClient, vhost: str) -> Snapshot:
-    """Read the vhost through the management API (three GETs); ManagementError in one line."""
+    """Read the vhost through the management API; ManagementError in one line.
+
+    /api/definitions/{vhost} is for administrators only: a user with the management or monitoring
+    tag gets 401 there, and the same topology is then put together from /api/exchanges and
+    /api/bindings (the queues are read anyway). Exclusive queues are left out, as an export does.
+    """
     source = f"{client.base_url} vhost {vhost}"
-    definitions, queues = client.definitions(vhost), client.queues(vhost)
+    queues = client.queues(vhost)
+    try:
+        definitions = client.definitions(vhost)
+    except ManagementRefused:
+        definitions = definitions_from_lists(client.exchanges(vhost), queues, client.bindings(vhost))
     return build_snapshot(definitions, queues, client.consumers(vhost), vhost, source)
+
+
+def definitions_from_lists(
+    exchanges: Sequence[Mapping[str, Any]],
+    queues: Sequence[Mapping[str, Any]],
+    bindings: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Definitions JSON from the vhost's lists (what a non-administrator may read): its exchanges
+    (not the built-in ones) and queues, exclusive queues and their bindings left out, as an export does.
+    Policies are not readable then; each queue's effective policy still comes from /api/queues."""
+    shown = [q for q in queues if q.get("exclusive") is not True]
+    names = {q.get("name") for q in shown}
+    keep = ("name", "vhost", "type", "durable", "auto_delete", "internal", "arguments")
+    return {
+        "exchanges": [
+            {k: e[k] for k in keep if k in e}
+            for e in exchanges
+            if e.get("name") != "" and not str(e.get("name", "")).startswith("amq.")
+        ],
+        "queues": [{k: q[k] for k in keep if k in q} for q in shown],
+        "bindings": [
+            b for b in bindings if b.get("destination_type") != "queue" or b.get("destination") in names
+        ],
+    }
 
 
 def definitions_snapshot(scenario: Scenario) -> Snapshot:
@@ -187,8 +220,9 @@ class DiscoverySource:
     """Shown in the status line: the management URL (no password) and vhost, or the file."""
     read: Callable[[], Snapshot] | None = None
     every: float = DEFAULT_REFRESH_SECONDS
-    depths: bool = True
-    """Report queue depths (off while a tap reads exact ones itself)."""
+    beside_tap: bool = False
+    """A tap runs too: it reports the broker's status and reads exact queue depths itself, so
+    discovery reports neither (its own troubles become notices)."""
 
 
 class DiscoveryLoop:
@@ -245,7 +279,7 @@ class DiscoveryLoop:
         return changes
 
     def _report_depths(self, depths: Depths) -> None:
-        if not self.source.depths:
+        if self.source.beside_tap:
             return
         for queue, (ready, unacked) in depths.items():
             if self._depths.get(queue) != (ready, unacked):
@@ -253,6 +287,10 @@ class DiscoveryLoop:
                 self.emit(QueueDepth(queue=queue, ready=ready, unacked=unacked))
 
     def _status(self, state: str, detail: str) -> None:
+        if self.source.beside_tap:
+            level = "warning" if state == "disconnected" else "info"
+            self.emit(Notice(level=level, text=f"discovery: {detail}"))
+            return
         self.emit(BrokerStatus(broker=self.broker, state=state, faithful=True, detail=detail))
 
 

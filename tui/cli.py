@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 discovery = _discover(args, broker)  # (amq.*, or missing: NOT_FOUND) is tapped alone
                 if discovery.first.topology.exchange(tap.exchange) is not None:
                     given = discovery.first.scenario
-                    discovery = replace(discovery, depths=False)  # the tap reads exact ones itself
+                    discovery = replace(discovery, beside_tap=True)
                 else:
                     discovery = None
             engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
