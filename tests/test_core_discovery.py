@@ -225,9 +225,8 @@ def test_no_management_api_is_one_line_naming_the_fix_without_the_password() -> 
     with pytest.raises(ManagementUnreachable) as caught:
         client.queues("/")
     text = str(caught.value)
-    assert text == (
-        f"no management API at http://127.0.0.1:{port} (enable rabbitmq_management, or give --definitions FILE)"
-    )
+    fix = "(enable rabbitmq_management, or give --definitions FILE)"
+    assert text == f"no management API at http://127.0.0.1:{port} {fix}"
     assert "TOPSECRET" not in text
 
 
