@@ -187,18 +187,19 @@ def _typed(entry: Any, queues: Sequence[Mapping[str, Any]]) -> Any:
 def _effective_policies(policies: list[Any], queues: Sequence[Mapping[str, Any]]) -> list[Any]:
     """The vhost's policies plus, per queue, RabbitMQ's own effective policy (operator policies
     merged) as an exact-name policy above all others: core.definitions then applies to each queue
-    what RabbitMQ applies, not what its reading of the patterns would."""
+    what RabbitMQ applies, not what its reading of the patterns would. A queue whose statistics have
+    not come in yet (null there for a few seconds after it is declared) is left to the patterns."""
     out = list(policies)
     for q in queues:
         name, definition = q.get("name"), q.get("effective_policy_definition")
-        if not isinstance(name, str):
-            continue
+        if not isinstance(name, str) or not isinstance(definition, dict):
+            continue  # not known yet (a new queue's statistics come later): the patterns decide
         out.append(
             {
                 "name": str(q.get("policy") or "none"),
                 "pattern": f"^{re.escape(name)}$",
                 "apply-to": "queues",
-                "definition": definition if isinstance(definition, dict) else {},
+                "definition": definition,
                 "priority": _EFFECTIVE_PRIORITY,
             }
         )
