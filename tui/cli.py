@@ -265,8 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not backend_for(broker).detects_returns:
                 raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
             given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
-            if given is None:  # its type and bindings from discovery; an exchange it does not show
-                discovery = _discover(args, broker)  # (amq.*, or missing: NOT_FOUND) is tapped alone
+            if given is None and not args.serve:  # from discovery (--serve: each tab discovers);
+                discovery = _discover(args, broker)  # an exchange it does not show is tapped alone
                 if discovery.first.topology.exchange(tap.exchange) is not None:
                     given = discovery.first.scenario
                     discovery = replace(discovery, beside_tap=True)
@@ -274,10 +274,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     discovery = None
             engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
             engine.tap, engine.discovery = tap, discovery
+        elif discovers and args.serve:  # each browser tab discovers for itself
+            nothing_yet = Scenario("discovery", "discovery", Topology((), ()), ())
+            engine = Engine(nothing_yet, broker, speed=args.speed)
         elif discovers:
-            if args.publish or args.body is not None or args.exchange is not None or args.serve:
+            if args.publish or args.body is not None or args.exchange is not None:
                 raise InputError(
-                    "discovery only watches the broker: no --publish, --body, --exchange or --serve "
+                    "discovery only watches the broker: no --publish, --body or --exchange "
                     "(give --scenario to run one)"
                 )
             discovery = _discover(args, broker)

@@ -14,12 +14,22 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from rabbit_support import ROOT, RabbitBroker
+
+from core.backends import backend_for
+from core.discovery import discovery_source, url_vhost
+from core.engine import Engine, PublishError
+from core.tap import TapSpec, tap_scenario
+from tui.app import MqscopeApp
+from tui.testing import wait_for
+from tui.widgets.diagram_canvas import DiagramCanvas
+from tui.widgets.status_line import StatusLine, status_text
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -244,3 +254,72 @@ def test_tap_without_scenario_routes_to_the_real_queues_and_settles(
     settled = [e for e in seen + [json.loads(line) for line in out.splitlines()] if e["event"] == "acked"]
     assert {e["queue"] for e in settled} == {"audit_log"}
     assert lists(rabbit, vhost) == before  # the tap's own queue went with its connection
+
+
+def screen_text(canvas: DiagramCanvas) -> list[str]:
+    return [canvas.render_line(y).text for y in range(canvas.size.height)]
+
+
+def discovery_engine(url: str, management_url: str, tap: str | None = None) -> Engine:
+    """The engine the CLI builds for `--broker URL --management M [--tap EXCHANGE]` (no scenario)."""
+    source = discovery_source(backend_for(url), url_vhost(url), management=management_url, every=0.3)
+    if tap is None:
+        engine = Engine(source.first.scenario, url)
+        engine.discovery = source
+        return engine
+    spec = TapSpec.parse(tap)
+    engine = Engine(tap_scenario(spec, source.first.scenario), url)
+    engine.tap, engine.discovery = spec, replace(source, beside_tap=True)
+    return engine
+
+
+async def test_tui_draws_the_discovered_topology_and_follows_it(
+    rabbit: RabbitBroker, management_url: str, vhost: str
+) -> None:
+    url = url_for(rabbit, vhost)
+    declare_shop(url)
+    app = MqscopeApp(discovery_engine(url, management_url), play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ledger.topology.queue("audit_log") is not None, "the real queues")
+        text = "\n".join(screen_text(app.screen.query_one(DiagramCanvas)))
+        assert "shop" in text and "audit_log" in text and "orders" in text
+        with Connection(url) as conn:
+            Queue("refunds", Exchange("shop", "topic"), routing_key="refunds.#")(conn.channel()).declare()
+        await wait_for(pilot, lambda: app.ledger.topology.queue("refunds") is not None, "the new queue")
+        await wait_for(
+            pilot,
+            lambda: "refunds" in "\n".join(screen_text(app.screen.query_one(DiagramCanvas))),
+            "it drawn",
+        )
+        with pytest.raises(PublishError, match="discovery mode only watches"):
+            app.engine.publish("shop", "orders.created")
+
+
+async def test_tui_tap_without_scenario_settles_what_it_sees(
+    rabbit: RabbitBroker, management_url: str, vhost: str
+) -> None:
+    """The issue's "2 sent, 2 in flight for ever": both copies of both messages are taken by the
+    system's own consumer, and the status line comes to 0 in flight."""
+    url = url_for(rabbit, vhost)
+    with Connection(url) as conn:
+        Queue("video_queue", Exchange("media", "topic"), routing_key="video.#")(conn.channel()).declare()
+        Queue("audit_queue", Exchange("media", "topic"), routing_key="#")(conn.channel()).declare()
+    app = MqscopeApp(discovery_engine(url, management_url, tap="media"), play_script=False)
+    received: list[Any] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ledger.broker.detail.startswith("tapping"), "the tap bound")
+        with Connection(url) as conn:
+            producer = Producer(conn.channel())
+            for key in ("video.upload", "video.encode"):
+                producer.publish({"key": key}, exchange="media", routing_key=key)
+        await wait_for(pilot, lambda: app.ledger.published == 2, "both tapped")
+        with Connection(url) as conn:
+            queues = [Queue(name, no_declare=True) for name in ("video_queue", "audit_queue")]
+            Consumer(conn.channel(), queues, callbacks=[lambda b, m: (received.append(b), m.ack())]).consume()
+            while len(received) < 4:
+                conn.drain_events(timeout=10)
+        await wait_for(pilot, lambda: app.ledger.all_settled, "every tapped copy settled")
+        facts = app.screen.query_one(StatusLine).facts
+        assert facts is not None and (facts.published, facts.in_flight) == (2, 0)
+        assert "2 sent, 0 in flight" in status_text(facts).plain
+    assert len(received) == 4  # the system's consumer got every copy: mqscope took none
