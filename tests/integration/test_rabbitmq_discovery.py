@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -323,3 +325,30 @@ async def test_tui_tap_without_scenario_settles_what_it_sees(
         assert facts is not None and (facts.published, facts.in_flight) == (2, 0)
         assert "2 sent, 0 in flight" in status_text(facts).plain
     assert len(received) == 4  # the system's consumer got every copy: mqscope took none
+
+
+def test_definitions_file_instead_of_the_plugin_and_the_reason_without_either(
+    rabbit: RabbitBroker, vhost: str, tmp_path: Path
+) -> None:
+    url = url_for(rabbit, vhost)
+    declare_shop(url)
+    exported = tmp_path / "definitions.json"
+    exported.write_text(rabbit.ctl("export_definitions", "-"), encoding="utf-8")  # every vhost's
+    before = lists(rabbit, vhost)
+    with socket.socket() as closed:  # a port nothing listens on: no management API there
+        closed.bind(("127.0.0.1", 0))
+        nothing = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    run = mqscope("--broker", url, "--management", nothing, "--timeout", "2")
+    out, err = run.communicate(timeout=60)
+    assert (run.returncode, out) == (2, "")
+    assert err.strip() == (
+        f"error: no management API at {nothing} (enable rabbitmq_management, or give --definitions FILE)"
+    )
+    run = mqscope("--broker", url, "--definitions", str(exported), "--timeout", "2")
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err
+    found = topology_of([json.loads(line) for line in out.splitlines()])
+    assert set(found["exchange"]) == {"shop", "audit"} and set(found["queue"]) == {"orders", "audit_log"}
+    assert ("shop", "audit", "exchange", "orders.#") in found["binding"]
+    assert found["consumer"] == {}  # a file knows of no consumers, and mqscope runs none
+    assert lists(rabbit, vhost) == before
