@@ -6,7 +6,7 @@ reads copies from it with no-ack. How it binds depends on the exchange type:
   topic   -> "#"                          (every routing key)
   fanout  -> ""                           (fanout ignores the key)
   headers -> no arguments (x-match all of nothing: every message)
-  direct  -> each binding key the scenario file lists for that exchange (direct has no wildcard)
+  direct  -> each binding key known for that exchange (scenario file or discovery; no wildcard)
   unknown -> "#" with no arguments: catches everything on topic, fanout and headers exchanges
 AMQP cannot tell a client an exchange's type, so it comes from discovery (the management API or a
 --definitions file: core.discovery), the scenario file, or `--tap NAME:TYPE`.
@@ -96,10 +96,10 @@ def tap_bindings(spec: TapSpec, topology: Topology) -> list[tuple[str, dict[str,
         return [("", {})]
     if kind == "headers":
         return [("", {})]
-    if kind == "direct":
-        keys = sorted(
-            {b.routing_key for q in topology.queues for b in q.bindings if b.exchange == spec.exchange}
-        )
+    if kind == "direct":  # the keys of its bindings to queues and to other exchanges
+        bindings = [b for q in topology.queues for b in q.bindings]
+        bindings += [b for e in topology.exchanges for b in e.bindings]
+        keys = sorted({b.routing_key for b in bindings if b.exchange == spec.exchange})
         return [(k, {}) for k in keys]
     return [("#", {})]
 

@@ -227,7 +227,7 @@ def _discover(args: argparse.Namespace, broker: str) -> DiscoverySource:
         raise InputError("discovery needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
     vhost = url_vhost(broker)
     if args.vhost is not None and args.vhost != vhost:
-        if args.tap is not None or args.definitions is None:
+        if args.tap is not None:  # the tap reads the URL's vhost: its topology must be that one's
             raise InputError(
                 f"--vhost {short(args.vhost)} is not the broker URL's vhost {short(vhost)}: "
                 "name the vhost in the URL (amqp://user:pass@host:port/VHOST, / is %2F)"
