@@ -352,3 +352,48 @@ def test_definitions_file_instead_of_the_plugin_and_the_reason_without_either(
     assert ("shop", "audit", "exchange", "orders.#") in found["binding"]
     assert found["consumer"] == {}  # a file knows of no consumers, and mqscope runs none
     assert lists(rabbit, vhost) == before
+
+
+def test_management_api_going_away_mid_session_is_a_status_line_then_back(
+    rabbit: RabbitBroker, management_url: str, vhost: str
+) -> None:
+    url = url_for(rabbit, vhost)
+    declare_shop(url)
+    run = mqscope("--broker", url, "--management", management_url, "--refresh", "0.3", "--timeout", "90")
+    assert run.stdout is not None
+    seen: list[dict[str, Any]] = []
+    try:
+        read_until(run.stdout, seen, lambda e: e["event"] == "queue_depth")
+        rabbit.control("stop-app")  # AMQP and the management API go away; the node stays
+        try:
+            lost = read_until(run.stdout, seen, lambda e: e["event"] == "broker_status")
+        finally:
+            rabbit.control("start-app")
+        back = read_until(
+            run.stdout, seen, lambda e: e["event"] == "broker_status" and e["state"] == "connected"
+        )
+    finally:
+        run.terminate()
+        _, err = run.communicate(timeout=60)
+    assert lost["state"] == "disconnected" and "retrying in" in lost["detail"], lost
+    assert (back["state"], back["detail"]) == ("connected", f"watching {management_url} vhost {vhost} again")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("problem", ["password", "vhost"])
+def test_refused_or_missing_vhost_is_one_line_without_password(
+    rabbit: RabbitBroker, management_url: str, vhost: str, problem: str
+) -> None:
+    url = url_for(rabbit, vhost)
+    parts = urlsplit(management_url)
+    if problem == "password":  # AMQP lets guest in; the management API is asked as someone else
+        args = ["--management", f"http://guest:{quote(SECRET, safe='')}@{parts.netloc}"]
+        expected = f"the management API at {management_url} refused user 'guest' (401:"
+    else:
+        args = ["--management", management_url, "--vhost", "no-such-vhost"]
+        expected = f"no vhost 'no-such-vhost' at {management_url} (pick one with --vhost)"
+    run = mqscope("--broker", url, *args, "--timeout", "2")
+    out, err = run.communicate(timeout=60)
+    assert (run.returncode, out) == (2, "")
+    assert err.startswith(f"error: {expected}") and err.count("\n") == 1, err
+    assert SECRET not in err and quote(SECRET, safe="") not in err
