@@ -295,6 +295,18 @@ async def test_tui_draws_the_discovered_topology_and_follows_it(
         )
         with pytest.raises(PublishError, match="discovery mode only watches"):
             app.engine.publish("shop", "orders.created")
+        # Reset keeps watching (a fresh discovery engine, nothing declared); another scenario is refused.
+        before = app.engine
+        await pilot.press("f10")
+        await wait_for(pilot, lambda: app.engine is not before, "the reset")
+        assert app.engine.discovery is before.discovery and app.engine.tap is None
+        await wait_for(pilot, lambda: app.ledger.topology.queue("refunds") is not None, "the topology again")
+        await app.switch_scenario("seed")
+        assert (
+            app.engine.scenario.name == "discovered"
+            and app.ledger.topology.exchange("media_exchange") is None
+        )
+    assert "media_exchange" not in lists(rabbit, vhost)[0]  # nothing of the seed's was declared
 
 
 async def test_tui_tap_without_scenario_settles_what_it_sees(
