@@ -276,6 +276,10 @@ class MqscopeApp(ProducerControls):
 
     async def switch_scenario(self, name: str) -> None:
         """A built-in by name, or a file (TOML or definitions JSON) by path, as --scenario takes it."""
+        if self.engine.tap is not None or self.engine.discovery is not None:
+            text = "mqscope only watches this broker: a scenario would be declared on it (use --scenario)"
+            self.notify(text, severity="error", markup=False)
+            return
         try:
             scenario = open_scenario(name)
         except ScenarioError as exc:
