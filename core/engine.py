@@ -20,6 +20,7 @@ from core.consumer import ConsumerLoop
 from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, StopCheck
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, EventStream, FlowEvent, InternalError, TopologyChanged
+from core.observe.loop import ObserveLoop, ObserveSpec
 from core.producer import ProducerLoop
 from core.producers import Producers, ProducerWiring
 from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest, publish_problem
@@ -121,6 +122,8 @@ class Engine:
         self._unacked: dict[str, int] = {q.name: 0 for q in self.topology.queues}
         self.tap: TapSpec | None = None
         """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
+        self.observe: ObserveSpec | None = None
+        """Set (before starting the loops) to watch the vhost through the firehose (core.observe)."""
         self._lock = threading.Lock()
         self._runner: LoopRunner | None = None
         self._changes: list[TopologyRequest] = []
@@ -169,9 +172,11 @@ class Engine:
         priority: int | None = None,
     ) -> PublishRequest:
         """Validate a publish and give it an id; raises PublishError with a one-line reason."""
-        problem = publish_problem(
-            exchange, routing_key, body, headers or {}, expiration
-        ) or routing_key_problem(routing_key)
+        problem = (
+            self.watch_only("publishes nothing")
+            or publish_problem(exchange, routing_key, body, headers or {}, expiration)
+            or routing_key_problem(routing_key)
+        )
         if problem is None and exchange != "" and self.topology.exchange(exchange) is None:
             problem = f"unknown exchange '{visible(exchange)}'"
         if problem is None and priority is not None and not 0 <= priority <= 255:
@@ -223,6 +228,16 @@ class Engine:
             priority=step.priority,
         )
 
+    def watch_only(self, what: str) -> str | None:
+        """In tap and observe mode, why mqscope `what` (it only watches the user's broker: it never
+        publishes or declares there; Enter in the lens is refused with this line); else None."""
+        if self.observe is not None:
+            return f"observe mode only watches {self.backend.display_url()}: it {what}"
+        if self.tap is not None:
+            where = f"{visible(self.tap.exchange)} on {self.backend.display_url()}"
+            return f"tap mode only watches {where}: it {what}"
+        return None
+
     def unacked_for(self, queue_name: str) -> int:
         """Unacked copies in `queue_name` as counted by the consumers."""
         with self._lock:
@@ -238,14 +253,17 @@ class Engine:
         """Start every loop on `runner`; consumers declared later while running start on it too."""
         self._runner = runner
         runner.start_all(self.loops(play_script=play_script))
-        if self.tap is None:  # --no-script: neither the script nor the scenario's producers
-            self.producers.start(runner, declared=play_script)
+        if (refused := self.watch_only("publishes nothing")) is None:
+            self.producers.start(runner, declared=play_script)  # --no-script: nor the producers
         else:
-            self.producers.refuse("tap mode only watches the exchange: it publishes nothing")
+            self.producers.refuse(refused)
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         """The named loops to run, one thread each: the tap alone in tap mode, else the producer and
         one loop per consumer."""
+        if self.observe is not None:
+            observe = ObserveLoop(self.observe, self.topology, self.backend, self.emit)
+            return [("observe", observe.run), ("observe-depths", observe.poll)]
         if self.tap is not None:
             return [("tap", self.tap_loop(self.tap).run)]
         loops: list[tuple[str, Loop]] = [("producer", self.producer_loop(play_script=play_script).run)]
@@ -335,8 +353,8 @@ class Engine:
         queued or none is (TopologyError with the first one-line reason). Returns the topology they
         were checked against (what an undo restores)."""
         with self._lock:
-            if self.tap is not None:
-                raise TopologyError("tap mode only watches the exchange: it changes nothing")
+            if (refused := self.watch_only("changes nothing")) is not None:
+                raise TopologyError(refused)
             before = planned = self._planned()
             if (problem := self._problem_all(planned, changes)) is not None:
                 raise TopologyError(problem)
@@ -355,8 +373,8 @@ class Engine:
     def topology_problem(self, changes: Sequence[TopologyChange]) -> str | None:
         """Why `changes` would be refused now (one line), or None; makes nothing (a form's check)."""
         with self._lock:
-            if self.tap is not None:
-                return "tap mode only watches the exchange: it changes nothing"
+            if (refused := self.watch_only("changes nothing")) is not None:
+                return refused
             return self._problem_all(self._planned(), changes)
 
     def _problem_all(self, topology: Topology, changes: Sequence[TopologyChange]) -> str | None:

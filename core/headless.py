@@ -70,11 +70,13 @@ def run_headless(engine: Engine, options: HeadlessOptions, out: TextIO | None = 
 def run_tap_headless(
     engine: Engine, timeout: float, as_json: bool, out: TextIO | None = None
 ) -> int:
-    """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
+    """Print tapped or observed traffic until `timeout`, then exit 0 (nothing of ours to settle)."""
     out = sys.stdout if out is None else out
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=False)
-    printer = HeadlessPrinter(as_json, out)  # nothing on stdout until the tap is up
+    # Observe delivers what it saw published: a ledger names each RECEIVED line's key.
+    ledger = Ledger(engine.topology, keep=0, stories=False) if engine.observe is not None else None
+    printer = HeadlessPrinter(as_json, out, ledger)  # nothing on stdout until the tap is up
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

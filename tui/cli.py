@@ -24,6 +24,8 @@ from core.headless import (
     stderr_line,
 )
 from core.lesson import LessonError, builtin_lesson_names, load_lesson, scenario_at
+from core.management import ManagementClient
+from core.observe.loop import ObserveError, ObserveSpec, observe_scenario
 from core.publishing import body_problem
 from core.scenario import DEFAULT_SCENARIO, Scenario
 from core.scenario_files import open_scenario
@@ -93,6 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXCHANGE[:TYPE]",
         help="RabbitMQ: watch an existing exchange through a queue of mqscope's own "
         "(headless: prints until --timeout, then exits 0)",
+    )
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="RabbitMQ: show every message on the vhost along the path RabbitMQ reports (its firehose); "
+        "consumes nobody's messages (headless: prints until --timeout, then exits 0)",
+    )
+    parser.add_argument(
+        "--trace-on",
+        action="store_true",
+        help="--observe: turn the vhost's tracing on through the management API, and off again at exit",
+    )
+    parser.add_argument(
+        "--management",
+        default=None,
+        metavar="URL",
+        help="RabbitMQ's management HTTP API (default: the broker's host on port 15672, same credentials)",
     )
     parser.add_argument("--lessons", action="store_true", help="list the built-in lessons and exit")
     parser.add_argument("--lesson", default=None, metavar="NAME|PATH", help="start the app on a lesson")
@@ -198,6 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             engine = Engine(run_scenario(args.scenario, args.run[0], args.vhost), broker, speed=args.speed)
             script = ScriptRun(engine, args.run[0], args.run[1:])
+        elif args.observe:
+            if args.tap is not None or args.publish or args.export is not None or args.lesson is not None:
+                raise ObserveError("--observe only watches: no --tap, --publish, --export or --lesson")
+            given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
+            engine = Engine(observe_scenario(given, broker), broker, speed=args.speed)
+            if not engine.backend.detects_returns:
+                raise ObserveError("--observe needs RabbitMQ: --broker amqp://user:pass@host:port/vhost")
+            management = ManagementClient.for_broker(broker, args.management)
+            engine.observe = ObserveSpec(management, trace_on=args.trace_on)
         elif args.tap is not None:
             tap = TapSpec.parse(args.tap)
             given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
@@ -229,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.serve import ServeOptions
 
             serve = ServeOptions.from_args(args)
+        if args.trace_on and not args.observe:
+            raise InputError("--trace-on goes with --observe")
     except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
         stderr_line(f"error: {exc}")
         return EXIT_BAD_INPUT
@@ -242,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.app import run_app
 
         return run_app(engine, play_script=not args.no_script, theme=args.theme, script=script)
-    if args.headless and engine.tap is not None:
+    if args.headless and (engine.tap is not None or engine.observe is not None):
         return run_tap_headless(engine, args.timeout, args.json)
     if args.headless:
         options = HeadlessOptions(
