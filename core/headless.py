@@ -24,6 +24,8 @@ from core.script_run import ScriptRun
 from core.text import bounded, json_line, one_line_visible, visible, visible_lines
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+"""A tap or observe session ended by Ctrl+C (128 + SIGINT, as a shell reports it)."""
 BATCH_SECONDS = 0.005
 WINDOW = 10_000
 """--repeat messages handed to the producer while fewer than this many are unsettled. Made all at
@@ -86,8 +88,11 @@ def run_tap_headless(
                 return code
         printer.release()  # a tap that timed out still connecting shows how far it got
         return EXIT_OK
+    except KeyboardInterrupt:  # Ctrl+C ends watching: no traceback, what the loops say last follows
+        return EXIT_INTERRUPTED
     finally:
         _join(runner)
+        printer.print(engine.events.drain())  # what the loops said while stopping (tracing off again)
 
 
 def _no_one_to_decide(engine: Engine) -> None:

@@ -37,8 +37,8 @@ DEPTH_POLL_SECONDS = 1.0
 TRACING_CHECK_SECONDS = 5.0
 """While tracing is off, how often observe looks whether someone turned it on."""
 NOT_TRACED = (
-    "acks are not traced (rabbitmq-server#12878): a copy is shown settled once its queue's "
-    f"unacked count, polled every {DEPTH_POLL_SECONDS:g} s, says so"
+    "acks are not traced (rabbitmq-server#12878): a delivered copy shows settled once its queue's "
+    "unacked count in the management API falls (RabbitMQ refreshes it every 5 s by default)"
 )
 
 
