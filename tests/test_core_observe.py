@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from core.backends import backend_for
 from core.events import Acked, Delivered, Dropped, FlowEvent, Notice, Published, QueueDepth, Requeued, Routed
 from core.observe.correlate import GONE_AFTER, Correlator
 from core.observe.firehose import Trace, TraceError, parse_trace
-from core.observe.loop import vhost_of
+from core.observe.loop import BEHIND_AT, ObserveLoop, ObserveSpec, vhost_of
+from core.topology import Topology
 
 DATA = Path(__file__).parent / "data" / "firehose_trace_3_10_8.json"
 
@@ -198,3 +200,12 @@ def test_a_body_that_is_not_json_is_described_never_decoded() -> None:
 )
 def test_vhost_of_the_broker_url(url: str, vhost: str) -> None:
     assert vhost_of(url) == vhost
+
+
+def test_falling_behind_is_said_once_each_time_it_starts() -> None:
+    events: list[FlowEvent] = []
+    loop = ObserveLoop(ObserveSpec(None), Topology((), ()), backend_for("amqp://127.0.0.1//"), events.append)
+    for waiting in (BEHIND_AT - 1, BEHIND_AT, BEHIND_AT * 2, BEHIND_AT // 2 + 1, 0, BEHIND_AT):
+        loop._behind(waiting)
+    said = [e.text for e in events if isinstance(e, Notice)]
+    assert len(said) == 2 and all(t.startswith("observe is falling behind") for t in said)

@@ -34,8 +34,11 @@ from core.topology import Topology
 
 DEPTH_POLL_SECONDS = 1.0
 """How often queue depths (and so acks) are read from the management API."""
-TRACING_CHECK_SECONDS = 5.0
-"""While tracing is off, how often observe looks whether someone turned it on."""
+TRACE_QUEUE_LIMIT = 100_000
+"""At most this many traces wait in mqscope's own queue (x-max-length, the oldest dropped first): an
+observer that falls behind must never grow a queue without bound on the user's broker."""
+BEHIND_AT = TRACE_QUEUE_LIMIT // 10
+"""Traces waiting in mqscope's queue from which observe says it is falling behind."""
 NOT_TRACED = (
     "acks are not traced (rabbitmq-server#12878): a delivered copy shows settled once its queue's "
     "unacked count in the management API falls (RabbitMQ refreshes it every 5 s by default)"
@@ -93,6 +96,7 @@ class ObserveLoop:
         self.turned_on = False
         """True while tracing is on because --trace-on turned it on (turned off again at the end)."""
         self.observing = False
+        self.falling_behind = False
         self.management_ok = spec.management is not None
         """False once the management API proved unreachable at start: no depth poll then."""
 
@@ -155,7 +159,11 @@ class ObserveLoop:
         def session(conn: Connection) -> None:
             channel = conn.channel()
             name, _ready, _consumers = channel.queue_declare(
-                queue="", exclusive=True, auto_delete=True, durable=False
+                queue="",
+                exclusive=True,
+                auto_delete=True,
+                durable=False,
+                arguments={"x-max-length": TRACE_QUEUE_LIMIT},
             )
             for key in BINDING_KEYS:
                 channel.queue_bind(queue=name, exchange=TRACE_EXCHANGE, routing_key=key)
@@ -196,8 +204,19 @@ class ObserveLoop:
             except queue.Empty:
                 return
             self.channels = channels
-            depths.pop(self.trace_queue or "", None)  # mqscope's own queue is not in the picture
+            own = depths.pop(self.trace_queue or "", None)  # mqscope's own queue is not in the picture
+            self._behind(own[0] if own else 0)
             self.correlator.depths(depths)
+
+    def _behind(self, waiting: int) -> None:
+        """Say (once each time it starts) that traces pile up faster than observe reads them."""
+        if waiting >= BEHIND_AT and not self.falling_behind:
+            text = (
+                f"observe is falling behind: {waiting:,} traces wait in its queue; past "
+                f"{TRACE_QUEUE_LIMIT:,} RabbitMQ drops the oldest (their messages then show unmatched)"
+            )
+            self.emit(Notice(level="warning", text=text))
+        self.falling_behind = waiting >= BEHIND_AT // 2 if self.falling_behind else waiting >= BEHIND_AT
 
     def _consumer_name(self, queue_name: str, trace: Trace) -> str:
         """The consumer as the diagram knows it: the topology's consumer by its tag, the one consumer

@@ -24,7 +24,7 @@ from textual.widgets import Static
 from core.engine import Engine
 from core.events import Acked, BrokerStatus, Delivered, FlowEvent, Notice, Published, Routed
 from core.management import ManagementClient
-from core.observe.loop import ObserveSpec, observe_scenario
+from core.observe.loop import TRACE_QUEUE_LIMIT, ObserveSpec, observe_scenario
 from core.runner import LoopRunner
 from core.scenario import load_scenario
 from core.tap import TapSpec, tap_scenario
@@ -107,6 +107,10 @@ def test_observe_shows_the_real_path_agrees_with_the_consumer_and_takes_nothing(
         assert during[0] == before[0]
         assert [q for q in during[1] if q not in before[1]] == [
             n for n in during[1] if n.startswith("amq.gen-")
+        ]
+        own = [q for q in management.queues("/") if q["name"] not in before[1]]
+        assert [(q["exclusive"], q["auto_delete"], q["arguments"]) for q in own] == [
+            (True, True, {"x-max-length": TRACE_QUEUE_LIMIT})
         ]
         count = 40
         with Connection(rabbit.url) as producing, Connection(rabbit.url) as consuming:
