@@ -4,7 +4,7 @@ Against a loopback RabbitMQ (the node at --url / --management, else a throw-away
 scripts/rabbitmq.sh, its tracing turned on by --trace-on as a user would), a separate load process
 publishes `--rate` msg/s (default 5,000) for `--seconds` (default 60) to a topic exchange whose one
 queue a consumer in that process drains with acks. The app (headless Textual, the real MqscopeApp on
-an observe engine) shows it. Measured:
+an observe engine) shows it; first, as a baseline, the engine alone is drained by a bare loop. Measured:
   - trace-to-screen latency: the load stamps each body with its wall-clock send time; after the frame
     that applied the message's `published` event is refreshed, now minus that stamp (p50/p95/max);
   - backlog: mqscope's trace queue depth (management API, every 5 s) and the event stream's length,
@@ -36,9 +36,10 @@ from pathlib import Path
 from kombu import Connection
 
 from core.engine import Engine
-from core.events import FlowEvent, Published
+from core.events import BrokerStatus, FlowEvent, Published
 from core.management import ManagementClient
 from core.observe.loop import ObserveSpec
+from core.runner import LoopRunner
 from core.scenario import Scenario, parse_scenario
 from tui.app import MqscopeApp
 
@@ -174,6 +175,32 @@ async def observe(url: str, management: ManagementClient, rate: int, seconds: fl
     return result
 
 
+def observe_bare(url: str, management: ManagementClient, rate: int, seconds: float) -> list[float]:
+    """The baseline: the same load observed by the engine alone, drained by a bare loop with no UI;
+    trace-to-drain latencies (s). What the app adds on top is the UI's share."""
+    engine = Engine(scenario(), url)
+    engine.observe = ObserveSpec(management)
+    runner = LoopRunner(on_error=engine.report_failure)
+    engine.start(runner)
+    latencies: list[float] = []
+    try:
+        while not any(isinstance(e, BrokerStatus) and e.state == "connected" for e in engine.events.drain()):
+            engine.events.wait(0.05)
+        argv = [sys.executable, __file__, "--load", url, str(rate), str(seconds)]
+        loader = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=_env())
+        while loader.poll() is None or len(engine.events):
+            engine.events.wait(0.05)
+            now = time.time()
+            for e in engine.events.drain():
+                if isinstance(e, Published) and isinstance(e.body, dict):
+                    latencies.append(now - e.body["t"])
+        loader.communicate(timeout=60)
+    finally:
+        runner.shutdown()
+    runner.raise_first_error()
+    return latencies
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
@@ -213,11 +240,17 @@ def undeclare(url: str) -> None:
         channel.exchange_delete(EXCHANGE)
 
 
-def report(r: Run, rate: int, seconds: float) -> bool:
-    lat = sorted(r.latencies)
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile of `values` in ms (nan when empty)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def report(r: Run, rate: int, seconds: float, bare: list[float]) -> bool:
+    lat = r.latencies
 
     def p(q: float) -> float:
-        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+        return percentile(lat, q)
 
     sent = r.load.get("sent", 0)
     offered = sent / max(r.seconds, 1e-9)
@@ -227,6 +260,10 @@ def report(r: Run, rate: int, seconds: float) -> bool:
     print(
         f"trace-to-screen latency: p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, p99 {p(0.99):.0f} ms, "
         f"max {p(1.0):.0f} ms over {len(lat)} messages"
+    )
+    print(
+        f"baseline without UI (engine + bare drain loop): trace-to-drain p50 {percentile(bare, 0.5):.0f} ms, "
+        f"p95 {percentile(bare, 0.95):.0f} ms over {len(bare)} messages"
     )
     print(f"trace queue depth every 5 s: {r.trace_queue}")
     print(f"event stream backlog every 1 s: {r.backlog}")
@@ -263,12 +300,14 @@ def main() -> int:
         management.set_tracing("/", True)
         declare(url)
         try:
+            bare = observe_bare(url, management, args.rate, args.seconds)
+            declare(url)  # empty again
             result = asyncio.run(observe(url, management, args.rate, args.seconds))
         finally:
             undeclare(url)
             if not was_on:
                 management.set_tracing("/", False)
-    return 0 if report(result, args.rate, args.seconds) else 1
+    return 0 if report(result, args.rate, args.seconds, bare) else 1
 
 
 if __name__ == "__main__":
