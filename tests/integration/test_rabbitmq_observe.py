@@ -254,3 +254,18 @@ async def test_enter_in_observe_and_tap_mode_is_refused_in_place(
                 {"n": 1}, exchange=media_exchange, routing_key="video.upload"
             )
         await wait_for(pilot, lambda: app.ledger.published == 1, "the other client's message")
+
+
+async def test_trace_on_in_the_app_is_turned_off_again_when_it_quits(
+    rabbit: RabbitBroker, management: ManagementClient, management_url: str
+) -> None:
+    rabbit.ctl("trace_off", "-p", "/")
+    engine = Engine(observe_scenario(None, rabbit.url), rabbit.url)
+    engine.observe = ObserveSpec(ManagementClient.for_broker(rabbit.url, management_url), trace_on=True)
+    app = MqscopeApp(engine, play_script=False)
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "connected")
+        assert management.tracing("/") is True
+        await pilot.press("ctrl+q")
+    assert management.tracing("/") is False
