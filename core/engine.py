@@ -18,6 +18,7 @@ from typing import Any
 from core.backends import Backend, backend_for
 from core.consumer import ConsumerLoop
 from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, StopCheck
+from core.discovery import DISCOVERED, DiscoveryLoop, DiscoverySource
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, EventStream, FlowEvent, InternalError, TopologyChanged
 from core.observe.loop import ObserveLoop, ObserveSpec
@@ -124,6 +125,9 @@ class Engine:
         """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
         self.observe: ObserveSpec | None = None
         """Set (before starting the loops) to watch the vhost through the firehose (core.observe)."""
+        self.discovery: DiscoverySource | None = None
+        """Set (before starting the loops) to watch a live vhost's topology (core.discovery): then
+        mqscope declares nothing, runs no consumer or producer of its own, and publishes nothing."""
         self._lock = threading.Lock()
         self._runner: LoopRunner | None = None
         self._changes: list[TopologyRequest] = []
@@ -229,13 +233,15 @@ class Engine:
         )
 
     def watch_only(self, what: str) -> str | None:
-        """In tap and observe mode, why mqscope `what` (it only watches the user's broker: it never
-        publishes or declares there; Enter in the lens is refused with this line); else None."""
+        """In observe, tap and discovery mode, why mqscope `what` (it only watches the user's broker:
+        it never publishes or declares there; Enter in the lens is refused with this line); else None."""
         if self.observe is not None:
             return f"observe mode only watches {self.backend.display_url()}: it {what}"
         if self.tap is not None:
             where = f"{visible(self.tap.exchange)} on {self.backend.display_url()}"
             return f"tap mode only watches {where}: it {what}"
+        if self.discovery is not None:
+            return f"discovery mode only watches the broker: it {what}"
         return None
 
     def unacked_for(self, queue_name: str) -> int:
@@ -260,12 +266,17 @@ class Engine:
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         """The named loops to run, one thread each: the tap alone in tap mode, else the producer and
-        one loop per consumer."""
+        one loop per consumer. Watching (observe, tap, discovery): their loops alone."""
+        watching: list[tuple[str, Loop]] = []
+        if self.discovery is not None:
+            watching.append(("discovery", self.discovery_loop(self.discovery).run))
         if self.observe is not None:
-            observe = ObserveLoop(self.observe, self.topology, self.backend, self.emit)
-            return [("observe", observe.run), ("observe-depths", observe.poll)]
-        if self.tap is not None:
-            return [("tap", self.tap_loop(self.tap).run)]
+            observe = ObserveLoop(self.observe, lambda: self.topology, self.backend, self.emit)
+            watching += [("observe", observe.run), ("observe-depths", observe.poll)]
+        elif self.tap is not None:
+            watching.append(("tap", self.tap_loop(self.tap).run))
+        if watching:
+            return watching
         loops: list[tuple[str, Loop]] = [("producer", self.producer_loop(play_script=play_script).run)]
         for spec in self.topology.consumers:
             retire = self._retire.setdefault(spec.name, threading.Event())
@@ -309,7 +320,18 @@ class Engine:
         )
 
     def tap_loop(self, spec: TapSpec) -> TapLoop:
-        return TapLoop(spec, self.topology, self.backend, self.emit)
+        return TapLoop(spec, self.topology, self.backend, self.emit, live=self.live)
+
+    def discovery_loop(self, source: DiscoverySource) -> DiscoveryLoop:
+        """Discovery's refresh loop: what changed on the broker is folded in as `observe_topology`
+        folds a --run program's declarations (already made; nothing is sent)."""
+        return DiscoveryLoop(
+            source,
+            self.live,
+            self.emit,
+            lambda change: self.observe_topology(change, origin=DISCOVERED),
+            self.backend.display_url(),
+        )
 
     def _consumer_run(
         self,

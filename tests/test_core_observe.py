@@ -204,7 +204,9 @@ def test_vhost_of_the_broker_url(url: str, vhost: str) -> None:
 
 def test_falling_behind_is_said_once_each_time_it_starts() -> None:
     events: list[FlowEvent] = []
-    loop = ObserveLoop(ObserveSpec(None), Topology((), ()), backend_for("amqp://127.0.0.1//"), events.append)
+    loop = ObserveLoop(
+        ObserveSpec(None), lambda: Topology((), ()), backend_for("amqp://127.0.0.1//"), events.append
+    )
     for waiting in (BEHIND_AT - 1, BEHIND_AT, BEHIND_AT * 2, BEHIND_AT // 2 + 1, 0, BEHIND_AT):
         loop._behind(waiting)
     said = [e.text for e in events if isinstance(e, Notice)]

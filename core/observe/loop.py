@@ -14,7 +14,7 @@ poll hands snapshots to the reader, which alone folds them in (core.observe.corr
 from __future__ import annotations
 
 import queue
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -82,7 +82,10 @@ def tracing_hint(vhost: str) -> str:
 class ObserveLoop:
     """The trace reader and the depth poll of one observe session (see the module doc)."""
 
-    def __init__(self, spec: ObserveSpec, topology: Topology, backend: Backend, emit: Emit) -> None:
+    def __init__(
+        self, spec: ObserveSpec, topology: Callable[[], Topology], backend: Backend, emit: Emit
+    ) -> None:
+        """`topology` gives the topology as it is now (discovery changes it while observe runs)."""
         self.spec, self.topology, self.backend, self.emit = spec, topology, backend, emit
         self.vhost = vhost_of(backend.url)
         self.correlator = Correlator(emit, consumer_name=self._consumer_name)
@@ -222,8 +225,9 @@ class ObserveLoop:
         """The consumer as the diagram knows it: the topology's consumer by its tag, the one consumer
         the topology has on that queue, the tag, or the connection and channel."""
         tag = self.channels.get((trace.connection, trace.channel))
-        names = [c.name for c in self.topology.consumers if queue_name in c.queues]
-        if tag is not None and any(c.name == tag for c in self.topology.consumers):
+        consumers = self.topology().consumers
+        names = [c.name for c in consumers if queue_name in c.queues]
+        if tag is not None and any(c.name == tag for c in consumers):
             return tag
         if len(names) == 1:
             return names[0]
