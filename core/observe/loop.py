@@ -45,6 +45,12 @@ NOT_TRACED = (
 )
 
 
+Depths = dict[str, tuple[int, int] | None]
+"""Queue -> (ready, unacked), None while the management API has no counts for it yet."""
+Channels = dict[tuple[str, int], tuple[str, str]]
+"""(connection name, channel number) -> (consumer tag, channel name)."""
+
+
 class ObserveError(InputError):
     """Observe cannot work as asked (not RabbitMQ, no management API for --trace-on): one line."""
 
@@ -89,11 +95,10 @@ class ObserveLoop:
         self.spec, self.topology, self.backend, self.emit = spec, topology, backend, emit
         self.vhost = vhost_of(backend.url)
         self.correlator = Correlator(emit, consumer_name=self._consumer_name)
-        self.snapshots: queue.SimpleQueue[
-            tuple[dict[str, tuple[int, int] | None], dict[tuple[str, int], str]]
-        ] = queue.SimpleQueue()
-        self.channels: dict[tuple[str, int], str] = {}
-        """(connection name, channel number) -> consumer tag, from /api/consumers."""
+        self.snapshots: queue.SimpleQueue[tuple[Depths, Channels]] = queue.SimpleQueue()
+        """Depth poll -> trace reader: (queue depths, consumers' channels), one per poll."""
+        self.channels: Channels = {}
+        """(connection name, channel number) -> (consumer tag, channel name), from /api/consumers."""
         self.trace_queue: str | None = None
         """mqscope's own trace queue once declared: its deliveries are never shown."""
         self.turned_on = False
@@ -224,11 +229,12 @@ class ObserveLoop:
     def _consumer_name(self, queue_name: str, trace: Trace) -> str:
         """The consumer as the diagram knows it: the topology's consumer by its tag, the one consumer
         the topology has on that queue, the tag, or the connection and channel."""
-        tag = self.channels.get((trace.connection, trace.channel))
+        tag, channel = self.channels.get((trace.connection, trace.channel), (None, ""))
         consumers = self.topology().consumers
         names = [c.name for c in consumers if queue_name in c.queues]
-        if tag is not None and any(c.name == tag for c in consumers):
-            return tag
+        for name in (tag, f"{tag} @ {channel}"):  # as discovery names them (core.discovery)
+            if tag is not None and name in names:
+                return name
         if len(names) == 1:
             return names[0]
         return tag or f"{trace.connection or 'connection'} ch{trace.channel}"
@@ -256,9 +262,9 @@ class ObserveLoop:
             sleep_interruptibly(DEPTH_POLL_SECONDS, should_stop, None)
 
 
-def _depths(queues: list[dict[str, Any]]) -> dict[str, tuple[int, int] | None]:
+def _depths(queues: list[dict[str, Any]]) -> Depths:
     """Queue name -> (ready, unacked), or None for a queue the API has no counts for yet."""
-    out: dict[str, tuple[int, int] | None] = {}
+    out: Depths = {}
     for q in queues:
         name, ready, unacked = q.get("name"), q.get("messages_ready"), q.get("messages_unacknowledged")
         if isinstance(name, str):
@@ -267,11 +273,12 @@ def _depths(queues: list[dict[str, Any]]) -> dict[str, tuple[int, int] | None]:
     return out
 
 
-def _channels(consumers: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
-    out: dict[tuple[str, int], str] = {}
+def _channels(consumers: list[dict[str, Any]]) -> Channels:
+    """(connection name, channel number) -> (consumer tag, channel name), from /api/consumers."""
+    out: Channels = {}
     for c in consumers:
         details: Mapping[str, Any] = c.get("channel_details") or {}
         name, number, tag = details.get("connection_name"), details.get("number"), c.get("consumer_tag")
         if isinstance(name, str) and isinstance(number, int) and isinstance(tag, str):
-            out[(name, number)] = tag
+            out[(name, number)] = (tag, str(details.get("name", "")))
     return out

@@ -7,6 +7,7 @@ Enter in observe and tap mode is refused in place."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -269,3 +270,44 @@ async def test_trace_on_in_the_app_is_turned_off_again_when_it_quits(
         assert management.tracing("/") is True
         await pilot.press("ctrl+q")
     assert management.tracing("/") is False
+
+
+def test_observe_without_a_scenario_draws_discovery_and_names_the_real_consumers(
+    rabbit: RabbitBroker, management: ManagementClient, management_url: str, traced: None, system: Exchange
+) -> None:
+    received: list[int] = []
+    with Connection(rabbit.url) as conn:
+        channel = conn.channel()
+
+        def got(body: Any, message: Message) -> None:
+            received.append(body["n"])
+            message.ack()
+
+        consumer = Consumer(channel, queues=[Queue("obs_video", no_declare=True)], callbacks=[got])
+        consumer.consume()
+        until(lambda: any(c["queue"]["name"] == "obs_video" for c in management.consumers("/")), "consumer")
+        tags = {c["consumer_tag"] for c in management.consumers("/") if c["queue"]["name"] == "obs_video"}
+        run = _observe_cli(rabbit, management_url, "--json", "--timeout", "15")
+        try:
+            assert run.stdout is not None
+            lines = []
+            while not any("observing vhost" in line for line in lines[-1:]):
+                lines.append(run.stdout.readline())
+                assert lines[-1], "observe ended before it connected"
+            producer = Producer(conn.channel(), serializer="json")
+            for n in range(3):
+                producer.publish({"n": n}, exchange=system, routing_key="video.upload")
+            deadline = time.monotonic() + 20
+            while len(received) < 3 and time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    conn.drain_events(timeout=0.1)
+            rest, err = run.communicate(timeout=60)
+            out = "".join(lines) + rest
+        finally:
+            if run.poll() is None:
+                run.kill()
+    assert run.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    delivered = [e for e in events if e["event"] == "delivered" and e["queue"] == "obs_video"]
+    assert len(delivered) == 3 and sorted(received) == [0, 1, 2]
+    assert {e["consumer"] for e in delivered} == tags, (delivered, tags)  # as discovery names it
