@@ -272,7 +272,7 @@ async def test_trace_on_in_the_app_is_turned_off_again_when_it_quits(
     assert management.tracing("/") is False
 
 
-def test_observe_without_a_scenario_draws_discovery_and_names_the_real_consumers(
+def test_observe_without_a_scenario_names_the_real_consumer_as_discovery_does(
     rabbit: RabbitBroker, management: ManagementClient, management_url: str, traced: None, system: Exchange
 ) -> None:
     received: list[int] = []
