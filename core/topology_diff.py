@@ -27,6 +27,8 @@ from core.topology_changes import (
 
 def topology_diff(old: Topology, new: Topology) -> list[TopologyChange]:
     """The changes that make `old` into `new` (in the order to fold them); [] when they agree."""
+    if old == new:  # the usual refresh: nothing changed, in the same order
+        return []
     deletions: list[TopologyChange] = []
     for consumer in old.consumers:
         if new.consumer(consumer.name) != consumer:

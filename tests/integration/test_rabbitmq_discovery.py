@@ -287,14 +287,33 @@ async def test_tui_draws_the_discovered_topology_and_follows_it(
         assert "shop" in text and "audit_log" in text and "orders" in text
         with Connection(url) as conn:
             Queue("refunds", Exchange("shop", "topic"), routing_key="refunds.#")(conn.channel()).declare()
-        await wait_for(pilot, lambda: app.ledger.topology.queue("refunds") is not None, "the new queue")
-        await wait_for(
-            pilot,
-            lambda: "refunds" in "\n".join(screen_text(app.screen.query_one(DiagramCanvas))),
-            "it drawn",
-        )
+            # Another program's consumer (drawn as not mqscope's once RabbitMQ's statistics have it).
+            Consumer(conn.channel(), [Queue("refunds", no_declare=True)], no_ack=True, callbacks=[]).consume()
+            await wait_for(pilot, lambda: app.ledger.topology.queue("refunds") is not None, "the new queue")
+            await wait_for(pilot, lambda: bool(app.ledger.topology.consumers), "its consumer")
+            [consumer] = app.ledger.topology.consumers
+            assert (consumer.queues, consumer.foreign, consumer.auto_ack) == (("refunds",), True, True)
+            drawn = ("refunds", "not mqscope's", "no-ack")
+
+            def on_screen() -> bool:
+                text = "\n".join(screen_text(app.screen.query_one(DiagramCanvas)))
+                return all(word in text for word in drawn)
+
+            await wait_for(pilot, on_screen, "the new queue and its consumer drawn")
         with pytest.raises(PublishError, match="discovery mode only watches"):
             app.engine.publish("shop", "orders.created")
+        # Reset keeps watching (a fresh discovery engine, nothing declared); another scenario is refused.
+        before = app.engine
+        await pilot.press("f10")
+        await wait_for(pilot, lambda: app.engine is not before, "the reset")
+        assert app.engine.discovery is before.discovery and app.engine.tap is None
+        await wait_for(pilot, lambda: app.ledger.topology.queue("refunds") is not None, "the topology again")
+        await app.switch_scenario("seed")
+        assert (
+            app.engine.scenario.name == "discovered"
+            and app.ledger.topology.exchange("media_exchange") is None
+        )
+    assert "media_exchange" not in lists(rabbit, vhost)[0]  # nothing of the seed's was declared
 
 
 async def test_tui_tap_without_scenario_settles_what_it_sees(
