@@ -311,3 +311,24 @@ def test_observe_without_a_scenario_names_the_real_consumer_as_discovery_does(
     delivered = [e for e in events if e["event"] == "delivered" and e["queue"] == "obs_video"]
     assert len(delivered) == 3 and sorted(received) == [0, 1, 2]
     assert {e["consumer"] for e in delivered} == tags, (delivered, tags)  # as discovery names it
+
+
+async def test_reset_in_observe_mode_keeps_observing_and_declares_nothing(
+    rabbit: RabbitBroker, management: ManagementClient, management_url: str, traced: None
+) -> None:
+    before = names(management)
+    seed = load_scenario("seed")
+    engine = Engine(observe_scenario(seed, rabbit.url), rabbit.url)
+    engine.observe = ObserveSpec(ManagementClient.for_broker(rabbit.url, management_url))
+    app = MqscopeApp(engine, play_script=False)
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "connected")
+        first = app.engine
+        app.action_reset()
+        await wait_for(pilot, lambda: app.engine is not first, "the reset")
+        await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "observing again")
+        assert app.engine.observe is first.observe
+        await app.switch_scenario("dead_letter")
+        assert app.engine.scenario.name == "seed"
+    until(lambda: names(management) == before, "the exchange and queue lists as before", timeout=15)
