@@ -21,6 +21,7 @@ from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, Stop
 from core.discovery import DISCOVERED, DiscoveryLoop, DiscoverySource
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, EventStream, FlowEvent, InternalError, TopologyChanged
+from core.observe.loop import ObserveLoop, ObserveSpec
 from core.producer import ProducerLoop
 from core.producers import Producers, ProducerWiring
 from core.publishing import PublishError, PublishRequest, RequestQueue, TopologyRequest, publish_problem
@@ -129,6 +130,8 @@ class Engine:
         self._unacked: dict[str, int] = {q.name: 0 for q in self.topology.queues}
         self.tap: TapSpec | None = None
         """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
+        self.observe: ObserveSpec | None = None
+        """Set (before starting the loops) to watch the vhost through the firehose (core.observe)."""
         self.refusal: str | None = None
         """Why this engine takes no command at all (a replay plays a recording), or None."""
         self.discovery: DiscoverySource | None = None
@@ -170,6 +173,7 @@ class Engine:
         engine = Engine(scenario, self.backend.url, speed=self.clock.speed, ids=self.id_source)
         # Watching someone's broker stays watching: a reset must not run the scenario on it.
         engine.tap, engine.discovery = self.tap, self.discovery
+        engine.observe = self.observe
         engine.events.tees.extend(self.events.tees)
         return engine
 
@@ -191,11 +195,11 @@ class Engine:
         priority: int | None = None,
     ) -> PublishRequest:
         """Validate a publish and give it an id; raises PublishError with a one-line reason."""
-        problem = publish_problem(
-            exchange, routing_key, body, headers or {}, expiration
-        ) or routing_key_problem(routing_key)
-        if problem is None and self.discovery is not None and self.tap is None:
-            problem = "discovery mode only watches the broker: it publishes nothing"
+        problem = (
+            self.watch_only("publishes nothing")
+            or publish_problem(exchange, routing_key, body, headers or {}, expiration)
+            or routing_key_problem(routing_key)
+        )
         if problem is None and exchange != "" and self.topology.exchange(exchange) is None:
             problem = f"unknown exchange '{visible(exchange)}'"
         if problem is None and priority is not None and not 0 <= priority <= 255:
@@ -247,6 +251,18 @@ class Engine:
             priority=step.priority,
         )
 
+    def watch_only(self, what: str) -> str | None:
+        """In observe, tap and discovery mode, why mqscope `what` (it only watches the user's broker:
+        it never publishes or declares there; Enter in the lens is refused with this line); else None."""
+        if self.observe is not None:
+            return f"observe mode only watches {self.backend.display_url()}: it {what}"
+        if self.tap is not None:
+            where = f"{visible(self.tap.exchange)} on {self.backend.display_url()}"
+            return f"tap mode only watches {where}: it {what}"
+        if self.discovery is not None:
+            return f"discovery mode only watches the broker: it {what}"
+        return None
+
     def unacked_for(self, queue_name: str) -> int:
         """Unacked copies in `queue_name` as counted by the consumers."""
         with self._lock:
@@ -262,23 +278,24 @@ class Engine:
         """Start every loop on `runner`; consumers declared later while running start on it too."""
         self._runner = runner
         runner.start_all(self.loops(play_script=play_script))
-        if self.discovery is not None and self.tap is None:
-            self.producers.refuse("discovery mode only watches the broker: it publishes nothing")
-        elif self.tap is None:  # --no-script: neither the script nor the scenario's producers
-            self.producers.start(runner, declared=play_script)
+        if (refused := self.watch_only("publishes nothing")) is None:
+            self.producers.start(runner, declared=play_script)  # --no-script: nor the producers
         else:
-            self.producers.refuse("tap mode only watches the exchange: it publishes nothing")
+            self.producers.refuse(refused)
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         """The named loops to run, one thread each: the tap alone in tap mode, else the producer and
-        one loop per consumer. Discovery mode: the discovery loop (and the tap, if one is set)."""
+        one loop per consumer. Watching (observe, tap, discovery): their loops alone."""
+        watching: list[tuple[str, Loop]] = []
         if self.discovery is not None:
-            watching: list[tuple[str, Loop]] = [("discovery", self.discovery_loop(self.discovery).run)]
-            if self.tap is not None:
-                watching.append(("tap", self.tap_loop(self.tap).run))
+            watching.append(("discovery", self.discovery_loop(self.discovery).run))
+        if self.observe is not None:
+            observe = ObserveLoop(self.observe, lambda: self.topology, self.backend, self.emit)
+            watching += [("observe", observe.run), ("observe-depths", observe.poll)]
+        elif self.tap is not None:
+            watching.append(("tap", self.tap_loop(self.tap).run))
+        if watching:
             return watching
-        if self.tap is not None:
-            return [("tap", self.tap_loop(self.tap).run)]
         loops: list[tuple[str, Loop]] = [("producer", self.producer_loop(play_script=play_script).run)]
         for spec in self.topology.consumers:
             retire = self._retire.setdefault(spec.name, threading.Event())
@@ -377,8 +394,8 @@ class Engine:
         queued or none is (TopologyError with the first one-line reason). Returns the topology they
         were checked against (what an undo restores)."""
         with self._lock:
-            if (refusal := self._watch_only()) is not None:
-                raise TopologyError(refusal)
+            if (refused := self.watch_only("changes nothing")) is not None:
+                raise TopologyError(refused)
             before = planned = self._planned()
             if (problem := self._problem_all(planned, changes)) is not None:
                 raise TopologyError(problem)
@@ -397,17 +414,9 @@ class Engine:
     def topology_problem(self, changes: Sequence[TopologyChange]) -> str | None:
         """Why `changes` would be refused now (one line), or None; makes nothing (a form's check)."""
         with self._lock:
-            if (refusal := self._watch_only()) is not None:
-                return refusal
+            if (refused := self.watch_only("changes nothing")) is not None:
+                return refused
             return self._problem_all(self._planned(), changes)
-
-    def _watch_only(self) -> str | None:
-        """Why no topology change can be made in this mode (tap, discovery), or None."""
-        if self.tap is not None:
-            return "tap mode only watches the exchange: it changes nothing"
-        if self.discovery is not None:
-            return "discovery mode only watches the broker: it changes nothing"
-        return None
 
     def _problem_all(self, topology: Topology, changes: Sequence[TopologyChange]) -> str | None:
         for change in changes:

@@ -24,6 +24,8 @@ from core.script_run import ScriptRun
 from core.text import bounded, json_line, one_line_visible, visible, visible_lines
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_TIMEOUT = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+"""A tap or observe session ended by Ctrl+C (128 + SIGINT, as a shell reports it)."""
 BATCH_SECONDS = 0.005
 WINDOW = 10_000
 """--repeat messages handed to the producer while fewer than this many are unsettled. Made all at
@@ -70,11 +72,13 @@ def run_headless(engine: Engine, options: HeadlessOptions, out: TextIO | None = 
 def run_tap_headless(
     engine: Engine, timeout: float, as_json: bool, out: TextIO | None = None
 ) -> int:
-    """Print tapped traffic until `timeout`, then exit 0 (a tap has nothing to settle)."""
+    """Print tapped or observed traffic until `timeout`, then exit 0 (nothing of ours to settle)."""
     out = sys.stdout if out is None else out
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=False)
-    printer = HeadlessPrinter(as_json, out)  # nothing on stdout until the tap is up
+    # Observe delivers what it saw published: a ledger names each RECEIVED line's key.
+    ledger = Ledger(engine.topology, keep=0, stories=False) if engine.observe is not None else None
+    printer = HeadlessPrinter(as_json, out, ledger)  # nothing on stdout until the tap is up
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -84,8 +88,11 @@ def run_tap_headless(
                 return code
         printer.release()  # a tap that timed out still connecting shows how far it got
         return EXIT_OK
+    except KeyboardInterrupt:  # Ctrl+C ends watching: no traceback, what the loops say last follows
+        return EXIT_INTERRUPTED
     finally:
         _join(runner)
+        printer.print(engine.events.drain())  # what the loops said while stopping (tracing off again)
 
 
 def _no_one_to_decide(engine: Engine) -> None:

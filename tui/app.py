@@ -276,7 +276,7 @@ class MqscopeApp(ProducerControls):
 
     async def switch_scenario(self, name: str) -> None:
         """A built-in by name, or a file (TOML or definitions JSON) by path, as --scenario takes it."""
-        if self.engine.tap is not None or self.engine.discovery is not None:
+        if self.engine.watch_only("declares nothing") is not None:
             text = "mqscope only watches this broker: a scenario would be declared on it (use --scenario)"
             self.notify(text, severity="error", markup=False)
             return

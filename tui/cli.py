@@ -27,6 +27,8 @@ from core.headless import (
     stderr_line,
 )
 from core.lesson import LessonError, builtin_lesson_names, load_lesson, scenario_at
+from core.management import ManagementClient
+from core.observe.loop import ObserveError, ObserveSpec, observe_scenario
 from core.publishing import body_problem
 from core.recording import Recorder, Recording, header
 from core.replay import ReplayEngine, run_replay_headless
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--management",
         default=None,
         metavar="URL",
-        help="discovery: the management HTTP API "
+        help="discovery and --observe: the management HTTP API "
         "(default http://BROKER-HOST:15672, with the broker URL's user and password)",
     )
     parser.add_argument(
@@ -122,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXCHANGE[:TYPE]",
         help="RabbitMQ: watch an existing exchange through a queue of mqscope's own "
         "(headless: prints until --timeout, then exits 0)",
+    )
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="RabbitMQ: show every message on the vhost along the path RabbitMQ reports (its firehose); "
+        "consumes nobody's messages (headless: prints until --timeout, then exits 0)",
+    )
+    parser.add_argument(
+        "--trace-on",
+        action="store_true",
+        help="--observe: turn the vhost's tracing on through the management API, and off again at exit",
     )
     parser.add_argument(
         "--record",
@@ -223,7 +236,12 @@ def _check_exchange(scenario: Scenario, name: str | None) -> None:
 
 def _discovers(args: argparse.Namespace, broker: str) -> bool:
     """Discovery mode: a RabbitMQ broker and no scenario, lesson, program or export (or --management /
-    --definitions given, which only discovery reads)."""
+    --definitions given, which only discovery reads). --observe with a scenario reads --management
+    itself (queue depths, tracing), and discovers nothing."""
+    if args.observe and args.scenario is not None:
+        if args.definitions is not None:
+            raise InputError("--definitions is for discovery: leave out --scenario")
+        return False
     if args.management is not None or args.definitions is not None:
         if args.scenario is not None or args.run is not None or args.lesson is not None:
             raise InputError("--management and --definitions are for discovery: leave out --scenario")
@@ -242,7 +260,7 @@ def _discover(args: argparse.Namespace, broker: str) -> DiscoverySource:
         raise InputError("discovery needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
     vhost = url_vhost(broker)
     if args.vhost is not None and args.vhost != vhost:
-        if args.tap is not None:  # the tap reads the URL's vhost: its topology must be that one's
+        if args.tap is not None or args.observe:  # they read the URL's vhost: show that one's
             raise InputError(
                 f"--vhost {short(args.vhost)} is not the broker URL's vhost {short(vhost)}: "
                 "name the vhost in the URL (amqp://user:pass@host:port/VHOST, / is %2F)"
@@ -285,6 +303,20 @@ def _main(argv: Sequence[str] | None, closing: ExitStack) -> int:
                 )
             engine = Engine(run_scenario(args.scenario, args.run[0], args.vhost), broker, speed=args.speed)
             script = ScriptRun(engine, args.run[0], args.run[1:])
+        elif args.observe:
+            if args.tap is not None or args.publish or args.export is not None or args.lesson is not None:
+                raise ObserveError("--observe only watches: no --tap, --publish, --export or --lesson")
+            if args.trace_on and args.serve:  # one tab's exit would turn it off under the others
+                raise ObserveError("--trace-on is for one session, not --serve: use rabbitmqctl trace_on")
+            if not backend_for(broker).detects_returns:
+                raise ObserveError("--observe needs RabbitMQ: --broker amqp://user:pass@host:port/vhost")
+            given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
+            if given is None and not args.serve:  # the topology from discovery (--serve: each tab's)
+                discovery = _discover(args, broker)
+                given = discovery.first.scenario
+            engine = Engine(observe_scenario(given, broker), broker, speed=args.speed)
+            management = ManagementClient.for_broker(broker, args.management)
+            engine.observe, engine.discovery = ObserveSpec(management, trace_on=args.trace_on), discovery
         elif args.tap is not None:
             tap = TapSpec.parse(args.tap)
             if not backend_for(broker).detects_returns:
@@ -335,6 +367,8 @@ def _main(argv: Sequence[str] | None, closing: ExitStack) -> int:
             from tui.serve import ServeOptions
 
             serve = ServeOptions.from_args(args)
+        if args.trace_on and not args.observe:
+            raise InputError("--trace-on goes with --observe")
         if (recorder := _recorder(args, engine)) is not None:  # last: a refused line leaves no file
             closing.callback(recorder.close)
     except InputError as exc:  # a bug is not caught here: Python prints its traceback and exits 1
@@ -356,7 +390,8 @@ def _main(argv: Sequence[str] | None, closing: ExitStack) -> int:
         from tui.app import run_app
 
         return run_app(engine, play_script=not args.no_script, theme=args.theme, script=script)
-    if args.headless and (engine.tap is not None or engine.discovery is not None):
+    watching = engine.tap is not None or engine.discovery is not None or engine.observe is not None
+    if args.headless and watching:
         return run_tap_headless(engine, args.timeout, args.json)
     if args.headless:
         options = HeadlessOptions(
@@ -384,7 +419,7 @@ def _main(argv: Sequence[str] | None, closing: ExitStack) -> int:
 
 REPLAY_ALONE = (
     "scenario", "broker", "tap", "run", "lesson", "publish", "export", "serve", "record", "management",
-    "definitions",
+    "definitions", "observe", "trace_on",
 )
 
 
@@ -392,7 +427,7 @@ def _check_replay(args: argparse.Namespace) -> None:
     """--replay plays what the file holds: the options that choose or feed a session do not apply."""
     given = [name for name in REPLAY_ALONE if getattr(args, name) not in (None, [], False)]
     if given:
-        options = ", ".join(f"--{name}" for name in given)
+        options = ", ".join(f"--{name.replace('_', '-')}" for name in given)
         raise InputError(f"--replay plays a recording with no broker: it takes no {options}")
 
 
@@ -406,7 +441,9 @@ def _recorder(args: argparse.Namespace, engine: Engine) -> Recorder | None:
     mode = (
         "run" if args.run is not None
         else "tap" if args.tap is not None
+        else "observe" if args.observe
         else "lesson" if args.lesson is not None
+        else "discovery" if engine.discovery is not None
         else "scenario"
     )
     scenario = engine.scenario

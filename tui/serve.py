@@ -53,6 +53,8 @@ def tab_command(args: argparse.Namespace) -> str:
         words += ["--refresh", repr(float(args.refresh))]
     if args.no_script:
         words.append("--no-script")
+    if args.observe:
+        words.append("--observe")
     return shlex.join(words)
 
 
