@@ -47,6 +47,14 @@ def _json_field(text: str, what: str) -> Any:
     return value
 
 
+def _headers_field(text: str) -> dict[str, Any]:
+    """The headers field: a JSON object (empty: none); core's producer check judges its values."""
+    value = _json_field(text, "headers")
+    if not isinstance(value, dict):
+        raise InputError('headers: a JSON object like {"format": "pdf"}, not an array or a single value')
+    return value
+
+
 class ProducerForm(ModalScreen[str | None]):
     """Add a producer: Enter adds it (dismissing with its name), Esc cancels; a refusal shows here."""
 
@@ -73,6 +81,8 @@ class ProducerForm(ModalScreen[str | None]):
             yield Input(placeholder="video.upload:3, user.login:1", id="producer-keys")
             yield Label("body (JSON, optional)")
             yield Input(placeholder='{"file": "movie.mp4"}', id="producer-body")
+            yield Label("headers (a JSON object, optional: what a headers exchange routes by)")
+            yield Input(placeholder='{"format": "pdf", "type": "report"}', id="producer-headers")
             yield Static("", id="producer-problem", classes="problem")
 
     def on_mount(self) -> None:
@@ -92,6 +102,7 @@ class ProducerForm(ModalScreen[str | None]):
                 keys=keys,
                 weighted=weighted,
                 bodies=(_json_field(self._value("body"), "body"),),
+                headers=_headers_field(self._value("headers")),
             )
             self.engine.producers.add(spec, self.engine.topology)
         except InputError as exc:
