@@ -341,7 +341,7 @@ class ConsumerForm(EditForm):
         )
         priority = c.arguments.get("x-priority") if c else None
         yield from self.field(
-            "x-priority (higher served first, optional)",
+            "x-priority (optional)",
             Input(
                 compact=True,
                 value="" if priority is None else str(priority),
