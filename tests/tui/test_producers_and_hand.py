@@ -95,7 +95,7 @@ async def test_a_producer_added_with_headers_drives_the_headers_exchange() -> No
         headers = app.screen.query_one("#producer-headers", Input)
         headers.value = '["format", "pdf"]'
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "headers: a JSON object" in _problem(app), "the refusal in place")
+        await wait_for(pilot, lambda: "must be a JSON object" in _problem(app), "the refusal")
         headers.value = '{"format": "pdf", "n": NaN}'
         await pilot.press("enter")
         await wait_for(pilot, lambda: "headers.n" in _problem(app), "NaN refused in place")
