@@ -245,6 +245,22 @@ def test_lens_marks_matching_bindings_and_queues() -> None:
     assert nothing.queues == {"audit_queue"}  # '#' matches the empty key (zero words)
 
 
+def test_lens_lights_the_exchange_to_exchange_wires_its_key_takes() -> None:
+    """`x.y` on a goes on to b (x.#), not from b to c (ignored): the a -> b link is lit where it
+    arrives, the b -> c one dimmed."""
+    from core.scenario import parse_scenario
+
+    topology = parse_scenario(CHAIN, "chain.toml").topology
+    layout = compute_layout(topology, 120, 40)
+    lens = lens_for(topology, "a", "x.y", None)
+    assert lens.exchanges == {"a", "b"}
+    grid = paint(layout, Ledger(topology), lens)
+    x, y = layout.wires[("link", "a", "b")].path[-1]
+    assert (grid.chars[y][x], grid.roles[y][x]) == ("▶", "wire_match")
+    x, y = layout.wires[("link", "b", "c")].path[-1]
+    assert (grid.chars[y][x], grid.roles[y][x]) == ("▶", "wire_dim")
+
+
 def test_lens_names_the_exchange_a_key_is_unroutable_on() -> None:
     topology = load_scenario("dead_letter").topology
     lens = lens_for(topology, "orders", "order.cancelled", None)
