@@ -21,7 +21,7 @@ from tui.text import ShownText
 
 FORM_CSS = """
     & { align: center middle; }
-    & > VerticalScroll {
+    & > Vertical, & > VerticalScroll {  /* hand_screen.py shares this with a Vertical */
         width: 84; max-width: 100%; height: auto; max-height: 90%;
         border: round $primary; background: $surface; padding: 0 1;
     }
