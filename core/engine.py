@@ -18,6 +18,7 @@ from typing import Any
 from core.backends import Backend, backend_for
 from core.consumer import ConsumerLoop
 from core.controls import AttemptCounter, Clock, ConsumerControl, StepGate, StopCheck
+from core.discovery import DISCOVERED, DiscoveryLoop, DiscoverySource
 from core.errors import InputError, one_line
 from core.events import BrokerStatus, EventStream, FlowEvent, InternalError, TopologyChanged
 from core.producer import ProducerLoop
@@ -121,6 +122,9 @@ class Engine:
         self._unacked: dict[str, int] = {q.name: 0 for q in self.topology.queues}
         self.tap: TapSpec | None = None
         """Set (before starting the loops) to watch an existing exchange instead of running the scenario."""
+        self.discovery: DiscoverySource | None = None
+        """Set (before starting the loops) to watch a live vhost's topology (core.discovery): then
+        mqscope declares nothing, runs no consumer or producer of its own, and publishes nothing."""
         self._lock = threading.Lock()
         self._runner: LoopRunner | None = None
         self._changes: list[TopologyRequest] = []
@@ -172,6 +176,8 @@ class Engine:
         problem = publish_problem(
             exchange, routing_key, body, headers or {}, expiration
         ) or routing_key_problem(routing_key)
+        if problem is None and self.discovery is not None and self.tap is None:
+            problem = "discovery mode only watches the broker: it publishes nothing"
         if problem is None and exchange != "" and self.topology.exchange(exchange) is None:
             problem = f"unknown exchange '{visible(exchange)}'"
         if problem is None and priority is not None and not 0 <= priority <= 255:
@@ -238,14 +244,21 @@ class Engine:
         """Start every loop on `runner`; consumers declared later while running start on it too."""
         self._runner = runner
         runner.start_all(self.loops(play_script=play_script))
-        if self.tap is None:  # --no-script: neither the script nor the scenario's producers
+        if self.discovery is not None and self.tap is None:
+            self.producers.refuse("discovery mode only watches the broker: it publishes nothing")
+        elif self.tap is None:  # --no-script: neither the script nor the scenario's producers
             self.producers.start(runner, declared=play_script)
         else:
             self.producers.refuse("tap mode only watches the exchange: it publishes nothing")
 
     def loops(self, *, play_script: bool = True) -> list[tuple[str, Loop]]:
         """The named loops to run, one thread each: the tap alone in tap mode, else the producer and
-        one loop per consumer."""
+        one loop per consumer. Discovery mode: the discovery loop (and the tap, if one is set)."""
+        if self.discovery is not None:
+            watching: list[tuple[str, Loop]] = [("discovery", self.discovery_loop(self.discovery).run)]
+            if self.tap is not None:
+                watching.append(("tap", self.tap_loop(self.tap).run))
+            return watching
         if self.tap is not None:
             return [("tap", self.tap_loop(self.tap).run)]
         loops: list[tuple[str, Loop]] = [("producer", self.producer_loop(play_script=play_script).run)]
@@ -291,7 +304,18 @@ class Engine:
         )
 
     def tap_loop(self, spec: TapSpec) -> TapLoop:
-        return TapLoop(spec, self.topology, self.backend, self.emit)
+        return TapLoop(spec, self.topology, self.backend, self.emit, live=self.live)
+
+    def discovery_loop(self, source: DiscoverySource) -> DiscoveryLoop:
+        """Discovery's refresh loop: what changed on the broker is folded in as `observe_topology`
+        folds a --run program's declarations (already made; nothing is sent)."""
+        return DiscoveryLoop(
+            source,
+            self.live,
+            self.emit,
+            lambda change: self.observe_topology(change, origin=DISCOVERED),
+            self.backend.display_url(),
+        )
 
     def _consumer_run(
         self,
@@ -335,8 +359,8 @@ class Engine:
         queued or none is (TopologyError with the first one-line reason). Returns the topology they
         were checked against (what an undo restores)."""
         with self._lock:
-            if self.tap is not None:
-                raise TopologyError("tap mode only watches the exchange: it changes nothing")
+            if (refusal := self._watch_only()) is not None:
+                raise TopologyError(refusal)
             before = planned = self._planned()
             if (problem := self._problem_all(planned, changes)) is not None:
                 raise TopologyError(problem)
@@ -355,9 +379,17 @@ class Engine:
     def topology_problem(self, changes: Sequence[TopologyChange]) -> str | None:
         """Why `changes` would be refused now (one line), or None; makes nothing (a form's check)."""
         with self._lock:
-            if self.tap is not None:
-                return "tap mode only watches the exchange: it changes nothing"
+            if (refusal := self._watch_only()) is not None:
+                return refusal
             return self._problem_all(self._planned(), changes)
+
+    def _watch_only(self) -> str | None:
+        """Why no topology change can be made in this mode (tap, discovery), or None."""
+        if self.tap is not None:
+            return "tap mode only watches the exchange: it changes nothing"
+        if self.discovery is not None:
+            return "discovery mode only watches the broker: it changes nothing"
+        return None
 
     def _problem_all(self, topology: Topology, changes: Sequence[TopologyChange]) -> str | None:
         for change in changes:

@@ -53,6 +53,8 @@ def topology_entity_text(event: TopologyChanged) -> str:
         extras.insert(0, str(fields["type"]))
     if event.change.kind == "consumer":
         extras = [f"on {', '.join(fields['queues'])}", f"prefetch {fields['prefetch']}"]
+        if fields.get("foreign"):  # another program's: its ack mode is what mqscope can say of it
+            extras.append(f"{fields['ack']} ack, not mqscope's")
     return f"{fields['name']!r}" + (f" ({', '.join(extras)})" if extras else "")
 
 
@@ -107,6 +109,8 @@ def _describe(event: FlowEvent, routing_key: Callable[[str], str | None]) -> str
             return f"{event.level.upper()}: {event.text}"
         case TopologyChanged():
             verb = "DECLARED" if event.change.op == "declare" else "DELETED"
+            if event.origin == "discovered":  # someone else made it: mqscope only saw it
+                verb = "FOUND" if event.change.op == "declare" else "GONE"
             return f"{verb} {event.change.kind} {topology_entity_text(event)}"
         case ScriptOutput():
             return f"{'OUT' if event.stream == 'stdout' else 'ERR'}| {event.text}"

@@ -6,16 +6,27 @@ reads copies from it with no-ack. How it binds depends on the exchange type:
   topic   -> "#"                          (every routing key)
   fanout  -> ""                           (fanout ignores the key)
   headers -> no arguments (x-match all of nothing: every message)
-  direct  -> each binding key the scenario file lists for that exchange (direct has no wildcard)
+  direct  -> each binding key known for that exchange (scenario file or discovery; no wildcard)
   unknown -> "#" with no arguments: catches everything on topic, fanout and headers exchanges
-AMQP cannot tell a client an exchange's type, so it comes from the scenario file or `--tap NAME:TYPE`.
+AMQP cannot tell a client an exchange's type, so it comes from discovery (the management API or a
+--definitions file: core.discovery), the scenario file, or `--tap NAME:TYPE`.
 Only JSON bodies are decoded; anything else is shown by size and content type, never deserialized.
+
+Settling what it sees: a tapped copy has no consumer of mqscope's, and RabbitMQ says nothing when
+another program takes it. The tap reads each queue's ready count passively (exact, and on its own
+thread, so it is never older than the copies it has seen) and settles by this rule: queues hand out
+in order, so once a queue's ready count is below the number of tapped copies still open in it, the
+oldest of them were delivered to its consumers, and they are settled (delivered and acked by the
+queue's consumer, or "others" when none is known). A copy in a queue that nobody consumes stays
+there, as it does on the broker. Priority queues break the order; the count still holds.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +35,19 @@ from kombu import Connection, Consumer, Message, Queue
 from core.backends.base import Backend, Emit
 from core.controls import StopCheck
 from core.errors import InputError, one_line
-from core.events import BrokerStatus, Notice, Published, QueueDepth, Routed
+from core.events import Acked, BrokerStatus, Delivered, Notice, Published, QueueDepth, Routed
 from core.reconnect import Reconnect, reason
 from core.scenario import Scenario
 from core.topology import EXCHANGE_TYPES, ExchangeSpec, Topology, as_exchange_type
+from core.topology_changes import LiveTopology
 
 DEPTH_POLL_SECONDS = 0.5
+OTHERS = "others"
+"""Who took a tapped copy from a queue when no consumer of it is known (the ledger's consumer name)."""
+SETTLE_RULE = (
+    "tap: a copy counts as consumed once its queue's ready count falls below the copies seen "
+    "entering it (oldest first); copies in a queue nobody consumes stay there"
+)
 
 
 class TapError(InputError):
@@ -78,10 +96,10 @@ def tap_bindings(spec: TapSpec, topology: Topology) -> list[tuple[str, dict[str,
         return [("", {})]
     if kind == "headers":
         return [("", {})]
-    if kind == "direct":
-        keys = sorted(
-            {b.routing_key for q in topology.queues for b in q.bindings if b.exchange == spec.exchange}
-        )
+    if kind == "direct":  # the keys of its bindings to queues and to other exchanges
+        bindings = [b for q in topology.queues for b in q.bindings]
+        bindings += [b for e in topology.exchanges for b in e.bindings]
+        keys = sorted({b.routing_key for b in bindings if b.exchange == spec.exchange})
         return [(k, {}) for k in keys]
     return [("#", {})]
 
@@ -89,10 +107,23 @@ def tap_bindings(spec: TapSpec, topology: Topology) -> list[tuple[str, dict[str,
 class TapLoop:
     """Connects, binds mqscope's own queue to the exchange, and emits Published for every copy seen."""
 
-    def __init__(self, spec: TapSpec, topology: Topology, backend: Backend, emit: Emit) -> None:
+    def __init__(
+        self,
+        spec: TapSpec,
+        topology: Topology,
+        backend: Backend,
+        emit: Emit,
+        *,
+        live: LiveTopology | None = None,
+    ) -> None:
+        """`live`: the topology as discovery keeps it up to date (routes are predicted on it as it is
+        now); else `topology`, as the scenario file has it."""
         self.spec, self.topology, self.backend, self.emit = spec, topology, backend, emit
+        self.live = live
         self._ids = itertools.count(1)
         self._predicts = bool(topology.queues)  # a scenario file: say where each copy went
+        self.open: dict[str, deque[str]] = {}
+        """Per queue, the tapped copies routed into it and not yet settled, oldest first."""
         self.tapping = False
         """True once the tap queue was bound: from then on a lost broker is retried, not fatal."""
 
@@ -142,13 +173,28 @@ class TapLoop:
         self.tapping = True
         keys = ", ".join(repr(k) for k, _ in bindings)
         self._status("connected", f"tapping {self.spec.exchange} through {name} (bound with {keys})")
-        depths = _DepthWatch(conn, self.topology, self.backend, self.emit)
+        depths = _DepthWatch(conn, self._current, self.backend, self.emit, self._settle)
         while not should_stop():
             depths.poll()
             try:
                 conn.drain_events(timeout=0.1)
             except TimeoutError:
                 continue
+
+    def _current(self) -> Topology:
+        return self.live.current if self.live is not None else self.topology
+
+    def _settle(self, queue: str, ready: int) -> None:
+        """The queue holds `ready` copies: older tapped ones beyond that were taken (module doc)."""
+        waiting = self.open.get(queue)
+        if not waiting or len(waiting) <= ready:
+            return
+        spec = next((c for c in self._current().consumers if queue in c.queues), None)
+        consumer = spec.name if spec is not None else OTHERS
+        while len(waiting) > ready:
+            msg = waiting.popleft()
+            self.emit(Delivered(msg=msg, queue=queue, consumer=consumer))
+            self.emit(Acked(msg=msg, queue=queue, consumer=consumer))
 
     def _status(self, state: str, detail: str) -> None:
         self.emit(BrokerStatus(broker=self.backend.display_url(), state=state, faithful=True, detail=detail))
@@ -174,11 +220,15 @@ class TapLoop:
         if not self._predicts:
             return
         try:
-            queues = self.topology.binding_table.route(exchange, key, headers).queues
+            queues = self._current().binding_table.route(exchange, key, headers).queues
         except KeyError as exc:
             self.emit(Notice(msg=msg, level="warning", text=f"cannot predict routing: {exc}"))
             return
         self.emit(Routed(msg=msg, exchange=exchange, routing_key=key, queues=queues, source="predicted"))
+        if queues and not self.open:
+            self.emit(Notice(level="info", text=SETTLE_RULE))
+        for queue in queues:
+            self.open.setdefault(queue, deque()).append(msg)
 
 
 class _DepthWatch:
@@ -187,26 +237,40 @@ class _DepthWatch:
     AMQP does not tell a client how many copies other consumers hold unacked: unacked is reported 0.
     """
 
-    def __init__(self, conn: Connection, topology: Topology, backend: Backend, emit: Emit) -> None:
-        self.conn, self.backend, self.emit = conn, backend, emit
-        self.queues = [q.name for q in topology.queues]
+    def __init__(
+        self,
+        conn: Connection,
+        topology: Callable[[], Topology],
+        backend: Backend,
+        emit: Emit,
+        settle: Callable[[str, int], None],
+    ) -> None:
+        self.conn, self.topology, self.backend, self.emit, self.settle = conn, topology, backend, emit, settle
+        self.missing: set[str] = set()
+        """Queues the broker said are not there: not asked about again (until discovery shows a
+        new topology)."""
+        self.seen: Topology | None = None
         self.channel: Any = None
         self.next_poll = 0.0
         self.last: dict[str, int] = {}
 
     def poll(self) -> None:
-        if not self.queues or time.monotonic() < self.next_poll:
+        if time.monotonic() < self.next_poll:
             return
         self.next_poll = time.monotonic() + DEPTH_POLL_SECONDS
-        for name in list(self.queues):
+        topology = self.topology()
+        if topology is not self.seen:
+            self.seen, self.missing = topology, set()
+        for name in [q.name for q in topology.queues if q.name not in self.missing]:
             if self.channel is None:
                 self.channel = self.conn.channel()
             try:
                 ready, _unacked = self.backend.queue_depth(self.channel, name)
             except self.conn.channel_errors:
                 self.channel = None  # that queue is not on the broker: stop asking about it
-                self.queues.remove(name)
+                self.missing.add(name)
                 continue
             if self.last.get(name) != ready:
                 self.last[name] = ready
                 self.emit(QueueDepth(queue=name, ready=ready, unacked=0))
+            self.settle(name, ready)

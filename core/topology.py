@@ -112,6 +112,12 @@ class ConsumerSpec:
     """basic.consume arguments under RabbitMQ's names: x-priority (higher ones are sent to first)."""
     manual: bool = False
     """Each delivery waits in its hands until the user acks, requeues, rejects or drops it."""
+    foreign: bool = False
+    """Someone else's consumer, found on the broker by discovery (core.discovery): mqscope runs no
+    loop for it and consumes nothing through it; it is drawn so the real flow can be read."""
+    auto_ack: bool = False
+    """A foreign consumer's ack mode: True when it consumes with no-ack (RabbitMQ settles each
+    delivery as it is sent)."""
 
 
 @dataclass(frozen=True)

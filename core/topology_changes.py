@@ -102,6 +102,7 @@ class TopologyChange:
                     "on_failure": c.on_failure,
                     "arguments": dict(c.arguments),
                     **({"manual": True} if c.manual else {}),  # only when set: older streams read alike
+                    **({"foreign": True, "ack": "auto" if c.auto_ack else "manual"} if c.foreign else {}),
                 }
         raise TypeError(f"not a topology entity: {self.entity!r}")
 

@@ -8,15 +8,20 @@
 #                                        prints the amqp:// URL and writes it to the state file
 #   scripts/rabbitmq.sh stop [STATE]     stop that node, stop epmd if we started it, remove the dir
 #   scripts/rabbitmq.sh url [STATE]      print the URL of the running node
+#   scripts/rabbitmq.sh mgmt-url [STATE] print the management HTTP API's URL (http://127.0.0.1:PORT;
+#                                        the rabbitmq_management plugin is enabled on 127.0.0.1 only,
+#                                        15672 or a free port when 15672 is taken)
 #   scripts/rabbitmq.sh restart [STATE]  stop the whole node and start it again (same port, same data)
 #   scripts/rabbitmq.sh stop-app|start-app [STATE]   take the broker away and bring it back (the
 #                                        node keeps its data: an outage as clients see it)
 #   scripts/rabbitmq.sh ctl STATE ARGS...  rabbitmqctl ARGS against that node (stdin passed through)
 #
 # STATE defaults to $MQSCOPE_RABBITMQ_STATE or ${TMPDIR:-/tmp}/mqscope-rabbitmq.state. The state file
-# is a sourceable list of KEY=value lines (URL, NODE, DIR, PORT, DIST_PORT, STARTED_EPMD).
+# is a sourceable list of KEY=value lines (URL, NODE, DIR, PORT, DIST_PORT, MGMT_PORT, MGMT_URL,
+# STARTED_EPMD).
 # Debian's wrapper runs the node as the `rabbitmq` user, so the data dir is chowned to it.
-# Only loopback addresses are ever used: AMQP, Erlang distribution and epmd all bind 127.0.0.1.
+# Only loopback addresses are ever used: AMQP, management HTTP, Erlang distribution and epmd all
+# bind 127.0.0.1.
 set -euo pipefail
 
 STATE_DEFAULT="${MQSCOPE_RABBITMQ_STATE:-${TMPDIR:-/tmp}/mqscope-rabbitmq.state}"
@@ -64,6 +69,24 @@ try:
 except OSError:
     sys.exit(1)
 EOF
+}
+
+# The management API answers (any HTTP status: the listener is up and the plugin is serving).
+mgmt_open() {
+  python3 - "$1" <<'EOF'
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/api/overview", timeout=1).close()
+except urllib.error.HTTPError:
+    pass
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+# The node is ready when rabbitmqctl, AMQP and (when enabled) the management API all answer.
+node_ready() {
+  ctl ping >/dev/null 2>&1 && amqp_open "$PORT" && { [ -z "${MGMT_PORT:-}" ] || mgmt_open "$MGMT_PORT"; }
 }
 
 cmd_install() {
@@ -125,7 +148,7 @@ launch() {
   printf 'PGID=%q\n' "$!" >>"$state"
   PGID="$!"
   local deadline=$((SECONDS + START_TIMEOUT))
-  until ctl ping >/dev/null 2>&1 && amqp_open "$PORT"; do
+  until node_ready; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       say "RabbitMQ did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s; last log lines:"
       tail -n 20 "$DIR/server.out" "$DIR"/log/*.log 2>/dev/null >&2 || true
@@ -178,22 +201,26 @@ cmd_start() {
   PORT=5672
   port_free "$PORT" || PORT="$(free_port)"
   DIST_PORT="$(free_port)"
+  MGMT_PORT=15672
+  port_free "$MGMT_PORT" || MGMT_PORT="$(free_port)"
+  MGMT_URL="http://127.0.0.1:$MGMT_PORT"
   NODE="mqscope-$$@localhost"
   DIR="$(mktemp -d "${TMPDIR:-/tmp}/mqscope-rabbitmq.XXXXXX")"
   chmod 755 "$DIR"
   printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$PORT" >"$DIR/rabbitmq.conf"
-  printf '[].\n' >"$DIR/enabled_plugins"
+  printf 'management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = %s\n' "$MGMT_PORT" >>"$DIR/rabbitmq.conf"
+  printf '[rabbitmq_management].\n' >"$DIR/enabled_plugins"
   mkdir -p "$DIR/mnesia" "$DIR/log"
   if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$DIR"; fi
   STARTED_EPMD=0
   pgrep -x epmd >/dev/null 2>&1 || STARTED_EPMD=1
   URL="amqp://guest:guest@127.0.0.1:$PORT//"
   {
-    printf 'URL=%q\nNODE=%q\nDIR=%q\nPORT=%q\nDIST_PORT=%q\nSTARTED_EPMD=%q\n' \
-      "$URL" "$NODE" "$DIR" "$PORT" "$DIST_PORT" "$STARTED_EPMD"
+    printf 'URL=%q\nNODE=%q\nDIR=%q\nPORT=%q\nDIST_PORT=%q\nMGMT_PORT=%q\nMGMT_URL=%q\nSTARTED_EPMD=%q\n' \
+      "$URL" "$NODE" "$DIR" "$PORT" "$DIST_PORT" "$MGMT_PORT" "$MGMT_URL" "$STARTED_EPMD"
   } >"$state"
   launch "$state" || return 1
-  say "RabbitMQ $NODE listening on 127.0.0.1:$PORT (data in $DIR)"
+  say "RabbitMQ $NODE listening on 127.0.0.1:$PORT, management API on $MGMT_URL (data in $DIR)"
   printf '%s\n' "$URL"
 }
 
@@ -227,8 +254,8 @@ cmd_app() {
   ctl "$action"
   if [ "$action" = start_app ]; then
     local deadline=$((SECONDS + START_TIMEOUT))
-    until amqp_open "$PORT"; do
-      [ "$SECONDS" -ge "$deadline" ] && { say "AMQP port $PORT did not reopen"; return 1; }
+    until amqp_open "$PORT" && { [ -z "${MGMT_PORT:-}" ] || mgmt_open "$MGMT_PORT"; }; do
+      [ "$SECONDS" -ge "$deadline" ] && { say "AMQP port $PORT (or the management API) did not reopen"; return 1; }
       sleep 0.2
     done
   fi
@@ -251,6 +278,15 @@ cmd_url() {
   printf '%s\n' "$URL"
 }
 
+cmd_mgmt_url() {
+  local state="$1"
+  [ -f "$state" ] || { say "not running (no state file $state)"; return 1; }
+  # shellcheck disable=SC1090
+  . "$state"
+  [ -n "${MGMT_URL:-}" ] || { say "that node was started without the management API"; return 1; }
+  printf '%s\n' "$MGMT_URL"
+}
+
 main() {
   local cmd="${1:-}"
   local state="${2:-$STATE_DEFAULT}"
@@ -259,11 +295,12 @@ main() {
     start) cmd_start "$state" ;;
     stop) cmd_stop "$state" ;;
     url) cmd_url "$state" ;;
+    mgmt-url) cmd_mgmt_url "$state" ;;
     restart) cmd_restart "$state" ;;
     stop-app) cmd_app "$state" stop_app ;;
     start-app) cmd_app "$state" start_app ;;
     ctl) shift 2; cmd_ctl "$state" "$@" ;;
-    *) say "usage: $0 install | start|stop|restart|url|stop-app|start-app [STATE] | ctl STATE ARGS..."; return 2 ;;
+    *) say "usage: $0 install | start|stop|restart|url|mgmt-url|stop-app|start-app [STATE] | ctl STATE ARGS..."; return 2 ;;
   esac
 }
 

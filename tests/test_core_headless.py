@@ -282,7 +282,9 @@ def test_cli_timeout_before_anything_was_published_says_so(tmp_path: Path) -> No
 def test_cli_timeout_while_still_connecting_names_the_broker_not_messages() -> None:
     # Nothing listens on port 1: the first connection retries with backoff (0.2 s, then longer)
     # and is still retrying when the 0.3 s timeout ends the run.
-    result = cli("--headless", "--broker", "amqp://guest:s3cret@127.0.0.1:1//", "--timeout", "0.3")
+    # A scenario: without one, an amqp:// broker means discovery, which checks the broker at once.
+    broker = "amqp://guest:s3cret@127.0.0.1:1//"
+    result = cli("--headless", "--scenario", "seed", "--broker", broker, "--timeout", "0.3")
     assert result.returncode == 3
     err = result.stderr.strip()
     assert err.startswith("timeout after 0.3s: not connected to amqp://guest:***@127.0.0.1:1// yet (")

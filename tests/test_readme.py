@@ -249,8 +249,11 @@ def test_rabbitmq_commands_run_as_written(tmp_path: Path) -> None:
             assert result.returncode == command.exit_code, where
             if command.text.split()[-1] in ("start", "url"):  # both print the node's URL
                 assert re.fullmatch(r"amqp://guest:guest@127\.0\.0\.1:\d+//", result.stdout.strip()), where
-            if command.text.startswith("python -m tui"):  # the seed scenario, on that RabbitMQ
+            if command.text.startswith("python -m tui") and "--scenario" in command.text:
                 assert "connected" in result.stdout and "ACKNOWLEDGED" in result.stdout, where
+            elif command.text.startswith("python -m tui"):  # discovery: what the seed run declared
+                assert "watching http://127.0.0.1:" in result.stdout, where
+                assert "video_queue" in result.stdout and "ACKNOWLEDGED" not in result.stdout, where
     finally:
         subprocess.run(
             [str(ROOT / "scripts" / "rabbitmq.sh"), "stop", state], capture_output=True, timeout=120

@@ -271,6 +271,8 @@ class MqscopeApp(ProducerControls):
         self.engine = Engine(
             scenario, old_engine.backend.url, speed=old_engine.clock.speed, ids=old_engine.id_source
         )
+        # Watching someone's broker stays watching: a reset must not run the scenario on it.
+        self.engine.tap, self.engine.discovery = old_engine.tap, old_engine.discovery
         self.ledger = Ledger(scenario.topology, broker_url=self.engine.backend.display_url())
         self.consumer = self._first_consumer()
         self._session_screen = SessionScreen(self.engine, self.ledger)
@@ -284,6 +286,10 @@ class MqscopeApp(ProducerControls):
 
     async def switch_scenario(self, name: str) -> None:
         """A built-in by name, or a file (TOML or definitions JSON) by path, as --scenario takes it."""
+        if self.engine.tap is not None or self.engine.discovery is not None:
+            text = "mqscope only watches this broker: a scenario would be declared on it (use --scenario)"
+            self.notify(text, severity="error", markup=False)
+            return
         try:
             scenario = open_scenario(name)
         except ScenarioError as exc:

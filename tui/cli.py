@@ -7,12 +7,14 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from core.backends import DEFAULT_BROKER_URL
+from core.backends import DEFAULT_BROKER_URL, backend_for
 from core.closed_output import OutputClosed, quiet_exit, write
 from core.controls import MAX_SPEED, MIN_SPEED
+from core.discovery import DEFAULT_REFRESH_SECONDS, DiscoverySource, discovery_source, url_vhost
 from core.engine import Engine
 from core.errors import InputError
 from core.exporters import EXPORT_FORMATS, export
@@ -53,7 +55,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="built-in name, TOML path, or RabbitMQ definitions .json (default seed)",
     )
     parser.add_argument(
-        "--vhost", default="/", help="the vhost to read from definitions JSON, or to export to (default /)"
+        "--vhost",
+        default=None,
+        help="the vhost to read from definitions JSON, to discover, or to export to "
+        "(default /; discovery: the broker URL's)",
+    )
+    parser.add_argument(
+        "--management",
+        default=None,
+        metavar="URL",
+        help="discovery: the management HTTP API "
+        "(default http://BROKER-HOST:15672, with the broker URL's user and password)",
+    )
+    parser.add_argument(
+        "--definitions",
+        default=None,
+        metavar="FILE",
+        help="discovery without the management plugin: rabbitmqctl export_definitions output",
+    )
+    parser.add_argument(
+        "--refresh",
+        type=float,
+        default=DEFAULT_REFRESH_SECONDS,
+        metavar="S",
+        help="discovery: read the broker's topology again every S seconds "
+        f"(default {DEFAULT_REFRESH_SECONDS:g})",
     )
     parser.add_argument(
         "--exchange",
@@ -181,6 +207,38 @@ def _check_exchange(scenario: Scenario, name: str | None) -> None:
         raise InputError(f"--exchange {short(name)}: no such exchange in the scenario (it has {known})")
 
 
+def _discovers(args: argparse.Namespace, broker: str) -> bool:
+    """Discovery mode: a RabbitMQ broker and no scenario, lesson, program or export (or --management /
+    --definitions given, which only discovery reads)."""
+    if args.management is not None or args.definitions is not None:
+        if args.scenario is not None or args.run is not None or args.lesson is not None:
+            raise InputError("--management and --definitions are for discovery: leave out --scenario")
+        return True
+    if args.scenario is not None or args.run is not None or args.lesson is not None or args.export:
+        return False
+    return args.broker is not None and backend_for(broker).detects_returns
+
+
+def _discover(args: argparse.Namespace, broker: str) -> DiscoverySource:
+    """The broker's topology, read now (a wrong URL or no management API: one line, exit 2)."""
+    if not (math.isfinite(args.refresh) and args.refresh > 0):
+        raise InputError("--refresh must be a positive number of seconds")
+    backend = backend_for(broker)
+    if not backend.detects_returns:
+        raise InputError("discovery needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
+    vhost = url_vhost(broker)
+    if args.vhost is not None and args.vhost != vhost:
+        if args.tap is not None:  # the tap reads the URL's vhost: its topology must be that one's
+            raise InputError(
+                f"--vhost {short(args.vhost)} is not the broker URL's vhost {short(vhost)}: "
+                "name the vhost in the URL (amqp://user:pass@host:port/VHOST, / is %2F)"
+            )
+        vhost = args.vhost
+    return discovery_source(
+        backend, vhost, management=args.management, definitions=args.definitions, every=args.refresh
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; a reader that closed our stdout (`| head`) ends it quietly."""
     try:
@@ -193,10 +251,14 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.lessons or args.check_lesson is not None:
         return lesson_command(args.check_lesson)
+    discovery: DiscoverySource | None = None
     try:
         _check_numbers(args.speed, args.repeat, args.timeout)
         body = _parse_body(args.body)
         broker = args.broker or DEFAULT_BROKER_URL
+        discovers = _discovers(args, broker)
+        if args.vhost is None and not discovers:
+            args.vhost = "/"
         if args.run is not None:
             if not args.run:
                 raise InputError("--run needs a SCRIPT.py")
@@ -209,11 +271,30 @@ def _main(argv: Sequence[str] | None) -> int:
             script = ScriptRun(engine, args.run[0], args.run[1:])
         elif args.tap is not None:
             tap = TapSpec.parse(args.tap)
-            given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
-            engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
-            engine.tap = tap
-            if not engine.backend.detects_returns:
+            if not backend_for(broker).detects_returns:
                 raise TapError("--tap needs a RabbitMQ broker: --broker amqp://user:pass@host:port/vhost")
+            given = open_scenario(args.scenario, vhost=args.vhost) if args.scenario else None
+            if given is None and not args.serve:  # from discovery (--serve: each tab discovers);
+                discovery = _discover(args, broker)  # an exchange it does not show is tapped alone
+                if discovery.first.topology.exchange(tap.exchange) is not None:
+                    given = discovery.first.scenario
+                    discovery = replace(discovery, beside_tap=True)
+                else:
+                    discovery = None
+            engine = Engine(tap_scenario(tap, given), broker, speed=args.speed)
+            engine.tap, engine.discovery = tap, discovery
+        elif discovers and args.serve:  # each browser tab discovers for itself
+            nothing_yet = Scenario("discovery", "discovery", Topology((), ()), ())
+            engine = Engine(nothing_yet, broker, speed=args.speed)
+        elif discovers:
+            if args.publish or args.body is not None or args.exchange is not None:
+                raise InputError(
+                    "discovery only watches the broker: no --publish, --body or --exchange "
+                    "(give --scenario to run one)"
+                )
+            discovery = _discover(args, broker)
+            engine = Engine(discovery.first.scenario, broker, speed=args.speed)
+            engine.discovery = discovery
         elif args.lesson is not None:
             lesson = load_lesson(args.lesson)
             if args.headless or args.scenario or args.serve or args.export:
@@ -251,7 +332,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from tui.app import run_app
 
         return run_app(engine, play_script=not args.no_script, theme=args.theme, script=script)
-    if args.headless and engine.tap is not None:
+    if args.headless and (engine.tap is not None or engine.discovery is not None):
         return run_tap_headless(engine, args.timeout, args.json)
     if args.headless:
         options = HeadlessOptions(

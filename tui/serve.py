@@ -18,6 +18,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 
+from core.discovery import DEFAULT_REFRESH_SECONDS
 from core.errors import InputError
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -41,10 +42,15 @@ def tab_command(args: argparse.Namespace) -> str:
         ("--broker", args.broker),
         ("--tap", args.tap),
         ("--theme", args.theme),
+        ("--vhost", args.vhost),
+        ("--management", args.management),
+        ("--definitions", args.definitions),
     ):
         if value is not None:
             words += [option, value]
     words += ["--speed", repr(float(args.speed))]
+    if args.refresh != DEFAULT_REFRESH_SECONDS:
+        words += ["--refresh", repr(float(args.refresh))]
     if args.no_script:
         words.append("--no-script")
     return shlex.join(words)

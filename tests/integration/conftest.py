@@ -56,3 +56,19 @@ def rabbit() -> Iterator[RabbitBroker]:
 @pytest.fixture(scope="session")
 def amqp_url(rabbit: RabbitBroker) -> str:
     return rabbit.url
+
+
+@pytest.fixture(scope="session")
+def management_url(rabbit: RabbitBroker) -> str:
+    """The management HTTP API (http://127.0.0.1:PORT, no credentials in it: guest works on loopback).
+
+    With MQSCOPE_TEST_AMQP_URL, MQSCOPE_TEST_MANAGEMENT_URL names it (loopback only), else tests
+    that need it skip."""
+    given = os.environ.get("MQSCOPE_TEST_MANAGEMENT_URL")
+    url = given if rabbit.state is None else rabbit.management_url()
+    if not url:
+        _unavailable("no management API for this broker (set MQSCOPE_TEST_MANAGEMENT_URL)")
+    host = urlsplit(url).hostname or ""
+    if host not in LOOPBACK:
+        pytest.fail(f"the management API must be on loopback, not {host!r}", pytrace=False)
+    return url

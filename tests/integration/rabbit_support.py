@@ -20,6 +20,16 @@ class RabbitBroker:
     url: str
     state: Path | None
 
+    def management_url(self) -> str | None:
+        """The management HTTP API of the node we started (scripts/rabbitmq.sh mgmt-url), or None
+        for a broker given by MQSCOPE_TEST_AMQP_URL (then MQSCOPE_TEST_MANAGEMENT_URL, if set)."""
+        if self.state is None:
+            return None
+        done = subprocess.run(
+            [str(SCRIPT), "mgmt-url", str(self.state)], capture_output=True, text=True, timeout=30
+        )
+        return (done.stdout.strip() or None) if done.returncode == 0 else None
+
     def control(self, action: str) -> None:
         """stop-app / start-app through the project's script (only for a node we started)."""
         if self.state is None:

@@ -379,12 +379,16 @@ def _consumer(grid: Grid, layout: DiagramLayout, model: Ledger, name: str) -> No
     _frame(grid, box.x, box.y, box.w, box.h, "c_border")
     inner = box.w - 4
     pf = f" pf {spec.prefetch} " if spec is not None else ""
+    if spec is not None and spec.auto_ack:  # no-ack: RabbitMQ settles on sending, prefetch is moot
+        pf = " no-ack "
     used = _title(grid, box.x, box.y, box.w, name, "c_name")
     if pf and used + len(pf) + 1 <= inner:
         grid.text(box.x + 2 + inner - len(pf), box.y, pf, "muted", len(pf))
     state = stats.state or "idle"
     role = f"st_{state}" if state in STATE_GLYPH else "muted"
     row: list[tuple[str, str]] = [(STATE_GLYPH.get(state, "?") + " ", role), (state, role)]
+    if spec is not None and spec.foreign and state == "idle":  # discovered: another program's
+        row = [("◇ ", "muted"), ("not mqscope's", "muted")]
     if len(stats.in_hand) > 1:
         row.append((f" · {len(stats.in_hand)} in hand", "muted"))
     elif state == "waiting":
