@@ -166,6 +166,8 @@ def to_toml(scenario: Scenario) -> str:
         else:
             out.append(f"keys = {_value([k.key for k in p.keys], 'keys')}")
         out.append(f"bodies = {_value(list(p.bodies), 'bodies')}")
+        if p.headers:
+            out.append(f"headers = {_value(dict(p.headers), 'headers')}")
     for step in scenario.publishes:
         out += ["", "[[publish]]", f"exchange = {_value(step.exchange)}"]
         out.append(f"routing_key = {_value(step.routing_key)}")

@@ -1,8 +1,8 @@
 """The headless runner behind `python -m tui --headless`: run a scenario, print events, settle, exit.
 
 Exit codes: 0 when every published message settled (a tap, or a scenario with producers: when its
-time is up), 1 on a bug (its traceback on stderr), 2 on bad input (one line), 3 on timeout. Never
-imports Textual.
+time is up), 1 on a bug (its traceback on stderr), 2 on bad input (one line), 3 on timeout; 141 when
+the reader closes stdout (core.closed_output). Never imports Textual.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from core.closed_output import write
 from core.engine import Engine
 from core.errors import InputError
 from core.eventlog import describe
@@ -246,15 +247,13 @@ class HeadlessPrinter:
         if self._held is not None:
             self._held.extend(lines)
         elif lines:
-            self.out.write("\n".join(lines) + "\n")
-            self.out.flush()
+            write(self.out, "\n".join(lines) + "\n")
         return next((e for e in events if isinstance(e, InternalError)), None)
 
     def release(self) -> None:
         """Write what is held back without waiting for the connection (a run that ends anyway)."""
         if self._held:
-            self.out.write("\n".join(self._held) + "\n")
-            self.out.flush()
+            write(self.out, "\n".join(self._held) + "\n")
         self._held = None
 
 

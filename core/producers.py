@@ -26,7 +26,7 @@ from typing import Any
 from core.controls import Clock, StepGate, StopCheck
 from core.errors import InputError
 from core.events import FlowEvent, Notice
-from core.publishing import PublishError, PublishRequest, body_problem
+from core.publishing import PublishError, PublishRequest, body_problem, field_table_problem
 from core.routing import routing_key_problem
 from core.runner import Loop, LoopRunner
 from core.text import short, visible
@@ -62,10 +62,10 @@ class KeyChoice:
 
 @dataclass(frozen=True)
 class ProducerSpec:
-    """A producer: where it publishes, how fast, with which keys and bodies.
+    """A producer: where it publishes, how fast, with which keys, bodies and headers.
 
     Keys are taken in turn, or, when `weighted`, drawn at random by weight (seeded by the producer's
-    name, so a run repeats); bodies are taken in turn.
+    name, so a run repeats); bodies are taken in turn; every message carries the same headers.
     """
 
     name: str
@@ -74,6 +74,8 @@ class ProducerSpec:
     keys: tuple[KeyChoice, ...] = (KeyChoice(""),)
     weighted: bool = False
     bodies: tuple[Any, ...] = field(default_factory=lambda: ({},))
+    headers: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """AMQP headers on every message (what a headers exchange routes by; a routing key alone cannot)."""
 
 
 def rate_problem(rate: float) -> str | None:
@@ -112,6 +114,8 @@ def producer_problem(spec: ProducerSpec, topology: Topology) -> str | None:
     for index, body in enumerate(spec.bodies, start=1):
         if (p := body_problem(body, f"bodies[{index}]")) is not None:
             return p
+    if (p := field_table_problem(spec.headers, "headers")) is not None:
+        return p
     return None
 
 
@@ -198,8 +202,8 @@ class ProducerControl:
         self.woken.set()
 
 
-MakeRequest = Callable[[str, str, Any], PublishRequest]
-"""(exchange, routing key, body) -> a validated request (the engine's make_request)."""
+MakeRequest = Callable[[str, str, Any, Mapping[str, Any]], PublishRequest]
+"""(exchange, routing key, body, headers) -> a validated request (the engine's make_request)."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,7 @@ def producer_loop(
                 for _ in range(schedule.due(now, per_second)):
                     key, body = picker.next()
                     try:
-                        request = wiring.make_request(spec.exchange, key, body)
+                        request = wiring.make_request(spec.exchange, key, body, spec.headers)
                     except PublishError as exc:  # its exchange was deleted while it ran
                         text = f"producer {spec.name} stopped: {exc}"
                         wiring.emit(Notice(level="warning", text=text))

@@ -76,7 +76,7 @@ _FIELDS = {
     },
     "bindings": {"exchange", "routing_key", "arguments"},
     "consumers": {"name", "queues", "prefetch", "work_seconds", "on_failure", "arguments", "manual"},
-    "producers": {"name", "exchange", "rate", "keys", "bodies"},
+    "producers": {"name", "exchange", "rate", "keys", "bodies", "headers"},
     "publish": {
         "exchange",
         "routing_key",
@@ -281,7 +281,7 @@ def _producer(r: _Reader) -> ProducerSpec:
     bodies = r.get("bodies", list, [{}], "an array of bodies")
     return ProducerSpec(
         name=name, exchange=r.text("exchange", _REQUIRED), rate=rate, keys=keys, weighted=weighted,
-        bodies=tuple(bodies),
+        bodies=tuple(bodies), headers=r.field_table("headers", field_table_problem),
     )
 
 

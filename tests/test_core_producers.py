@@ -154,7 +154,10 @@ exchange = "jobs"
         ("rate = 1\nkeys = [3]", "keys[1]: must be a routing key or {key = ..., weight = ...}"),
         ("rate = 1\nkeys = []", "keys: give at least one routing key"),
         ("rate = 1\nbodies = []", "bodies: give at least one body"),
-        ("rate = 1\nspeed = 2", "unknown field 'speed' (allowed: bodies, exchange, keys, name, rate)"),
+        ("rate = 1\nspeed = 2", "unknown field 'speed' (allowed: bodies, exchange, headers, keys, name, rate)"),  # noqa: E501
+        ("rate = 1\nheaders = 3", "headers must be a table, not int"),
+        ("rate = 1\nheaders = { n = nan }", "headers.n: nan is not a finite number"),
+        ("rate = 1\nheaders = { a = { b = 1e400 } }", "headers.a.b: inf is not a finite number"),
     ],
 )
 def test_a_bad_producer_is_one_line_naming_file_entry_and_field(table: str, problem: str) -> None:
@@ -249,3 +252,50 @@ def test_a_producer_whose_exchange_is_deleted_stops_says_so_and_is_forgotten() -
         assert engine.producers.names == []
     finally:
         runner.shutdown()
+
+
+HEADERS_PRODUCER = """
+[[exchanges]]
+name = "documents"
+type = "headers"
+
+[[queues]]
+name = "pdf_reports"
+bindings = [{ exchange = "documents", arguments = { "x-match" = "all", format = "pdf", type = "report" } }]
+
+[[queues]]
+name = "logs"
+bindings = [{ exchange = "documents", arguments = { "x-match" = "any", type = "log" } }]
+
+[[consumers]]
+name = "reader"
+queues = ["pdf_reports", "logs"]
+prefetch = 10
+
+[[producers]]
+name = "reports"
+exchange = "documents"
+rate = 20
+headers = { format = "pdf", type = "report", pages = 3 }
+"""
+
+
+def test_a_producers_headers_go_on_every_message_and_drive_a_headers_exchange() -> None:
+    scenario = parse_scenario(HEADERS_PRODUCER, "headers.toml")
+    assert dict(scenario.producers[0].headers) == {"format": "pdf", "type": "report", "pages": 3}
+    out = io.StringIO()
+    assert run_headless(Engine(scenario, "mqscope://"), HeadlessOptions(timeout=1.0), out) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    routed = [e["queues"] for e in events if e["event"] == "routed"]
+    delivered = [e for e in events if e["event"] == "delivered"]
+    assert len(routed) >= 5 and all(queues == ["pdf_reports"] for queues in routed)
+    carried = {"format": "pdf", "type": "report", "pages": 3}
+    assert delivered and all(e["headers"] == carried for e in delivered)
+
+
+def test_a_producers_headers_are_exported_and_load_back() -> None:
+    from core.exporters import export
+
+    scenario = parse_scenario(HEADERS_PRODUCER, "headers.toml")
+    again = parse_scenario(export(scenario, "toml"), "again.toml")
+    assert again.producers == scenario.producers and again.producers[0].headers["pages"] == 3

@@ -208,8 +208,10 @@ class MqscopeApp(ProducerControls):
 
     def refresh_status(self) -> None:
         ledger = self.ledger
+        title, short_title = self.status_title()
         facts = StatusFacts(
-            scenario=self.engine.scenario.name,
+            scenario=title,
+            short_scenario=short_title,
             broker=ledger.broker,
             speed=self.engine.clock.speed,
             paused=self.engine.gate.paused,
@@ -219,6 +221,10 @@ class MqscopeApp(ProducerControls):
             rates=self.rates(),
         )
         self._session_screen.show_status(facts)
+
+    def status_title(self) -> tuple[str, str | None]:
+        """What the status line names (and a shorter form for narrow lines): the scenario."""
+        return self.engine.scenario.name, None
 
     def watch_consumer(self) -> None:
         self.refresh_status()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.backends import DEFAULT_BROKER_URL, backend_for
+from core.closed_output import OutputClosed, quiet_exit, write
 from core.controls import MAX_SPEED, MIN_SPEED
 from core.discovery import DEFAULT_REFRESH_SECONDS, DiscoverySource, discovery_source, url_vhost
 from core.engine import Engine
@@ -272,8 +273,12 @@ def _discover(args: argparse.Namespace, broker: str) -> DiscoverySource:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with ExitStack() as closing:  # a --record file is closed however the session ends
-        return _main(argv, closing)
+    """Run the command line; a reader that closed our stdout (`| head`) ends it quietly."""
+    try:
+        with ExitStack() as closing:  # a --record file is closed however the session ends
+            return _main(argv, closing)
+    except OutputClosed:  # the run's threads were stopped on the way out (its finally blocks)
+        return quiet_exit()
 
 
 def _main(argv: Sequence[str] | None, closing: ExitStack) -> int:
@@ -357,7 +362,7 @@ def _main(argv: Sequence[str] | None, closing: ExitStack) -> int:
                 text = export(scenario, args.export, vhost=args.vhost)
                 if scenario.notice is not None:
                     stderr_line(f"notice: {scenario.notice}")
-                sys.stdout.write(text)
+                write(sys.stdout, text)
                 return 0
             _check_exchange(scenario, args.exchange)
             engine = Engine(scenario, broker, speed=args.speed)
@@ -471,7 +476,7 @@ def lesson_command(check: str | None) -> int:
     if check is None:
         for name in builtin_lesson_names():
             lesson = load_lesson(name)  # a broken built-in is a bug: its traceback, exit 1
-            print(f"{name:<17} {_steps(len(lesson.steps))}  {lesson.title}")
+            write(sys.stdout, f"{name:<17} {_steps(len(lesson.steps))}  {lesson.title}\n")
         return 0
     try:
         lesson = load_lesson(check)
@@ -479,7 +484,7 @@ def lesson_command(check: str | None) -> int:
         for line in exc.problems:
             stderr_line(line)
         return EXIT_BAD_INPUT
-    print(f"{visible(check)}: ok, {_steps(len(lesson.steps))}")
+    write(sys.stdout, f"{visible(check)}: ok, {_steps(len(lesson.steps))}\n")
     return 0
 
 

@@ -426,6 +426,11 @@ class LessonApp(MqscopeApp):
         if self.engine.gate.paused != self._shown_frozen:
             self.render_panel()
 
+    def status_title(self) -> tuple[str, str | None]:
+        """The lesson's title, not its step's scenario (the panel shows step n of m); its name when
+        the line is narrow."""
+        return self.lesson.title, self.lesson.name
+
     def score(self) -> tuple[int, int]:
         return sum(self.results.values()), len(self.results)
 

@@ -75,6 +75,8 @@ def _ends(layout: DiagramLayout, kind: str, source: str, target: str) -> tuple[B
         return layout.exchanges[source], layout.queues[target]
     if kind == "consume":
         return layout.queues[source], layout.consumers[target]
+    if kind == "link":
+        return layout.exchanges[source], layout.exchanges[target]
     return layout.queues[source], layout.exchanges[target]
 
 
@@ -90,6 +92,67 @@ def test_every_binding_consumer_and_dead_letter_link_has_a_wire() -> None:
         ("dead", "orders_queue", "orders.dlx"),
         ("dead", "shipping", "orders.dlx"),
     }
+
+
+CHAIN = """
+[[exchanges]]
+name = "a"
+type = "topic"
+
+[[exchanges]]
+name = "b"
+type = "topic"
+bindings = [{ exchange = "a", routing_key = "x.#" }, { exchange = "c", routing_key = "back" }]
+
+[[exchanges]]
+name = "c"
+type = "fanout"
+bindings = [{ exchange = "b", routing_key = "ignored" }]
+
+[[exchanges]]
+name = "dlx"
+type = "fanout"
+
+[[queues]]
+name = "qa"
+bindings = [{ exchange = "a", routing_key = "#" }]
+dead_letter_exchange = "dlx"
+
+[[queues]]
+name = "qc"
+bindings = [{ exchange = "c" }]
+
+[[queues]]
+name = "dead"
+bindings = [{ exchange = "dlx" }]
+"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_exchange_to_exchange_bindings_are_wires_left_of_the_exchanges(size: tuple[int, int]) -> None:
+    """One wire per linked pair (b takes from a and from c, c from b: a loop), each on a trunk of its
+    own in a margin left of the exchange column, from the source's left side into the destination's,
+    through no box and sharing no cell with the route and dead-letter wires."""
+    from core.scenario import parse_scenario
+
+    layout = compute_layout(parse_scenario(CHAIN, "chain.toml").topology, *size)
+    links = {key: wire for key, wire in layout.wires.items() if key[0] == "link"}
+    assert set(links) == {("link", "a", "b"), ("link", "c", "b"), ("link", "b", "c")}
+    ex_x = layout.columns[0]
+    assert ex_x == 2 * len(links) + 1 and all(b.x == ex_x for b in layout.exchanges.values())
+    if size[0] >= 80:
+        assert layout.width == size[0]
+    boxes = list(layout.boxes())
+    for i, a in enumerate(boxes):
+        assert a.x >= 0 and a.right <= layout.width
+        assert not any(overlaps(a, b) for b in boxes[i + 1 :]), a
+    others = {cell for key, wire in layout.wires.items() if key[0] != "link" for cell in wire.path}
+    for (_, source, target), wire in links.items():
+        assert wire.path[0] == (layout.exchanges[source].x - 1, layout.exchanges[source].mid_y)
+        assert wire.path[-1] == (layout.exchanges[target].x - 1, layout.exchanges[target].y + 2)
+        assert all(x < ex_x for x, _ in wire.path) and not others & set(wire.path)
+    seed = compute_layout(load_scenario("seed").topology, *size)
+    assert seed.columns[0] == 0, "no margin without exchange-to-exchange bindings"
 
 
 def test_twelve_queues_fit_down_to_13_rows_with_one_line_queues_then_scroll() -> None:
@@ -180,6 +243,22 @@ def test_lens_marks_matching_bindings_and_queues() -> None:
     assert grid.roles[aq.y][aq.x] == "match" and grid.roles[vq.y][vq.x] == "dim"
     nothing = lens_for(topology, "media_exchange", "", None)
     assert nothing.queues == {"audit_queue"}  # '#' matches the empty key (zero words)
+
+
+def test_lens_lights_the_exchange_to_exchange_wires_its_key_takes() -> None:
+    """`x.y` on a goes on to b (x.#), not from b to c (ignored): the a -> b link is lit where it
+    arrives, the b -> c one dimmed."""
+    from core.scenario import parse_scenario
+
+    topology = parse_scenario(CHAIN, "chain.toml").topology
+    layout = compute_layout(topology, 120, 40)
+    lens = lens_for(topology, "a", "x.y", None)
+    assert lens.exchanges == {"a", "b"}
+    grid = paint(layout, Ledger(topology), lens)
+    x, y = layout.wires[("link", "a", "b")].path[-1]
+    assert (grid.chars[y][x], grid.roles[y][x]) == ("▶", "wire_match")
+    x, y = layout.wires[("link", "b", "c")].path[-1]
+    assert (grid.chars[y][x], grid.roles[y][x]) == ("▶", "wire_dim")
 
 
 def test_lens_names_the_exchange_a_key_is_unroutable_on() -> None:

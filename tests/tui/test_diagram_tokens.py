@@ -46,6 +46,41 @@ def test_a_routed_copy_travels_its_wire_from_exchange_to_queue() -> None:
     assert not board.busy(leg.end + 0.01)
 
 
+def test_a_copy_routed_through_an_exchange_binding_travels_the_link_then_the_route() -> None:
+    from core.scenario import parse_scenario
+
+    linked = """
+[[exchanges]]
+name = "upstream"
+type = "topic"
+
+[[exchanges]]
+name = "orders"
+type = "topic"
+bindings = [{ exchange = "upstream", routing_key = "order.#" }]
+
+[[queues]]
+name = "direct_q"
+bindings = [{ exchange = "upstream", routing_key = "*.new" }]
+
+[[queues]]
+name = "orders_q"
+bindings = [{ exchange = "orders", routing_key = "#" }]
+"""
+    layout = compute_layout(parse_scenario(linked, "linked.toml").topology, 120, 40)
+    board = TokenBoard(lambda: layout)
+    routed = Routed(msg="m1", exchange="upstream", routing_key="order.new", queues=("direct_q", "orders_q"))
+    board.feed([routed], T0)
+    legs = {leg.wire: leg for leg in board.legs}
+    assert set(legs) == {
+        ("route", "upstream", "direct_q"),
+        ("link", "upstream", "orders"),
+        ("route", "orders", "orders_q"),
+    }
+    link, route = legs[("link", "upstream", "orders")], legs[("route", "orders", "orders_q")]
+    assert route.start == pytest.approx(link.end)
+
+
 def test_legs_of_one_copy_run_one_after_another_then_the_ack_flashes() -> None:
     board, layout = board_for()
     board.feed(published("m1", "video.upload", ("video_queue",)), T0)

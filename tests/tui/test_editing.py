@@ -541,3 +541,62 @@ async def test_an_exchange_to_exchange_binding_is_made_on_the_broker_and_routes(
         )
         msg = app.engine.publish("orders", "order.created")
         assert await routed(pilot, app, msg) == {"orders_queue"}
+
+
+async def test_a_consumers_x_priority_is_a_form_field_judged_saved_exported_and_undone() -> None:
+    """The broker serves the higher x-priority first: the worker added with 10 gets every message
+    while it is idle (equal priorities would take turns with `worker`)."""
+    from core.exporters import export
+    from tui.file_commands import live_scenario
+
+    app = make_app(parse_scenario(COMPETING, "competing.toml"), speed=4.0, play_script=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        engine, editor = app.engine, app.session_screen.editor
+        editor.add("consumer", Selection("queue", "tasks"))
+        form = await form_open(pilot, app)
+        await fill(pilot, form, "name", "vip")
+        await fill(pilot, form, "work_seconds", "0")
+        await fill(pilot, form, "x-priority", "2147483648")
+        assert form.problem == "consumer 'vip': x-priority must be an integer (a signed 32-bit one)"
+        assert form.query_one("#x-priority", Input).has_class("-invalid")
+        await pilot.press("enter")  # refused in place
+        assert app.screen is form and engine.topology.consumer("vip") is None
+        await fill(pilot, form, "x-priority", "10")
+        assert form.problem is None
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: engine.topology.consumer("vip") is not None, "vip declared")
+        assert dict(engine.topology.consumer("vip").arguments) == {"x-priority": 10}  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: app.ledger.consumers.get("vip") is not None, "vip subscribed")
+        for n in range(3):
+            msg = engine.publish("jobs", "task", {"n": n})
+            await wait_for(pilot, lambda msg=msg: app.ledger.fate(msg) == {"tasks": "acked"}, f"message {n}")
+        assert app.ledger.consumers["vip"].acked == 3 and app.ledger.consumers["worker"].acked == 0
+        saved = parse_scenario(export(live_scenario(app), "toml"), "saved.toml").topology.consumer("vip")
+        assert saved is not None and dict(saved.arguments) == {"x-priority": 10}
+
+        editor.edit(Selection("consumer", "vip"))
+        form = await form_open(pilot, app)
+        assert form.query_one("#x-priority", Input).value == "10"
+        await fill(pilot, form, "x-priority", "-3")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: dict(engine.topology.consumer("vip").arguments) == {"x-priority": -3},  # type: ignore[union-attr]
+            "the new priority",
+        )
+        editor.undo()
+        await wait_for(
+            pilot,
+            lambda: dict(engine.topology.consumer("vip").arguments) == {"x-priority": 10},  # type: ignore[union-attr]
+            "undo to bring back 10",
+        )
+        editor.edit(Selection("consumer", "vip"))
+        form = await form_open(pilot, app)
+        await fill(pilot, form, "x-priority", "")  # left out: no argument, RabbitMQ's default 0
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: not engine.topology.consumer("vip").arguments, "no x-priority"  # type: ignore[union-attr]
+        )
+        saved = parse_scenario(export(live_scenario(app), "toml"), "saved.toml").topology.consumer("vip")
+        assert saved is not None and not saved.arguments

@@ -1,5 +1,6 @@
-"""Exchange-to-exchange bindings on screen: the destination's box names the exchanges it takes from
-(whole, or not at all), the inspector lists them both ways, and every name stays whole."""
+"""Exchange-to-exchange bindings on screen: a wire left of the exchanges into the destination, whose
+box names the exchanges it takes from with their binding keys (or the names alone; whole, or not at
+all), the inspector lists them both ways, and every name stays whole."""
 
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ async def _links(size: tuple[int, int]) -> None:
         await settle(pilot, published=0)
         check_canvas_names(app)
         text = "\n".join(drawn(app.screen.query_one(DiagramCanvas)))
-        if size[0] >= 100:
+        box = app.session_screen.canvas.layout_geometry.exchanges["downstream"]
+        rows = text.splitlines()
+        assert rows[box.y + 2][box.x - 2 : box.x + 1] == "─▶│"  # the link wire arrives
+        if size[0] >= 120:
+            assert "╰─ ← upstream a.# | *.b ─" in text
+        elif size[0] >= 100:
             assert "╰─ ← upstream ─" in text
         else:  # whole or not at all
             assert "← upstream" in text or "←" not in text

@@ -39,6 +39,16 @@ async def test_lesson_played_wrong(name: str) -> None:
         assert app.score() == (0, len(scored))
 
 
+async def test_the_status_line_names_the_lesson_not_its_scenario() -> None:
+    lesson = load_lesson("topic_hash")
+    app = make_lesson_app("topic_hash")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        facts = app.session_screen.status.facts
+        assert facts is not None and app.engine.scenario.name == "seed"
+        assert (facts.scenario, facts.short_scenario) == (lesson.title, "topic_hash")
+
+
 async def test_the_lens_keeps_its_verdict_until_the_commit() -> None:
     app = make_lesson_app("topic_hash")
     async with app.run_test(size=SIZE) as pilot:

@@ -86,6 +86,35 @@ async def test_add_a_producer_from_the_palette_then_change_its_rate_then_remove_
         )
 
 
+async def test_a_producer_added_with_headers_drives_the_headers_exchange() -> None:
+    app = make_app("headers", play_script=False)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
+        app.action_add_producer()
+        await wait_for(pilot, lambda: _form_up(app, ProducerForm), "the producer form")
+        headers = app.screen.query_one("#producer-headers", Input)
+        headers.value = '["format", "pdf"]'
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "must be a JSON object" in _problem(app), "the refusal")
+        headers.value = '{"format": "pdf", "n": NaN}'
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "headers.n" in _problem(app), "NaN refused in place")
+        assert isinstance(app.screen, ProducerForm) and app.engine.producers.names == []
+        headers.value = '{"format": "pdf", "type": "report"}'
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ProducerForm), "the form to close")
+        assert dict(app.engine.producers.specs()["producer1"].headers) == {"format": "pdf", "type": "report"}
+        await wait_for(pilot, lambda: app.ledger.published >= 2, "the producer's messages")
+        await wait_for(
+            pilot,
+            lambda: all(r.queues is not None for r in app.ledger.records.values()),
+            "them routed",
+        )
+        assert {tuple(sorted(r.queues or ())) for r in app.ledger.records.values()} == {
+            ("any_pdf_or_log", "pdf_reports")
+        }
+
+
 async def test_the_backlog_scenario_runs_its_producers_and_a_worker_can_be_added() -> None:
     app = make_app("backlog")
     async with app.run_test(size=(150, 40)) as pilot:

@@ -53,3 +53,16 @@ def test_narrow_widths_drop_whole_pieces_never_cut_words() -> None:
                 assert word in text.plain, (width, word)
     assert status_text(frozen, 80).plain.count("NOT") == 1
     assert "mqscope://localhost" in full.plain and "mqscope://localhost" not in status_text(frozen, 80).plain
+
+
+def test_a_long_title_gives_way_to_its_short_name_only_when_nothing_else_fits() -> None:
+    """A lesson's title (tui.lesson_app) is the line's first words; only at the last step, when all
+    else has gone, does its short name stand in for it."""
+    lesson = StatusFacts(
+        "Topic exchange: # is zero or more words", BrokerInfo("mqscope://", "connected", True),
+        1.0, False, "worker", 2, 0, short_scenario="topic_hash",
+    )
+    widest_without = worded(lesson, FIT_STEPS[-2]).cell_len
+    assert status_text(lesson, widest_without).plain.startswith(" Topic exchange: # is zero or more words │")
+    narrow = status_text(lesson, widest_without - 1).plain
+    assert narrow.startswith(" topic_hash │") and len(narrow) <= widest_without - 1

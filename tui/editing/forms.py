@@ -300,7 +300,8 @@ class BindingForm(EditForm):
 
 
 class ConsumerForm(EditForm):
-    """Add a worker, or change its queues, prefetch, work time or failure policy (no restart)."""
+    """Add a worker, or change its queues, prefetch, work time, failure policy or consumer priority
+    (`x-priority`, its one basic.consume argument); no restart."""
 
     def __init__(
         self,
@@ -338,6 +339,17 @@ class ConsumerForm(EditForm):
         yield from self.field(
             "on_failure", Select(policies, value=policy, allow_blank=False, compact=True, id="on_failure")
         )
+        priority = c.arguments.get("x-priority") if c else None
+        yield from self.field(
+            "x-priority (optional)",
+            Input(
+                compact=True,
+                value="" if priority is None else str(priority),
+                type="integer",
+                placeholder="0",
+                id="x-priority",
+            ),
+        )
 
     def spec(self) -> ConsumerSpec:
         table: dict[str, Any] = {
@@ -349,6 +361,10 @@ class ConsumerForm(EditForm):
             table["prefetch"] = prefetch
         if (work := number("work_seconds", self.query_one("#work_seconds", Input).value)) is not None:
             table["work_seconds"] = work
+        if (priority := integer("x-priority", self.query_one("#x-priority", Input).value)) is not None:
+            table["arguments"] = {"x-priority": priority}  # the one consumer argument mqscope models
+        if self.existing is not None and self.existing.manual:
+            table["manual"] = True  # not a form field: kept as it is (m toggles it)
         return consumer_entry(table)
 
     def changes(self) -> list[TopologyChange]:

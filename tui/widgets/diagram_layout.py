@@ -2,7 +2,9 @@
 
 Plain Python (no Textual) so the layout can be unit-tested; the canvas paints and animates on top of it.
 Exchanges stand on the left, queues in the middle (one lane each), consumers on the right. Every wire is
-a polyline of cells, so a token's position is just `path[int(fraction * len(path))]`.
+a polyline of cells, so a token's position is just `path[int(fraction * len(path))]`. Exchange-to-exchange
+bindings run in a margin left of the exchanges (only when there are any), out of the way of the route
+and dead-letter trunks right of them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ LABEL_WHOLE = 24
 
 Cell = tuple[int, int]
 WireKey = tuple[str, str, str]
-"""(kind, source, target): ("route", exchange, queue), ("consume", queue, consumer), ("dead", queue, dlx)."""
+"""(kind, source, target): ("route", exchange, queue), ("consume", queue, consumer), ("dead", queue, dlx),
+("link", source exchange, destination exchange)."""
 
 # Connection bits of a wire cell: which neighbours it joins.
 N, E, S, W = 1, 2, 4, 8
@@ -128,6 +131,21 @@ def binding_text(exchange_type: str, routing_key: str, arguments: dict[str, obje
     return routing_key if routing_key else '""'
 
 
+def link_labels(topology: Topology, exchange: str) -> list[str]:
+    """What the bottom border of `exchange` says about the exchanges it takes from, fullest first:
+    ` ← upstream a.# | *.b ` (each source with its binding keys), then ` ← upstream `; [] for none."""
+    spec = topology.exchange(exchange)
+    if spec is None or not spec.bindings:
+        return []
+    keys: dict[str, list[str]] = {}
+    for b in spec.bindings:
+        source = topology.exchange(b.exchange)
+        text = binding_text(source.type if source else "", b.routing_key, dict(b.arguments))
+        keys.setdefault(b.exchange, []).append(text)
+    full = ", ".join(f"{name} {' | '.join(texts)}" for name, texts in keys.items())
+    return [f" ← {full} ", f" ← {', '.join(keys)} "]
+
+
 def _lanes(queues: int, height: int, has_dlx: bool) -> tuple[int, int]:
     """(queue box height, rows per queue lane): framed boxes while they fit, else one-line boxes (with
     a gap row for dead-letter wires), which also keep the scrolling short when nothing fits."""
@@ -160,6 +178,9 @@ def _box_widths(topology: Topology, width: int, gaps_want: int, one_line: bool) 
     the binding labels between them are cut: first to a `comfort` width (room for their worded
     counts), then to a floor that still keeps every name whole (up to `cap`). When even the floors
     do not fit, the diagram grows wider than the view and scrolls."""
+    # An exchange fed by others would like room for its label (link_labels) in its bottom border,
+    # but only as a wish: the label shortens to the source names (or goes) before other boxes shrink.
+    linked = [len(labels[0]) + 4 for e in topology.exchanges if (labels := link_labels(topology, e.name))]
     specs = (  # names, share %, comfort, floor, high %, cap
         ([e.name for e in topology.exchanges], 16, 12, 12, 24, 30),
         ([q.name for q in topology.queues], 24, 18, 16, 30, 44),
@@ -170,10 +191,11 @@ def _box_widths(topology: Topology, width: int, gaps_want: int, one_line: bool) 
     # A name needs 2 cells more than its length in a top border; 8 in a one-line queue, whose
     # depth counts ("0r 0u" at the least) share its row.
     margins = (2, 8 if one_line else 2, 2)
-    for (names, share, comfort, floor, high, cap), margin in zip(specs, margins, strict=True):
+    wishes = (max([0, *linked]), 0, 0)
+    for (names, share, comfort, floor, high, cap), margin, wish in zip(specs, margins, wishes, strict=True):
         longest = max([8, *(len(n) for n in names)])
         whole = min(cap, longest + margin)
-        want = max(longest + 6, width * share // 100)
+        want = max(longest + 6, wish, width * share // 100)
         low = max(comfort, whole)
         widths.append(_clamp(want, low, max(low, min(cap, width * high // 100))))
         levels.append((low, max(floor, whole)))
@@ -251,8 +273,17 @@ def compute_layout(topology: Topology, width: int, height: int) -> DiagramLayout
     return layout
 
 
+def _links(topology: Topology) -> list[tuple[str, str]]:
+    """(source, destination) of each exchange-to-exchange wire: one per pair, however many keys."""
+    names = {e.name for e in topology.exchanges}
+    pairs = [(b.exchange, e.name) for e in topology.exchanges for b in e.bindings if b.exchange in names]
+    return list(dict.fromkeys(pairs))
+
+
 def _compute(topology: Topology, width: int, height: int, top: int) -> DiagramLayout:
     width = max(width, MIN_WIDTH)
+    links = _links(topology)
+    margin = 2 * len(links) + 1 if links else 0  # left of the exchanges: a trunk per link, and a gap
     queues = list(topology.queues)
     has_dlx = any(q.dead_letter_exchange for q in queues)
     queue_h, pitch = _lanes(max(1, len(queues)), height, has_dlx)
@@ -270,13 +301,13 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> DiagramLa
     g1_want = trunks + max([8, *(len(t) + 5 for t in labels)])
     g1_min = trunks + max(8, 3 + min(LABEL_WHOLE, max([0, *(len(t) for t in labels)])))
     g2_min = 2 * len(topology.consumers) + 4
-    widths = _box_widths(topology, width, g1_want + g2_min, one_line=queue_h == 1)
+    widths = _box_widths(topology, width - margin, g1_want + g2_min, one_line=queue_h == 1)
     ex_w, q_w, c_w = widths
-    rest = width - sum(widths)
+    rest = width - margin - sum(widths)
     g1 = max(g1_min, min(rest - g2_min, max(g1_want, rest * 60 // 100)))
     g2 = max(g2_min, rest - g1)
-    width = max(width, ex_w + g1 + q_w + g2 + c_w)
-    ex_x, q_x = 0, ex_w + g1
+    width = max(width, margin + ex_w + g1 + q_w + g2 + c_w)
+    ex_x, q_x = margin, margin + ex_w + g1
     c_x = q_x + q_w + g2
     layout = DiagramLayout(width=width, height=0, pitch=pitch, columns=(ex_x, q_x, c_x), top=top)
 
@@ -308,6 +339,7 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> DiagramLa
 
     _route_wires(layout, topology, routed_exchanges, dlx_names)
     _consume_wires(layout, topology)
+    _link_wires(layout, links)
     bottoms = [b.bottom for b in layout.boxes()] or [top]
     content = max([*bottoms, *(y + 1 for w in layout.wires.values() for _, y in w.path)])
     layout.height = content + 1 if content < height else content  # a margin row when there is room
@@ -359,6 +391,19 @@ def _route_wires(layout: DiagramLayout, topology: Topology, routed: list[str], d
     for row, name, shown in pending:
         start = crossing.get(row, ex_right) + 2
         layout.labels.append(Label(start, row, q_x - 2 - start, name, shown))
+
+
+def _link_wires(layout: DiagramLayout, links: list[tuple[str, str]]) -> None:
+    """Exchange -> exchange wires in the left margin, one trunk each (the first link outermost): out
+    of the source's left side on its first inside row, into the destination's left side on its second,
+    so an exchange that is both never has two wires on one row."""
+    for i, (source, destination) in enumerate(links):
+        src, dst = layout.exchanges[source], layout.exchanges[destination]
+        tx = 2 * i
+        points = [(src.x - 1, src.mid_y), (tx, src.mid_y), (tx, dst.y + 2), (dst.x - 1, dst.y + 2)]
+        path, bits = _path(_dedupe(points))
+        key: WireKey = ("link", source, destination)
+        layout.wires[key] = Wire(key, path, bits)
 
 
 def _consume_wires(layout: DiagramLayout, topology: Topology) -> None:

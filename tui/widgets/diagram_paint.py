@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.ledger import Ledger
 from core.queue_marks import queue_marks
 from tui.widgets.diagram_grid import Grid, clean, token_role
-from tui.widgets.diagram_layout import Box, DiagramLayout, E, N, S, W
+from tui.widgets.diagram_layout import Box, DiagramLayout, E, N, S, W, link_labels
 from tui.widgets.diagram_lens import Lens
 
 SOLID = {
@@ -103,6 +103,11 @@ def _wire_role(kind: str, wire_key: tuple[str, str, str], lens: Lens | None) -> 
         return "wire_dead"
     if lens is None:
         return "wire"
+    if kind == "link":  # lit when the lens's message goes on from the source through the destination
+        _, source, destination = wire_key
+        if lens.exchanges >= {source, destination}:
+            return "wire_match"
+        return "wire_dim" if source in lens.exchanges else "wire"
     if kind == "route":
         _, ex, q = wire_key
         if any(b[0] == ex and b[1] == q for b in lens.bindings):
@@ -210,11 +215,11 @@ def _exchange(grid: Grid, layout: DiagramLayout, model: Ledger, lens: Lens | Non
             [(kind, "ex_type")],
         ],
     )
-    # Exchange-to-exchange bindings are not wires: the bottom border names the exchanges this one
-    # takes messages from, whole or not at all (the inspector always lists them).
-    sources = list(dict.fromkeys(clean(b.exchange) for b in spec.bindings)) if spec else []
-    fed = f" ← {', '.join(sources)} " if sources else ""
-    if fed and len(fed) <= box.w - 4:
+    # Exchange-to-exchange bindings come in as wires on the left (diagram_layout); the bottom border,
+    # just below where they arrive, labels them: each source with its binding keys, or the sources
+    # alone when that is too long, whole or not at all (the inspector always lists them).
+    fed = next((f for f in map(clean, link_labels(model.topology, name)) if len(f) <= box.w - 4), "")
+    if fed:
         grid.text(box.x + 2, box.y + box.h - 1, fed, "muted", len(fed))
     row: list[tuple[str, str]] = [("in ", "muted"), (str(stats.published), "count")]
     if lens is not None and name in lens.exchanges:

@@ -146,7 +146,8 @@ class TokenBoard:
                     source = event.exchange
                     if ("route", source, qn) not in self.layout_ref().wires and event.via_alternate:
                         source = event.via_alternate
-                    ends.append(self._leg(m, ("route", source, qn), "token", now, (m, qn))[1])
+                    wires = route_legs(self.layout_ref(), source, qn)  # each leg after the one before
+                    ends.append([self._leg(m, wire, "token", now, (m, qn)) for wire in wires][-1][1])
                 t = max([t, *ends])
                 return self._shown(t, [(m, qn) for qn in event.queues], [("queue", q) for q in event.queues])
             case Returned():
@@ -381,6 +382,34 @@ class TokenBoard:
                 x, y = wire.path[min(len(wire.path) - 1, 1)]
             out.append((x, y, text))
         return out
+
+
+def route_legs(layout: DiagramLayout, exchange: str, queue: str) -> list[WireKey]:
+    """The wires a copy travels from `exchange` to `queue`: the route wire when the queue is bound to
+    it, else the shortest way through exchange-to-exchange links to an exchange that is (the event
+    names no path: when several are as short, the first link drawn), else the route wire anyway (no
+    token: nothing on screen leads there)."""
+    direct: WireKey = ("route", exchange, queue)
+    if direct in layout.wires:
+        return [direct]
+    links: dict[str, list[str]] = {}
+    for kind, source, destination in layout.wires:
+        if kind == "link":
+            links.setdefault(source, []).append(destination)
+    paths: list[list[WireKey]] = [[]]
+    seen = {exchange}
+    while paths:
+        path = paths.pop(0)
+        at = path[-1][2] if path else exchange
+        for nxt in links.get(at, []):
+            if nxt in seen:
+                continue
+            seen.add(nxt)
+            step = [*path, ("link", at, nxt)]
+            if ("route", nxt, queue) in layout.wires:
+                return [*step, ("route", nxt, queue)]
+            paths.append(step)
+    return [direct]
 
 
 def flash_cell(layout: DiagramLayout, anchor: tuple[str, str]) -> Cell | None:

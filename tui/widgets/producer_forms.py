@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -21,11 +21,12 @@ from tui.text import ShownText
 
 FORM_CSS = """
     & { align: center middle; }
-    & > Vertical {
-        width: 84; height: auto; max-height: 90%;
+    & > Vertical, & > VerticalScroll {  /* hand_screen.py shares this with a Vertical */
+        width: 84; max-width: 100%; height: auto; max-height: 90%;
         border: round $primary; background: $surface; padding: 0 1;
     }
-    & Input { margin: 0; }
+    & Input { margin: 0; background: $panel; }
+    & Label { color: $text-muted; }
     & .problem { color: $error; height: auto; }
     & .hint { color: $text-muted; }
 """
@@ -47,6 +48,14 @@ def _json_field(text: str, what: str) -> Any:
     return value
 
 
+def _headers_field(text: str) -> dict[str, Any]:
+    """The headers field: a JSON object (empty: none); core's producer check judges its values."""
+    value = _json_field(text, "headers")
+    if not isinstance(value, dict):
+        raise InputError('headers: must be a JSON object, like {"format": "pdf"}')
+    return value
+
+
 class ProducerForm(ModalScreen[str | None]):
     """Add a producer: Enter adds it (dismissing with its name), Esc cancels; a refusal shows here."""
 
@@ -61,18 +70,20 @@ class ProducerForm(ModalScreen[str | None]):
         self.exchange = exchange
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with VerticalScroll():
             yield Static(Text("Add a producer (Enter adds, Esc cancels)", "bold"))
             yield Label("name")
-            yield Input(self.suggested, id="producer-name")
+            yield Input(self.suggested, compact=True, id="producer-name")
             yield Label("exchange")
-            yield Input(self.exchange, id="producer-exchange")
+            yield Input(self.exchange, compact=True, id="producer-exchange")
             yield Label(f"rate (messages a second, {MIN_RATE:g} to {MAX_RATE:g})")
-            yield Input("1", id="producer-rate")
+            yield Input("1", compact=True, id="producer-rate")
             yield Label("routing keys, comma-separated; key:weight draws by weight")
-            yield Input(placeholder="video.upload:3, user.login:1", id="producer-keys")
+            yield Input(placeholder="video.upload:3, user.login:1", compact=True, id="producer-keys")
             yield Label("body (JSON, optional)")
-            yield Input(placeholder='{"file": "movie.mp4"}', id="producer-body")
+            yield Input(placeholder='{"file": "movie.mp4"}', compact=True, id="producer-body")
+            yield Label("headers (a JSON object, optional: what a headers exchange routes by)")
+            yield Input(placeholder='{"format": "pdf"}', compact=True, id="producer-headers")
             yield Static("", id="producer-problem", classes="problem")
 
     def on_mount(self) -> None:
@@ -92,6 +103,7 @@ class ProducerForm(ModalScreen[str | None]):
                 keys=keys,
                 weighted=weighted,
                 bodies=(_json_field(self._value("body"), "body"),),
+                headers=_headers_field(self._value("headers")),
             )
             self.engine.producers.add(spec, self.engine.topology)
         except InputError as exc:
@@ -117,11 +129,11 @@ class RateForm(ModalScreen[float | None]):
     def compose(self) -> ComposeResult:
         control = self.engine.producers.control(self.producer)
         current = control.spec.rate if control is not None else 1.0
-        with Vertical():
+        with VerticalScroll():
             title = ShownText(f"Rate of producer {self.producer}", "bold")
             title.append(f" (messages a second, {MIN_RATE:g} to {MAX_RATE:g}; Enter sets, Esc cancels)")
             yield Static(title)
-            yield Input(f"{current:g}", id="producer-rate")
+            yield Input(f"{current:g}", compact=True, id="producer-rate")
             yield Static("", id="producer-problem", classes="problem")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

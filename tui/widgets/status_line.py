@@ -20,6 +20,7 @@ class StatusFacts:
     """Everything the status line shows; equal facts mean no repaint."""
 
     scenario: str
+    """What is on: the scenario's name, or a lesson's title (tui.lesson_app)."""
     broker: BrokerInfo
     speed: float
     paused: bool
@@ -28,6 +29,8 @@ class StatusFacts:
     in_flight: int
     rates: tuple[float, float] | None = None
     """(offered, delivered) msg/s, smoothed, while producers run (tui.producer_controls)."""
+    short_scenario: str | None = None
+    """A shorter name for `scenario` when the line is narrow (a lesson's name for its title)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Wording:
     consumer: bool = True
     short_kind: bool = False
     rate_words: bool = True
+    long_title: bool = True
 
 
 FIT_STEPS = (
@@ -56,6 +60,10 @@ FIT_STEPS = (
     Wording(
         url=False, rate_words=False, frozen_help=False, badge=False, sent=False, consumer=False,
         short_kind=True,
+    ),
+    Wording(
+        url=False, rate_words=False, frozen_help=False, badge=False, sent=False, consumer=False,
+        short_kind=True, long_title=False,
     ),
 )
 """At 80 columns the seed reads ` seed │ RabbitMQ-faithful connected │ 4x │ 2 sent, 0 in flight │
@@ -78,7 +86,8 @@ def worded(facts: StatusFacts, say: Wording) -> Text:
     text = LineText()
     if say.badge:
         text.append(" mqscope ", "bold reverse")
-    text.append(f" {facts.scenario}", "bold")
+    title = facts.scenario if say.long_title or facts.short_scenario is None else facts.short_scenario
+    text.append(f" {title}", "bold")
     if facts.paused:
         text.append("  ")
         banner = " FROZEN: F6 steps, F5 resumes " if say.frozen_help else " FROZEN "
