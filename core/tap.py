@@ -14,11 +14,14 @@ Only JSON bodies are decoded; anything else is shown by size and content type, n
 
 Settling what it sees: a tapped copy has no consumer of mqscope's, and RabbitMQ says nothing when
 another program takes it. The tap reads each queue's ready count passively (exact, and on its own
-thread, so it is never older than the copies it has seen) and settles by this rule: queues hand out
-in order, so once a queue's ready count is below the number of tapped copies still open in it, the
-oldest of them were delivered to its consumers, and they are settled (delivered and acked by the
-queue's consumer, or "others" when none is known). A copy in a queue that nobody consumes stays
-there, as it does on the broker. Priority queues break the order; the count still holds.
+thread) and settles by this rule: queues hand out in order, so once a queue's ready count is below
+the number of tapped copies open in it, the oldest of them were delivered to its consumers, and they
+are settled (delivered and acked by the queue's consumer, or "others" when none is known). Each queue
+is its own process on the broker, so the tap's copy can arrive before the queue's copy is counted: a
+reading only settles copies seen at least ENQUEUE_GRACE_SECONDS before it was asked for, and counts
+the younger ones as possibly not there yet (it may settle late, never falsely). A copy in a queue
+that nobody consumes stays there, as it does on the broker. Priority queues break the order; the
+count still holds.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from core.topology import EXCHANGE_TYPES, ExchangeSpec, Topology, as_exchange_ty
 from core.topology_changes import LiveTopology
 
 DEPTH_POLL_SECONDS = 0.5
+ENQUEUE_GRACE_SECONDS = 0.5
+"""How long after the tap saw a copy a ready count surely includes the queue's own copy (module doc)."""
 OTHERS = "others"
 """Who took a tapped copy from a queue when no consumer of it is known (the ledger's consumer name)."""
 SETTLE_RULE = (
@@ -122,8 +127,9 @@ class TapLoop:
         self.live = live
         self._ids = itertools.count(1)
         self._predicts = bool(topology.queues)  # a scenario file: say where each copy went
-        self.open: dict[str, deque[str]] = {}
-        """Per queue, the tapped copies routed into it and not yet settled, oldest first."""
+        self.open: dict[str, deque[tuple[str, float]]] = {}
+        """Per queue, the tapped copies routed into it and not yet settled, oldest first, each with
+        the monotonic time the tap saw it."""
         self.tapping = False
         """True once the tap queue was bound: from then on a lost broker is retried, not fatal."""
 
@@ -184,15 +190,20 @@ class TapLoop:
     def _current(self) -> Topology:
         return self.live.current if self.live is not None else self.topology
 
-    def _settle(self, queue: str, ready: int) -> None:
-        """The queue holds `ready` copies: older tapped ones beyond that were taken (module doc)."""
+    def _settle(self, queue: str, ready: int, asked_at: float) -> None:
+        """The queue held `ready` copies when asked at `asked_at`: of the tapped copies surely in it
+        by then, those beyond that count were taken (module doc)."""
         waiting = self.open.get(queue)
-        if not waiting or len(waiting) <= ready:
+        if not waiting:
+            return
+        surely_in = sum(1 for _, seen_at in waiting if seen_at <= asked_at - ENQUEUE_GRACE_SECONDS)
+        taken = surely_in - ready
+        if taken <= 0:
             return
         spec = next((c for c in self._current().consumers if queue in c.queues), None)
         consumer = spec.name if spec is not None else OTHERS
-        while len(waiting) > ready:
-            msg = waiting.popleft()
+        for _ in range(taken):
+            msg, _seen_at = waiting.popleft()
             self.emit(Delivered(msg=msg, queue=queue, consumer=consumer))
             self.emit(Acked(msg=msg, queue=queue, consumer=consumer))
 
@@ -228,7 +239,7 @@ class TapLoop:
         if queues and not self.open:
             self.emit(Notice(level="info", text=SETTLE_RULE))
         for queue in queues:
-            self.open.setdefault(queue, deque()).append(msg)
+            self.open.setdefault(queue, deque()).append((msg, time.monotonic()))
 
 
 class _DepthWatch:
@@ -243,7 +254,7 @@ class _DepthWatch:
         topology: Callable[[], Topology],
         backend: Backend,
         emit: Emit,
-        settle: Callable[[str, int], None],
+        settle: Callable[[str, int, float], None],
     ) -> None:
         self.conn, self.topology, self.backend, self.emit, self.settle = conn, topology, backend, emit, settle
         self.missing: set[str] = set()
@@ -264,6 +275,7 @@ class _DepthWatch:
         for name in [q.name for q in topology.queues if q.name not in self.missing]:
             if self.channel is None:
                 self.channel = self.conn.channel()
+            asked_at = time.monotonic()
             try:
                 ready, _unacked = self.backend.queue_depth(self.channel, name)
             except self.conn.channel_errors:
@@ -273,4 +285,4 @@ class _DepthWatch:
             if self.last.get(name) != ready:
                 self.last[name] = ready
                 self.emit(QueueDepth(queue=name, ready=ready, unacked=0))
-            self.settle(name, ready)
+            self.settle(name, ready, asked_at)

@@ -133,12 +133,26 @@ async def test_left_to_trio():
 
 
 def test_tests_marked_for_anyio_or_trio_are_left_to_those_plugins(tmp_path: Path) -> None:
-    """anyio and trio are not installed here: a test marked for them is given way to, so pytest
-    itself reports it as not runnable, rather than mqscope running it on asyncio."""
+    """With the anyio and trio plugins absent (anyio's is switched off: httpx brings anyio in), a test
+    marked for them is given way to, so pytest itself reports it as not runnable, rather than mqscope
+    running it on asyncio."""
     folder = _teacher(
         tmp_path,
         {"test_marked.py": ANYIO_MARKED, "pytest.ini": "[pytest]\nmarkers =\n    anyio\n    trio\n"},
     )
-    result = run_pytest(folder, "-q", "-p", "no:asyncio")
+    result = run_pytest(folder, "-q", "-p", "no:asyncio", "-p", "no:anyio")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "2 failed" in result.stdout and "not natively supported" in result.stdout, result.stdout
+
+
+def test_a_test_marked_anyio_is_run_by_anyios_own_plugin(tmp_path: Path) -> None:
+    """anyio is installed (httpx depends on it): its own plugin runs the test marked anyio, and the
+    one marked trio, whose plugin is absent, is still left for pytest to refuse."""
+    folder = _teacher(
+        tmp_path,
+        {"test_marked.py": ANYIO_MARKED, "pytest.ini": "[pytest]\nmarkers =\n    anyio\n    trio\n"},
+    )
+    result = run_pytest(folder, "-q", "-p", "no:asyncio", "-rA")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "PASSED test_marked.py::test_left_to_anyio" in result.stdout, result.stdout
+    assert "FAILED test_marked.py::test_left_to_trio" in result.stdout, result.stdout

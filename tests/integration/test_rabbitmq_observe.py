@@ -218,10 +218,13 @@ def test_trace_on_leaves_tracing_someone_else_turned_on(
 
 @pytest.fixture
 def media_exchange(rabbit: RabbitBroker) -> Iterator[Exchange]:
-    """The seed scenario's exchange, declared on the broker by a client of its own (tap checks it)."""
+    """The seed scenario's exchange, declared on the broker by a client of its own (tap checks it).
+    Earlier tests on the same node may have left a durable one behind: it is replaced."""
     exchange = Exchange("media_exchange", "topic", durable=False)
     with Connection(rabbit.url) as conn:
-        exchange(conn.channel()).declare()
+        channel = conn.channel()
+        channel.exchange_delete("media_exchange")
+        exchange(channel).declare()
     yield exchange
     with Connection(rabbit.url) as conn:
         conn.channel().exchange_delete("media_exchange")
