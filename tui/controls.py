@@ -60,6 +60,22 @@ The footer shows them dimmed then; Tab to the diagram, or the palette (ctrl+p), 
 F-keys, ctrl+p, ctrl+q and ctrl+l (hide or show the event log: it changes only the layout, so a stray
 one costs nothing) stay global; Input's own ctrl keys (a e d w u f k x c v) are Input's."""
 
+WATCHING_HIDES = frozenset(
+    {
+        "pause_consumer",
+        "crash_consumer",
+        "fail_next",
+        "next_consumer",
+        "burst",
+        "toggle_manual",
+        "hand",
+        "add_producer",
+        "scale_producers",
+    }
+)
+"""Actions on mqscope's own consumers and producers: in observe, tap and discovery mode there are none
+(the broker's consumers belong to someone else), so their keys leave the footer and the palette."""
+
 FOOTER_RANK: list[tuple[str, ...]] = [
     ("inspect_last",),
     ("pause_consumer",),
@@ -112,10 +128,18 @@ class ControlsApp(App[int]):
         raise NotImplementedError
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """None (shown dimmed, not run) for TYPING_KEEPS while typing in an input."""
+        """None (shown dimmed, not run) for TYPING_KEEPS while typing in an input; False (not shown,
+        not run) for WATCHING_HIDES when mqscope only watches someone's broker."""
+        if action in WATCHING_HIDES and self.watching:
+            return False
         if action in TYPING_KEEPS and isinstance(self.focused, Input):
             return None
         return True
+
+    @property
+    def watching(self) -> bool:
+        """Observe, tap or discovery mode: the consumers and producers are not mqscope's."""
+        return self.engine.watch_only("acts") is not None
 
     def _target(self, name: str | None) -> str | None:
         if (refusal := self.engine.refusal) is not None:  # a replay: nobody consumes
@@ -243,9 +267,10 @@ class ControlsApp(App[int]):
                 "the next message fails: requeue, dead-letter or drop, per its policy",
                 partial(self.action_fail_next, name),
             )
-        yield SystemCommand(
-            "Next consumer for F2-F4", "choose which consumer F2-F4 act on", self.action_next_consumer
-        )
+        if not self.watching:
+            yield SystemCommand(
+                "Next consumer for F2-F4", "choose which consumer F2-F4 act on", self.action_next_consumer
+            )
         yield SystemCommand(
             "Freeze all / resume",
             "hold every publish and delivery where it is (not a consumer pause)",
@@ -256,7 +281,7 @@ class ControlsApp(App[int]):
             yield SystemCommand(
                 f"Speed {speed:g}x", "simulation speed", partial(self.action_set_speed, speed)
             )
-        for count in BURSTS:
+        for count in BURSTS if not self.watching else ():
             yield SystemCommand(
                 f"Burst {count}",
                 f"publish {count} messages with the lens's key",

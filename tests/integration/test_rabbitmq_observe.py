@@ -31,6 +31,7 @@ from core.scenario import load_scenario
 from core.tap import TapSpec, tap_scenario
 from tui.app import MqscopeApp
 from tui.testing import publish, wait_for
+from tui.widgets.key_bar import KeyBar
 
 pytestmark = pytest.mark.rabbitmq
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,6 +249,9 @@ async def test_enter_in_observe_and_tap_mode_is_refused_in_place(
     app.animation_level = "none"
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "connected")
+        footer = {item.action for item in app.screen.query_one(KeyBar).items()[0]}
+        assert footer.isdisjoint({"pause_consumer", "crash_consumer", "fail_next", "burst(100)"}), footer
+        assert {"toggle_pause_all", "step", "inspect_last"} <= footer, footer  # watching keys stay
         with pytest.raises(AssertionError) as refused:
             await publish(pilot, "video.upload")
         problem = str(app.screen.query_one("#lens-problem", Static).render())
