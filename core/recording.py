@@ -197,7 +197,7 @@ class Recording:
         if not raw.strip():
             raise RecordingError(f"{fail} (it is empty)")
         try:
-            head = json.loads(raw.decode("utf-8"))
+            head = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         except (UnicodeDecodeError, ValueError):
             raise RecordingError(f"{fail} (line 1 is not JSON: is it a JSONL file?)") from None
         if not isinstance(head, dict) or head.get("format") != FORMAT:
@@ -248,13 +248,23 @@ class Recording:
         if not text.strip():
             return Line(where, problem="empty line")
         try:
-            return Line(where, json.loads(text))
+            return Line(where, json.loads(text, parse_constant=_refuse_constant))
         except json.JSONDecodeError as exc:
             if torn:
                 return Line(where, problem="truncated (the recording ends in the middle of this line)")
             return Line(where, problem=f"not JSON ({exc.msg} at column {exc.colno})")
+        except NotJsonConstant as exc:
+            return Line(where, problem=f"not JSON ({exc})")
         except RecursionError:
             return Line(where, problem="JSON nested too deep")
+
+
+class NotJsonConstant(ValueError):
+    """Python's json reads NaN and Infinity, which JSON has not: a `"ts": Infinity` would stall a replay."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotJsonConstant(f"{name} is not a JSON number")
 
 
 def _word(head: Mapping[str, Any], key: str) -> str:

@@ -265,6 +265,18 @@ def _replay_lines(path: Path) -> list[str]:
     return out.getvalue().splitlines()
 
 
+def test_a_time_of_infinity_is_a_skipped_line_not_a_replay_that_waits_for_ever(tmp_path: Path) -> None:
+    path = tmp_path / "infinite.jsonl"
+    head = json_line(header(broker="b", scenario="s", title="t", topology=_seed(), mode="scenario"))
+    acked = Acked(msg="00000001", queue="video_queue", consumer="worker").to_json()
+    forever = json_line({**acked, "msg": "00000002", "ts": 1.0}).replace('"ts": 1.0', '"ts": Infinity')
+    path.write_text("\n".join([head, forever, json_line({**acked, "ts": 2.0})]) + "\n")
+    assert _replay_lines(path) == [
+        f"WARNING: {path} line 2: not JSON (Infinity is not a JSON number); skipped",
+        "ACKNOWLEDGED [00000001] from video_queue by worker",
+    ]
+
+
 def test_corrupt_truncated_and_unknown_lines_are_skipped_with_their_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     head = json_line(header(broker="b", scenario="s", title="t", topology=_seed(), mode="scenario"))
