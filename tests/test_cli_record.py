@@ -85,6 +85,18 @@ def test_a_refused_command_line_leaves_no_recording(tmp_path: Path) -> None:
     assert done.returncode == 2 and not path.exists()
 
 
+def test_recording_over_the_file_the_session_reads_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    scenario = tmp_path / "mine.toml"
+    scenario.write_text((ROOT / "core" / "scenarios" / "seed.toml").read_text())
+    kept = scenario.read_bytes()
+    done = mqscope("--headless", "--scenario", str(scenario), "--record", str(scenario))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert (
+        done.stderr == f"error: --record {scenario}: is the file --scenario reads (record to another file)\n"
+    )
+    assert scenario.read_bytes() == kept
+
+
 def test_replay_input_errors_are_one_line(tmp_path: Path) -> None:
     toml = tmp_path / "s.toml"
     toml.write_text("[scenario]\nname = 'x'\n")

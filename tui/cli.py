@@ -443,6 +443,7 @@ def _recorder(args: argparse.Namespace, engine: Engine) -> Recorder | None:
         return None
     if args.export is not None or args.serve:
         raise InputError("--record records a session: not with --export or --serve")
+    _refuse_recording_over_an_input(args)
     mode = (
         "run" if args.run is not None
         else "tap" if args.tap is not None
@@ -464,6 +465,25 @@ def _recorder(args: argparse.Namespace, engine: Engine) -> Recorder | None:
     )
     recorder.tee(engine.events)
     return recorder
+
+
+def _refuse_recording_over_an_input(args: argparse.Namespace) -> None:
+    """--record onto the scenario, lesson, definitions or program the session reads would overwrite the
+    user's file with the recording: one line instead."""
+    record = Path(args.record)
+    inputs = {
+        "--scenario": args.scenario,
+        "--lesson": args.lesson,
+        "--definitions": args.definitions,
+        "--run": args.run[0] if args.run else None,
+    }
+    for option, given in inputs.items():
+        if given is None or not record.exists() or not Path(given).exists():
+            continue
+        if record.samefile(given):
+            raise InputError(
+                f"--record {visible(args.record)}: is the file {option} reads (record to another file)"
+            )
 
 
 def _steps(count: int) -> str:
