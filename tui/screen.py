@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
@@ -19,7 +20,9 @@ from tui.controls import FOOTER_RANK
 from tui.editing.editor import Editor
 from tui.editing.keys import EDIT_RANK
 from tui.widgets.diagram_canvas import DiagramCanvas
+from tui.widgets.diagram_scope_keys import SCOPE_RANK
 from tui.widgets.event_log import EventLog
+from tui.widgets.filter_bar import FilterBar
 from tui.widgets.inspector import Inspector
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.routing_lens import RoutingLens
@@ -30,6 +33,8 @@ class SessionScreen(Screen[None]):
     """Everything about one engine; the app feeds it events once per frame."""
 
     AUTO_FOCUS = "#routing-key"
+    BINDINGS = [Binding("slash", "open_filter", "Filter", show=False)]
+    """`/` from any pane but a text input (which takes the character); the diagram shows the key."""
 
     def __init__(self, engine: Engine, ledger: Ledger) -> None:
         super().__init__()
@@ -37,6 +42,7 @@ class SessionScreen(Screen[None]):
         self.ledger = ledger
         # Built up front and kept: the per-frame fan-out needs no queries (and works mid-teardown).
         self.status = StatusLine(id="status")
+        self.filter_bar = FilterBar(id="filter-bar")
         self.canvas = DiagramCanvas(engine.topology, id="canvas")
         self.canvas.set_speed(engine.clock.speed)
         self.lens = RoutingLens(engine.scenario, id="lens")
@@ -49,6 +55,7 @@ class SessionScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield self.status
+        yield self.filter_bar
         with Horizontal(id="panes"):
             with Vertical(id="main"):
                 yield self.canvas
@@ -56,7 +63,7 @@ class SessionScreen(Screen[None]):
                     yield self.lens
                     yield self.event_log
             yield self.inspector
-        yield KeyBar([*EDIT_RANK, *FOOTER_RANK], id="keys")
+        yield KeyBar([*EDIT_RANK, *SCOPE_RANK, *FOOTER_RANK], id="keys")
 
     def on_mount(self) -> None:
         self.app.call_later(getattr(self.app, "refresh_status", lambda: None))
@@ -83,6 +90,18 @@ class SessionScreen(Screen[None]):
         selection = event.selection
         if self.inspector.display and selection is not None and selection.kind != "binding":
             self.inspect(selection.kind, selection.name)
+
+    def action_open_filter(self) -> None:
+        self.filter_bar.open()
+
+    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+        self.canvas.set_filter(event.text)
+
+    def on_filter_bar_done(self, _event: FilterBar.Done) -> None:
+        self.canvas.focus()
+
+    def on_diagram_canvas_scope_changed(self, event: DiagramCanvas.ScopeChanged) -> None:
+        self.filter_bar.show(event.facts)
 
     def show_log(self, show: bool) -> None:
         """Show or hide the event log (app.tcss reflows the rest into its room)."""

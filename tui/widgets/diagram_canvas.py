@@ -17,6 +17,7 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.actions import SkipAction
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -28,11 +29,14 @@ from core.ledger import Ledger
 from core.topology import Topology
 from tui.editing.keys import CANVAS_BINDINGS
 from tui.editing.selection import Selection, find, mark, move, move_among_queues, spot_at
+from tui.widgets.diagram_fold import paint_folds, without_folds
 from tui.widgets.diagram_grid import Grid, token_role
 from tui.widgets.diagram_layout import DiagramLayout, compute_layout
 from tui.widgets.diagram_lens import Lens, lens_for
 from tui.widgets.diagram_paint import paint, paint_wires
 from tui.widgets.diagram_palette import diagram_styles
+from tui.widgets.diagram_scope import Scope, ScopeFacts
+from tui.widgets.diagram_scope_keys import SCOPE_BINDINGS, exchange_of
 from tui.widgets.diagram_tokens import Sprite, TokenBoard
 from tui.widgets.inspector import node_text
 
@@ -44,7 +48,7 @@ COUNTS_SECONDS = 0.1
 class DiagramCanvas(ScrollView, can_focus=True):
     """Exchanges, bindings, queues and consumers, with every message drawn as a travelling token."""
 
-    BINDINGS = CANVAS_BINDINGS
+    BINDINGS = [*CANVAS_BINDINGS, *SCOPE_BINDINGS]
 
     DEFAULT_CSS = """
     DiagramCanvas {
@@ -121,6 +125,18 @@ class DiagramCanvas(ScrollView, can_focus=True):
         def control(self) -> DiagramCanvas:
             return self.canvas
 
+    class ScopeChanged(Message):
+        """The filter, the focus or the folding changed what the diagram shows."""
+
+        def __init__(self, canvas: DiagramCanvas, facts: ScopeFacts) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.facts = facts
+
+        @property
+        def control(self) -> DiagramCanvas:
+            return self.canvas
+
     def __init__(
         self,
         topology: Topology,
@@ -136,7 +152,9 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self.ledger = Ledger(topology, keep=0, stories=False)
         """What the diagram shows: the same fold as the app's ledger, fed when each token gets there
         (so the counts lag the app's by the animation); no records or stories, only counts."""
-        self.layout_geometry: DiagramLayout = compute_layout(topology, 80, 24)
+        self.scope = Scope()
+        """What part of a big topology is shown: filter, focus, folded idle queues (diagram_scope)."""
+        self.layout_geometry: DiagramLayout = compute_layout(self.shown_topology, 80, 24)
         self.board = TokenBoard(lambda: self.layout_geometry)
         self.lens: Lens | None = None
         self.selection: Selection | None = None
@@ -171,6 +189,8 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if not events:
             return
         now = self._clock()
+        if self.scope.saw(events, now):  # a folded queue got traffic: draw it before its token moves
+            self.rescope()
         self.board.animate = self._animated
         times = self.board.feed(events, now)
         if self.board.animate:
@@ -196,9 +216,24 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if self.is_mounted:
             self._relayout()
         else:
-            self.layout_geometry = compute_layout(topology, 80, 24)
+            self.layout_geometry = compute_layout(self.shown_topology, 80, 24)
         if self.selection is not None and find(self.layout_geometry, self.selection) is None:
             self.select(None)  # what was selected is gone (deleted, or its binding moved)
+
+    @property
+    def shown_topology(self) -> Topology:
+        """The part of the topology laid out: all of it unless filtered, focused or folded."""
+        return self.scope.view(self.topology).topology
+
+    def rescope(self) -> None:
+        """The scope changed: lay out what it shows now, keep the selection if it is still drawn."""
+        if self.is_mounted:
+            self._relayout()
+        else:
+            self.layout_geometry = compute_layout(self.shown_topology, 80, 24)
+        if self.selection is not None and find(self.layout_geometry, self.selection) is None:
+            self.select(None)
+        self.post_message(self.ScopeChanged(self, self.scope.facts(self.topology)))
 
     def set_speed(self, speed: float) -> None:
         """Slow motion: token travel time scales with 1/speed (already moving tokens keep theirs)."""
@@ -311,7 +346,7 @@ class DiagramCanvas(ScrollView, can_focus=True):
 
     def _relayout(self) -> None:
         region = self.scrollable_content_region
-        layout = compute_layout(self.topology, max(1, region.width), max(1, region.height))
+        layout = compute_layout(self.shown_topology, max(1, region.width), max(1, region.height))
         self.layout_geometry = layout
         self.virtual_size = Size(layout.width, layout.height)
         self._invalidate(wires=True)
@@ -342,7 +377,10 @@ class DiagramCanvas(ScrollView, can_focus=True):
             if self._wires is None:
                 self._wires = paint_wires(self.layout_geometry, self.lens)
             old, old_strips = self._grid, self._strips
-            grid = self._grid = paint(self.layout_geometry, self.ledger, self.lens, self._wires)
+            folds = self.scope.view(self.topology).folds
+            layout = without_folds(self.layout_geometry, folds)
+            grid = self._grid = paint(layout, self.ledger, self.lens, self._wires)
+            paint_folds(grid, self.layout_geometry, folds)
             mark(grid, self.layout_geometry, self.selection)
             same_shape = old is not None and old.width == grid.width and old.height == grid.height
             strips: list[Strip] = []
@@ -424,7 +462,9 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if spot is not None:
             self.select(spot.selection)
         box = self.layout_geometry.box_at(x, y)
-        if box is not None:
+        if box is not None and box.name in self.scope.view(self.topology).folds:
+            self.action_fold_idle()  # a fold is no queue to inspect: a click opens it
+        elif box is not None:
             self.post_message(self.NodeSelected(self, box.kind, box.name))
 
     # -- selection -------------------------------------------------------------------------------
@@ -449,6 +489,9 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self.select(move(self.layout_geometry, self.selection, direction))
 
     def action_edit_request(self, action: str) -> None:
+        if self.selection is not None and self.selection.name in self.scope.view(self.topology).folds:
+            self.action_fold_idle()  # nothing to edit in a fold: the key opens it
+            return
         self.post_message(self.EditRequested(self, action, self.selection))
 
     def action_activate(self) -> None:
@@ -471,6 +514,48 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if action == "mark":
             return self.marking
         return True
+
+    # -- scope: filter, focus, fold (diagram_scope_keys) -------------------------------------------
+    def set_filter(self, text: str) -> None:
+        """Show only what `text` matches (a bad glob shows its error and changes nothing else)."""
+        if text.strip() == self.scope.filter_text and self.scope.error is None:
+            return  # the bar echoing what the canvas already shows
+        if self.scope.set_filter(text):
+            self.rescope()
+        else:
+            self.post_message(self.ScopeChanged(self, self.scope.facts(self.topology)))
+
+    def action_focus_exchange(self) -> None:
+        """f: show only the selected exchange (or the selected queue's) and what it reaches; f again
+        shows everything."""
+        if self.scope.focus is not None:
+            self.scope.set_focus(None)
+        elif (exchange := exchange_of(self.topology, self.selection)) is None:
+            self.notify("select an exchange (or a queue) to focus on", markup=False)
+            return
+        else:
+            self.scope.set_focus(exchange)
+        self.rescope()
+
+    def action_fold_idle(self) -> None:
+        """i: fold idle queues into one box per exchange; i again unfolds them."""
+        if self.scope.folding:
+            self.scope.unfold()
+        else:
+            self.scope.fold(self.ledger, self._clock())
+            if not self.scope.view(self.topology).folds:
+                self.notify("no idle queues to fold (two or more on one exchange)", markup=False)
+        self.rescope()
+
+    def action_unscope(self) -> None:
+        """Esc: unfocus, else clear the filter; else Esc is the app's (it closes the inspector)."""
+        if self.scope.focus is not None:
+            self.scope.set_focus(None)
+        elif self.scope.filter_text:
+            self.scope.set_filter("")
+        else:
+            raise SkipAction()
+        self.rescope()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         """Hovering a box explains it in a tooltip (plain Text: names are never markup)."""
