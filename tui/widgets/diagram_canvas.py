@@ -233,6 +233,8 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self.layout_geometry = compute_layout(self.shown_topology, 80, 24)
         if self.selection is not None and find(self.layout_geometry, self.selection) is None:
             self.select(None)
+        if self.is_mounted:
+            self.call_after_refresh(self._keep_in_view)  # once the new size is known
         self.post_message(self.ScopeChanged(self, self.scope.facts(self.topology)))
 
     def set_speed(self, speed: float) -> None:
@@ -474,13 +476,23 @@ class DiagramCanvas(ScrollView, can_focus=True):
             return
         self.selection = selection
         self._invalidate()
-        spot = find(self.layout_geometry, selection)
+        self._scroll_to_selection()
+        self.refresh()
+        self.post_message(self.SelectionChanged(self, selection))
+
+    def _keep_in_view(self) -> None:
+        """After a relayout: no scrolling past the end of a smaller diagram (ScrollView keeps the old
+        offset), and the selection, wherever it moved, in view."""
+        x, y = min(self.scroll_x, self.max_scroll_x), min(self.scroll_y, self.max_scroll_y)
+        self.scroll_to(x, y, animate=False, immediate=True)
+        self._scroll_to_selection()
+
+    def _scroll_to_selection(self) -> None:
+        spot = find(self.layout_geometry, self.selection)
         if spot is not None and self.is_mounted:
             box = self.layout_geometry.box_at(spot.x, spot.y)
             height = box.h if box is not None else 1
             self.scroll_to_region(Region(spot.x, spot.y, spot.width, height), animate=False)
-        self.refresh()
-        self.post_message(self.SelectionChanged(self, selection))
 
     def action_move_selection(self, direction: str) -> None:
         if self.marking:
