@@ -33,6 +33,7 @@ from tui.file_commands import file_commands
 from tui.palette import PlainCommands
 from tui.presenter import THEMES
 from tui.producer_controls import ProducerControls
+from tui.scope_commands import scope_commands
 from tui.screen import SessionScreen
 from tui.text import visible_lines
 from tui.widgets.diagram_canvas import DiagramCanvas
@@ -300,6 +301,7 @@ class MqscopeApp(ProducerControls):
         yield from file_commands(self)
         yield from self.control_commands()
         yield from self._session_screen.editor.commands()
+        yield from scope_commands(self._session_screen)
         yield from self.producer_commands()
 
     def panic(self, *renderables: RenderableType) -> None:

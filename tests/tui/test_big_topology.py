@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from states import make_app, wait_for
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -213,3 +214,36 @@ async def test_the_arrows_move_among_the_shown_boxes_and_the_view_follows_the_se
         selected = canvas.layout_geometry.queues[canvas.selection.name]
         top = canvas.scroll_offset.y
         assert top <= selected.y and selected.bottom <= top + canvas.scrollable_content_region.height
+
+
+async def palette(pilot: Pilot[int], app: MqscopeApp, title: str) -> None:
+    """Run the palette command titled exactly `title` (the first hit once it is listed)."""
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+    await type_text(pilot, title)
+    hits = app.screen.query_one(CommandList)
+    await wait_for(
+        pilot,
+        lambda: (
+            hits.option_count > 0 and hits.get_option_at_index(0).prompt.plain.partition("\n")[0] == title
+        ),  # type: ignore[union-attr]
+        f"{title!r} first",
+    )
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette), "the palette to close")
+
+
+async def test_the_palette_focuses_any_exchange_by_name_and_folds_and_filters() -> None:
+    app = big_app()
+    async with app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, app)
+        await palette(pilot, app, "Focus exchange audit")
+        assert canvas.scope.focus == "audit" and shown_queues(canvas) == {"audit.all", "audit.archive"}
+        await palette(pilot, app, "Unfocus the diagram")
+        assert canvas.scope.focus is None and len(shown_queues(canvas)) == 200
+        await palette(pilot, app, "Fold idle queues")
+        assert canvas.scope.view(canvas.topology).folds
+        await palette(pilot, app, "Unfold idle queues")
+        assert len(shown_queues(canvas)) == 200
+        await palette(pilot, app, "Filter the diagram")
+        assert app.focused is app.session_screen.filter_bar.input

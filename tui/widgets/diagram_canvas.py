@@ -541,12 +541,15 @@ class DiagramCanvas(ScrollView, can_focus=True):
         """f: show only the selected exchange (or the selected queue's) and what it reaches; f again
         shows everything."""
         if self.scope.focus is not None:
-            self.scope.set_focus(None)
+            self.focus_on(None)
         elif (exchange := exchange_of(self.topology, self.selection)) is None:
             self.notify("select an exchange (or a queue) to focus on", markup=False)
-            return
         else:
-            self.scope.set_focus(exchange)
+            self.focus_on(exchange)
+
+    def focus_on(self, exchange: str | None) -> None:
+        """Show only `exchange` and what it reaches (None: everything again)."""
+        self.scope.set_focus(exchange)
         self.rescope()
 
     def action_fold_idle(self) -> None:
