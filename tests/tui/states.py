@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -180,6 +181,28 @@ async def lesson_reveal(pilot: Pilot[int]) -> None:
     await settle(pilot, published=1)
 
 
+BIG_VHOST = str(Path(__file__).resolve().parents[1] / "data" / "big_vhost.toml")
+"""30 exchanges, 200 queues, 4 consumers (tests/data/make_big_vhost.py writes it)."""
+
+
+async def big_vhost_at_rest(pilot: Pilot[int]) -> None:
+    """The big vhost as it opens, the diagram focused (its keys in the key bar)."""
+    await freeze_cursors(pilot)
+    await settle(pilot)
+    app_of(pilot).session_screen.canvas.focus()
+    await pilot.pause()
+
+
+async def big_vhost_filtered_and_folded(pilot: Pilot[int]) -> None:
+    """`/orders` Enter, then `i`: the queues named like orders and what routes to them, the idle ones
+    of orders.events folded into one box; the bar says what is shown."""
+    await big_vhost_at_rest(pilot)
+    await pilot.press("slash")
+    await type_text(pilot, "orders")
+    await pilot.press("enter", "i")
+    await pilot.pause()
+
+
 @dataclass(frozen=True)
 class SnapState:
     """One screenshot: a scenario, a terminal size and the pilot steps that reach the state."""
@@ -221,5 +244,7 @@ STATES = [
     SnapState("presenter_120x40", "seed", (120, 40), presenter_both_keys),
     SnapState("lesson_predict", "topic_hash", (120, 44), lesson_predict, lesson="topic_hash"),
     SnapState("lesson_reveal", "topic_hash", (120, 44), lesson_reveal, lesson="topic_hash"),
+    SnapState("big_filter_120x40", BIG_VHOST, (120, 40), big_vhost_filtered_and_folded, play_script=False),
+    SnapState("big_vhost_80x24", BIG_VHOST, (80, 24), big_vhost_at_rest, play_script=False),
 ]
 STATE_BY_NAME = {s.name: s for s in STATES}
