@@ -13,6 +13,7 @@ from textual.widgets import Input
 
 from core.scenario import load_scenario
 from tui.app import MqscopeApp
+from tui.editing.selection import Selection
 from tui.testing import publish, type_text
 from tui.widgets.diagram_canvas import DiagramCanvas
 from tui.widgets.diagram_view import reach
@@ -247,3 +248,17 @@ async def test_the_palette_focuses_any_exchange_by_name_and_folds_and_filters() 
         assert len(shown_queues(canvas)) == 200
         await palette(pilot, app, "Filter the diagram")
         assert app.focused is app.session_screen.filter_bar.input
+
+
+async def test_the_count_follows_the_topology_while_a_filter_is_on() -> None:
+    app = big_app()
+    async with app.run_test(size=SIZE) as pilot:
+        canvas = await ready(pilot, app)
+        await filter_by(pilot, "cache")
+        await pilot.press("enter")
+        assert note(app) == "filter: cache (2 of 200 queues)"
+        app.session_screen.editor.delete(Selection("queue", "cache.api"))
+        await wait_for(pilot, lambda: shown_queues(canvas) == {"cache.web"}, "the deleted queue's box to go")
+        await wait_for(
+            pilot, lambda: note(app) == "filter: cache (1 of 199 queues)", "the bar to count again"
+        )

@@ -219,6 +219,8 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self.layout_geometry = compute_layout(self.shown_topology, 80, 24)
         if self.selection is not None and find(self.layout_geometry, self.selection) is None:
             self.select(None)  # what was selected is gone (deleted, or its binding moved)
+        if (facts := self.scope.facts(topology)).active:  # "8 of 200 queues" counts the new shape
+            self.post_message(self.ScopeChanged(self, facts))
 
     @property
     def shown_topology(self) -> Topology:
