@@ -169,6 +169,12 @@ async def test_i_folds_idle_queues_and_a_queue_that_gets_traffic_unfolds() -> No
         }
         assert len(shown_queues(canvas)) < 60
         assert "idle queues folded (i unfolds)" in note(app)
+        box = canvas.layout_geometry.queues[orders_fold.key]
+        canvas.scroll_to(box.x, box.y, animate=False, immediate=True)
+        await pilot.pause()
+        where = (box.x - canvas.scroll_offset.x + 1, box.mid_y - canvas.scroll_offset.y)
+        await pilot.hover(canvas, offset=where)
+        assert str(canvas.tooltip).startswith("20 idle queues bound to orders.events (i unfolds): ")
         canvas.focus()
         await publish(pilot, "orders.created")  # the lens's exchange is orders.events
         created = {f"orders.created.{s}" for s in ("email", "analytics", "warehouse", "crm")}

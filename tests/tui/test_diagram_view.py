@@ -3,6 +3,7 @@ what a filter and a focus keep, folding idle queues, and the watch that unfolds 
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,7 @@ from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, To
 from tui.editing.selection import Selection
 from tui.widgets.diagram_layout import compute_layout
 from tui.widgets.diagram_scope import IDLE_SECONDS, Scope
-from tui.widgets.diagram_scope_keys import exchange_of
-from tui.widgets.diagram_view import FilterError, name_matcher, reach, view_of
+from tui.widgets.diagram_view import FilterError, exchange_of, name_matcher, reach, view_of
 from tui.widgets.filter_bar import scope_words
 
 BIG = load_scenario(str(Path(__file__).parents[1] / "data" / "big_vhost.toml")).topology
@@ -188,3 +188,33 @@ def test_a_deleted_focus_lets_go() -> None:
 )
 def test_f_focuses_the_exchange_a_selection_means(selection: Selection | None, exchange: str | None) -> None:
     assert exchange_of(BIG, selection) == exchange
+
+
+def test_the_keys_toggle_focus_and_fold_and_esc_widens_focus_first_then_the_filter() -> None:
+    scope = Scope()
+    assert scope.toggle_focus(BIG, None) == "select an exchange (or a queue) to focus on"
+    assert scope.toggle_focus(BIG, Selection("queue", "audit.all")) is None and scope.focus == "audit"
+    scope.set_filter("all")
+    assert names(scope.view(BIG).topology)[1] == {"audit.all"}
+    assert scope.widen() and scope.focus is None and scope.filter_text == "all"
+    assert scope.widen() and scope.filter_text == "" and scope.view(BIG).topology is BIG
+    assert not scope.widen()  # nothing left to widen: Esc belongs to someone else
+    ledger = Ledger(BIG)
+    assert scope.toggle_fold(ledger, now=0.0) is None and scope.folding
+    per_exchange = Counter(q.bindings[0].exchange for q in BIG.queues)
+    crowded = {exchange for exchange, count in per_exchange.items() if count >= 2}
+    assert {f.exchange for f in scope.view(BIG).folds.values()} == crowded
+    assert scope.toggle_fold(ledger, now=0.0) is None and scope.view(BIG).topology is BIG
+    lone = Topology(exchanges=(ExchangeSpec("ex"),), queues=(QueueSpec("q", (BindingSpec("ex", "#"),)),))
+    assert (
+        Scope().toggle_fold(Ledger(lone), now=0.0) == "no idle queues to fold (two or more on one exchange)"
+    )
+
+
+def test_a_fold_says_what_it_holds() -> None:
+    view = view_of(BIG, idle=frozenset(q.name for q in BIG.queues))
+    fold = next(f for f in view.folds.values() if f.exchange == "orders.events")
+    assert fold.describe(most=2) == (
+        "20 idle queues bound to orders.events (i unfolds): "
+        "orders.created.email, orders.created.analytics, and 18 more"
+    )

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.actions import SkipAction
 from textual.geometry import Region, Size
@@ -36,7 +37,7 @@ from tui.widgets.diagram_lens import Lens, lens_for
 from tui.widgets.diagram_paint import paint, paint_wires
 from tui.widgets.diagram_palette import diagram_styles
 from tui.widgets.diagram_scope import Scope, ScopeFacts
-from tui.widgets.diagram_scope_keys import SCOPE_BINDINGS, exchange_of
+from tui.widgets.diagram_scope_keys import SCOPE_BINDINGS
 from tui.widgets.diagram_tokens import Sprite, TokenBoard
 from tui.widgets.inspector import node_text
 
@@ -540,14 +541,8 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self.post_message(self.ScopeChanged(self, self.scope.facts(self.topology)))
 
     def action_focus_exchange(self) -> None:
-        """f: show only the selected exchange (or the selected queue's) and what it reaches; f again
-        shows everything."""
-        if self.scope.focus is not None:
-            self.focus_on(None)
-        elif (exchange := exchange_of(self.topology, self.selection)) is None:
-            self.notify("select an exchange (or a queue) to focus on", markup=False)
-        else:
-            self.focus_on(exchange)
+        """f: only the selected exchange (or the selected queue's) and what it reaches; f again: all."""
+        self._rescoped(self.scope.toggle_focus(self.topology, self.selection))
 
     def focus_on(self, exchange: str | None) -> None:
         """Show only `exchange` and what it reaches (None: everything again)."""
@@ -556,22 +551,17 @@ class DiagramCanvas(ScrollView, can_focus=True):
 
     def action_fold_idle(self) -> None:
         """i: fold idle queues into one box per exchange; i again unfolds them."""
-        if self.scope.folding:
-            self.scope.unfold()
-        else:
-            self.scope.fold(self.ledger, self._clock())
-            if not self.scope.view(self.topology).folds:
-                self.notify("no idle queues to fold (two or more on one exchange)", markup=False)
-        self.rescope()
+        self._rescoped(self.scope.toggle_fold(self.ledger, self._clock()))
 
     def action_unscope(self) -> None:
         """Esc: unfocus, else clear the filter; else Esc is the app's (it closes the inspector)."""
-        if self.scope.focus is not None:
-            self.scope.set_focus(None)
-        elif self.scope.filter_text:
-            self.scope.set_filter("")
-        else:
+        if not self.scope.widen():
             raise SkipAction()
+        self.rescope()
+
+    def _rescoped(self, notice: str | None) -> None:
+        if notice is not None:
+            self.notify(notice, markup=False)
         self.rescope()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
@@ -582,7 +572,11 @@ class DiagramCanvas(ScrollView, can_focus=True):
             box = self.layout_geometry.box_at(
                 offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y
             )
-        self.tooltip = None if box is None else node_text(self.ledger, box.kind, box.name, recent=0)
+        fold = None if box is None else self.scope.view(self.topology).folds.get(box.name)
+        if fold is not None:
+            self.tooltip = Text(fold.describe())
+        else:
+            self.tooltip = None if box is None else node_text(self.ledger, box.kind, box.name, recent=0)
 
     def token_at(self, x: int, y: int) -> str | None:
         """The message drawn at this diagram cell or one of its 8 neighbours (a moving token also where

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from core.events import DeadLettered, FlowEvent, QueueDepth, Routed
 from core.ledger import Ledger
 from core.topology import Topology
-from tui.widgets.diagram_view import FilterError, Matcher, View, name_matcher, view_of
+from tui.editing.selection import Selection
+from tui.widgets.diagram_view import FilterError, Matcher, View, exchange_of, name_matcher, view_of
 
 IDLE_SECONDS = 30.0
 """A queue with nothing ready or unacked and no copy through it for this long counts as idle."""
@@ -79,6 +80,37 @@ class Scope:
         self.folding = False
         self._folded = frozenset()
         self._cache = None
+
+    # -- the keys ----------------------------------------------------------------------------------
+    def toggle_focus(self, topology: Topology, selection: Selection | None) -> str | None:
+        """f: unfocus, else focus on the exchange the selection means; what to tell the user, if any."""
+        if self.focus is not None:
+            self.set_focus(None)
+        elif (exchange := exchange_of(topology, selection)) is None:
+            return "select an exchange (or a queue) to focus on"
+        else:
+            self.set_focus(exchange)
+        return None
+
+    def toggle_fold(self, ledger: Ledger, now: float) -> str | None:
+        """i: unfold, else fold what is idle now; what to tell the user, if any."""
+        if self.folding:
+            self.unfold()
+            return None
+        self.fold(ledger, now)
+        if not self.view(ledger.topology).folds:
+            return "no idle queues to fold (two or more on one exchange)"
+        return None
+
+    def widen(self) -> bool:
+        """Esc: unfocus, else clear the filter; False when there was neither (Esc is someone else's)."""
+        if self.focus is not None:
+            self.set_focus(None)
+        elif self.filter_text:
+            self.set_filter("")
+        else:
+            return False
+        return True
 
     # -- what the broker does --------------------------------------------------------------------
     def saw(self, events: Iterable[FlowEvent], now: float) -> bool:

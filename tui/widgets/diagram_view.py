@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
+from tui.editing.selection import Selection
 
 GLOB_CHARACTERS = frozenset("*?[")
 ELIDED = "…"
@@ -157,6 +158,13 @@ class Fold:
     def title(self) -> str:
         return f"+{len(self.queues)} idle"
 
+    def describe(self, most: int = 12) -> str:
+        """What the fold holds, for its tooltip: the first `most` names, then how many more."""
+        where = f" bound to {self.exchange}" if self.exchange else ""
+        names = ", ".join(self.queues[:most])
+        more = f", and {len(self.queues) - most} more" if len(self.queues) > most else ""
+        return f"{len(self.queues)} idle queues{where} (i unfolds): {names}{more}"
+
 
 @dataclass(frozen=True)
 class View:
@@ -253,3 +261,22 @@ def _free_name(name: str, taken: set[str]) -> str:
     while name in taken:
         name += "'"
     return name
+
+
+def exchange_of(topology: Topology, selection: Selection | None) -> str | None:
+    """The exchange `f` focuses on: the selected one, a selected binding's, or the first exchange a
+    selected queue (or a selected consumer's first queue) is bound to; None when there is none."""
+    if selection is None:
+        return None
+    if selection.kind == "exchange":
+        return selection.name if topology.exchange(selection.name) is not None else None
+    if selection.kind == "binding":
+        return selection.exchange if topology.exchange(selection.exchange) is not None else None
+    queue = selection.name
+    if selection.kind == "consumer":
+        consumer = topology.consumer(selection.name)
+        queue = consumer.queues[0] if consumer is not None and consumer.queues else ""
+    spec = topology.queue(queue)
+    if spec is None:
+        return None
+    return next((b.exchange for b in spec.bindings if topology.exchange(b.exchange) is not None), None)
