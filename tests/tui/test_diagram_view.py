@@ -204,6 +204,9 @@ def test_the_keys_toggle_focus_and_fold_and_esc_widens_focus_first_then_the_filt
     per_exchange = Counter(q.bindings[0].exchange for q in BIG.queues)
     crowded = {exchange for exchange, count in per_exchange.items() if count >= 2}
     assert {f.exchange for f in scope.view(BIG).folds.values()} == crowded
+    fold = next(iter(scope.view(BIG).folds.values()))
+    assert scope.toggle_focus(BIG, Selection("queue", fold.key)) is None and scope.focus == fold.exchange
+    scope.set_focus(None)
     assert scope.toggle_fold(ledger, now=0.0) is None and scope.view(BIG).topology is BIG
     lone = Topology(exchanges=(ExchangeSpec("ex"),), queues=(QueueSpec("q", (BindingSpec("ex", "#"),)),))
     assert (

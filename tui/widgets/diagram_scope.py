@@ -84,8 +84,11 @@ class Scope:
     # -- the keys ----------------------------------------------------------------------------------
     def toggle_focus(self, topology: Topology, selection: Selection | None) -> str | None:
         """f: unfocus, else focus on the exchange the selection means; what to tell the user, if any."""
+        fold = self.view(topology).folds.get(selection.name) if selection is not None else None
         if self.focus is not None:
             self.set_focus(None)
+        elif fold is not None and fold.exchange:  # a "+N idle" box: the exchange its queues are bound to
+            self.set_focus(fold.exchange)
         elif (exchange := exchange_of(topology, selection)) is None:
             return "select an exchange (or a queue) to focus on"
         else:
