@@ -221,3 +221,13 @@ def test_a_fold_says_what_it_holds() -> None:
         "20 idle queues bound to orders.events (i unfolds): "
         "orders.created.email, orders.created.analytics, and 18 more"
     )
+
+
+def test_the_watch_forgets_queues_that_are_deleted() -> None:
+    topology = tiny()
+    scope = Scope()
+    scope.view(topology)
+    scope.saw([Routed(msg="m", exchange="ex", routing_key="b.x", queues=("b",))], now=0.0)
+    smaller = Topology(exchanges=topology.exchanges, queues=topology.queues[:1], consumers=())
+    scope.view(smaller)
+    assert scope.idle(Ledger(topology), now=1.0) == {"a", "b", "c", "d"}  # b's traffic was forgotten

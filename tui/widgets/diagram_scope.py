@@ -162,6 +162,9 @@ class Scope:
             return self._cache[1]
         if self.focus is not None and topology.exchange(self.focus) is None:
             self.focus = None  # the focused exchange was deleted: show everything again
+        if self._cache is not None and self._cache[0] is not topology:  # forget deleted queues
+            names = {q.name for q in topology.queues}
+            self._busy_at = {q: at for q, at in self._busy_at.items() if q in names}
         view = view_of(topology, self._matcher, self.focus, self._folded)
         self._cache = (topology, view)
         return view
