@@ -33,8 +33,12 @@ class SessionScreen(Screen[None]):
     """Everything about one engine; the app feeds it events once per frame."""
 
     AUTO_FOCUS = "#routing-key"
-    BINDINGS = [Binding("slash", "open_filter", "Filter", show=False)]
-    """`/` from any pane but a text input (which takes the character); the diagram shows the key."""
+    BINDINGS = [
+        Binding("slash", "open_filter", "Filter", show=False),
+        Binding("ctrl+f", "open_filter", "Filter", show=False, priority=True),
+    ]
+    """`/` from any pane but a text input (which takes the character; the diagram shows the key), and
+    ctrl+f from anywhere: the app starts in the routing key, where `/` is part of a key."""
 
     def __init__(self, engine: Engine, ledger: Ledger) -> None:
         super().__init__()

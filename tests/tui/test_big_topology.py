@@ -70,6 +70,22 @@ async def test_the_filter_narrows_the_diagram_as_you_type_and_enter_keeps_it() -
         assert bar.has_class("-open")  # and still said
 
 
+async def test_ctrl_f_opens_the_filter_from_the_routing_key_where_slash_is_part_of_a_key() -> None:
+    app = big_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ledger.broker.state == "connected", "the broker")
+        key = app.session_screen.query_one("#routing-key", Input)
+        assert app.focused is key  # where the app starts
+        await type_text(pilot, "a/")
+        assert key.value == "a/"
+        await pilot.press("ctrl+f")
+        assert isinstance(app.focused, Input) and app.focused.id == "filter"
+        await type_text(pilot, "audit")
+        await pilot.pause()
+        assert shown_queues(app.session_screen.canvas) == {"audit.all", "audit.archive"}
+        assert key.value == "a/"  # ctrl+f did not edit the key
+
+
 async def test_a_glob_matches_whole_names_and_a_bad_one_is_one_line_of_error() -> None:
     app = big_app()
     async with app.run_test(size=SIZE) as pilot:
