@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import tui.app
 from core.backends import DEFAULT_BROKER_URL
 from core.broker import reset_brokers
 from core.engine import Engine
@@ -198,6 +199,7 @@ def run_baseline(rate: int, seconds: float) -> tuple[float, int]:
     """The same load and broker with a bare drain loop and no UI: (process CPU s, events)."""
     reset_brokers()
     engine = Engine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
+    engine.events.max_lag = getattr(tui.app, "SCREEN_LAG", None)  # the app's bound (before: none)
     runner = LoopRunner(on_error=engine.report_failure)
     engine.start(runner, play_script=False)
     engine.declared.wait(5)

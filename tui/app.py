@@ -50,6 +50,10 @@ SWITCH_INTERVAL = 0.02
 gives the GIL up at every select() of its event loop and then queues behind the broker threads; with
 short slices a busy broker preempts a frame several times over, with this one a frame usually finishes
 in one slice. What it buys is measured by benchmarks/bench_tui.py (figures: benchmarks/NOTES.md)."""
+SCREEN_LAG = 0.05
+"""Seconds an event may wait undrained before the producer waits for the screen (EventStream.max_lag):
+a broker faster than the UI would otherwise build a backlog that grows for ever, with seconds between
+a message and its token. About one and a half frames: a frame that runs late does not stop it."""
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
@@ -79,6 +83,7 @@ class MqscopeApp(ProducerControls):
         if theme is not None:
             self.theme = theme
         self.engine = engine
+        engine.events.max_lag = SCREEN_LAG  # a reset's engine keeps it (Engine.renewed)
         self.play_script = play_script
         self.script = script
         """--run: the user's program, started once the broker is up; stopped on quit."""
