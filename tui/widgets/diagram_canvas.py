@@ -39,6 +39,12 @@ from tui.widgets.inspector import node_text
 FRAME_SECONDS = 1 / 30
 COUNTS_SECONDS = 0.1
 """While tokens move, counts repaint at most this often (they lag the tokens by less than this)."""
+FLOOD_EVENTS = 600
+"""A batch (one frame's events) above this many is a flood: tokens stop following each copy, a few per
+wire stand for the rest (TokenBoard.flood) and the counts show at once, exact (benchmarks/NOTES.md)."""
+FLOOD_HOLD_SECONDS = 1.0
+"""A flood lasts until the batches stay under FLOOD_EVENTS this long: smaller batches from the faster
+frames a flood makes would otherwise switch it off and on every other frame."""
 
 
 class DiagramCanvas(ScrollView, can_focus=True):
@@ -164,6 +170,9 @@ class DiagramCanvas(ScrollView, can_focus=True):
         """Repaints of the still picture so far (tests check that nothing repaints needlessly)."""
         self.frames = 0
         """Frame-timer ticks so far."""
+        self._flood_until = -math.inf
+        self.flood_batches = 0
+        """Batches drawn in flood mode so far (tests and benchmarks see the mode switch)."""
 
     # -- contract ------------------------------------------------------------------------------
     def apply(self, events: Sequence[FlowEvent]) -> None:
@@ -172,6 +181,11 @@ class DiagramCanvas(ScrollView, can_focus=True):
             return
         now = self._clock()
         self.board.animate = self._animated
+        if len(events) > FLOOD_EVENTS:
+            self._flood_until = now + FLOOD_HOLD_SECONDS
+        if now < self._flood_until:
+            self._apply_flood(events, now)
+            return
         times = self.board.feed(events, now)
         if self.board.animate:
             for at, event in zip(times, events, strict=True):
@@ -187,6 +201,24 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self._counts_changed(False, now, force=True)
             self.refresh()
         # else: the running frame timer repaints within 1/30 s, so a busy stream costs one render a frame.
+
+    @property
+    def flooded(self) -> bool:
+        """True while batches come too fast to draw a token per message (see FLOOD_EVENTS)."""
+        return self._clock() < self._flood_until
+
+    def _apply_flood(self, events: Sequence[FlowEvent], now: float) -> None:
+        """Counts at once (after what was waiting for its token, in order), a few tokens per wire."""
+        self.flood_batches += 1
+        self._release(math.inf)
+        self.ledger.feed_all(events)
+        self.board.flood(events, now)
+        self._counts_changed(True, now)
+        self._sprites = None
+        self._ensure_timer(now)
+        if self._timer is None:
+            self._counts_changed(False, now, force=True)
+            self.refresh()
 
     def show_topology(self, topology: Topology) -> None:
         """The topology changed while running: lay the boxes and wires out again at once (the
