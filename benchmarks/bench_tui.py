@@ -195,8 +195,9 @@ async def run_app(rate: int, seconds: float) -> Run:
     return result
 
 
-def run_baseline(rate: int, seconds: float) -> tuple[float, int]:
-    """The same load and broker with a bare drain loop and no UI: (process CPU s, events)."""
+def run_baseline(rate: int, seconds: float) -> tuple[float, int, float]:
+    """The same load and broker with a bare drain loop and no UI: (process CPU s, events, published
+    msg/s): what the broker alone reaches on this machine, the ceiling for the app's rate."""
     reset_brokers()
     engine = Engine(scenario(), DEFAULT_BROKER_URL, speed=4.0)
     engine.events.max_lag = getattr(tui.app, "SCREEN_LAG", None)  # the app's bound (before: none)
@@ -207,14 +208,17 @@ def run_baseline(rate: int, seconds: float) -> tuple[float, int]:
     sender = Sender(engine, rate, seconds)
     cpu0 = time.process_time()
     sender.start()
-    drained = 0
+    drained = published = 0
+    t0 = time.monotonic()
     while sender.is_alive():
         engine.events.wait(0.05)
-        drained += len(engine.events.drain())
-    cpu = time.process_time() - cpu0
+        batch = engine.events.drain()
+        drained += len(batch)
+        published += sum(1 for e in batch if isinstance(e, Published))
+    cpu, elapsed = time.process_time() - cpu0, time.monotonic() - t0
     runner.shutdown()
     runner.raise_first_error()
-    return cpu, drained
+    return cpu, drained, published / elapsed
 
 
 def main() -> None:
@@ -223,7 +227,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without UI")
     args = parser.parse_args()
-    base_cpu, base_events = (0.0, 0) if args.no_baseline else run_baseline(args.rate, args.seconds)
+    base_cpu, base_events, base_rate = (
+        (0.0, 0, 0.0) if args.no_baseline else run_baseline(args.rate, args.seconds)
+    )
     r = asyncio.run(run_app(args.rate, args.seconds))
     lat = sorted(r.latencies)
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
@@ -241,6 +247,8 @@ def main() -> None:
         f"PUBLISHED: {published:.0f} msg/s really sent by the producer, "
         f"{r.delivered / r.seconds:.0f} copies/s delivered"
     )
+    if not args.no_baseline:
+        print(f"  without the UI (same broker, a bare drain loop): {base_rate:.0f} msg/s published")
     if published < 0.95 * args.rate:
         print(f"  FINDING: the load asked ({args.rate} msg/s) was not delivered: not a pass")
     share = r.handled / max(1, r.produced)

@@ -50,6 +50,10 @@ SWITCH_INTERVAL = 0.02
 gives the GIL up at every select() of its event loop and then queues behind the broker threads; with
 short slices a busy broker preempts a frame several times over, with this one a frame usually finishes
 in one slice. What it buys is measured by benchmarks/bench_tui.py (figures: benchmarks/NOTES.md)."""
+STATUS_SECONDS = 0.1
+"""While events flow, the status line's counts are rebuilt at most this often (its text is rebuilt and
+repainted for every change, each frame under load); the first quiet frame shows the last counts, and a
+frame that settles every message shows them at once."""
 SCREEN_LAG = 0.05
 """Seconds an event may wait undrained before the producer waits for the screen (EventStream.max_lag):
 a broker faster than the UI would otherwise build a backlog that grows for ever, with seconds between
@@ -104,6 +108,8 @@ class MqscopeApp(ProducerControls):
         self.error_screen: ErrorScreen | None = None
         """Shown since the first internal error (a bug), whatever thread reported it."""
         self.events_handled = 0
+        self._status_shown = -STATUS_SECONDS
+        self._status_stale = False
         self._session_screen = SessionScreen(engine, self.ledger)
         self.set_reactive(MqscopeApp.consumer, self._first_consumer())
 
@@ -149,6 +155,8 @@ class MqscopeApp(ProducerControls):
             return  # between sessions, or shutting down: events wait in the stream
         events = self.engine.events.drain()
         if not events:
+            if self._status_stale:
+                self.refresh_status()
             self._quiet_frames += 1
             if self._quiet_frames >= QUIET_FRAMES and self._waker_alive:
                 self._pump_timer.pause()  # nothing to draw: no timer until the waker says so
@@ -162,7 +170,10 @@ class MqscopeApp(ProducerControls):
         self.events_handled += len(events)
         self._session_screen.apply(events)
         self._show_errors(events)
-        self.refresh_status()
+        if not self.ledger.in_flight or time.monotonic() - self._status_shown >= STATUS_SECONDS:
+            self.refresh_status()  # a settled session shows its final counts in the same frame
+        else:
+            self._status_stale = True
         for hook in self.frame_hooks:
             hook(events)
 
@@ -213,6 +224,7 @@ class MqscopeApp(ProducerControls):
 
     def refresh_status(self) -> None:
         ledger = self.ledger
+        self._status_shown, self._status_stale = time.monotonic(), False
         title, short_title = self.status_title()
         facts = StatusFacts(
             scenario=title,

@@ -349,3 +349,30 @@ async def _a_flood_draws_a_few_tokens_per_wire_and_keeps_every_count_exact() -> 
         app.clock.advance(10.0)
         await settle(pilot, canvas)
         assert counts(canvas.ledger) == counts(reference)
+
+
+def test_only_changed_rows_are_repainted_and_the_screen_shows_no_stale_token() -> None:
+    asyncio.run(_only_changed_rows_are_repainted_and_the_screen_shows_no_stale_token())
+
+
+async def _only_changed_rows_are_repainted_and_the_screen_shows_no_stale_token() -> None:
+    app = DiagramHost("seed")
+    async with app.run_test(size=(100, 30)) as pilot:
+        canvas = app.canvas
+        await pilot.pause()
+        canvas.apply(published("m1", "video.upload", ("video_queue",)))
+        (leg,) = canvas.board.legs
+        wire = canvas.layout_geometry.wires[leg.wire]
+        assert len({y for _x, y in wire.path}) > 1  # the token changes rows on its way
+        rows_on_wire = {y for _x, y in wire.path}
+        for step in range(1, 6):
+            app.clock.advance(leg.duration / 6)
+            before = canvas.lines_rendered
+            await frame_ticks(pilot, canvas)
+            await pilot.pause()
+            rendered = canvas.lines_rendered - before
+            # what reaches the screen (Textual's composited picture, with the rows it kept) shows as
+            # many tokens as the canvas draws now: none left behind where the token was
+            on_screen = app.export_screenshot().count("●")
+            assert on_screen == sum(line.count("●") for line in screen_text(canvas)), f"step {step}"
+            assert rendered <= len(rows_on_wire) + 2  # the wire's rows at most, not the whole canvas

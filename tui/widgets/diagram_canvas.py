@@ -11,7 +11,7 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.segment import Segment
@@ -170,6 +170,10 @@ class DiagramCanvas(ScrollView, can_focus=True):
         """Repaints of the still picture so far (tests check that nothing repaints needlessly)."""
         self.frames = 0
         """Frame-timer ticks so far."""
+        self._drawn_static: dict[int, Strip] = {}
+        """Row -> the still Strip it was last drawn with (to tell which rows a new count changed)."""
+        self._drawn_with_sprites: set[int] = set()
+        """Rows last drawn with a token or flash on them (they change when it moves on)."""
         self._flood_until = -math.inf
         self.flood_batches = 0
         """Batches drawn in flood mode so far (tests and benchmarks see the mode switch)."""
@@ -316,7 +320,20 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self._stop_timer()
         elif not self.screen.is_active:
             return  # under a modal screen: keep time, skip the repaint
-        self.refresh()
+        self._refresh_changed()
+
+    def _refresh_changed(self) -> None:
+        """Repaint only the visible rows whose picture changed since they were drawn: a token moved
+        onto or off them, or their still row (a count) changed. A whole-canvas refresh re-rendered and
+        re-composited every row each frame, most of them as they were (benchmarks/NOTES.md)."""
+        static = self._static_rows()
+        top = self.scroll_offset.y
+        visible = range(top, min(len(static), top + self.scrollable_content_region.height))
+        drawn = self._drawn_static
+        rows = {y for y in visible if drawn.get(y) is not static[y]}
+        rows.update(y for y in (self._drawn_with_sprites | self._sprite_rows().keys()) if y in visible)
+        for start, count in _runs(sorted(rows)):
+            self.refresh_lines(start, count)
 
     # -- geometry and styles ---------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -415,9 +432,13 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if not 0 <= row < len(static):
             return Strip.blank(width, self._style("bg"))
         strip = static[row]
+        self._drawn_static[row] = strip
         sprites = self._sprite_rows().get(row)
         if sprites:
             strip = self._overlay(strip, sprites)
+            self._drawn_with_sprites.add(row)
+        else:
+            self._drawn_with_sprites.discard(row)
         return strip.crop_extend(scroll_x, scroll_x + width, self._style("bg"))
 
     def _overlay(self, strip: Strip, sprites: list[Sprite]) -> Strip:
@@ -523,3 +544,15 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if self._grid is not None and (hit := self._grid.hits.get((x, y))) is not None:
             return hit[1]
         return None
+
+
+def _runs(rows: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """(first, count) of each run of consecutive numbers in sorted `rows`: one refresh region a run."""
+    run: list[int] = []
+    for y in rows:
+        if run and y != run[-1] + 1:
+            yield run[0], len(run)
+            run = []
+        run.append(y)
+    if run:
+        yield run[0], len(run)
