@@ -226,7 +226,19 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without UI")
+    parser.add_argument(
+        "--switch-interval", type=float, help="the app's GIL switch interval (default tui.app's)"
+    )
+    parser.add_argument("--lag", type=float, help="the app's bound on event lag (default tui.app's)")
     args = parser.parse_args()
+    if args.switch_interval is not None:
+        tui.app.SWITCH_INTERVAL = args.switch_interval  # read by the app when it mounts
+    if args.lag is not None:
+        tui.app.SCREEN_LAG = args.lag
+    print(
+        f"switch interval {tui.app.SWITCH_INTERVAL * 1000:g} ms, "
+        f"event lag bound {tui.app.SCREEN_LAG * 1000:g} ms"
+    )
     base_cpu, base_events, base_rate = (
         (0.0, 0, 0.0) if args.no_baseline else run_baseline(args.rate, args.seconds)
     )

@@ -45,11 +45,12 @@ FRAME_SECONDS = 1 / 30
 QUIET_FRAMES = 15
 """After this many empty frames (0.5 s) the frame timer sleeps until the waker sees events."""
 FULL_GC_AT_LEAST_EVERY = 30.0  # seconds: a steady flow may defer full collections, not forever
-SWITCH_INTERVAL = 0.02
-"""Seconds a thread may keep the GIL while others wait (CPython's default is 0.005). The UI thread
-gives the GIL up at every select() of its event loop and then queues behind the broker threads; with
-short slices a busy broker preempts a frame several times over, with this one a frame usually finishes
-in one slice. What it buys is measured by benchmarks/bench_tui.py (figures: benchmarks/NOTES.md)."""
+SWITCH_INTERVAL = 0.005
+"""Seconds a thread may keep the GIL while others wait (CPython's default, set and restored on purpose).
+20 ms slices once let a frame finish in one slice when whole-canvas frames took tens of ms; since the
+producer waits for the screen (SCREEN_LAG) and frames repaint only changed rows, short slices get the
+UI thread back sooner: lower latency and more frames under load. Measured by benchmarks/bench_tui.py
+(--switch-interval; figures and history: benchmarks/NOTES.md)."""
 STATUS_SECONDS = 0.1
 """While events flow, the status line's counts are rebuilt at most this often (its text is rebuilt and
 repainted for every change, each frame under load); the first quiet frame shows the last counts, and a
