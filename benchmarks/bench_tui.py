@@ -276,10 +276,9 @@ def main() -> None:
         f"{r.pump_frames / r.seconds:.1f} event batches/s, "
         f"canvas {r.canvas_frames / r.seconds:.1f} full-canvas equivalents/s"
     )
-    canvas_frames = max(1.0, r.canvas_frames)
     print(
         f"UI thread CPU under load: {r.ui_cpu / r.seconds:.0%} of a core, "
-        f"{r.ui_cpu / canvas_frames * 1000:.1f} ms per canvas frame"
+        f"{r.ui_cpu / max(1, r.screen_updates) * 1000:.1f} ms per screen update"
     )
     if not args.no_baseline:
         print(
