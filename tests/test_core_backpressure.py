@@ -31,9 +31,9 @@ prefetch = 50
 """
 MESSAGES = 3_000
 LAG = 0.05
-READER_PERIOD = 0.4
+READER_PERIOD = 0.5
 """The slow reader drains this seldom: far longer than LAG, so an unbounded producer shows."""
-SLACK = 0.15
+SLACK = 0.2
 """Room for a thread switch between the producer's check and its Published event (a loaded machine)."""
 
 
