@@ -321,3 +321,33 @@ def test_a_flood_starts_a_few_tokens_per_wire_counts_the_rest_and_flashes_once_p
     )
     assert [(f.glyph, f.anchor) for f in board.flashes] == [("✓", ("consumer", "worker"))]
     assert not board.busy_until and not board.shown_at  # nothing per copy kept
+
+
+def test_a_flood_through_an_exchange_binding_draws_on_the_wire_into_the_queue() -> None:
+    from core.scenario import parse_scenario
+
+    linked = """
+[[exchanges]]
+name = "upstream"
+type = "topic"
+
+[[exchanges]]
+name = "orders"
+type = "topic"
+bindings = [{ exchange = "upstream", routing_key = "order.#" }]
+
+[[queues]]
+name = "orders_q"
+bindings = [{ exchange = "orders", routing_key = "#" }]
+"""
+    layout = compute_layout(parse_scenario(linked, "linked.toml").topology, 120, 40)
+    board = TokenBoard(lambda: layout)
+    board.wire_cap = 100
+    routed = [
+        Routed(msg=f"m{n}", exchange="upstream", routing_key="order.new", queues=("orders_q",))
+        for n in range(50)
+    ]
+    board.flood(routed, T0)
+    into_queue = ("route", "orders", "orders_q")
+    assert {leg.wire for leg in board.legs} == {into_queue} and board.moving == FLOOD_TOKENS
+    assert board.bundles[into_queue].count == 50 - FLOOD_TOKENS

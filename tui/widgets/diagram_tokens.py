@@ -219,6 +219,8 @@ class TokenBoard:
             return
         self._forget_copies()
         wires: dict[tuple[WireKey, str, bool], list[str]] = {}
+        routes: dict[tuple[str, str, str | None], list[str]] = {}
+        """(exchange, queue, alternate) -> copies routed: each pair's wire is looked up once a batch."""
         flashes: dict[tuple[tuple[str, str], str, str], str] = {}
         for event in events:
             m = event.msg or ""
@@ -227,7 +229,7 @@ class TokenBoard:
                     flashes[(("exchange", event.exchange), "✗", "unroutable")] = m
                 case Routed():
                     for qn in event.queues:
-                        wires.setdefault((("route", event.exchange, qn), "token", False), []).append(m)
+                        routes.setdefault((event.exchange, qn, event.via_alternate), []).append(m)
                 case Delivered():
                     wires.setdefault((("consume", event.queue, event.consumer), "token", False), []).append(m)
                 case Acked():
@@ -244,6 +246,12 @@ class TokenBoard:
                     flashes[(("queue", event.queue), "⌛", "muted")] = m
                 case Dropped():
                     flashes[(("queue", event.queue), "✗", "dead")] = m
+        layout = self.layout_ref()
+        for (source, qn, alternate), msgs in routes.items():
+            if ("route", source, qn) not in layout.wires and alternate:
+                source = alternate
+            last = route_legs(layout, source, qn)[-1]  # the wire into the queue (after any links)
+            wires.setdefault((last, "token", False), []).extend(msgs)
         for (wire, role, reverse), msgs in wires.items():
             for m in msgs[:FLOOD_TOKENS]:
                 self._leg(m, wire, role, now, (m, ""), reverse)
