@@ -175,6 +175,7 @@ class Engine:
         engine.tap, engine.discovery = self.tap, self.discovery
         engine.observe = self.observe
         engine.events.tees.extend(self.events.tees)
+        engine.events.max_lag = self.events.max_lag
         return engine
 
     # -- events -------------------------------------------------------------------------------
@@ -316,6 +317,7 @@ class Engine:
             gate=self.gate,
             unacked_for=self.unacked_for,
             declared=self.declared,
+            keep_pace=self.events.keep_pace,
         )
 
     def consumer_loop(

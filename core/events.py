@@ -276,7 +276,12 @@ class EventStream:
     def __init__(self, maxlen: int | None = None) -> None:
         self._items: deque[FlowEvent] = deque(maxlen=maxlen)
         self._waiting = threading.Event()
+        self._drained = threading.Event()
         self._taken = 0
+        self.max_lag: float | None = None
+        """Seconds the oldest undrained event may wait before `keep_pace` holds the writer back (None:
+        never). A UI sets it so the broker cannot outrun what it can show: a backlog that grows for
+        ever, with seconds between an event and the screen (benchmarks/NOTES.md)."""
         self.tees: list[Callable[[EventStream, Sequence[FlowEvent]], None]] = []
         """Called with the stream and each batch drained from it, in order, by the reader (a recorder
         writes it to a file): whoever reads the stream, they see what every view sees, and nothing
@@ -298,10 +303,26 @@ class EventStream:
         count = len(items) if limit is None else min(limit, len(items))
         out = [items.popleft() for _ in range(count)]
         self._taken += count
+        self._drained.set()
         if out:
             for tee in self.tees:
                 tee(self, out)
         return out
+
+    def keep_pace(self, should_stop: Callable[[], bool]) -> None:
+        """Block (the producer, before each publish) while the oldest undrained event is older than
+        `max_lag`: a reader that cannot keep up slows the writer down to its own pace. Returns at
+        once when no bound is set, the stream is drained enough, or `should_stop()` says so."""
+        limit = self.max_lag
+        while limit is not None and not should_stop():
+            self._drained.clear()  # before looking: a drain from here on wakes the wait below
+            try:
+                oldest = self._items[0].ts
+            except IndexError:  # drained meanwhile
+                return
+            if time.monotonic() - oldest <= limit:
+                return
+            self._drained.wait(0.1)  # 0.1 s: a stop stays prompt when nobody drains
 
     def wait(self, timeout: float) -> bool:
         """Block until at least one event is waiting, or `timeout` passes; True when one is."""

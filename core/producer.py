@@ -84,8 +84,12 @@ class ProducerLoop:
         gate: StepGate,
         unacked_for: Callable[[str], int],
         declared: threading.Event,
+        keep_pace: Callable[[StopCheck], None] = lambda _should_stop: None,
     ) -> None:
+        """`keep_pace`: blocks before each publish while whoever reads the events is too far behind
+        (EventStream.keep_pace), so the broker does not outrun the screen."""
         self.backend, self.live, self.emit, self.requests = backend, topology, emit, requests
+        self.keep_pace = keep_pace
         self.make_request, self.clock, self.gate = make_request, clock, gate
         self.unacked_for = unacked_for
         self.declared = declared
@@ -212,6 +216,7 @@ class ProducerLoop:
             return
         if not self.gate.wait(should_stop):
             return
+        self.keep_pace(should_stop)
         # Say where it goes before sending: a fast consumer may ack a copy before publish() returns
         # (RabbitMQ and memory:// alike; memory://'s lookup answers the same before as after).
         predict_first = not self.backend.reports_routing

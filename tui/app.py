@@ -46,11 +46,20 @@ FRAME_SECONDS = 1 / 30
 QUIET_FRAMES = 15
 """After this many empty frames (0.5 s) the frame timer sleeps until the waker sees events."""
 FULL_GC_AT_LEAST_EVERY = 30.0  # seconds: a steady flow may defer full collections, not forever
-SWITCH_INTERVAL = 0.02
-"""Seconds a thread may keep the GIL while others wait (CPython's default is 0.005). The UI thread
-gives the GIL up at every select() of its event loop and then queues behind the broker threads; with
-short slices a busy broker preempts a frame several times over, with this one a frame usually finishes
-in one slice. What it buys is measured by benchmarks/bench_tui.py (figures: benchmarks/NOTES.md)."""
+SWITCH_INTERVAL = 0.005
+"""Seconds a thread may keep the GIL while others wait (CPython's default, set and restored on purpose).
+20 ms slices once let a frame finish in one slice when whole-canvas frames took tens of ms; since the
+producer waits for the screen (SCREEN_LAG) and frames repaint only changed rows, short slices get the
+UI thread back sooner: lower latency and more frames under load. Measured by benchmarks/bench_tui.py
+(--switch-interval; figures and history: benchmarks/NOTES.md)."""
+STATUS_SECONDS = 0.1
+"""While events flow, the status line's counts are rebuilt at most this often (its text is rebuilt and
+repainted for every change, each frame under load); the first quiet frame shows the last counts, and a
+frame that settles every message shows them at once."""
+SCREEN_LAG = 0.05
+"""Seconds an event may wait undrained before the producer waits for the screen (EventStream.max_lag):
+a broker faster than the UI would otherwise build a backlog that grows for ever, with seconds between
+a message and its token. About one and a half frames: a frame that runs late does not stop it."""
 FrameHook = Callable[[Sequence[FlowEvent]], None]
 
 
@@ -80,6 +89,7 @@ class MqscopeApp(ProducerControls):
         if theme is not None:
             self.theme = theme
         self.engine = engine
+        engine.events.max_lag = SCREEN_LAG  # a reset's engine keeps it (Engine.renewed)
         self.play_script = play_script
         self.script = script
         """--run: the user's program, started once the broker is up; stopped on quit."""
@@ -100,6 +110,8 @@ class MqscopeApp(ProducerControls):
         self.error_screen: ErrorScreen | None = None
         """Shown since the first internal error (a bug), whatever thread reported it."""
         self.events_handled = 0
+        self._status_shown = -STATUS_SECONDS
+        self._status_stale = False
         self._session_screen = SessionScreen(engine, self.ledger)
         self.set_reactive(MqscopeApp.consumer, self._first_consumer())
 
@@ -145,6 +157,8 @@ class MqscopeApp(ProducerControls):
             return  # between sessions, or shutting down: events wait in the stream
         events = self.engine.events.drain()
         if not events:
+            if self._status_stale:
+                self.refresh_status()
             self._quiet_frames += 1
             if self._quiet_frames >= QUIET_FRAMES and self._waker_alive:
                 self._pump_timer.pause()  # nothing to draw: no timer until the waker says so
@@ -158,7 +172,10 @@ class MqscopeApp(ProducerControls):
         self.events_handled += len(events)
         self._session_screen.apply(events)
         self._show_errors(events)
-        self.refresh_status()
+        if not self.ledger.in_flight or time.monotonic() - self._status_shown >= STATUS_SECONDS:
+            self.refresh_status()  # a settled session shows its final counts in the same frame
+        else:
+            self._status_stale = True
         for hook in self.frame_hooks:
             hook(events)
 
@@ -209,6 +226,7 @@ class MqscopeApp(ProducerControls):
 
     def refresh_status(self) -> None:
         ledger = self.ledger
+        self._status_shown, self._status_stale = time.monotonic(), False
         title, short_title = self.status_title()
         facts = StatusFacts(
             scenario=title,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from diagram_host import DiagramHost, delivered_and_acked, engine_events, published
 from rich.text import Text
 from textual.pilot import Pilot
 
 from core.events import FlowEvent
+from core.ledger import Ledger
 from core.topology import BindingSpec, ConsumerSpec, ExchangeSpec, QueueSpec, Topology
-from tui.widgets.diagram_canvas import DiagramCanvas
+from tui.widgets.diagram_canvas import FLOOD_EVENTS, FLOOD_HOLD_SECONDS, DiagramCanvas
+from tui.widgets.diagram_tokens import FLOOD_TOKENS, MAX_LEG
 
 
 def screen_text(canvas: DiagramCanvas) -> list[str]:
@@ -284,3 +287,92 @@ async def _hover() -> None:
             assert fact in tip.plain
         await pilot.hover(DiagramCanvas, offset=(1, 0))
         assert canvas.tooltip is None
+
+
+def flood_of(first: int, messages: int) -> list[FlowEvent]:
+    """`messages` video uploads routed to both seed queues, each copy delivered and acked: six events
+    a message, so 200 messages are a batch far above FLOOD_EVENTS."""
+    events: list[FlowEvent] = []
+    for n in range(first, first + messages):
+        events += published(f"f{n}", "video.upload", ("audit_queue", "video_queue"))
+        events += delivered_and_acked(f"f{n}", "video_queue") + delivered_and_acked(f"f{n}", "audit_queue")
+    return events
+
+
+def counts(ledger: Ledger) -> dict[str, tuple[int, ...]]:
+    out: dict[str, tuple[int, ...]] = {
+        q: (c.ready, c.unacked, c.routed, c.acked) for q, c in ledger.queues.items()
+    }
+    out |= {c: (n.processed, n.acked) for c, n in ledger.consumers.items()}
+    out["media_exchange"] = (ledger.exchanges["media_exchange"].published,)
+    return out
+
+
+def test_a_flood_draws_a_few_tokens_per_wire_and_keeps_every_count_exact() -> None:
+    asyncio.run(_a_flood_draws_a_few_tokens_per_wire_and_keeps_every_count_exact())
+
+
+async def _a_flood_draws_a_few_tokens_per_wire_and_keeps_every_count_exact() -> None:
+    app = DiagramHost("seed")
+    async with app.run_test(size=(100, 30)) as pilot:
+        canvas = app.canvas
+        await pilot.pause()
+        reference = Ledger(canvas.topology, keep=0, stories=False)
+        calm = published("m1", "video.upload", ("audit_queue", "video_queue"))
+        canvas.apply(calm)
+        reference.feed_all(calm)
+        assert canvas.pending == 1 and not canvas.flooded  # one copy followed: its count waits for it
+        flood = flood_of(0, 200)
+        assert len(flood) > FLOOD_EVENTS
+        canvas.apply(flood)
+        reference.feed_all(flood)
+        assert canvas.flooded and canvas.pending == 0
+        assert counts(canvas.ledger) == counts(reference)  # every event folded, none delayed
+        per_wire = Counter(leg.wire for leg in canvas.board.legs)
+        assert per_wire and max(per_wire.values()) <= FLOOD_TOKENS
+        video = ("route", "media_exchange", "video_queue")
+        drawn = sum(1 for leg in canvas.board.legs if leg.wire == video and leg.msg.startswith("f"))
+        assert canvas.board.bundles[video].count == 200 - drawn  # the rest counted on the wire
+        # a small batch right after is still drawn as a flood (no flicker between the modes) ...
+        after = flood_of(200, 10)
+        canvas.apply(after)
+        reference.feed_all(after)
+        assert canvas.flooded and canvas.pending == 0
+        assert counts(canvas.ledger) == counts(reference)
+        # ... and once the batches stay small, each copy is followed again
+        app.clock.advance(max(FLOOD_HOLD_SECONDS, MAX_LEG) + 0.1)
+        await frame_ticks(pilot, canvas)  # the flood's tokens have arrived and are gone
+        calm = published("m2", "user.login", ("audit_queue",))
+        canvas.apply(calm)
+        reference.feed_all(calm)
+        assert not canvas.flooded and canvas.pending == 1
+        app.clock.advance(10.0)
+        await settle(pilot, canvas)
+        assert counts(canvas.ledger) == counts(reference)
+
+
+def test_only_changed_rows_are_repainted_and_the_screen_shows_no_stale_token() -> None:
+    asyncio.run(_only_changed_rows_are_repainted_and_the_screen_shows_no_stale_token())
+
+
+async def _only_changed_rows_are_repainted_and_the_screen_shows_no_stale_token() -> None:
+    app = DiagramHost("seed")
+    async with app.run_test(size=(100, 30)) as pilot:
+        canvas = app.canvas
+        await pilot.pause()
+        canvas.apply(published("m1", "video.upload", ("video_queue",)))
+        (leg,) = canvas.board.legs
+        wire = canvas.layout_geometry.wires[leg.wire]
+        assert len({y for _x, y in wire.path}) > 1  # the token changes rows on its way
+        rows_on_wire = {y for _x, y in wire.path}
+        for step in range(1, 6):
+            app.clock.advance(leg.duration / 6)
+            before = canvas.lines_rendered
+            await frame_ticks(pilot, canvas)
+            await pilot.pause()
+            rendered = canvas.lines_rendered - before
+            # what reaches the screen (Textual's composited picture, with the rows it kept) shows as
+            # many tokens as the canvas draws now: none left behind where the token was
+            on_screen = app.export_screenshot().count("●")
+            assert on_screen == sum(line.count("●") for line in screen_text(canvas)), f"step {step}"
+            assert rendered <= len(rows_on_wire) + 2  # the wire's rows at most, not the whole canvas

@@ -3,6 +3,7 @@ and the counts a real engine run leaves behind."""
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import pairwise
 
 import pytest
@@ -22,7 +23,7 @@ from core.events import (
 from core.ledger import Ledger
 from core.scenario import load_scenario
 from tui.widgets.diagram_layout import DiagramLayout, compute_layout
-from tui.widgets.diagram_tokens import WIRE_CAP, TokenBoard
+from tui.widgets.diagram_tokens import FLOOD_TOKENS, WIRE_CAP, TokenBoard
 
 T0 = 500.0
 
@@ -299,3 +300,54 @@ def test_a_depth_poll_racing_a_delivery_never_shows_more_unacked_than_prefetch_a
     assert video.unacked == 0
     model.feed(QueueDepth(queue="video_queue", ready=0, unacked=3))  # others consume too: as reported
     assert video.unacked == 3
+
+
+def test_a_flood_starts_a_few_tokens_per_wire_counts_the_rest_and_flashes_once_per_node() -> None:
+    board, _ = board_for()
+    board.wire_cap = 100  # only the flood's own bound is tested here
+    events = []
+    for n in range(1000):
+        events += published(f"m{n}", "video.upload", ("audit_queue", "video_queue"))
+        events += delivered_and_acked(f"m{n}", "video_queue")
+    board.flood(events, T0)
+    per_wire = Counter(leg.wire for leg in board.legs)
+    assert per_wire == {
+        ("route", "media_exchange", "audit_queue"): FLOOD_TOKENS,
+        ("route", "media_exchange", "video_queue"): FLOOD_TOKENS,
+        ("consume", "video_queue", "worker"): FLOOD_TOKENS,
+    }
+    assert {wire: b.count for wire, b in board.bundles.items()} == dict.fromkeys(
+        per_wire, 1000 - FLOOD_TOKENS
+    )
+    assert [(f.glyph, f.anchor) for f in board.flashes] == [("✓", ("consumer", "worker"))]
+    assert not board.busy_until and not board.shown_at  # nothing per copy kept
+
+
+def test_a_flood_through_an_exchange_binding_draws_on_the_wire_into_the_queue() -> None:
+    from core.scenario import parse_scenario
+
+    linked = """
+[[exchanges]]
+name = "upstream"
+type = "topic"
+
+[[exchanges]]
+name = "orders"
+type = "topic"
+bindings = [{ exchange = "upstream", routing_key = "order.#" }]
+
+[[queues]]
+name = "orders_q"
+bindings = [{ exchange = "orders", routing_key = "#" }]
+"""
+    layout = compute_layout(parse_scenario(linked, "linked.toml").topology, 120, 40)
+    board = TokenBoard(lambda: layout)
+    board.wire_cap = 100
+    routed = [
+        Routed(msg=f"m{n}", exchange="upstream", routing_key="order.new", queues=("orders_q",))
+        for n in range(50)
+    ]
+    board.flood(routed, T0)
+    into_queue = ("route", "orders", "orders_q")
+    assert {leg.wire for leg in board.legs} == {into_queue} and board.moving == FLOOD_TOKENS
+    assert board.bundles[into_queue].count == 50 - FLOOD_TOKENS

@@ -11,7 +11,7 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.segment import Segment
@@ -44,6 +44,12 @@ from tui.widgets.inspector import node_text
 FRAME_SECONDS = 1 / 30
 COUNTS_SECONDS = 0.1
 """While tokens move, counts repaint at most this often (they lag the tokens by less than this)."""
+FLOOD_EVENTS = 600
+"""A batch (one frame's events) above this many is a flood: tokens stop following each copy, a few per
+wire stand for the rest (TokenBoard.flood) and the counts show at once, exact (benchmarks/NOTES.md)."""
+FLOOD_HOLD_SECONDS = 1.0
+"""A flood lasts until the batches stay under FLOOD_EVENTS this long: smaller batches from the faster
+frames a flood makes would otherwise switch it off and on every other frame."""
 
 
 class DiagramCanvas(ScrollView, can_focus=True):
@@ -183,6 +189,13 @@ class DiagramCanvas(ScrollView, can_focus=True):
         """Repaints of the still picture so far (tests check that nothing repaints needlessly)."""
         self.frames = 0
         """Frame-timer ticks so far."""
+        self._drawn_static: dict[int, Strip] = {}
+        """Row -> the still Strip it was last drawn with (to tell which rows a new count changed)."""
+        self._drawn_with_sprites: set[int] = set()
+        """Rows last drawn with a token or flash on them (they change when it moves on)."""
+        self._flood_until = -math.inf
+        self.flood_batches = 0
+        """Batches drawn in flood mode so far (tests and benchmarks see the mode switch)."""
 
     # -- contract ------------------------------------------------------------------------------
     def apply(self, events: Sequence[FlowEvent]) -> None:
@@ -193,6 +206,11 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if self.scope.saw(events, now):  # a folded queue got traffic: draw it before its token moves
             self.rescope()
         self.board.animate = self._animated
+        if len(events) > FLOOD_EVENTS:
+            self._flood_until = now + FLOOD_HOLD_SECONDS
+        if now < self._flood_until:
+            self._apply_flood(events, now)
+            return
         times = self.board.feed(events, now)
         if self.board.animate:
             for at, event in zip(times, events, strict=True):
@@ -208,6 +226,24 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self._counts_changed(False, now, force=True)
             self.refresh()
         # else: the running frame timer repaints within 1/30 s, so a busy stream costs one render a frame.
+
+    @property
+    def flooded(self) -> bool:
+        """True while batches come too fast to draw a token per message (see FLOOD_EVENTS)."""
+        return self._clock() < self._flood_until
+
+    def _apply_flood(self, events: Sequence[FlowEvent], now: float) -> None:
+        """Counts at once (after what was waiting for its token, in order), a few tokens per wire."""
+        self.flood_batches += 1
+        self._release(math.inf)
+        self.ledger.feed_all(events)
+        self.board.flood(events, now)
+        self._counts_changed(True, now)
+        self._sprites = None
+        self._ensure_timer(now)
+        if self._timer is None:
+            self._counts_changed(False, now, force=True)
+            self.refresh()
 
     def show_topology(self, topology: Topology) -> None:
         """The topology changed while running: lay the boxes and wires out again at once (the
@@ -324,7 +360,20 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self._stop_timer()
         elif not self.screen.is_active:
             return  # under a modal screen: keep time, skip the repaint
-        self.refresh()
+        self._refresh_changed()
+
+    def _refresh_changed(self) -> None:
+        """Repaint only the visible rows whose picture changed since they were drawn: a token moved
+        onto or off them, or their still row (a count) changed. A whole-canvas refresh re-rendered and
+        re-composited every row each frame, most of them as they were (benchmarks/NOTES.md)."""
+        static = self._static_rows()
+        top = self.scroll_offset.y
+        visible = range(top, min(len(static), top + self.scrollable_content_region.height))
+        drawn = self._drawn_static
+        rows = {y for y in visible if drawn.get(y) is not static[y]}
+        rows.update(y for y in (self._drawn_with_sprites | self._sprite_rows().keys()) if y in visible)
+        for start, count in _runs(sorted(rows)):
+            self.refresh_lines(start, count)
 
     # -- geometry and styles ---------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -426,9 +475,13 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if not 0 <= row < len(static):
             return Strip.blank(width, self._style("bg"))
         strip = static[row]
+        self._drawn_static[row] = strip
         sprites = self._sprite_rows().get(row)
         if sprites:
             strip = self._overlay(strip, sprites)
+            self._drawn_with_sprites.add(row)
+        else:
+            self._drawn_with_sprites.discard(row)
         return strip.crop_extend(scroll_x, scroll_x + width, self._style("bg"))
 
     def _overlay(self, strip: Strip, sprites: list[Sprite]) -> Strip:
@@ -587,3 +640,15 @@ class DiagramCanvas(ScrollView, can_focus=True):
         if self._grid is not None and (hit := self._grid.hits.get((x, y))) is not None:
             return hit[1]
         return None
+
+
+def _runs(rows: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """(first, count) of each run of consecutive numbers in sorted `rows`: one refresh region a run."""
+    run: list[int] = []
+    for y in rows:
+        if run and y != run[-1] + 1:
+            yield run[0], len(run)
+            run = []
+        run.append(y)
+    if run:
+        yield run[0], len(run)

@@ -3,6 +3,7 @@
 Plain Python (no Textual): positions are a pure function of the injected clock, so tests pin time.
 A copy's legs run one after another (a delivery that arrives while the copy is still travelling to its
 queue waits for it), and a wire carrying more than `WIRE_CAP` tokens bundles the rest into a "\u00d7N" count.
+In a flood (`flood`) no copy is followed: each wire gets a few tokens per batch, the rest are counted.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ HIT_TRAIL = 0.4
 eye saw the token, and at 0.25x a token has moved on by then."""
 MAX_LAG = 2.5
 """A copy never queues more than this (seconds of animation) behind real time; later legs then jump."""
+FLOOD_TOKENS = 8
+"""In a flood, the most tokens one batch starts on one wire (the rest join the wire's bundle count)."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,69 @@ class TokenBoard:
             case _:
                 return now
 
+    def flood(self, events: Iterable[FlowEvent], now: float) -> None:
+        """A batch too big to follow copy by copy: start at most FLOOD_TOKENS tokens per wire now and
+        count the rest in the wire's bundle; one flash per node and glyph. No per-copy state is kept
+        (the canvas shows the counts at once), so the work per event is a dict update, not a journey."""
+        if not self.animate:
+            return
+        self._forget_copies()
+        wires: dict[tuple[WireKey, str, bool], list[str]] = {}
+        routes: dict[tuple[str, str, str | None], list[str]] = {}
+        """(exchange, queue, alternate) -> copies routed: each pair's wire is looked up once a batch."""
+        flashes: dict[tuple[tuple[str, str], str, str], str] = {}
+        for event in events:
+            m = event.msg or ""
+            match event:
+                case Routed(queues=()):
+                    flashes[(("exchange", event.exchange), "✗", "unroutable")] = m
+                case Routed():
+                    for qn in event.queues:
+                        routes.setdefault((event.exchange, qn, event.via_alternate), []).append(m)
+                case Delivered():
+                    wires.setdefault((("consume", event.queue, event.consumer), "token", False), []).append(m)
+                case Acked():
+                    flashes[(("consumer", event.consumer), "✓", "ack")] = m
+                case Rejected(action="drop"):
+                    flashes[(("consumer", event.consumer), "✗", "dead")] = m
+                case Requeued():
+                    flashes[(("queue", event.queue), "↺", "requeue")] = m
+                case DeadLettered():
+                    flashes[(("queue", event.queue), "☠", "dead")] = m
+                case Returned():
+                    flashes[(("exchange", event.exchange), "↩", "returned")] = m
+                case Expired():
+                    flashes[(("queue", event.queue), "⌛", "muted")] = m
+                case Dropped():
+                    flashes[(("queue", event.queue), "✗", "dead")] = m
+        layout = self.layout_ref()
+        for (source, qn, alternate), msgs in routes.items():
+            if ("route", source, qn) not in layout.wires and alternate:
+                source = alternate
+            last = route_legs(layout, source, qn)[-1]  # the wire into the queue (after any links)
+            wires.setdefault((last, "token", False), []).extend(msgs)
+        for (wire, role, reverse), msgs in wires.items():
+            for m in msgs[:FLOOD_TOKENS]:
+                self._leg(m, wire, role, now, (m, ""), reverse)
+            if len(msgs) > FLOOD_TOKENS:
+                self._bundle(wire, len(msgs) - FLOOD_TOKENS, now, now + MAX_LEG / self.speed)
+        for (anchor, glyph, role), m in flashes.items():
+            self._flash(m, glyph, role, anchor, now, (m, ""))
+        self.busy_until.clear()  # the flood's tokens follow no copy: nothing may wait for them
+
+    def _forget_copies(self) -> None:
+        """Per-copy and per-node ordering starts afresh: the counts no longer wait for tokens."""
+        self.busy_until.clear()
+        self.shown_at.clear()
+        self.node_time.clear()
+        self.holders.clear()
+
+    def _bundle(self, wire: WireKey, count: int, now: float, until: float) -> None:
+        bundle = self.bundles.setdefault(wire, Bundle())
+        bundle.count = bundle.count + count if bundle.until > now else count
+        bundle.until = max(bundle.until, until)
+        self.jumped += count
+
     def _shown(self, t: float, copies: list[tuple[str, str]], nodes: list[tuple[str, str]]) -> float:
         """Never earlier than what was already shown for the same copies or nodes.
 
@@ -240,10 +306,7 @@ class TokenBoard:
             return start, start
         duration = min(MAX_LEG, max(MIN_LEG, len(found.path) / CELLS_PER_SECOND)) / self.speed
         if self.on_wire.get(wire, 0) >= self.wire_cap or len(self.legs) >= self.max_legs:
-            bundle = self.bundles.setdefault(wire, Bundle())
-            bundle.count = bundle.count + 1 if bundle.until > now else 1
-            bundle.until = start + duration
-            self.jumped += 1
+            self._bundle(wire, 1, now, start + duration)
             return start, start
         self.legs.append(Leg(msg, wire, start, duration, role, reverse))
         self.on_wire[wire] = self.on_wire.get(wire, 0) + 1

@@ -24,9 +24,9 @@ from core.events import ConsumerState, FlowEvent, QueueDepth
 from tui.text import LineText
 
 LINES_PER_FRAME = 12
-BURST_REPAINT_SECONDS = 0.125
+BURST_REPAINT_SECONDS = 0.25
 """During a burst the log scrolls at most this often: a repaint (lines and scrollbar) cost as much as
-the canvas, 30 times a second, for lines too fast to read anyway."""
+the canvas, 30 times a second, for lines too fast to read anyway (4 a second are still readable)."""
 MAX_LINES = 1000
 QUIET_STATES = ("idle",)
 
