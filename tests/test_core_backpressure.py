@@ -64,6 +64,7 @@ def test_a_slow_reader_slows_the_producer_down_to_its_pace() -> None:
         runner.raise_first_error()
     finally:
         runner.shutdown()
+        reset_brokers()  # the in-process broker is process-wide: leave no 'work' queue to later tests
     assert published == [r.msg for r in sent]
     with_publishes = 0
     for previous_drain, batch in batches:

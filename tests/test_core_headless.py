@@ -16,6 +16,7 @@ import pytest
 from broker_support import fresh_url
 from core.backends import DEFAULT_BROKER_URL
 from core.backends.memory import reset_memory_transport
+from core.broker import reset_brokers
 from core.engine import Engine
 from core.events import BrokerStatus, Published
 from core.headless import HeadlessOptions, HeadlessPrinter, run_headless
@@ -30,7 +31,9 @@ def _fresh_memory() -> None:
 
 
 def run(scenario: Any, broker: str, **options: Any) -> tuple[int, list[dict[str, Any]]]:
-    """Run headless in this process and return (exit code, JSON events)."""
+    """Run headless in this process and return (exit code, JSON events), on an empty in-process broker
+    (it is process-wide: another test's queue of the same name would refuse this one's arguments)."""
+    reset_brokers()
     engine = Engine(scenario, broker, speed=options.pop("speed", 4.0))
     out = io.StringIO()
     code = run_headless(engine, HeadlessOptions(as_json=True, timeout=20.0, **options), out)
