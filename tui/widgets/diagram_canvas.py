@@ -145,9 +145,10 @@ class DiagramCanvas(ScrollView, can_focus=True):
         """A lesson's predict step: the arrows move between queue boxes only, space asks to mark the
         selected queue, Enter to commit (MarkRequested), and the editing keys are off."""
         self._grid: Grid | None = None
-        self._static: list[Strip] | None = None
-        """Still rows for the current state; None means repaint (rows that did not change are reused)."""
-        self._strips: list[Strip] = []
+        self._static: list[Strip | None] | None = None
+        """Still rows for the current state; None means repaint (rows that did not change are reused).
+        A row's Strip is built when it is first drawn (a big topology has hundreds of rows off screen)."""
+        self._strips: list[Strip | None] = []
         self._wires: Grid | None = None
         """Titles, wires and labels: repainted only when the layout, the lens or the theme changes."""
         self._sprites: dict[int, list[Sprite]] | None = None
@@ -335,7 +336,7 @@ class DiagramCanvas(ScrollView, can_focus=True):
         return style or self._styles.get("bg") or Style()
 
     # -- rendering -------------------------------------------------------------------------------
-    def _static_rows(self) -> list[Strip]:
+    def _static_rows(self) -> list[Strip | None]:
         if self._static is None:
             if not self._styles:
                 self._build_styles()
@@ -345,21 +346,25 @@ class DiagramCanvas(ScrollView, can_focus=True):
             grid = self._grid = paint(self.layout_geometry, self.ledger, self.lens, self._wires)
             mark(grid, self.layout_geometry, self.selection)
             same_shape = old is not None and old.width == grid.width and old.height == grid.height
-            strips: list[Strip] = []
-            for y in range(grid.height):
-                if (
-                    same_shape
-                    and old is not None
-                    and old.chars[y] == grid.chars[y]
-                    and old.roles[y] == grid.roles[y]
-                ):
-                    strips.append(old_strips[y])  # an unchanged row keeps its Strip
-                else:
-                    segments = [Segment(text, self._style(role)) for text, role in grid.runs(y)]
-                    strips.append(Strip(segments, grid.width))
+            strips: list[Strip | None] = [None] * grid.height
+            if same_shape and old is not None:
+                for y in range(grid.height):
+                    if old.chars[y] == grid.chars[y] and old.roles[y] == grid.roles[y]:
+                        strips[y] = old_strips[y]  # an unchanged row keeps its Strip
             self._static = self._strips = strips
             self.static_builds += 1
         return self._static
+
+    def _static_row(self, row: int) -> Strip:
+        """Row `row` of the still picture as a Strip, built now if it has not been drawn yet."""
+        strips = self._static_rows()
+        strip = strips[row]
+        if strip is None:
+            grid = self._grid
+            assert grid is not None  # _static_rows painted it
+            segments = [Segment(text, self._style(role)) for text, role in grid.runs(row)]
+            strip = strips[row] = Strip(segments, grid.width)
+        return strip
 
     def _sprite_rows(self) -> dict[int, list[Sprite]]:
         if self._sprites is None:
@@ -379,10 +384,9 @@ class DiagramCanvas(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         row = y + scroll_y
         width = self.scrollable_content_region.width
-        static = self._static_rows()
-        if not 0 <= row < len(static):
+        if not 0 <= row < len(self._static_rows()):
             return Strip.blank(width, self._style("bg"))
-        strip = static[row]
+        strip = self._static_row(row)
         sprites = self._sprite_rows().get(row)
         if sprites:
             strip = self._overlay(strip, sprites)
