@@ -217,6 +217,19 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self.lens = lens
             self._invalidate(wires=True)
             self.refresh()
+            # After the refresh: the lens panel may have grown with this key, and the canvas shrunk.
+            self.call_after_refresh(self._show_first_match)
+
+    def _show_first_match(self) -> None:
+        """Scroll the topmost queue the lens lights into view, if it is not (in a big topology the
+        first match of a typed key may sit far below); the sideways scroll stays where it is."""
+        queues = (
+            self.lens.queues if self.lens is not None and self.lens.exchange else frozenset()
+        )  # not marks
+        boxes = [self.layout_geometry.queues[q] for q in queues if q in self.layout_geometry.queues]
+        if boxes:
+            box = min(boxes, key=lambda b: b.y)
+            self.scroll_to_region(Region(self.scroll_offset.x, box.y, 1, box.h), animate=False)
 
     def show_marks(self, queues: Iterable[str]) -> None:
         """Light these queues as the routing lens would (a learner's prediction), and nothing else."""
@@ -318,6 +331,7 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self._invalidate(wires=True)
         self._sprites = None
         self.refresh()
+        self.call_after_refresh(self._show_first_match)  # the boxes moved: keep the match in view
 
     def _build_styles(self) -> None:
         self._styles = diagram_styles(self.app.current_theme, self.rich_style)

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.scalar import Unit
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Select, Static
@@ -232,10 +233,22 @@ class RoutingLens(Vertical):
         if not table.bindings_from(spec.name):
             matches.update(ShownText(f"exchange {spec.name} has no bindings", "dim"))
         elif typed:
-            matches.update(verdict_lines(table, spec.name, key, headers))
+            matches.update(verdict_lines(table, spec.name, key, headers, rows=self._row_budget()))
         else:
             matches.update(self._idle_text(spec))
         self.post_message(self.Preview(self, spec.name, key if typed else None, headers))
+
+    def _row_budget(self) -> int | None:
+        """The verdict lines the window shows before it scrolls: its max-height, which app.tcss sets
+        by screen size (None when it has no height in cells)."""
+        height = self.query_one("#matches-scroll").styles.max_height
+        if height is None or height.unit is not Unit.CELLS:
+            return None
+        return int(height.value)
+
+    def on_resize(self) -> None:
+        """A new screen size may give the verdicts another row budget."""
+        self._refresh_lens()
 
     def _idle_text(self, spec: ExchangeSpec) -> Text:
         text = ShownText()
