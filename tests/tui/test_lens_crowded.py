@@ -66,3 +66,14 @@ async def test_every_match_is_listed_before_any_miss() -> None:
         lines = lens_lines(app)
         assert not any(line.startswith("✓") for line in lines)
         assert any(line.startswith("✗ +") and "queues do not match" in line for line in lines)
+
+
+async def test_a_short_screen_gives_the_verdicts_fewer_rows_and_keeps_the_match() -> None:
+    app = crowded_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.query_one("#routing-key").focus()
+        await type_text(pilot, "ex00.41.upload")
+        await wait_for(pilot, lambda: any("-> q041" in line for line in lens_lines(app)), "the route")
+        lines = lens_lines(app)
+        assert lines[0].startswith("✓ q041") and len(lines) == 8  # app.tcss: max-height 8 when short
+        assert lines[-2].startswith("✗ +") and lines[-1] == "-> q041"
