@@ -339,7 +339,7 @@ def _fullness(frac: float, max_length: int | None) -> str:
 def _deepest(model: Ledger) -> int:
     """What a full depth bar means for a queue with no max length: the deepest queue (at least 10);
     worked out once a paint, not once a queue (200 queues made that quadratic)."""
-    return max(10, *(q.ready for q in model.queues.values()))
+    return max([10, *(q.ready for q in model.queues.values())])
 
 
 def _counts(ready: int, ready_word: str, unacked: int, unacked_word: str) -> list[tuple[str, str]]:
