@@ -256,3 +256,28 @@ def explain_route(
     path a message takes through exchange bindings, explained hop by hop."""
     route = table.route(exchange, key, headers)
     return tuple(explain_exchange(table, name, key, headers, route) for name in route.exchanges)
+
+
+@dataclass(frozen=True)
+class FoldedVerdicts:
+    """The verdicts a lens window of a few rows shows, and the rest it folds into one line."""
+
+    shown: tuple[BindingVerdict, ...]
+    folded: tuple[BindingVerdict, ...]
+    """None of these match (matches are never folded)."""
+
+    def folded_count(self, kind: str) -> int:
+        """How many different destinations of `kind` ("queue" or "exchange") the folded bindings lead to."""
+        return len({v.binding.destination for v in self.folded if v.binding.destination_kind == kind})
+
+
+def fold_verdicts(verdicts: tuple[BindingVerdict, ...], rows: int) -> FoldedVerdicts:
+    """Fit `verdicts` in `rows` lines: all of them in table order (the diagram's order) when they fit;
+    else every match first (even past `rows`: the window scrolls, but a match is what the user looks
+    for), then as many non-matches as leave one row for the fold line, and the rest folded."""
+    if len(verdicts) <= rows:
+        return FoldedVerdicts(verdicts, ())
+    matched = tuple(v for v in verdicts if v.matched)
+    rest = tuple(v for v in verdicts if not v.matched)
+    keep = max(0, rows - 1 - len(matched))
+    return FoldedVerdicts(matched + rest[:keep], rest[keep:])

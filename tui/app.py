@@ -104,7 +104,7 @@ class MqscopeApp(ProducerControls):
         self._switch_interval = sys.getswitchinterval()
         self._last_full_gc = time.monotonic()
         self._waker = EventWaker(
-            self, lambda: self.engine.events, self._events_waiting, on_failure=self._waker_failed
+            lambda: self.engine.events, self._events_waiting, on_failure=self._waker_failed
         )
         self._waker_alive = True
         self.error_screen: ErrorScreen | None = None
@@ -147,7 +147,7 @@ class MqscopeApp(ProducerControls):
             script.start()
 
     def _start_workers(self) -> None:
-        self.engine_workers = EngineWorkers(self, self.engine, play_script=self.play_script)
+        self.engine_workers = EngineWorkers(self.engine, play_script=self.play_script)
         self.engine_workers.start()
 
     # -- the frame ----------------------------------------------------------------------------

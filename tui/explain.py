@@ -17,9 +17,11 @@ from core.explain import (
     DirectExplanation,
     ExchangeExplanation,
     FanoutExplanation,
+    FoldedVerdicts,
     HeadersExplanation,
     TopicExplanation,
     explain_route,
+    fold_verdicts,
 )
 from core.routing import Binding, BindingTable, RouteResult, binding_key_warning, routing_key_problem
 from tui.text import ShownText, visible
@@ -94,25 +96,49 @@ def _headers_text(exp: HeadersExplanation) -> Text:
     return text
 
 
-def verdict_lines(table: BindingTable, exchange: str, key: str, headers: Mapping[str, Any] | None) -> Text:
-    """The whole panel: one line per binding of `exchange`, then where the message would go."""
+def verdict_lines(
+    table: BindingTable,
+    exchange: str,
+    key: str,
+    headers: Mapping[str, Any] | None,
+    rows: int | None = None,
+) -> Text:
+    """The whole panel: one line per binding of `exchange`, then where the message would go. With a
+    row budget, a long list shows its matches first and folds the rest into one line."""
     lines = ShownText()
     if (problem := key_problem(key)) is not None:
         lines.append(f"{NO} refused: {problem}\n", "bold red")
         lines.append("the broker would reject it, so no binding is consulted", "dim")
         return lines
     first, *onward = explain_route(table, exchange, key, headers)
-    _verdict_rows(lines, first, first.verdicts)
+    hops = [(hop, tuple(v for v in hop.verdicts if v.matched)) for hop in onward]
+    if rows is None:
+        folded = FoldedVerdicts(first.verdicts, ())
+    else:  # the onward hops and the route line take their rows first
+        folded = fold_verdicts(first.verdicts, rows - 1 - sum(1 + len(taken) for _, taken in hops))
+    _verdict_rows(lines, first, folded.shown)
+    if folded.folded:
+        lines.append_text(fold_text(folded))
     if not first.verdicts:
         lines.append(f"exchange {visible(exchange)} has no bindings\n", "dim")
-    for hop in onward:  # exchange-to-exchange destinations and alternates: what each one took
-        taken = tuple(v for v in hop.verdicts if v.matched)
+    for hop, taken in hops:  # exchange-to-exchange destinations and alternates: what each one took
         how = "alternate exchange" if hop.exchange in first.route.alternates else "then exchange"
         lines.append(f"{how} {visible(hop.exchange)} ({hop.exchange_type}):", "dim")
         lines.append(" nothing matched\n" if not taken else "\n", "dim")
         _verdict_rows(lines, hop, taken)
     lines.append_text(route_text(first.route))
     return lines
+
+
+def fold_text(folded: FoldedVerdicts) -> Text:
+    """The one line for the bindings left out, e.g. `+35 queues and 1 exchange do not match (37 bindings)`."""
+    counts = [(folded.folded_count("queue"), "queue"), (folded.folded_count("exchange"), "exchange")]
+    named = [f"{n} {noun}{'' if n == 1 else 's'}" for n, noun in counts if n]
+    places = sum(n for n, _ in counts)
+    text = f"+{' and '.join(named)} {'does' if places == 1 else 'do'} not match"
+    if len(folded.folded) != places:
+        text += f" ({len(folded.folded)} bindings)"
+    return ShownText(f"{NO} {text}\n", "dim")
 
 
 def _verdict_rows(lines: Text, explained: ExchangeExplanation, verdicts: tuple[BindingVerdict, ...]) -> None:

@@ -1,60 +1,32 @@
-"""The engine's loops, and the event waker, run by core's LoopRunner on Textual thread workers.
+"""The engine's loops, and the event waker, each on a thread of its own (core's LoopRunner).
 
-The runner owns the policy (stop flag, join, first error, every other loop stopped when one fails);
-Textual only provides the threads, so they show in the worker list and are cancelled with the app.
-Each loop polls its stop check, so a cancel (quit, reset, scenario switch) ends it within ~0.1 s.
-Nothing here touches a widget: errors go through the engine's event stream.
+Not on Textual's thread workers: those share the event loop's default executor, min(32, cores + 4)
+threads (six on two cores), and every loop here blocks for as long as it runs, so a scenario with
+more loops than that (ten consumers) left the rest waiting forever, never started. The runner owns
+the policy (stop flag, join, first error, every other loop stopped when one fails); the app stops and
+joins the loops when it quits, resets or switches scenario, and each loop polls its stop check, so it
+ends within ~0.1 s. The threads are daemons: none can keep the process alive. Nothing here touches a
+widget: errors go through the engine's event stream.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
-
-from textual.app import App
-from textual.worker import Worker, get_current_worker
 
 from core.controls import StopCheck
 from core.engine import Engine
 from core.events import EventStream, InternalError
-from core.runner import LoopError, LoopRunner, Spawn
-
-GROUP = "engine"
-
-
-def textual_spawn(app: App[Any], group: str, descriptions: dict[str, str]) -> Spawn:
-    """A Spawn for LoopRunner: each loop a Textual thread worker whose cancel flag it polls."""
-
-    def spawn(name: str, body: Callable[[StopCheck], None]) -> Callable[[], None]:
-        def work() -> None:
-            worker = get_current_worker()
-            body(lambda: worker.is_cancelled)
-
-        handle: Worker[None] = app.run_worker(
-            work,
-            name=name,
-            group=group,
-            description=descriptions.get(name, name),
-            thread=True,
-            exit_on_error=False,
-        )
-        return handle.cancel
-
-    return spawn
+from core.runner import LoopError, LoopRunner
 
 
 class EngineWorkers:
     """Runs the engine's loops (producer and consumers, or the tap); stops and joins them."""
 
-    def __init__(self, app: App[Any], engine: Engine, *, play_script: bool) -> None:
+    def __init__(self, engine: Engine, *, play_script: bool) -> None:
         self.engine = engine
         self.play_script = play_script
-        descriptions = {"producer": "publishes the script and your messages", "tap": "watches the exchange"}
-        descriptions |= {f"consumer:{c.name}": f"consumer {c.name}" for c in engine.topology.consumers}
-        self.runner = LoopRunner(
-            spawn=textual_spawn(app, GROUP, descriptions), on_error=engine.report_failure
-        )
+        self.runner = LoopRunner(on_error=engine.report_failure)
 
     def start(self) -> None:
         """Launch the producer and every consumer of the scenario (the tap alone in tap mode)."""
@@ -83,7 +55,6 @@ class EventWaker:
 
     def __init__(
         self,
-        app: App[Any],
         stream: Callable[[], EventStream],
         wake: Callable[[], object],
         on_failure: Callable[[], object] = lambda: None,
@@ -92,7 +63,7 @@ class EventWaker:
         self.wake = wake
         self.on_failure = on_failure
         self.sleeping = threading.Event()
-        self.runner = LoopRunner(spawn=textual_spawn(app, "waker", {}), on_error=self._failed)
+        self.runner = LoopRunner(on_error=self._failed)
 
     def start(self) -> None:
         self.runner.start("event waker", self._watch)

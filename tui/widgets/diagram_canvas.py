@@ -170,9 +170,10 @@ class DiagramCanvas(ScrollView, can_focus=True):
         """A lesson's predict step: the arrows move between queue boxes only, space asks to mark the
         selected queue, Enter to commit (MarkRequested), and the editing keys are off."""
         self._grid: Grid | None = None
-        self._static: list[Strip] | None = None
-        """Still rows for the current state; None means repaint (rows that did not change are reused)."""
-        self._strips: list[Strip] = []
+        self._static: list[Strip | None] | None = None
+        """Still rows for the current state; None means repaint (rows that did not change are reused).
+        A row's Strip is built when it is first drawn (a big topology has hundreds of rows off screen)."""
+        self._strips: list[Strip | None] = []
         self._wires: Grid | None = None
         """Titles, wires and labels: repainted only when the layout, the lens or the theme changes."""
         self._sprites: dict[int, list[Sprite]] | None = None
@@ -292,6 +293,19 @@ class DiagramCanvas(ScrollView, can_focus=True):
             self.lens = lens
             self._invalidate(wires=True)
             self.refresh()
+            # After the refresh: the lens panel may have grown with this key, and the canvas shrunk.
+            self.call_after_refresh(self._show_first_match)
+
+    def _show_first_match(self) -> None:
+        """Scroll the topmost queue the lens lights into view, if it is not (in a big topology the
+        first match of a typed key may sit far below); the sideways scroll stays where it is."""
+        queues = (
+            self.lens.queues if self.lens is not None and self.lens.exchange else frozenset()
+        )  # not marks
+        boxes = [self.layout_geometry.queues[q] for q in queues if q in self.layout_geometry.queues]
+        if boxes:
+            box = min(boxes, key=lambda b: b.y)
+            self.scroll_to_region(Region(self.scroll_offset.x, box.y, 1, box.h), animate=False)
 
     def show_marks(self, queues: Iterable[str]) -> None:
         """Light these queues as the routing lens would (a learner's prediction), and nothing else."""
@@ -370,7 +384,7 @@ class DiagramCanvas(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         visible = range(top, min(len(static), top + self.scrollable_content_region.height))
         drawn = self._drawn_static
-        rows = {y for y in visible if drawn.get(y) is not static[y]}
+        rows = {y for y in visible if static[y] is None or drawn.get(y) is not static[y]}
         rows.update(y for y in (self._drawn_with_sprites | self._sprite_rows().keys()) if y in visible)
         for start, count in _runs(sorted(rows)):
             self.refresh_lines(start, count)
@@ -406,6 +420,7 @@ class DiagramCanvas(ScrollView, can_focus=True):
         self._invalidate(wires=True)
         self._sprites = None
         self.refresh()
+        self.call_after_refresh(self._show_first_match)  # the boxes moved: keep the match in view
 
     def _build_styles(self) -> None:
         self._styles = diagram_styles(self.app.current_theme, self.rich_style)
@@ -424,7 +439,7 @@ class DiagramCanvas(ScrollView, can_focus=True):
         return style or self._styles.get("bg") or Style()
 
     # -- rendering -------------------------------------------------------------------------------
-    def _static_rows(self) -> list[Strip]:
+    def _static_rows(self) -> list[Strip | None]:
         if self._static is None:
             if not self._styles:
                 self._build_styles()
@@ -437,21 +452,25 @@ class DiagramCanvas(ScrollView, can_focus=True):
             paint_folds(grid, self.layout_geometry, folds)
             mark(grid, self.layout_geometry, self.selection)
             same_shape = old is not None and old.width == grid.width and old.height == grid.height
-            strips: list[Strip] = []
-            for y in range(grid.height):
-                if (
-                    same_shape
-                    and old is not None
-                    and old.chars[y] == grid.chars[y]
-                    and old.roles[y] == grid.roles[y]
-                ):
-                    strips.append(old_strips[y])  # an unchanged row keeps its Strip
-                else:
-                    segments = [Segment(text, self._style(role)) for text, role in grid.runs(y)]
-                    strips.append(Strip(segments, grid.width))
+            strips: list[Strip | None] = [None] * grid.height
+            if same_shape and old is not None:
+                for y in range(grid.height):
+                    if old.chars[y] == grid.chars[y] and old.roles[y] == grid.roles[y]:
+                        strips[y] = old_strips[y]  # an unchanged row keeps its Strip
             self._static = self._strips = strips
             self.static_builds += 1
         return self._static
+
+    def _static_row(self, row: int) -> Strip:
+        """Row `row` of the still picture as a Strip, built now if it has not been drawn yet."""
+        strips = self._static_rows()
+        strip = strips[row]
+        if strip is None:
+            grid = self._grid
+            assert grid is not None  # _static_rows painted it
+            segments = [Segment(text, self._style(role)) for text, role in grid.runs(row)]
+            strip = strips[row] = Strip(segments, grid.width)
+        return strip
 
     def _sprite_rows(self) -> dict[int, list[Sprite]]:
         if self._sprites is None:
@@ -471,10 +490,9 @@ class DiagramCanvas(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         row = y + scroll_y
         width = self.scrollable_content_region.width
-        static = self._static_rows()
-        if not 0 <= row < len(static):
+        if not 0 <= row < len(self._static_rows()):
             return Strip.blank(width, self._style("bg"))
-        strip = static[row]
+        strip = self._static_row(row)
         self._drawn_static[row] = strip
         sprites = self._sprite_rows().get(row)
         if sprites:

@@ -2,15 +2,17 @@
 
 Plain Python (no Textual) so the layout can be unit-tested; the canvas paints and animates on top of it.
 Exchanges stand on the left, queues in the middle (one lane each), consumers on the right. Every wire is
-a polyline of cells, so a token's position is just `path[int(fraction * len(path))]`. Exchange-to-exchange
-bindings run in a margin left of the exchanges (only when there are any), out of the way of the route
-and dead-letter trunks right of them.
+a polyline of cells, so a token's position is just `path[int(fraction * len(path))]`; a wire keeps only
+its corner points and builds its cells when first asked (200 queues make tens of thousands of cells).
+Exchange-to-exchange bindings run in a margin left of the exchanges (only when there are any), out of
+the way of the route and dead-letter trunks right of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 
 from core.topology import Topology
@@ -69,15 +71,37 @@ class Box:
 
 @dataclass(frozen=True)
 class Wire:
-    """One wire: its cells from source to target and the connection bits of each cell."""
+    """One wire from source to target: its corner points, and (built on first use) every cell it runs
+    through with that cell's connection bits."""
 
     key: WireKey
-    path: tuple[Cell, ...]
-    bits: tuple[int, ...]
+    points: tuple[Cell, ...]
+    """The polyline's ends and corners, no two in a row alike, each step orthogonal."""
 
     @property
     def kind(self) -> str:
         return self.key[0]
+
+    @property
+    def end(self) -> Cell:
+        return self.points[-1]
+
+    @property
+    def path(self) -> tuple[Cell, ...]:
+        return self._cells[0]
+
+    @property
+    def bits(self) -> tuple[int, ...]:
+        return self._cells[1]
+
+    @cached_property
+    def _cells(self) -> tuple[tuple[Cell, ...], tuple[int, ...]]:
+        cells = list(_cells(self.points))
+        return tuple(cell for cell, _ in cells), tuple(joins for _, joins in cells)
+
+    def segments(self) -> Iterator[tuple[Cell, Cell]]:
+        """Each straight run as (first cell, last cell)."""
+        return pairwise(self.points)
 
 
 @dataclass(frozen=True)
@@ -232,33 +256,41 @@ def _stack(
     return out
 
 
-def _path(points: list[Cell]) -> tuple[tuple[Cell, ...], tuple[int, ...]]:
-    """Cells along an orthogonal polyline through `points`, with each cell's connection bits."""
-    cells: list[Cell] = [points[0]]
-    for (x0, y0), (x1, y1) in pairwise(points):
-        dx = (x1 > x0) - (x1 < x0)
-        dy = (y1 > y0) - (y1 < y0)
-        x, y = x0, y0
-        while (x, y) != (x1, y1):
-            x, y = x + dx, y + dy
-            cells.append((x, y))
-    bits: list[int] = []
-    for i, (x, y) in enumerate(cells):
-        b = 0
-        for j in (i - 1, i + 1):
-            if 0 <= j < len(cells):
-                nx, ny = cells[j]
-                b |= E if nx > x else W if nx < x else S if ny > y else N if ny < y else 0
-        bits.append(b)
-    # The ends reach into the boxes they join.
-    if len(cells) > 1:
-        bits[0] |= _opposite(bits[0])
-        bits[-1] |= _opposite(bits[-1])
-    return tuple(cells), tuple(bits)
+def _step(a: Cell, b: Cell) -> int:
+    """The direction bit from `a` towards `b` along one orthogonal run."""
+    (x0, y0), (x1, y1) = a, b
+    return E if x1 > x0 else W if x1 < x0 else S if y1 > y0 else N
+
+
+def _cells(points: tuple[Cell, ...]) -> Iterator[tuple[Cell, int]]:
+    """Every cell along an orthogonal polyline with its connection bits: a run's inner cells join
+    both ways along it, a corner joins the run in and the run out, and the ends reach into the boxes
+    they join."""
+    if len(points) == 1:
+        yield points[0], 0
+        return
+    last = len(points) - 2
+    for i, (a, b) in enumerate(pairwise(points)):
+        d = _step(a, b)
+        back = _opposite(d)
+        (x0, y0), (x1, y1) = a, b
+        if i == 0:
+            yield a, d | back
+        dx, dy = (x1 > x0) - (x1 < x0), (y1 > y0) - (y1 < y0)
+        through = d | back
+        for n in range(1, abs(x1 - x0) + abs(y1 - y0)):
+            yield (x0 + n * dx, y0 + n * dy), through
+        if i == last:
+            yield b, d | back
+        else:
+            yield b, back | _step(b, points[i + 2])
+
+
+OPPOSITE = {N: S, S: N, E: W, W: E}
 
 
 def _opposite(bit: int) -> int:
-    return {N: S, S: N, E: W, W: E}.get(bit, 0)
+    return OPPOSITE.get(bit, 0)
 
 
 def compute_layout(topology: Topology, width: int, height: int) -> DiagramLayout:
@@ -341,7 +373,7 @@ def _compute(topology: Topology, width: int, height: int, top: int) -> DiagramLa
     _consume_wires(layout, topology)
     _link_wires(layout, links)
     bottoms = [b.bottom for b in layout.boxes()] or [top]
-    content = max([*bottoms, *(y + 1 for w in layout.wires.values() for _, y in w.path)])
+    content = max([*bottoms, *(y + 1 for w in layout.wires.values() for _, y in w.points)])
     layout.height = content + 1 if content < height else content  # a margin row when there is room
     if content + 2 <= height:
         layout.legend_y = content + 1  # what the glyphs mean, below a blank row
@@ -370,8 +402,7 @@ def _route_wires(layout: DiagramLayout, topology: Topology, routed: list[str], d
                 continue
             tx = trunk[b.exchange]
             points = [(ex.right, ex.mid_y), (tx, ex.mid_y), (tx, qbox.mid_y), (q_x - 1, qbox.mid_y)]
-            path, bits = _path(_dedupe(points))
-            layout.wires[key] = Wire(key, path, bits)
+            layout.wires[key] = Wire(key, _dedupe(points))
         if parts:
             pending.append((qbox.mid_y, q.name, tuple(parts)))
         dlx = q.dead_letter_exchange
@@ -380,14 +411,16 @@ def _route_wires(layout: DiagramLayout, topology: Topology, routed: list[str], d
             tx = dl_trunk[dlx]
             row = _dead_row(qbox)
             points = [(q_x - 1, row), (tx, row), (tx, ex.y + 2), (ex.right, ex.y + 2)]
-            path, bits = _path(_dedupe(points))
-            layout.wires[("dead", q.name, dlx)] = Wire(("dead", q.name, dlx), path, bits)
+            layout.wires[("dead", q.name, dlx)] = Wire(("dead", q.name, dlx), _dedupe(points))
     # A label starts just right of the last vertical wire crossing its row, so it never hides one.
+    # Every cell of a vertical run joins up or down (its corners too); a horizontal run's do not.
     crossing: dict[int, int] = {}
     for wire in layout.wires.values():
-        for (x, y), joins in zip(wire.path, wire.bits, strict=True):
-            if joins & (N | S) and x < q_x:
-                crossing[y] = max(crossing.get(y, 0), x)
+        for (x, y0), (x1, y1) in wire.segments():
+            if x == x1 and x < q_x:
+                for y in range(min(y0, y1), max(y0, y1) + 1):
+                    if crossing.get(y, -1) < x:
+                        crossing[y] = x
     for row, name, shown in pending:
         start = crossing.get(row, ex_right) + 2
         layout.labels.append(Label(start, row, q_x - 2 - start, name, shown))
@@ -401,9 +434,8 @@ def _link_wires(layout: DiagramLayout, links: list[tuple[str, str]]) -> None:
         src, dst = layout.exchanges[source], layout.exchanges[destination]
         tx = 2 * i
         points = [(src.x - 1, src.mid_y), (tx, src.mid_y), (tx, dst.y + 2), (dst.x - 1, dst.y + 2)]
-        path, bits = _path(_dedupe(points))
         key: WireKey = ("link", source, destination)
-        layout.wires[key] = Wire(key, path, bits)
+        layout.wires[key] = Wire(key, _dedupe(points))
 
 
 def _consume_wires(layout: DiagramLayout, topology: Topology) -> None:
@@ -418,13 +450,12 @@ def _consume_wires(layout: DiagramLayout, topology: Topology) -> None:
             if qbox is None:
                 continue
             points = [(qbox.right, qbox.mid_y), (tx, qbox.mid_y), (tx, cbox.mid_y), (c_x - 1, cbox.mid_y)]
-            path, bits = _path(_dedupe(points))
-            layout.wires[("consume", qn, c.name)] = Wire(("consume", qn, c.name), path, bits)
+            layout.wires[("consume", qn, c.name)] = Wire(("consume", qn, c.name), _dedupe(points))
 
 
-def _dedupe(points: list[Cell]) -> list[Cell]:
+def _dedupe(points: list[Cell]) -> tuple[Cell, ...]:
     out: list[Cell] = []
     for p in points:
         if not out or out[-1] != p:
             out.append(p)
-    return out
+    return tuple(out)

@@ -9,28 +9,10 @@ from __future__ import annotations
 from core.ledger import Ledger
 from core.queue_marks import queue_marks
 from tui.widgets.diagram_grid import Grid, clean, token_role
-from tui.widgets.diagram_layout import Box, DiagramLayout, E, N, S, W, link_labels
+from tui.widgets.diagram_layout import Box, DiagramLayout, link_labels
 from tui.widgets.diagram_lens import Lens
+from tui.widgets.diagram_wires import paint_wire_runs
 
-SOLID = {
-    E | W: "─",
-    N | S: "│",
-    E | S: "╭",
-    W | S: "╮",
-    N | E: "╰",
-    N | W: "╯",
-    N | E | S: "├",
-    N | W | S: "┤",
-    E | W | S: "┬",
-    N | E | W: "┴",
-    N | E | S | W: "┼",
-    E: "─",
-    W: "─",
-    N: "│",
-    S: "│",
-}
-DASHED = {**SOLID, E | W: "╌", N | S: "╎", E: "╌", W: "╌", N: "╎", S: "╎"}
-WIRE_RANK = {"wire_dim": 0, "wire_dead": 1, "wire": 2, "wire_match": 3}
 STATE_GLYPH = {
     "idle": "○",
     "working": "●",
@@ -83,8 +65,9 @@ def paint(layout: DiagramLayout, model: Ledger, lens: Lens | None, wires: Grid |
     for box in layout.exchanges.values():
         _exchange(grid, layout, model, lens, box.name)
     words = depth_words(layout, model)
+    deepest = _deepest(model)
     for box in layout.queues.values():
-        _queue(grid, layout, model, lens, box.name, words)
+        _queue(grid, layout, model, lens, box.name, words, deepest)
     for box in layout.consumers.values():
         _consumer(grid, layout, model, box.name)
     return grid
@@ -118,25 +101,7 @@ def _wire_role(kind: str, wire_key: tuple[str, str, str], lens: Lens | None) -> 
 
 
 def _wires(grid: Grid, layout: DiagramLayout, lens: Lens | None) -> None:
-    bits: dict[tuple[int, int], int] = {}
-    role: dict[tuple[int, int], str] = {}
-    dashed: set[tuple[int, int]] = set()
-    for key, wire in layout.wires.items():
-        r = _wire_role(wire.kind, key, lens)
-        for cell, b in zip(wire.path, wire.bits, strict=True):
-            bits[cell] = bits.get(cell, 0) | b
-            if WIRE_RANK[r] >= WIRE_RANK.get(role.get(cell, "wire_dim"), 0):
-                role[cell] = r
-            if wire.kind == "dead":
-                dashed.add(cell)
-    for (x, y), b in bits.items():
-        table = DASHED if role[(x, y)] == "wire_dead" else SOLID
-        grid.put(x, y, table.get(b, "┼"), role[(x, y)])
-    for key, wire in layout.wires.items():
-        x, y = wire.path[-1]
-        arrow = "◀" if wire.kind == "dead" else "▶"
-        grid.put(x, y, arrow, role.get((x, y), "wire"))
-        del key
+    paint_wire_runs(grid, [(wire, _wire_role(wire.kind, key, lens)) for key, wire in layout.wires.items()])
 
 
 def _labels(grid: Grid, layout: DiagramLayout, lens: Lens | None) -> None:
@@ -267,12 +232,14 @@ def _queue(
     lens: Lens | None,
     name: str,
     words: tuple[str, str] = DEPTH_WORDS[0],
+    deepest: int | None = None,
 ) -> None:
     box = layout.queues[name]
+    deepest = _deepest(model) if deepest is None else deepest
     spec = model.topology.queue(name)
     stats = model.queues[name]
     if box.compact:
-        _queue_line(grid, layout, model, lens, name, words)
+        _queue_line(grid, layout, model, lens, name, words, deepest)
         return
     border = "q_border"
     if lens is not None:
@@ -308,7 +275,7 @@ def _queue(
     used = dots_w + 1 if dots_w else 0
     _parts(grid, x + used, box.mid_y, inner - used, [chosen])
     # The depth bar runs along the bottom border.
-    cap = _depth_cap(model, spec.max_length if spec else None)
+    cap = (spec.max_length if spec else None) or deepest
     bar_w = box.w - 2
     filled = min(bar_w, round(stats.ready / cap * bar_w)) if cap else 0
     if stats.ready and not filled:
@@ -324,14 +291,20 @@ def _queue(
 
 
 def _queue_line(
-    grid: Grid, layout: DiagramLayout, model: Ledger, lens: Lens | None, name: str, words: tuple[str, str]
+    grid: Grid,
+    layout: DiagramLayout,
+    model: Ledger,
+    lens: Lens | None,
+    name: str,
+    words: tuple[str, str],
+    deepest: int,
 ) -> None:
     """A one-line queue for crowded screens: name, dots and counts on a panel whose filled part is
     the depth bar."""
     box = layout.queues[name]
     spec = model.topology.queue(name)
     stats = model.queues[name]
-    cap = _depth_cap(model, spec.max_length if spec else None)
+    cap = (spec.max_length if spec else None) or deepest
     frac = stats.ready / cap if cap else 0
     filled = min(box.w, max(1 if stats.ready else 0, round(frac * box.w)))
     fill = "qbar" + _fullness(frac, spec.max_length if spec else None)
@@ -363,9 +336,10 @@ def _fullness(frac: float, max_length: int | None) -> str:
     return "_ok" if frac < 0.5 else "_warn" if frac < 0.85 else "_full"
 
 
-def _depth_cap(model: Ledger, max_length: int | None) -> int:
-    """What a full depth bar means: the queue's max length, else the deepest queue (at least 10)."""
-    return max_length or max(10, *(q.ready for q in model.queues.values()))
+def _deepest(model: Ledger) -> int:
+    """What a full depth bar means for a queue with no max length: the deepest queue (at least 10);
+    worked out once a paint, not once a queue (200 queues made that quadratic)."""
+    return max([10, *(q.ready for q in model.queues.values())])
 
 
 def _counts(ready: int, ready_word: str, unacked: int, unacked_word: str) -> list[tuple[str, str]]:

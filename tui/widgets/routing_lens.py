@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.scalar import Unit
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Select, Static
@@ -83,6 +84,8 @@ class RoutingLens(Vertical):
         self.set_reactive(RoutingLens.exchange, self._first_exchange())
         self._parsed: tuple[str, tuple[Any, str | None]] | None = None
         """The body field's last text and what it parsed to."""
+        self._budget: int | None = None
+        """The row budget the verdicts were last folded to."""
 
     def _first_exchange(self) -> str:
         return self.topology.exchanges[0].name if self.topology.exchanges else ""
@@ -219,6 +222,11 @@ class RoutingLens(Vertical):
         _body, headers, json_problem = self._headers_and_body()
         problem = key_problem(key) or json_problem
         self.show_problem(problem)
+        self._refresh_verdicts(key, headers)
+
+    def _refresh_verdicts(self, key: str, headers: dict[str, Any] | None) -> None:
+        """The verdicts for this key in the window's row budget, and the canvas's preview."""
+        self._budget = self._row_budget()
         spec = self._spec()
         matches = self.query_one("#matches", Static)
         if spec is None:
@@ -232,10 +240,25 @@ class RoutingLens(Vertical):
         if not table.bindings_from(spec.name):
             matches.update(ShownText(f"exchange {spec.name} has no bindings", "dim"))
         elif typed:
-            matches.update(verdict_lines(table, spec.name, key, headers))
+            matches.update(verdict_lines(table, spec.name, key, headers, rows=self._budget))
         else:
             matches.update(self._idle_text(spec))
         self.post_message(self.Preview(self, spec.name, key if typed else None, headers))
+
+    def _row_budget(self) -> int | None:
+        """The verdict lines the window shows before it scrolls: its max-height, which app.tcss sets
+        by screen size (None when it has no height in cells)."""
+        height = self.query_one("#matches-scroll").styles.max_height
+        if height is None or height.unit is not Unit.CELLS:
+            return None
+        return int(height.value)
+
+    def on_resize(self) -> None:
+        """A new screen size may give the verdicts another row budget (the problem line, which may
+        hold the app's word on the last publish, stays)."""
+        if self._row_budget() != self._budget:
+            _body, headers, _problem = self._headers_and_body()
+            self._refresh_verdicts(self.key, headers)
 
     def _idle_text(self, spec: ExchangeSpec) -> Text:
         text = ShownText()
