@@ -49,7 +49,8 @@ class SessionScreen(Screen[None]):
         self.filter_bar = FilterBar(id="filter-bar")
         self.canvas = DiagramCanvas(engine.topology, id="canvas")
         self.canvas.set_speed(engine.clock.speed)
-        self.lens = RoutingLens(engine.scenario, id="lens")
+        publishes = engine.watch_only("publishes nothing") is None
+        self.lens = RoutingLens(engine.scenario, publishes=publishes, id="lens")
         self.lens.border_title = "routing lens"
         self.event_log = EventLog(ledger.routing_key, id="log")
         self.event_log.border_title = "event log"

@@ -252,6 +252,8 @@ async def test_enter_in_observe_and_tap_mode_is_refused_in_place(
         footer = {item.action for item in app.screen.query_one(KeyBar).items()[0]}
         assert footer.isdisjoint({"pause_consumer", "crash_consumer", "fail_next", "burst(100)"}), footer
         assert {"toggle_pause_all", "step", "inspect_last"} <= footer, footer  # watching keys stay
+        hint = str(app.screen.query_one("#lens-problem", Static).render())
+        assert hint.startswith("watching: Enter publishes nothing"), hint  # said before Enter is tried
         with pytest.raises(AssertionError) as refused:
             await publish(pilot, "video.upload")
         problem = str(app.screen.query_one("#lens-problem", Static).render())

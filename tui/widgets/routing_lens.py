@@ -26,6 +26,10 @@ from tui.explain import key_problem, verdict_lines
 from tui.text import ShownText, visible
 from tui.widgets.key_input import KeyInput, LensInput, pattern_suggestions
 
+IDLE_BINDINGS = 6
+"""Bindings the lens lists before a key is typed: a big exchange's full list filled the lens (and at
+80x24 pushed the diagram to five rows) before it said anything about a key."""
+
 
 class RoutingLens(Vertical):
     """Exchange picker, key and JSON inputs, a one-line problem slot and the binding verdicts."""
@@ -77,9 +81,11 @@ class RoutingLens(Vertical):
         def control(self) -> RoutingLens:
             return self.lens
 
-    def __init__(self, scenario: Scenario, *, id: str | None = None) -> None:
+    def __init__(self, scenario: Scenario, *, publishes: bool = True, id: str | None = None) -> None:
+        """`publishes` is False where Enter is refused (observe, tap, discovery): the hints say so."""
         super().__init__(id=id)
         self.scenario = scenario
+        self.publishes = publishes
         self.topology = scenario.topology
         self.set_reactive(RoutingLens.exchange, self._first_exchange())
         self._parsed: tuple[str, tuple[Any, str | None]] | None = None
@@ -107,7 +113,7 @@ class RoutingLens(Vertical):
                 )
             yield KeyInput(
                 suggestions=[*script_keys, *pattern_suggestions(patterns)],
-                placeholder=self._key_placeholder(script_keys, patterns),
+                placeholder=self._key_placeholder(script_keys, patterns, self.publishes),
                 compact=True,
                 id="routing-key",
             )
@@ -117,12 +123,13 @@ class RoutingLens(Vertical):
             yield Static(id="matches", markup=False)
 
     @staticmethod
-    def _key_placeholder(script_keys: list[str], patterns: list[str]) -> str:
+    def _key_placeholder(script_keys: list[str], patterns: list[str], publishes: bool) -> str:
         """An example from this scenario: a key its script sends, else a binding key."""
         example = next(iter(script_keys), None) or next(
             (p for p in patterns if "*" not in p and "#" not in p), None
         )
-        return f"routing key, e.g. {visible(example)} (Enter publishes)" if example else "routing key"
+        enter = "(Enter publishes)" if publishes else "(explained, not sent)"
+        return f"routing key, e.g. {visible(example)} {enter}" if example else "routing key"
 
     def _body_placeholder(self) -> str:
         spec = self._spec()
@@ -265,7 +272,9 @@ class RoutingLens(Vertical):
         text.append(f"{spec.name} ({spec.type}) bindings: ", "dim")
         bound = self.topology.binding_table.bindings_from(spec.name)
         labels = [f"{b.destination} <- {b.routing_key or '(any)'}" for b in bound]
-        text.append("; ".join(labels))
+        text.append("; ".join(labels[:IDLE_BINDINGS]))
+        if len(labels) > IDLE_BINDINGS:
+            text.append(f"; and {len(labels) - IDLE_BINDINGS} more", "dim")
         text.append("\ntype a routing key: each binding shows whether it matches, and why", "dim")
         return text
 
@@ -276,7 +285,8 @@ class RoutingLens(Vertical):
         if problem is not None:
             line.update(ShownText(problem))
         else:
-            line.update(Text("Enter publishes  ↑/↓ history  → accepts a suggestion"))
+            enter = "Enter publishes" if self.publishes else "watching: Enter publishes nothing"
+            line.update(Text(f"{enter}  ↑/↓ history  → accepts a suggestion"))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
