@@ -251,14 +251,19 @@ class DiagramCanvas(ScrollView, can_focus=True):
         counts follow with their events, through the delayed ledger)."""
         self.topology = topology
         self.lens = None  # the routing lens previews again against the new bindings
+        self._lay_out_shown()
+        if (facts := self.scope.facts(topology)).active:  # "8 of 200 queues" counts the new shape
+            self.post_message(self.ScopeChanged(self, facts))
+
+    def _lay_out_shown(self) -> None:
+        """Lay out what is shown now (the topology or the scope changed); a selection no longer drawn
+        (deleted, its binding moved, filtered or folded away) is dropped."""
         if self.is_mounted:
             self._relayout()
         else:
             self.layout_geometry = compute_layout(self.shown_topology, 80, 24)
         if self.selection is not None and find(self.layout_geometry, self.selection) is None:
-            self.select(None)  # what was selected is gone (deleted, or its binding moved)
-        if (facts := self.scope.facts(topology)).active:  # "8 of 200 queues" counts the new shape
-            self.post_message(self.ScopeChanged(self, facts))
+            self.select(None)
 
     @property
     def shown_topology(self) -> Topology:
@@ -267,12 +272,7 @@ class DiagramCanvas(ScrollView, can_focus=True):
 
     def rescope(self) -> None:
         """The scope changed: lay out what it shows now, keep the selection if it is still drawn."""
-        if self.is_mounted:
-            self._relayout()
-        else:
-            self.layout_geometry = compute_layout(self.shown_topology, 80, 24)
-        if self.selection is not None and find(self.layout_geometry, self.selection) is None:
-            self.select(None)
+        self._lay_out_shown()
         if self.is_mounted:
             self.call_after_refresh(self._keep_in_view)  # once the new size is known
         self.post_message(self.ScopeChanged(self, self.scope.facts(self.topology)))

@@ -90,23 +90,27 @@ def reach(topology: Topology, exchanges: Iterable[str]) -> Reach:
     """Everything a message published to `exchanges` can get to: the queues bound to them, the
     exchanges bound to them (exchange-to-exchange) and their alternate exchanges, on and on, the
     dead-letter exchanges of those queues (and what they reach), and the consumers of those queues."""
+    table = topology.binding_table  # bindings by source: no scan of every queue per exchange
+    dead_letter = {q.name: q.dead_letter_exchange for q in topology.queues}
     seen_ex: set[str] = set()
     seen_q: set[str] = set()
-    todo = [e for e in exchanges if topology.exchange(e) is not None]
+    todo = [e for e in exchanges if table.exchange(e) is not None]
     while todo:
         name = todo.pop()
         if name in seen_ex:
             continue
         seen_ex.add(name)
-        spec = topology.exchange(name)
-        if spec is not None and spec.alternate_exchange:
-            todo.append(spec.alternate_exchange)
-        todo.extend(e.name for e in topology.exchanges if any(b.exchange == name for b in e.bindings))
-        for q in topology.queues:
-            if q.name not in seen_q and any(b.exchange == name for b in q.bindings):
-                seen_q.add(q.name)
-                if q.dead_letter_exchange and topology.exchange(q.dead_letter_exchange) is not None:
-                    todo.append(q.dead_letter_exchange)
+        entry = table.exchange(name)
+        if entry is not None and entry.alternate:
+            todo.append(entry.alternate)
+        for binding in table.bindings_from(name):
+            if binding.destination_kind == "exchange":
+                todo.append(binding.destination)
+            elif binding.destination not in seen_q:
+                seen_q.add(binding.destination)
+                dlx = dead_letter.get(binding.destination)
+                if dlx and table.exchange(dlx) is not None:
+                    todo.append(dlx)
     return Reach(frozenset(seen_ex), frozenset(seen_q), _consumers_of(topology, seen_q))
 
 
